@@ -1,0 +1,109 @@
+// Agent options: one type, defaults and validation in one place.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { invalid } from '../proto/errors.js';
+import { defaultShimPath } from '../kernel/shim.js';
+import { parseCidr, validateName } from './policy.js';
+
+export interface AgentOptions {
+  /** This host's name as users type it (`migrate --to NAME`). */
+  host: string;
+  /** gRPC listen address, host:port. */
+  listen: string;
+  /** Address the coordinator uses to reach this agent; default: listen. */
+  advertise: string;
+  /** Coordinator address, host:port or unix:///path. */
+  coordinator: string;
+  /** Bridge that containers' outer veths join. */
+  bridge: string;
+  /** CIDR of the container LAN the bridge is on. */
+  lan: string;
+  /** Containers, rootfs copies, images and logs live here. */
+  stateDir: string;
+  /** CRIU 4.2.1 or newer. */
+  criu: string;
+  /** tern-shim, the containers' reaper. */
+  shim: string;
+  /** Rootfs copied for containers started without --rootfs. */
+  defaultRootfs: string;
+  /** How long a frozen tree waits for the coordinator's verdict before it resumes here. */
+  orphanTimeoutSec: number;
+  heartbeatMs: number;
+  /** Skip `criu check` at start (tests with an engine double only). */
+  skipCriuCheck: boolean;
+  logLevel: string;
+}
+
+export const AGENT_DEFAULTS: Omit<AgentOptions, 'host' | 'listen' | 'coordinator'> & { advertise: string } = {
+  advertise: '',
+  bridge: 'br0',
+  lan: '10.78.0.0/24',
+  stateDir: '/var/lib/tern/agent',
+  criu: '/opt/tern/criu/criu',
+  shim: defaultShimPath(),
+  defaultRootfs: '/opt/tern/rootfs/busybox',
+  orphanTimeoutSec: 300,
+  heartbeatMs: 2000,
+  skipCriuCheck: false,
+  logLevel: 'info',
+};
+
+const FLAGS = {
+  config: { type: 'string' },
+  host: { type: 'string' },
+  listen: { type: 'string' },
+  advertise: { type: 'string' },
+  coordinator: { type: 'string' },
+  bridge: { type: 'string' },
+  lan: { type: 'string' },
+  'state-dir': { type: 'string' },
+  criu: { type: 'string' },
+  shim: { type: 'string' },
+  'default-rootfs': { type: 'string' },
+  'orphan-timeout-sec': { type: 'string' },
+  'heartbeat-ms': { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+/** Flags override the JSON config file (--config), which overrides defaults. */
+export function agentOptions(argv: string[]): AgentOptions {
+  const { values } = parseArgs({ args: argv, options: FLAGS, strict: true });
+  let file: Partial<AgentOptions> = {};
+  if (values.config) {
+    try {
+      file = JSON.parse(readFileSync(values.config, 'utf8'));
+    } catch (e) {
+      throw invalid(`cannot read config ${values.config}: ${(e as Error).message}`);
+    }
+  }
+  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  const flags: Partial<AgentOptions> = {
+    host: values.host,
+    listen: values.listen,
+    advertise: values.advertise,
+    coordinator: values.coordinator,
+    bridge: values.bridge,
+    lan: values.lan,
+    stateDir: values['state-dir'],
+    criu: values.criu,
+    shim: values.shim,
+    defaultRootfs: values['default-rootfs'],
+    orphanTimeoutSec: num(values['orphan-timeout-sec']),
+    heartbeatMs: num(values['heartbeat-ms']),
+    logLevel: values['log-level'],
+  };
+  const merged = { ...AGENT_DEFAULTS, ...file } as AgentOptions;
+  for (const [k, v] of Object.entries(flags)) if (v !== undefined) (merged as unknown as Record<string, unknown>)[k] = v;
+  return validateAgentOptions(merged);
+}
+
+export function validateAgentOptions(o: AgentOptions): AgentOptions {
+  if (!o.host) throw invalid('agent: --host is required');
+  validateName('host', o.host);
+  if (!o.listen) throw invalid('agent: --listen is required (host:port)');
+  if (!o.coordinator) throw invalid('agent: --coordinator is required (host:port)');
+  parseCidr(o.lan);
+  if (!Number.isFinite(o.orphanTimeoutSec) || o.orphanTimeoutSec < 1) throw invalid('agent: orphanTimeoutSec must be >= 1');
+  if (!Number.isFinite(o.heartbeatMs) || o.heartbeatMs < 100) throw invalid('agent: heartbeatMs must be >= 100');
+  return { ...o, advertise: o.advertise || o.listen };
+}

@@ -1,0 +1,266 @@
+// The agent's container runtime: start containers in their own namespaces
+// under a tern-shim, wire their veth to the host bridge, list, exec, stop,
+// and keep a record of each in <stateDir>/containers/<name>/container.json
+// so a restarted agent adopts what is running.
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { run, runOk } from '../kernel/exec.js';
+import { alive, startTime, waitGone } from '../kernel/proc.js';
+import { launchContainer } from '../kernel/shim.js';
+import { invalid, notFound, precondition, TernError } from '../proto/errors.js';
+import type { AgentOptions } from './config.js';
+import { randomMac, validateAddress, validateName, vethName } from './policy.js';
+
+export type ContainerState = 'running' | 'frozen' | 'restored' | 'exited';
+
+export interface ContainerRecord {
+  name: string;
+  ip: string;
+  mac: string;
+  /** Outer veth on this host's bridge. */
+  veth: string;
+  pid: number;
+  shimPid: number;
+  /** /proc start time of pid: guards against a recycled pid. */
+  startTime: string;
+  hostname: string;
+  command: string[];
+  createdMs: number;
+  state: ContainerState;
+  /** Set while a migration holds or restores this container. */
+  migrationId?: string;
+}
+
+export const CONSOLE = '/tern/console.log';
+const NSENTER = '/usr/bin/nsenter';
+
+export interface RunSpec {
+  name: string;
+  command: string[];
+  ip: string;
+  rootfs?: string;
+  hostname?: string;
+  env?: string[];
+}
+
+export class Containers {
+  private readonly records = new Map<string, ContainerRecord>();
+  /** Names being created or received: reserved so two requests cannot race. */
+  private readonly reserved = new Set<string>();
+
+  constructor(
+    private readonly opts: AgentOptions,
+    private readonly log: Logger,
+  ) {}
+
+  dir(name: string): string {
+    return join(this.opts.stateDir, 'containers', validateName('container', name));
+  }
+  rootfs(name: string): string {
+    return join(this.dir(name), 'rootfs');
+  }
+
+  /** Loads records from disk; containers whose init is gone are marked exited. */
+  async load(): Promise<void> {
+    const base = join(this.opts.stateDir, 'containers');
+    await mkdir(base, { recursive: true });
+    for (const name of await readdir(base)) {
+      try {
+        const rec = JSON.parse(await readFile(join(base, name, 'container.json'), 'utf8')) as ContainerRecord;
+        this.records.set(rec.name, rec);
+      } catch {
+        this.log.warn({ name }, 'ignoring a container directory without a readable record');
+      }
+    }
+    await this.refresh();
+  }
+
+  private async refresh(): Promise<void> {
+    for (const rec of this.records.values()) {
+      if (rec.state === 'exited') continue;
+      const ok = (await alive(rec.pid)) && (await startTime(rec.pid)) === rec.startTime;
+      if (!ok) {
+        rec.state = 'exited';
+        await this.save(rec);
+      }
+    }
+  }
+
+  async save(rec: ContainerRecord): Promise<void> {
+    const dir = this.dir(rec.name);
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, 'container.json.tmp');
+    await writeFile(tmp, `${JSON.stringify(rec, null, 2)}\n`);
+    await rename(tmp, join(dir, 'container.json'));
+    this.records.set(rec.name, rec);
+  }
+
+  async list(): Promise<ContainerRecord[]> {
+    await this.refresh();
+    return [...this.records.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  get(name: string): ContainerRecord {
+    const rec = this.records.get(validateName('container', name));
+    if (!rec) throw notFound(`no container named ${name} on ${this.opts.host}`);
+    return rec;
+  }
+
+  has(name: string): boolean {
+    return this.records.has(name) || this.reserved.has(name);
+  }
+
+  /** Reserves a name (and address) for a container about to arrive or start. */
+  reserve(name: string, ip: string): void {
+    validateName('container', name);
+    if (this.has(name)) throw new TernError('ALREADY_EXISTS', `container ${name} already exists on ${this.opts.host}`);
+    const addr = ip.split('/')[0];
+    for (const r of this.records.values()) {
+      if (r.state !== 'exited' && r.ip.split('/')[0] === addr) {
+        throw new TernError('ALREADY_EXISTS', `address ${addr} is used by container ${r.name} on ${this.opts.host}`);
+      }
+    }
+    this.reserved.add(name);
+  }
+
+  unreserve(name: string): void {
+    this.reserved.delete(name);
+  }
+
+  /** Interface names present in this host's network namespace. */
+  async linkNames(): Promise<Set<string>> {
+    const out = await runOk(['ip', '-o', 'link', 'show']);
+    const names = new Set<string>();
+    for (const line of out.split('\n')) {
+      const m = /^\d+:\s+([^:@\s]+)/.exec(line);
+      if (m) names.add(m[1]);
+    }
+    return names;
+  }
+
+  async freeVethName(name: string): Promise<string> {
+    const taken = await this.linkNames();
+    for (const r of this.records.values()) taken.add(r.veth);
+    return vethName(name, taken);
+  }
+
+  async run(spec: RunSpec): Promise<ContainerRecord> {
+    const name = validateName('container', spec.name);
+    if (!spec.command.length) throw invalid('no command given for the container');
+    const ip = validateAddress(spec.ip, this.opts.lan);
+    const src = spec.rootfs || this.opts.defaultRootfs;
+    const st = await stat(src).catch(() => undefined);
+    if (!st?.isDirectory()) throw invalid(`rootfs ${src} is not a directory on ${this.opts.host}`);
+    this.reserve(name, ip);
+    const dir = this.dir(name);
+    const rootfs = this.rootfs(name);
+    try {
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(rootfs, { recursive: true });
+      await runOk(['cp', '-a', `${src}/.`, `${rootfs}/`]);
+      const veth = await this.freeVethName(name);
+      const mac = randomMac();
+      const hostname = spec.hostname || name;
+      const launched = await launchContainer(
+        this.opts.shim,
+        {
+          rootfs,
+          hostname,
+          console: CONSOLE,
+          env: spec.env ?? [],
+          command: spec.command,
+          exitFile: join(dir, 'exit'),
+        },
+        (pid) => this.wireNetwork(pid, veth, mac, ip),
+      );
+      const rec: ContainerRecord = {
+        name,
+        ip,
+        mac,
+        veth,
+        pid: launched.pid,
+        shimPid: launched.shimPid,
+        startTime: (await startTime(launched.pid)) ?? '',
+        hostname,
+        command: spec.command,
+        createdMs: Date.now(),
+        state: 'running',
+      };
+      await this.save(rec);
+      this.log.info({ container: name, pid: rec.pid, ip, veth }, 'container started');
+      return rec;
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true }).catch(() => {});
+      throw e;
+    } finally {
+      this.unreserve(name);
+    }
+  }
+
+  /** Creates the veth pair: outer end on the bridge, inner end eth0 in the container. */
+  private async wireNetwork(pid: number, veth: string, mac: string, ip: string): Promise<void> {
+    await runOk(['ip', 'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', String(pid)]);
+    try {
+      await runOk(['ip', 'link', 'set', veth, 'master', this.opts.bridge, 'up']);
+      const inNs = (args: string[]) => runOk([NSENTER, '-t', String(pid), '-n', ...args]);
+      await inNs(['ip', 'link', 'set', 'lo', 'up']);
+      await inNs(['ip', 'link', 'set', 'eth0', 'address', mac]);
+      await inNs(['ip', 'addr', 'add', ip, 'dev', 'eth0']);
+      await inNs(['ip', 'link', 'set', 'eth0', 'up']);
+    } catch (e) {
+      await run(['ip', 'link', 'del', veth]);
+      throw e;
+    }
+  }
+
+  /** Announces the container's address from inside its netns (gratuitous ARP). */
+  async announce(rec: ContainerRecord): Promise<void> {
+    const ip = rec.ip.split('/')[0];
+    const r = await run(
+      [NSENTER, '-t', String(rec.pid), '-n', '/bin/busybox', 'arping', '-U', '-c', '1', '-w', '1', '-I', 'eth0', ip],
+      { timeoutMs: 3000 },
+    );
+    if (r.code !== 0) this.log.warn({ container: rec.name, err: r.stderr.toString().trim() }, 'gratuitous ARP failed');
+  }
+
+  async exec(name: string, command: string[], timeoutMs: number) {
+    const rec = this.get(name);
+    if (rec.state !== 'running') throw precondition(`container ${name} is ${rec.state}, not running`);
+    if (!command.length) throw invalid('no command given');
+    return run([NSENTER, '-t', String(rec.pid), '-m', '-u', '-i', '-n', '-p', '-r', '-w', '--', ...command], {
+      env: { PATH: '/bin:/sbin:/usr/bin:/usr/sbin', HOME: '/root', TERM: 'dumb' },
+      timeoutMs: timeoutMs || 60_000,
+      maxOutput: 4 * 1024 * 1024,
+    });
+  }
+
+  /** Kills the container's tree (its pid namespace dies with its init) and forgets it. */
+  async stop(name: string): Promise<void> {
+    const rec = this.get(name);
+    if (rec.migrationId) throw precondition(`container ${name} is being migrated (${rec.migrationId})`);
+    await this.kill(rec);
+    await this.remove(name);
+    this.log.info({ container: name }, 'container stopped and removed');
+  }
+
+  async kill(rec: ContainerRecord): Promise<void> {
+    if ((await alive(rec.pid)) && (await startTime(rec.pid)) === rec.startTime) {
+      try {
+        process.kill(rec.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      if (!(await waitGone(rec.pid, 10_000))) {
+        throw new TernError('INTERNAL', `container ${rec.name} (pid ${rec.pid}) did not die`);
+      }
+    }
+    // The veth pair goes with the netns; make sure no outer end is left.
+    await run(['ip', 'link', 'del', rec.veth]);
+  }
+
+  async remove(name: string): Promise<void> {
+    this.records.delete(name);
+    await rm(this.dir(name), { recursive: true, force: true });
+  }
+}

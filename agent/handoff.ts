@@ -1,0 +1,377 @@
+// Both halves of the handoff protocol (DESIGN.md) as one agent plays them.
+//
+// Source: dumpAndHold freezes and dumps the tree, then holds it frozen at
+// post-dump; readImages streams the images and the rootfs; commit lets CRIU
+// kill the tree and confirms it is gone; abort unfreezes it.
+// Target: prepare reserves the name and picks a veth name; receive pulls the
+// image stream and verifies every file; restoreStopped restores the tree
+// stopped; resume starts it; abort kills the stopped copy and cleans up.
+// Every method is idempotent where the coordinator may repeat it.
+import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { CheckpointEngine, DumpResult } from '../kernel/engine.js';
+import { runOk } from '../kernel/exec.js';
+import { signalTree, startTime, waitGone } from '../kernel/proc.js';
+import { type EncodeStats, encodeFiles, type SourceFile, ChunkReceiver } from '../proto/chunks.js';
+import { notFound, precondition, TernError } from '../proto/errors.js';
+import type { ImageChunk, ImageChunk__Output } from '../proto/index.js';
+import type { AgentOptions } from './config.js';
+import type { ContainerRecord, Containers } from './containers.js';
+import { validateName } from './policy.js';
+
+export const ROOTFS_TAR = 'rootfs.tar';
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+interface SourceHold {
+  id: string;
+  name: string;
+  workDir: string;
+  imagesDir: string;
+  hold: Deferred;
+  dump: Promise<DumpResult>;
+  outcome?: 'killed' | 'resumed';
+}
+
+interface TargetSlot {
+  id: string;
+  container: ContainerRecord;
+  workDir: string;
+  imagesDir: string;
+  received?: EncodeStats;
+  restored?: ContainerRecord;
+  resumed?: boolean;
+}
+
+export function checkMigrationId(id: string): string {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new TernError('INVALID_ARGUMENT', `invalid migration id ${JSON.stringify(id)}`);
+  return id;
+}
+
+async function dirSize(dir: string): Promise<{ bytes: number; files: number }> {
+  let bytes = 0;
+  let files = 0;
+  for (const f of await readdir(dir)) {
+    const s = await stat(join(dir, f));
+    if (s.isFile()) {
+      bytes += s.size;
+      files++;
+    }
+  }
+  return { bytes, files };
+}
+
+export class Handoff {
+  private readonly holds = new Map<string, SourceHold>();
+  private readonly slots = new Map<string, TargetSlot>();
+  /** Migrations resumed here, by id: a repeated Resume answers from this. */
+  private readonly resumed = new Map<string, string>();
+
+  constructor(
+    private readonly opts: AgentOptions,
+    private readonly engine: CheckpointEngine,
+    private readonly containers: Containers,
+    private readonly log: Logger,
+  ) {}
+
+  private workDir(id: string): string {
+    return join(this.opts.stateDir, 'migrations', checkMigrationId(id));
+  }
+
+  // ------------------------------------------------------------ source half
+
+  async dumpAndHold(id: string, name: string) {
+    checkMigrationId(id);
+    const existing = this.holds.get(id);
+    if (existing) throw precondition(`migration ${id} already dumped ${existing.name}`);
+    const rec = this.containers.get(name);
+    if (rec.migrationId) throw precondition(`container ${name} is already being migrated (${rec.migrationId})`);
+    if (rec.state !== 'running') throw precondition(`container ${name} is ${rec.state}, not running`);
+    const workDir = this.workDir(id);
+    const imagesDir = join(workDir, 'images');
+    await rm(workDir, { recursive: true, force: true });
+    await mkdir(imagesDir, { recursive: true });
+    const log = this.log.child({ migration: id, container: name });
+
+    rec.migrationId = id;
+    await this.containers.save(rec);
+    const hold = deferred();
+    let frozen!: (at: number) => void;
+    const frozenP = new Promise<number>((r) => {
+      frozen = r;
+    });
+    const started = Date.now();
+    const dump = this.engine.dump(
+      {
+        pid: rec.pid,
+        imagesDir,
+        workDir,
+        externalVeths: [rec.veth],
+        tcpEstablished: true,
+        holdTimeoutSec: this.opts.orphanTimeoutSec,
+      },
+      {
+        postDump: ({ frozenAtMs }) => {
+          frozen(frozenAtMs);
+          return hold.promise;
+        },
+      },
+    );
+    const h: SourceHold = { id, name, workDir, imagesDir, hold, dump };
+    this.holds.set(id, h);
+    dump.then(
+      (r) => {
+        h.outcome = r.outcome;
+        log.info({ outcome: r.outcome, dumpMs: r.dumpMs }, 'dump finished');
+      },
+      () => {},
+    );
+
+    let frozenAtMs: number;
+    try {
+      frozenAtMs = await Promise.race([frozenP, dump.then(() => 0)]);
+      if (!frozenAtMs) throw new TernError('INTERNAL', 'criu dump ended without reaching post-dump');
+    } catch (e) {
+      this.holds.delete(id);
+      rec.migrationId = undefined;
+      await this.containers.save(rec);
+      await rm(workDir, { recursive: true, force: true });
+      log.warn({ err: (e as Error).message }, 'dump failed; container keeps running');
+      throw e;
+    }
+    rec.state = 'frozen';
+    await this.containers.save(rec);
+    const { bytes, files } = await dirSize(imagesDir);
+    const rootfsBytes = Number((await runOk(['du', '-sb', this.containers.rootfs(name)])).split('\t')[0]) || 0;
+    log.info({ imageBytes: bytes, files, dumpMs: frozenAtMs - started }, 'tree frozen at post-dump');
+    return { container: rec, imageBytes: bytes, imageFiles: files, rootfsBytes, frozenAtMs, dumpMs: frozenAtMs - started };
+  }
+
+  /** The image files of a held dump, then the rootfs as a tar stream. */
+  async *readImages(id: string, stats: EncodeStats): AsyncGenerator<ImageChunk> {
+    const held = this.holds.get(checkMigrationId(id));
+    if (!held || held.outcome) throw precondition(`no frozen dump held for migration ${id} on ${this.opts.host}`);
+    const h = held;
+    const names = (await readdir(h.imagesDir)).sort();
+    const rootfs = this.containers.rootfs(h.name);
+    async function* files(): AsyncGenerator<SourceFile> {
+      for (const n of names) yield { name: n, data: createReadStream(join(h.imagesDir, n), { highWaterMark: 1 << 20 }) };
+      const tar = spawn('tar', ['-C', rootfs, '--numeric-owner', '--xattrs', '-cpf', '-', '.'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let err = '';
+      tar.stderr.on('data', (b: Buffer) => {
+        err += b.toString();
+      });
+      const exited = new Promise<number | null>((r) => tar.on('close', r));
+      async function* tarOut(): AsyncGenerator<Buffer> {
+        for await (const b of tar.stdout) yield b as Buffer;
+        const code = await exited;
+        if (code !== 0) throw new TernError('INTERNAL', `tar of the rootfs failed: ${err.trim()}`);
+      }
+      yield { name: ROOTFS_TAR, data: tarOut() };
+    }
+    yield* encodeFiles(files(), stats);
+  }
+
+  /** Commit point on the source: CRIU kills the frozen tree; returns once it is gone. */
+  async commit(id: string): Promise<boolean> {
+    const h = this.holds.get(checkMigrationId(id));
+    if (!h) {
+      // Repeated commit after success: the container is gone from here.
+      const gone = ![...(await this.containers.list())].some((c) => c.migrationId === id);
+      if (gone) return true;
+      throw notFound(`no held dump for migration ${id} on ${this.opts.host}`);
+    }
+    const rec = this.containers.get(h.name);
+    h.hold.resolve();
+    const result = await h.dump;
+    if (result.outcome !== 'killed') throw new TernError('ABORTED', `the frozen tree of ${h.name} resumed instead of dying`);
+    if (!(await waitGone(rec.pid, 10_000))) throw new TernError('INTERNAL', `source tree of ${h.name} is still alive`);
+    await this.containers.kill(rec);
+    await this.containers.remove(h.name);
+    await rm(h.workDir, { recursive: true, force: true });
+    this.holds.delete(id);
+    this.log.info({ migration: id, container: h.name }, 'source tree gone (committed)');
+    return true;
+  }
+
+  // ------------------------------------------------------------ target half
+
+  async prepareTarget(id: string, c: ContainerRecord, estimate: number, sourceCpuinfo?: Buffer): Promise<string> {
+    checkMigrationId(id);
+    const known = this.slots.get(id);
+    if (known) return known.container.veth;
+    validateName('container', c.name);
+    if (sourceCpuinfo && sourceCpuinfo.length > 0) {
+      const cpu = await this.engine.cpuinfoCompatible(this.opts.stateDir, sourceCpuinfo);
+      if (!cpu.ok) throw precondition(`CPU of the source is not compatible with ${this.opts.host}: ${cpu.detail}`);
+    }
+    this.containers.reserve(c.name, c.ip);
+    try {
+      const free = await freeBytes(this.opts.stateDir);
+      if (estimate > 0 && free < estimate * 1.1) {
+        throw new TernError(
+          'RESOURCE_EXHAUSTED',
+          `not enough space on ${this.opts.host}: ${free} bytes free in ${this.opts.stateDir}, need about ${estimate}`,
+        );
+      }
+      const workDir = this.workDir(id);
+      await rm(workDir, { recursive: true, force: true });
+      await mkdir(join(workDir, 'images'), { recursive: true });
+      const veth = await this.containers.freeVethName(c.name);
+      this.slots.set(id, { id, container: { ...c, veth }, workDir, imagesDir: join(workDir, 'images') });
+      return veth;
+    } catch (e) {
+      this.containers.unreserve(c.name);
+      throw e;
+    }
+  }
+
+  private slot(id: string): TargetSlot {
+    const s = this.slots.get(checkMigrationId(id));
+    if (!s) throw notFound(`migration ${id} was not prepared on ${this.opts.host}`);
+    return s;
+  }
+
+  /** Writes a pulled chunk stream into the slot, verifies it, unpacks the rootfs. */
+  async receive(id: string, stream: AsyncIterable<ImageChunk__Output>): Promise<EncodeStats> {
+    const s = this.slot(id);
+    if (s.received) return s.received;
+    await rm(s.imagesDir, { recursive: true, force: true });
+    await mkdir(s.imagesDir, { recursive: true });
+    const rx = new ChunkReceiver(s.imagesDir);
+    try {
+      for await (const chunk of stream) await rx.accept(chunk);
+      rx.finish();
+    } catch (e) {
+      await rx.discard();
+      throw e;
+    }
+    if (!rx.received.includes(ROOTFS_TAR)) throw new TernError('DATA_LOSS', 'image stream carried no rootfs');
+    const rootfs = this.containers.rootfs(s.container.name);
+    await rm(rootfs, { recursive: true, force: true });
+    await mkdir(rootfs, { recursive: true });
+    const tarFile = join(s.imagesDir, ROOTFS_TAR);
+    await runOk(['tar', '-C', rootfs, '--numeric-owner', '--xattrs', '-xpf', tarFile]).catch((e) => {
+      throw new TernError('INTERNAL', `unpacking the rootfs failed: ${(e as Error).message}`);
+    });
+    await rm(tarFile);
+    s.received = rx.stats;
+    return rx.stats;
+  }
+
+  async restoreStopped(id: string): Promise<ContainerRecord> {
+    const s = this.slot(id);
+    if (s.restored) return s.restored;
+    if (!s.received) throw precondition(`images of migration ${id} were not received on ${this.opts.host}`);
+    const c = s.container;
+    const dir = this.containers.dir(c.name);
+    const r = await this.engine.restore({
+      imagesDir: s.imagesDir,
+      workDir: s.workDir,
+      rootfs: this.containers.rootfs(c.name),
+      veths: [{ inner: 'eth0', outer: c.veth, bridge: this.opts.bridge }],
+      tcpEstablished: true,
+      exitFile: join(dir, 'exit'),
+    });
+    const rec: ContainerRecord = {
+      ...c,
+      pid: r.pid,
+      shimPid: r.shimPid,
+      startTime: (await startTime(r.pid)) ?? '',
+      state: 'restored',
+      migrationId: id,
+    };
+    await this.containers.save(rec);
+    this.containers.unreserve(c.name);
+    s.restored = rec;
+    this.log.info({ migration: id, container: c.name, pid: r.pid, restoreMs: r.restoreMs }, 'restored stopped');
+    return rec;
+  }
+
+  /** After the source confirmed its tree is gone: let the restored tree run. */
+  async resume(id: string): Promise<ContainerRecord> {
+    const s = this.slots.get(checkMigrationId(id));
+    if (!s) {
+      const name = this.resumed.get(id);
+      if (name) return this.containers.get(name);
+      throw notFound(`migration ${id} has nothing to resume on ${this.opts.host}`);
+    }
+    const rec = s.restored;
+    if (!rec) throw precondition(`migration ${id} has no restored tree on ${this.opts.host}`);
+    if (!s.resumed) {
+      await signalTree(rec.pid, 'SIGCONT');
+      rec.state = 'running';
+      rec.migrationId = undefined;
+      await this.containers.save(rec);
+      s.resumed = true;
+      await this.containers.announce(rec);
+      await rm(s.workDir, { recursive: true, force: true });
+      this.slots.delete(id);
+      this.resumed.set(id, rec.name);
+      this.log.info({ migration: id, container: rec.name, pid: rec.pid }, 'resumed');
+    }
+    return rec;
+  }
+
+  // ------------------------------------------------------------ either side
+
+  /** Before the commit point only. Idempotent: an unknown id is already aborted. */
+  async abort(id: string): Promise<{ resumedSource: boolean; cleanedTarget: boolean }> {
+    checkMigrationId(id);
+    let resumedSource = false;
+    let cleanedTarget = false;
+    const h = this.holds.get(id);
+    if (h) {
+      h.hold.reject(new TernError('ABORTED', `migration ${id} aborted`));
+      const result = await h.dump.catch(() => undefined);
+      if (result?.outcome === 'killed') {
+        throw new TernError('FAILED_PRECONDITION', `migration ${id} is past its commit point on ${this.opts.host}`);
+      }
+      const rec = this.containers.get(h.name);
+      rec.state = 'running';
+      rec.migrationId = undefined;
+      await this.containers.save(rec);
+      await rm(h.workDir, { recursive: true, force: true });
+      this.holds.delete(id);
+      resumedSource = true;
+      this.log.info({ migration: id, container: h.name }, 'aborted: source tree resumed');
+    }
+    const s = this.slots.get(id);
+    if (s) {
+      if (s.resumed) throw new TernError('FAILED_PRECONDITION', `migration ${id} already resumed on ${this.opts.host}`);
+      if (s.restored) await this.containers.kill(s.restored);
+      await this.containers.remove(s.container.name);
+      this.containers.unreserve(s.container.name);
+      await rm(s.workDir, { recursive: true, force: true });
+      this.slots.delete(id);
+      cleanedTarget = true;
+      this.log.info({ migration: id, container: s.container.name }, 'aborted: target copy removed');
+    }
+    return { resumedSource, cleanedTarget };
+  }
+}
+
+async function freeBytes(dir: string): Promise<number> {
+  const { statfs } = await import('node:fs/promises');
+  const s = await statfs(dir);
+  return s.bavail * s.bsize;
+}

@@ -1,0 +1,233 @@
+// The agent daemon: gRPC service, registration and heartbeats.
+import type { Logger } from 'pino';
+import type { CheckpointEngine } from '../kernel/engine.js';
+import { TernError } from '../proto/errors.js';
+import {
+  type AgentHandlers,
+  bindServer,
+  type Container,
+  type CoordinatorClient,
+  coordinatorClient,
+  grpc,
+  SERVER_OPTIONS,
+  ternProto,
+} from '../proto/index.js';
+import { fromServiceError, handleUnary, toServiceError, unary, writeWithBackpressure } from '../proto/rpc.js';
+import type { AgentOptions } from './config.js';
+import { type ContainerRecord, Containers } from './containers.js';
+import { Handoff } from './handoff.js';
+
+export function toWire(host: string, r: ContainerRecord): Container {
+  return {
+    name: r.name,
+    host,
+    state: r.state,
+    ip: r.ip,
+    mac: r.mac,
+    pid: r.pid,
+    veth: r.veth,
+    hostname: r.hostname,
+    command: r.command,
+    created_ms: r.createdMs,
+  };
+}
+
+export function fromWire(c: Container): ContainerRecord {
+  return {
+    name: c.name ?? '',
+    ip: c.ip ?? '',
+    mac: c.mac ?? '',
+    veth: c.veth ?? '',
+    pid: c.pid ?? 0,
+    shimPid: 0,
+    startTime: '',
+    hostname: c.hostname ?? '',
+    command: c.command ?? [],
+    createdMs: Number(c.created_ms ?? 0),
+    state: 'running',
+  };
+}
+
+export class Agent {
+  readonly containers: Containers;
+  readonly handoff: Handoff;
+  private server?: grpc.Server;
+  private coord?: CoordinatorClient;
+  private timer?: NodeJS.Timeout;
+  private registered = false;
+  port = 0;
+
+  constructor(
+    readonly opts: AgentOptions,
+    readonly engine: CheckpointEngine,
+    readonly log: Logger,
+  ) {
+    this.containers = new Containers(opts, log);
+    this.handoff = new Handoff(opts, engine, this.containers, log);
+  }
+
+  async start(): Promise<void> {
+    if (!this.opts.skipCriuCheck) {
+      const info = await this.engine.check();
+      if (!info.ok) throw new TernError('FAILED_PRECONDITION', info.error ?? 'criu is not usable');
+      this.log.info({ criu: info.version, kernel: info.kernel }, 'criu ok');
+    }
+    await this.containers.load();
+    this.server = new grpc.Server(SERVER_OPTIONS);
+    this.server.addService(ternProto().tern.v1.Agent.service, this.handlers());
+    this.port = await bindServer(this.server, this.opts.listen);
+    this.log.info({ listen: this.opts.listen, port: this.port }, 'agent listening');
+    this.coord = coordinatorClient(this.opts.coordinator);
+    this.beat();
+  }
+
+  private advertise(): string {
+    const a = this.opts.advertise || this.opts.listen;
+    return a.endsWith(':0') ? a.replace(/:0$/, `:${this.port}`) : a;
+  }
+
+  /** Registers, then heartbeats; re-registers whenever the coordinator forgot us. */
+  private beat(): void {
+    const tick = async () => {
+      const coord = this.coord as CoordinatorClient;
+      try {
+        const containers = (await this.containers.list()).map((r) => toWire(this.opts.host, r));
+        if (!this.registered) {
+          const info = await this.engine.check().catch(() => ({ version: '', kernel: '' }));
+          await unary(
+            coord,
+            coord.RegisterHost,
+            {
+              name: this.opts.host,
+              address: this.advertise(),
+              criu_version: info.version,
+              kernel: info.kernel,
+              containers,
+              lan: this.opts.lan,
+              bridge: this.opts.bridge,
+            },
+            { timeoutMs: 5000, what: 'register' },
+          );
+          this.registered = true;
+          this.log.info({ coordinator: this.opts.coordinator }, 'registered with the coordinator');
+        } else {
+          await unary(coord, coord.Heartbeat, { name: this.opts.host, containers }, { timeoutMs: 5000, what: 'heartbeat' });
+        }
+      } catch (e) {
+        if (this.registered) this.log.warn({ err: (e as Error).message }, 'lost the coordinator');
+        this.registered = false;
+      }
+    };
+    const loop = async () => {
+      await tick();
+      this.timer = setTimeout(loop, this.opts.heartbeatMs);
+    };
+    void loop();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.coord?.close();
+    await new Promise<void>((r) => (this.server ? this.server.tryShutdown(() => r()) : r()));
+  }
+
+  private handlers(): AgentHandlers {
+    const log = this.log;
+    const host = this.opts.host;
+    return {
+      Check: handleUnary(log, async () => {
+        const info = await this.engine.check();
+        const { statfs } = await import('node:fs/promises');
+        const fs = await statfs(this.opts.stateDir);
+        const cpu = info.ok ? await this.engine.cpuinfo(this.opts.stateDir).catch(() => Buffer.alloc(0)) : Buffer.alloc(0);
+        return {
+          host,
+          criu_version: info.version,
+          kernel: info.kernel,
+          criu_ok: info.ok,
+          criu_error: info.error ?? '',
+          free_bytes: fs.bavail * fs.bsize,
+          bridge: this.opts.bridge,
+          cpuinfo_b64: cpu.toString('base64'),
+        };
+      }),
+      ListContainers: handleUnary(log, async () => ({
+        containers: (await this.containers.list()).map((r) => toWire(host, r)),
+      })),
+      RunContainer: handleUnary(log, async (req) => {
+        const rec = await this.containers.run({
+          name: req.name,
+          command: req.command,
+          ip: req.ip,
+          rootfs: req.rootfs,
+          hostname: req.hostname,
+          env: req.env,
+        });
+        return toWire(host, rec);
+      }),
+      StopContainer: handleUnary(log, async (req) => {
+        await this.containers.stop(req.name);
+        return { stopped: true };
+      }),
+      Exec: handleUnary(log, async (req) => {
+        const r = await this.containers.exec(req.name, req.command, req.timeout_ms);
+        return { exit_code: r.code, stdout: r.stdout, stderr: r.stderr };
+      }),
+      DumpAndHold: handleUnary(log, async (req) => {
+        const r = await this.handoff.dumpAndHold(req.migration_id, req.name);
+        return {
+          container: toWire(host, r.container),
+          image_bytes: r.imageBytes,
+          image_files: r.imageFiles,
+          rootfs_bytes: r.rootfsBytes,
+          frozen_at_ms: r.frozenAtMs,
+          dump_ms: r.dumpMs,
+        };
+      }),
+      ReadImages: (call) => {
+        const stats = { rawBytes: 0, wireBytes: 0, files: 0 };
+        (async () => {
+          for await (const chunk of this.handoff.readImages(call.request.migration_id, stats)) {
+            if (call.cancelled) return;
+            await writeWithBackpressure(call, chunk);
+          }
+          call.end();
+        })().catch((e) => {
+          if (!call.cancelled) call.destroy(toServiceError(e, log) as Error);
+        });
+      },
+      PrepareTarget: handleUnary(log, async (req) => {
+        const c = req.container;
+        if (!c) throw new TernError('INVALID_ARGUMENT', 'PrepareTarget needs the container');
+        const cpu = req.source_cpuinfo_b64 ? Buffer.from(req.source_cpuinfo_b64, 'base64') : undefined;
+        const veth = await this.handoff.prepareTarget(req.migration_id, fromWire(c), Number(req.image_bytes_estimate), cpu);
+        return { veth };
+      }),
+      ReceiveImages: handleUnary(log, async (req) => {
+        const coord = req.coordinator ? coordinatorClient(req.coordinator) : (this.coord as CoordinatorClient);
+        const stream = coord.PullImages({ migration_id: req.migration_id });
+        try {
+          const stats = await this.handoff.receive(req.migration_id, stream);
+          return { raw_bytes: stats.rawBytes, wire_bytes: stats.wireBytes, files: stats.files };
+        } catch (e) {
+          stream.cancel();
+          throw (e as { code?: unknown }).code !== undefined && !(e instanceof TernError)
+            ? fromServiceError(e, 'image stream')
+            : e;
+        } finally {
+          if (req.coordinator) coord.close();
+        }
+      }),
+      RestoreStopped: handleUnary(log, async (req) => {
+        const rec = await this.handoff.restoreStopped(req.migration_id);
+        return { container: toWire(host, rec), restore_ms: 0 };
+      }),
+      Resume: handleUnary(log, async (req) => ({ container: toWire(host, await this.handoff.resume(req.migration_id)) })),
+      Commit: handleUnary(log, async (req) => ({ source_gone: await this.handoff.commit(req.migration_id) })),
+      Abort: handleUnary(log, async (req) => {
+        const r = await this.handoff.abort(req.migration_id);
+        return { resumed_source: r.resumedSource, cleaned_target: r.cleanedTarget };
+      }),
+    };
+  }
+}

@@ -1,0 +1,73 @@
+// Shared by the `tern` and `migrate` commands: coordinator address, output helpers.
+import { errorMessage } from '../proto/errors.js';
+import { type CoordinatorClient, coordinatorClient, type Migration__Output } from '../proto/index.js';
+import { unary } from '../proto/rpc.js';
+
+export const DEFAULT_SOCKET = '/run/tern/coordinator.sock';
+
+/** --coordinator, else $TERN_COORDINATOR, else $TERN_SOCKET, else the local socket. */
+export function coordinatorAddress(flag?: string): string {
+  return flag || process.env.TERN_COORDINATOR || `unix://${process.env.TERN_SOCKET || DEFAULT_SOCKET}`;
+}
+
+export function connect(flag?: string): CoordinatorClient {
+  return coordinatorClient(coordinatorAddress(flag));
+}
+
+export function fail(cmd: string, e: unknown): never {
+  let msg = errorMessage(e);
+  if (/No connection established|ECONNREFUSED|ENOENT/.test(msg)) {
+    msg = `cannot reach the coordinator at ${coordinatorAddress()} (is it running? try: deploy/testbed.sh up)`;
+  }
+  process.stderr.write(`${cmd}: error: ${msg}\n`);
+  process.exit(1);
+}
+
+export function table(rows: string[][]): string {
+  if (rows.length === 0) return '';
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return `${rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n')}\n`;
+}
+
+export function mib(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+/** Follows a migration until it ends, printing each phase as it is entered. */
+export async function follow(
+  client: CoordinatorClient,
+  id: string,
+  print: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<Migration__Output> {
+  const call = client.WatchMigration({ id });
+  signal?.addEventListener('abort', () => call.cancel(), { once: true });
+  let printed = 0;
+  let last: Migration__Output | undefined;
+  try {
+    for await (const m of call as AsyncIterable<Migration__Output>) {
+      last = m;
+      const t0 = Number(m.started_ms);
+      for (; printed < m.history.length; printed++) {
+        const h = m.history[printed];
+        const at = ((Number(h.at_ms) - t0) / 1000).toFixed(3).padStart(8);
+        print(`${at}s  ${h.phase}${h.detail ? `  (${h.detail})` : ''}`);
+      }
+    }
+  } catch (e) {
+    if (!last) throw e;
+  }
+  if (!last) throw new Error('the coordinator ended the watch without any state');
+  // The watch may end early (e.g. a lost connection): ask for the final state.
+  return unary(client, client.GetMigration, { id }, { timeoutMs: 10_000, what: 'get migration' }).catch(() => last as Migration__Output);
+}
+
+/** The closing line of a successful migration. */
+export function summary(m: Migration__Output): string {
+  const total = ((Number(m.finished_ms) - Number(m.started_ms)) / 1000).toFixed(2);
+  return (
+    `migrated ${m.container} ${m.from} -> ${m.to} in ${total} s: downtime ${m.downtime_ms} ms, ` +
+    `${mib(Number(m.raw_bytes))} moved, ${mib(Number(m.wire_bytes))} on the wire ` +
+    `(dump ${m.dump_ms} ms, transfer ${m.transfer_ms} ms, restore ${m.restore_ms} ms)`
+  );
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// migrate --from hostA --to hostB <ctr>
+import { parseArgs } from 'node:util';
+import type { Migration__Output } from '../proto/index.js';
+import { unary } from '../proto/rpc.js';
+import { connect, fail, follow, summary } from './cli.js';
+
+const USAGE = 'usage: migrate [--from HOST] --to HOST [--coordinator ADDR] CONTAINER';
+
+async function main() {
+  let values: { from?: string; to?: string; coordinator?: string; help?: boolean };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      options: { from: { type: 'string' }, to: { type: 'string' }, coordinator: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+    }));
+  } catch (e) {
+    return fail('migrate', `${(e as Error).message}\n${USAGE}`);
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (positionals.length !== 1 || !values.to) return fail('migrate', USAGE);
+  const client = connect(values.coordinator);
+  let m: Migration__Output;
+  try {
+    m = await unary(client, client.StartMigration, { container: positionals[0], from: values.from ?? '', to: values.to }, { timeoutMs: 60_000, what: 'migrate' });
+  } catch (e) {
+    return fail('migrate', e);
+  }
+  process.stdout.write(`migration ${m.id}: ${m.container} ${m.from} -> ${m.to}\n`);
+  const end = await follow(client, m.id, (l) => process.stdout.write(`${l}\n`)).catch((e) => fail('migrate', e));
+  client.close();
+  if (end.phase === 'done') {
+    process.stdout.write(`${summary(end)}\n`);
+    return;
+  }
+  const where = end.phase === 'aborted' ? `; ${end.container} keeps running on ${end.from}` : ` (phase ${end.phase})`;
+  fail('migrate', `${end.error || 'migration did not complete'}${where}`);
+}
+
+void main();

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// tern-coordinator: the API users and tools talk to (see deploy/systemd/).
+import { coordinatorOptions } from '../coordinator/config.js';
+import { Coordinator } from '../coordinator/server.js';
+import { FileStore } from '../coordinator/store.js';
+import { errorMessage } from '../proto/errors.js';
+import { daemonLogger } from './log.js';
+
+async function main() {
+  const opts = coordinatorOptions(process.argv.slice(2));
+  const log = daemonLogger('tern-coordinator', opts.logLevel);
+  const store = await new FileStore(opts.stateDir).init();
+  const coord = new Coordinator(opts, store, log);
+  await coord.start();
+  const shutdown = async (sig: string) => {
+    log.info({ sig }, 'coordinator stopping');
+    await coord.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((e) => {
+  process.stderr.write(`tern-coordinator: ${errorMessage(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+// tern: everything but `migrate`.
+import { parseArgs } from 'node:util';
+import { unary } from '../proto/rpc.js';
+import { connect, fail, follow, summary, table } from './cli.js';
+
+const USAGE = `usage: tern [--coordinator ADDR] COMMAND
+  hosts                                   list hosts and whether they are up
+  ps [--host H]                           list containers: name, host, state, address
+  run --host H --name N [--ip A/P] [--rootfs DIR] [--hostname X] [--env K=V]... -- CMD...
+  exec <ctr> [--timeout-ms N] -- CMD...   run CMD inside the container; stdout and exit code pass through
+  stop <ctr>                              stop and remove a container
+  migrations                              list migrations
+  migration <id>                          one migration with its phase timeline
+The coordinator is reached at --coordinator, $TERN_COORDINATOR, or unix:///run/tern/coordinator.sock.`;
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+function args(argv: string[], options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>) {
+  const dd = argv.indexOf('--');
+  const head = dd >= 0 ? argv.slice(0, dd) : argv;
+  const rest = dd >= 0 ? argv.slice(dd + 1) : [];
+  const parsed = parseArgs({ args: head, options: { coordinator: { type: 'string' }, ...options }, allowPositionals: true });
+  return { values: parsed.values as Values, positionals: parsed.positionals, rest };
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  let coordFlag: string | undefined;
+  if (argv[0] === '--coordinator') {
+    coordFlag = argv[1];
+    argv.splice(0, 2);
+  }
+  const cmd = argv.shift();
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const out = (s: string) => process.stdout.write(s);
+  try {
+    switch (cmd) {
+      case 'hosts': {
+        const a = args(argv, {});
+        const c = connect(a.values.coordinator as string | undefined ?? coordFlag);
+        const r = await unary(c, c.ListHosts, {}, { timeoutMs: 10_000, what: 'hosts' });
+        const rows = [['HOST', 'STATE', 'ADDRESS', 'CRIU', 'CONTAINERS']];
+        for (const h of r.hosts) rows.push([h.name, h.up ? 'up' : 'down', h.address, h.criu_version, String(h.containers)]);
+        out(table(rows));
+        return;
+      }
+      case 'ps': {
+        const a = args(argv, { host: { type: 'string' } });
+        const c = connect(a.values.coordinator as string | undefined ?? coordFlag);
+        const r = await unary(c, c.ListContainers, { host: (a.values.host as string) ?? '' }, { timeoutMs: 15_000, what: 'ps' });
+        const rows = [['NAME', 'HOST', 'STATE', 'ADDRESS']];
+        for (const k of r.containers) rows.push([k.name, k.host, k.state, k.ip]);
+        out(table(rows));
+        return;
+      }
+      case 'run': {
+        const a = args(argv, {
+          host: { type: 'string' },
+          name: { type: 'string' },
+          ip: { type: 'string' },
+          rootfs: { type: 'string' },
+          hostname: { type: 'string' },
+          env: { type: 'string', multiple: true },
+        });
+        const v = a.values as Record<string, string | string[] | undefined>;
+        if (!v.host || !v.name || a.rest.length === 0) throw new Error('usage: tern run --host H --name N [--ip A/P] [--rootfs DIR] -- CMD...');
+        const c = connect((v.coordinator as string) ?? coordFlag);
+        const k = await unary(
+          c,
+          c.RunContainer,
+          {
+            host: v.host as string,
+            name: v.name as string,
+            command: a.rest,
+            ip: (v.ip as string) ?? '',
+            rootfs: (v.rootfs as string) ?? '',
+            hostname: (v.hostname as string) ?? '',
+            env: (v.env as string[]) ?? [],
+          },
+          { timeoutMs: 130_000, what: 'run' },
+        );
+        out(`${k.name} running on ${k.host} at ${k.ip} (pid ${k.pid})\n`);
+        return;
+      }
+      case 'exec': {
+        const a = args(argv, { 'timeout-ms': { type: 'string' } });
+        if (a.positionals.length !== 1 || a.rest.length === 0) throw new Error('usage: tern exec <ctr> -- CMD...');
+        const c = connect((a.values.coordinator as string) ?? coordFlag);
+        const timeout = Number(a.values['timeout-ms'] ?? 60_000);
+        const r = await unary(c, c.ExecContainer, { name: a.positionals[0], command: a.rest, timeout_ms: timeout }, { timeoutMs: timeout + 10_000, what: 'exec' });
+        process.stdout.write(r.stdout);
+        process.stderr.write(r.stderr);
+        process.exitCode = r.exit_code;
+        c.close();
+        return;
+      }
+      case 'stop': {
+        const a = args(argv, {});
+        if (a.positionals.length !== 1) throw new Error('usage: tern stop <ctr>');
+        const c = connect((a.values.coordinator as string) ?? coordFlag);
+        await unary(c, c.StopContainer, { name: a.positionals[0] }, { timeoutMs: 70_000, what: 'stop' });
+        out(`${a.positionals[0]} stopped\n`);
+        return;
+      }
+      case 'migrations': {
+        const a = args(argv, {});
+        const c = connect((a.values.coordinator as string) ?? coordFlag);
+        const r = await unary(c, c.ListMigrations, {}, { timeoutMs: 10_000, what: 'migrations' });
+        const rows = [['ID', 'CONTAINER', 'FROM', 'TO', 'PHASE', 'DOWNTIME', 'ERROR']];
+        for (const m of r.migrations) rows.push([m.id, m.container, m.from, m.to, m.phase, m.phase === 'done' ? `${m.downtime_ms} ms` : '-', m.error]);
+        out(table(rows));
+        return;
+      }
+      case 'migration': {
+        const a = args(argv, {});
+        if (a.positionals.length !== 1) throw new Error('usage: tern migration <id>');
+        const c = connect((a.values.coordinator as string) ?? coordFlag);
+        const m = await follow(c, a.positionals[0], (l) => out(`${l}\n`));
+        out(m.phase === 'done' ? `${summary(m)}\n` : `phase ${m.phase}${m.error ? `: ${m.error}` : ''}\n`);
+        return;
+      }
+      default:
+        throw new Error(`unknown command ${cmd}\n${USAGE}`);
+    }
+  } catch (e) {
+    fail('tern', e);
+  }
+}
+
+void main();

@@ -1,0 +1,61 @@
+// Coordinator options: one type, defaults and validation in one place.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { invalid } from '../proto/errors.js';
+
+export interface CoordinatorOptions {
+  /** TCP listen address for agents (host:port); empty = no TCP. */
+  listen: string;
+  /** Address agents use to pull image streams from here; default: listen. */
+  advertise: string;
+  /** Unix socket for the CLI on this machine. */
+  socket: string;
+  /** Durable records of hosts and migrations. */
+  stateDir: string;
+  /** A host that has not heartbeated for this long is down. */
+  hostTimeoutMs: number;
+  logLevel: string;
+}
+
+export const COORDINATOR_DEFAULTS: CoordinatorOptions = {
+  listen: '0.0.0.0:7700',
+  advertise: '',
+  socket: '/run/tern/coordinator.sock',
+  stateDir: '/var/lib/tern/coordinator',
+  hostTimeoutMs: 6000,
+  logLevel: 'info',
+};
+
+export function coordinatorOptions(argv: string[]): CoordinatorOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      config: { type: 'string' },
+      listen: { type: 'string' },
+      advertise: { type: 'string' },
+      socket: { type: 'string' },
+      'state-dir': { type: 'string' },
+      'host-timeout-ms': { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+  });
+  let file: Partial<CoordinatorOptions> = {};
+  if (values.config) {
+    try {
+      file = JSON.parse(readFileSync(values.config, 'utf8'));
+    } catch (e) {
+      throw invalid(`cannot read config ${values.config}: ${(e as Error).message}`);
+    }
+  }
+  const o: CoordinatorOptions = { ...COORDINATOR_DEFAULTS, ...file };
+  if (values.listen !== undefined) o.listen = values.listen;
+  if (values.advertise !== undefined) o.advertise = values.advertise;
+  if (values.socket !== undefined) o.socket = values.socket;
+  if (values['state-dir'] !== undefined) o.stateDir = values['state-dir'];
+  if (values['host-timeout-ms'] !== undefined) o.hostTimeoutMs = Number(values['host-timeout-ms']);
+  if (values['log-level'] !== undefined) o.logLevel = values['log-level'];
+  if (!o.listen && !o.socket) throw invalid('coordinator: give --listen or --socket');
+  if (!Number.isFinite(o.hostTimeoutMs) || o.hostTimeoutMs < 500) throw invalid('coordinator: hostTimeoutMs must be >= 500');
+  return { ...o, advertise: o.advertise || o.listen };
+}

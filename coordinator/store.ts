@@ -1,0 +1,98 @@
+// Durable coordinator state behind an interface, so a different store can
+// replace the file store. The file store writes each record atomically
+// (write to a temporary file, fsync, rename) before the caller acts on it.
+import { mkdir, open, readdir, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Phase } from './phases.js';
+
+export interface PhaseEntry {
+  phase: Phase;
+  atMs: number;
+  detail?: string;
+}
+
+export interface MigrationRecord {
+  id: string;
+  container: string;
+  from: string;
+  to: string;
+  phase: Phase;
+  error?: string;
+  history: PhaseEntry[];
+  startedMs: number;
+  finishedMs?: number;
+  downtimeMs?: number;
+  rawBytes?: number;
+  wireBytes?: number;
+  dumpMs?: number;
+  transferMs?: number;
+  restoreMs?: number;
+  frozenAtMs?: number;
+}
+
+export interface HostRecord {
+  name: string;
+  address: string;
+  lan: string;
+  criuVersion: string;
+  kernel: string;
+  lastSeenMs: number;
+}
+
+export interface Store {
+  putMigration(m: MigrationRecord): Promise<void>;
+  migrations(): Promise<MigrationRecord[]>;
+  putHost(h: HostRecord): Promise<void>;
+  hosts(): Promise<HostRecord[]>;
+}
+
+async function writeAtomic(path: string, data: string): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}
+
+export class FileStore implements Store {
+  constructor(private readonly dir: string) {}
+
+  async init(): Promise<this> {
+    await mkdir(join(this.dir, 'migrations'), { recursive: true });
+    await mkdir(join(this.dir, 'hosts'), { recursive: true });
+    return this;
+  }
+
+  putMigration(m: MigrationRecord): Promise<void> {
+    return writeAtomic(join(this.dir, 'migrations', `${m.id}.json`), JSON.stringify(m));
+  }
+
+  async migrations(): Promise<MigrationRecord[]> {
+    return this.readAll<MigrationRecord>('migrations');
+  }
+
+  putHost(h: HostRecord): Promise<void> {
+    return writeAtomic(join(this.dir, 'hosts', `${h.name}.json`), JSON.stringify(h));
+  }
+
+  async hosts(): Promise<HostRecord[]> {
+    return this.readAll<HostRecord>('hosts');
+  }
+
+  private async readAll<T>(sub: string): Promise<T[]> {
+    const out: T[] = [];
+    for (const f of await readdir(join(this.dir, sub))) {
+      if (!f.endsWith('.json')) continue;
+      try {
+        out.push(JSON.parse(await readFile(join(this.dir, sub, f), 'utf8')) as T);
+      } catch {
+        // A torn temporary write never has the .json name; anything else unreadable is skipped.
+      }
+    }
+    return out;
+  }
+}

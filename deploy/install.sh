@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# tern install step: idempotent, fast when everything is already present.
+#
+#   deploy/install.sh            everything (Debian packages, CRIU, rootfs, npm, build, PATH)
+#   deploy/install.sh --no-node  skip npm install/build (used by CI images that prebuilt)
+#
+# Installs under $TERN_PREFIX (default /opt/tern):
+#   $TERN_PREFIX/criu/criu          CRIU >= 4.2.1 built from Debian unstable's source
+#   $TERN_PREFIX/criu/images/*.proto  CRIU's image definitions, loaded by kernel/
+#   $TERN_PREFIX/rootfs/busybox     the default container rootfs (static busybox)
+# and links bin/tern and bin/migrate into /usr/local/bin.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+PREFIX="${TERN_PREFIX:-/opt/tern}"
+CRIU_MIN="4.2.1"
+# The orig tarball sha256 we verified by hand; a newer unstable upload is accepted
+# when it verifies against its own .dsc (fetched over apt's signed index).
+CRIU_KNOWN_SHA256="29ec0ee09e296479fe7048c80980e8ef1d0684d0b0204c2b101dfea19f6725b9"
+
+RUNTIME_DEBS=(iproute2 nftables iptables busybox-static procps psmisc util-linux)
+BUILD_DEBS=(libbsd-dev libcap-dev libgnutls28-dev libnet1-dev libnftables-dev libnl-3-dev
+  libprotobuf-c-dev libprotobuf-dev pkgconf protobuf-c-compiler protobuf-compiler
+  uuid-dev python3-protobuf dpkg-dev xz-utils)
+
+log() { printf 'install: %s\n' "$*" >&2; }
+die() { printf 'install: error: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root (tern drives CRIU, which needs root)"
+
+apt_updated=0
+apt_update_once() {
+  if [ "$apt_updated" = 0 ]; then
+    log "apt-get update"
+    apt-get update -qq >/dev/null
+    apt_updated=1
+  fi
+}
+
+missing_debs() {
+  local p out=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || out+=("$p")
+  done
+  echo "${out[@]:-}"
+}
+
+install_debs() {
+  local miss
+  miss="$(missing_debs "$@")"
+  if [ -n "$miss" ]; then
+    apt_update_once
+    log "apt-get install $miss"
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $miss >/dev/null
+  fi
+}
+
+version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
+
+criu_ok() {
+  [ -x "$PREFIX/criu/criu" ] || return 1
+  [ -f "$PREFIX/criu/images/inventory.proto" ] || return 1
+  local v
+  v="$("$PREFIX/criu/criu" --version 2>/dev/null | sed -n 's/^Version: *//p')"
+  [ -n "$v" ] && version_ge "$v" "$CRIU_MIN"
+}
+
+install_criu() {
+  if criu_ok; then return 0; fi
+  install_debs "${BUILD_DEBS[@]}"
+  local src=/etc/apt/sources.list.d/tern-sid-src.sources
+  if [ ! -f "$src" ]; then
+    log "adding a deb-src entry for Debian unstable (source packages only)"
+    cat >"$src" <<SRC
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: sid
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    apt_updated=0
+  fi
+  apt_update_once
+  local work="$PREFIX/src"
+  mkdir -p "$work"
+  cd "$work"
+  log "fetching CRIU source from Debian unstable"
+  # The debian/ tarball may be missing from the mirror; we only need the .dsc and
+  # the orig tarball, so judge by the checksum rather than by apt's exit code.
+  apt-get source --download-only criu >/dev/null 2>&1 || true
+  local dsc orig want got ver
+  dsc="$(ls -1 criu_*.dsc 2>/dev/null | sort -V | tail -n1)"
+  [ -n "$dsc" ] || die "could not download criu's .dsc from Debian unstable"
+  ver="$(sed -n 's/^Version: *//p' "$dsc" | sed 's/-[^-]*$//')"
+  version_ge "$ver" "$CRIU_MIN" || die "Debian unstable has criu $ver, tern needs >= $CRIU_MIN"
+  orig="criu_${ver}.orig.tar.xz"
+  [ -f "$orig" ] || die "could not download $orig"
+  want="$(awk '/^Checksums-Sha256:/{f=1;next} f&&/^ /{ if ($3=="'"$orig"'") print $1 } f&&!/^ /{f=0}' "$dsc")"
+  got="$(sha256sum "$orig" | cut -d' ' -f1)"
+  [ -n "$want" ] || die "$dsc lists no sha256 for $orig"
+  [ "$want" = "$got" ] || die "checksum mismatch for $orig: .dsc says $want, file is $got"
+  if [ "$ver" = "4.2.1" ] && [ "$got" != "$CRIU_KNOWN_SHA256" ]; then
+    die "checksum of $orig differs from the one tern pinned for 4.2.1"
+  fi
+  log "criu $ver source verified (sha256 $got)"
+  rm -rf "criu-$ver"
+  tar -xf "$orig"
+  log "building criu $ver (about a minute)"
+  make -C "criu-$ver" -j"$(nproc)" criu >"$work/criu-build.log" 2>&1 \
+    || die "criu build failed, see $work/criu-build.log"
+  mkdir -p "$PREFIX/criu/images"
+  install -m 0755 "criu-$ver/criu/criu" "$PREFIX/criu/criu"
+  cp "criu-$ver"/images/*.proto "$PREFIX/criu/images/"
+  # Keep the extracted tree: the compatibility harness builds CRIU's zdtm tests from it.
+  ln -sfn "$work/criu-$ver" "$PREFIX/criu/source"
+  criu_ok || die "installed criu does not report a version >= $CRIU_MIN"
+  log "criu installed at $PREFIX/criu/criu"
+}
+
+install_rootfs() {
+  local rf="$PREFIX/rootfs/busybox"
+  if [ -x "$rf/bin/busybox" ]; then return 0; fi
+  log "preparing the default busybox rootfs at $rf"
+  local tmp="$rf.tmp.$$"
+  rm -rf "$tmp"
+  mkdir -p "$tmp"/{bin,sbin,etc,proc,dev,sys,tmp,root,run,var}
+  cp /bin/busybox "$tmp/bin/busybox"
+  local applet
+  for applet in $("$tmp/bin/busybox" --list); do
+    [ -e "$tmp/bin/$applet" ] || ln -s busybox "$tmp/bin/$applet"
+  done
+  echo 'root:x:0:0:root:/root:/bin/sh' >"$tmp/etc/passwd"
+  echo 'root:x:0:' >"$tmp/etc/group"
+  chmod 1777 "$tmp/tmp"
+  rm -rf "$rf"
+  mv "$tmp" "$rf"
+}
+
+install_node() {
+  cd "$ROOT"
+  local stamp="node_modules/.tern-lock-sha"
+  local want
+  want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    log "npm ci"
+    npm ci --no-audit --no-fund --loglevel=error >/dev/null
+    echo "$want" >"$stamp"
+  fi
+  log "building TypeScript"
+  npm run --silent build
+  ln -sfn "$ROOT/bin/tern" /usr/local/bin/tern
+  ln -sfn "$ROOT/bin/migrate" /usr/local/bin/migrate
+}
+
+main() {
+  local with_node=1
+  [ "${1:-}" = "--no-node" ] && with_node=0
+  install_debs "${RUNTIME_DEBS[@]}"
+  install_criu
+  install_rootfs
+  # CRIU caches its kernel probe in /run/criu.kdat only when /run is a tmpfs.
+  if ! mountpoint -q /run || [ "$(stat -f -c %T /run)" != tmpfs ]; then
+    :
+  fi
+  [ "$with_node" = 1 ] && install_node
+  log "ok: criu $("$PREFIX/criu/criu" --version | sed -n 's/^Version: *//p') at $PREFIX/criu/criu"
+}
+
+main "$@"

@@ -1,0 +1,288 @@
+// CheckpointEngine over the `criu` command line. CRIU's RPC needs
+// SOCK_SEQPACKET, which Node cannot open, so tern drives the CLI the way
+// LXC/Incus do: an action script for the post-dump hold, a log file per run.
+import { constants as fsc } from 'node:fs';
+import { chmod, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import { release } from 'node:os';
+import { dirname, join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { TernError } from '../proto/errors.js';
+import { criuFailure } from './criu-log.js';
+import type {
+  CheckpointEngine,
+  DumpHooks,
+  DumpRequest,
+  DumpResult,
+  EngineInfo,
+  ImageProcess,
+  RestoreRequest,
+  RestoreResult,
+} from './engine.js';
+import { run } from './exec.js';
+import { readImage } from './images.js';
+import { restoreUnderShim } from './shim.js';
+
+export const CRIU_MIN_VERSION = '4.2.1';
+const INSTALL_HINT = 'run `make install` (deploy/install.sh) to build CRIU 4.2.1 or newer';
+
+export interface CriuOptions {
+  criuPath: string;
+  /** Directory with CRIU's images/*.proto; default: <criu dir>/images. */
+  protoDir?: string;
+  shimPath: string;
+  /** nftables works with tern's CRIU build; iptables needs the legacy tools. */
+  networkLock?: 'nftables' | 'iptables' | 'skip';
+}
+
+/** Compares dotted versions numerically: -1, 0, 1. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map((x) => Number.parseInt(x, 10) || 0);
+  const pb = b.split('.').map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return 0;
+}
+
+/**
+ * The post-dump action script. It tells the agent the tree is frozen by
+ * writing to `ready`, then blocks reading `verdict`: "kill" exits 0 (CRIU
+ * kills the tree), anything else, EOF or the hold timeout exits 1 (CRIU
+ * unfreezes the tree and it runs on here).
+ */
+export function holdScript(dir: string, timeoutSec: number): string {
+  return `#!/bin/sh
+# tern post-dump hold: exit 0 kills the frozen tree, non-zero resumes it.
+[ "$CRTOOLS_SCRIPT_ACTION" = "post-dump" ] || exit 0
+timeout ${timeoutSec} sh -c 'echo ready > "${dir}/ready"' || exit 1
+v=$(timeout ${timeoutSec} head -n 1 "${dir}/verdict") || exit 1
+[ "$v" = "kill" ] && exit 0
+exit 1
+`;
+}
+
+export class CriuEngine implements CheckpointEngine {
+  private readonly protoDir: string;
+  constructor(private readonly opts: CriuOptions) {
+    this.protoDir = opts.protoDir ?? join(dirname(opts.criuPath), 'images');
+  }
+
+  async check(): Promise<EngineInfo> {
+    const kernel = release();
+    const v = await run([this.opts.criuPath, '--version']).catch(() => undefined);
+    if (!v || v.code !== 0) {
+      return { ok: false, version: '', kernel, error: `criu not found at ${this.opts.criuPath}: ${INSTALL_HINT}` };
+    }
+    const version = /Version:\s*(\S+)/.exec(v.stdout.toString())?.[1] ?? '';
+    if (compareVersions(version, CRIU_MIN_VERSION) < 0) {
+      return { ok: false, version, kernel, error: `criu ${version} is too old (need ${CRIU_MIN_VERSION}+): ${INSTALL_HINT}` };
+    }
+    const c = await run([this.opts.criuPath, 'check'], { timeoutMs: 60_000 });
+    if (c.code !== 0) {
+      const why = (c.stderr.toString() + c.stdout.toString())
+        .split('\n')
+        .filter((l) => l.trim() && !/RLIMIT_NOFILE/.test(l))
+        .slice(-2)
+        .join(' / ');
+      return { ok: false, version, kernel, error: `criu check failed: ${why}; ${INSTALL_HINT}` };
+    }
+    try {
+      await stat(join(this.protoDir, 'pstree.proto'));
+    } catch {
+      return { ok: false, version, kernel, error: `CRIU image definitions missing in ${this.protoDir}: ${INSTALL_HINT}` };
+    }
+    return { ok: true, version, kernel };
+  }
+
+  private lockArgs(): string[] {
+    return ['--network-lock', this.opts.networkLock ?? 'nftables'];
+  }
+
+  async dump(req: DumpRequest, hooks: DumpHooks, signal?: AbortSignal): Promise<DumpResult> {
+    await mkdir(req.imagesDir, { recursive: true });
+    const hookDir = join(req.workDir, 'hold');
+    await rm(hookDir, { recursive: true, force: true });
+    await mkdir(hookDir, { recursive: true });
+    for (const f of ['ready', 'verdict']) {
+      const r = await run(['mkfifo', '-m', '0600', join(hookDir, f)]);
+      if (r.code !== 0) throw new TernError('INTERNAL', `mkfifo failed: ${r.stderr.toString().trim()}`);
+    }
+    const script = join(hookDir, 'hook.sh');
+    await writeFile(script, holdScript(hookDir, req.holdTimeoutSec));
+    await chmod(script, 0o700);
+
+    // Open the read end without blocking so the script's write never waits on us.
+    const readyFh = await open(join(hookDir, 'ready'), fsc.O_RDONLY | fsc.O_NONBLOCK);
+    const ready = new Socket({ fd: readyFh.fd, readable: true, writable: false });
+    const log = join(req.workDir, 'dump.log');
+    const argv = [
+      'dump',
+      '-t',
+      String(req.pid),
+      '-D',
+      req.imagesDir,
+      '-o',
+      log,
+      '-v4',
+      '--action-script',
+      script,
+      ...this.lockArgs(),
+    ];
+    if (req.tcpEstablished) argv.push('--tcp-established');
+    for (const v of req.externalVeths) argv.push('--external', `veth[${v}]`);
+
+    const started = Date.now();
+    let frozenAtMs = 0;
+    let verdict: 'kill' | 'resume' | undefined;
+    const child = spawn(this.opts.criuPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => {
+      child.on('error', () => resolve(-1));
+      child.on('close', (code) => resolve(code));
+    });
+    // Cancelling before the tree is frozen stops CRIU, which unfreezes the tree.
+    const onAbort = () => {
+      if (!frozenAtMs) child.kill('SIGTERM');
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    const gotReady = new Promise<void>((resolve) => {
+      ready.on('data', () => resolve());
+      ready.on('error', () => {});
+    });
+
+    let hookError: unknown;
+    const hookDone = gotReady.then(async () => {
+      frozenAtMs = Date.now();
+      try {
+        await (hooks.postDump?.({ imagesDir: req.imagesDir, frozenAtMs }) ?? Promise.resolve());
+        verdict = 'kill';
+      } catch (e) {
+        hookError = e;
+        verdict = 'resume';
+      }
+      await this.sendVerdict(hookDir, verdict);
+    });
+
+    const code = await Promise.race([exited, hookDone.then(() => exited)]);
+    signal?.removeEventListener('abort', onAbort);
+    ready.destroy();
+    await readyFh.close().catch(() => {});
+
+    if (!frozenAtMs) {
+      // CRIU failed (or was stopped) before the tree was frozen and dumped.
+      const text = await readFile(log, 'utf8').catch(() => stderr);
+      throw new TernError(signal?.aborted ? 'CANCELLED' : 'INTERNAL', criuFailure('dump', code, text));
+    }
+    const dumpMs = frozenAtMs - started;
+    if (verdict === 'kill') {
+      if (code !== 0) {
+        const text = await readFile(log, 'utf8').catch(() => stderr);
+        throw new TernError('INTERNAL', `after the post-dump hold, ${criuFailure('dump', code, text)}`);
+      }
+      return { outcome: 'killed', dumpMs, frozenAtMs };
+    }
+    // The hook declined: CRIU exits non-zero by design and resumes the tree.
+    void hookError;
+    return { outcome: 'resumed', dumpMs, frozenAtMs };
+  }
+
+  /** Delivers the verdict to a script blocked on the verdict fifo. */
+  private async sendVerdict(hookDir: string, verdict: 'kill' | 'resume'): Promise<void> {
+    // The script may not have opened the fifo yet; O_NONBLOCK fails with ENXIO
+    // until it does, so retry for a while. If it never does, the hold timed out.
+    const until = Date.now() + 10_000;
+    for (;;) {
+      try {
+        const fh = await open(join(hookDir, 'verdict'), fsc.O_WRONLY | fsc.O_NONBLOCK);
+        await fh.write(`${verdict}\n`);
+        await fh.close();
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENXIO' || Date.now() > until) return;
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    }
+  }
+
+  async restore(req: RestoreRequest, _signal?: AbortSignal): Promise<RestoreResult> {
+    await mkdir(req.workDir, { recursive: true });
+    const pidfile = join(req.workDir, `restore-${Date.now()}.pid`);
+    const log = join(req.workDir, 'restore.log');
+    await rm(log, { force: true });
+    const argv = [
+      this.opts.criuPath,
+      'restore',
+      '-D',
+      req.imagesDir,
+      '-o',
+      log,
+      '-v4',
+      '--root',
+      req.rootfs,
+      '-d',
+      '-s',
+      '--pidfile',
+      pidfile,
+      ...this.lockArgs(),
+    ];
+    if (req.tcpEstablished) argv.push('--tcp-established');
+    for (const v of req.veths) argv.push('--external', `veth[${v.inner}]:${v.outer}@${v.bridge}`);
+    const started = Date.now();
+    const r = await restoreUnderShim(this.opts.shimPath, argv, {
+      pidfile,
+      log: join(req.workDir, 'restore.out'),
+      exitFile: req.exitFile,
+      timeoutMs: 300_000,
+    });
+    if (r.failure) {
+      const text = await readFile(log, 'utf8').catch(() => '');
+      const m = /status (\d+)/.exec(r.failure);
+      throw new TernError('INTERNAL', criuFailure('restore', m ? Number(m[1]) : null, text || r.failure));
+    }
+    return { pid: r.pid, shimPid: r.shimPid, restoreMs: Date.now() - started };
+  }
+
+  async processTree(imagesDir: string): Promise<ImageProcess[]> {
+    const entries = await readImage(this.protoDir, imagesDir, 'pstree');
+    return entries.map((e) => ({
+      pid: Number(e.pid),
+      ppid: Number(e.ppid),
+      pgid: Number(e.pgid),
+      sid: Number(e.sid),
+      threads: (e.threads as number[]).map(Number),
+    }));
+  }
+
+  async cpuinfo(workDir: string): Promise<Buffer> {
+    const dir = join(workDir, `cpuinfo-${process.pid}`);
+    await mkdir(dir, { recursive: true });
+    try {
+      const r = await run([this.opts.criuPath, 'cpuinfo', 'dump', '-D', dir, '-o', join(dir, 'log')]);
+      if (r.code !== 0) throw new TernError('INTERNAL', 'criu cpuinfo dump failed');
+      return await readFile(join(dir, 'cpuinfo.img'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Checks another host's CPU description against this host (criu cpuinfo check). */
+  async cpuinfoCompatible(workDir: string, other: Buffer): Promise<{ ok: boolean; detail: string }> {
+    const dir = join(workDir, `cpucheck-${process.pid}-${Date.now()}`);
+    await mkdir(dir, { recursive: true });
+    try {
+      await writeFile(join(dir, 'cpuinfo.img'), other);
+      const log = join(dir, 'log');
+      const r = await run([this.opts.criuPath, 'cpuinfo', 'check', '-D', dir, '-o', log]);
+      const text = await readFile(log, 'utf8').catch(() => '');
+      return { ok: r.code === 0, detail: r.code === 0 ? 'compatible' : criuFailure('cpuinfo check', r.code, text) };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}

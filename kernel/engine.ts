@@ -1,0 +1,88 @@
+// The checkpoint/restart engine behind one narrow interface. Today CRIU
+// (kernel/criu.ts) implements it; nothing outside kernel/ knows CRIU's flags,
+// logs or image format.
+
+export interface EngineInfo {
+  ok: boolean;
+  version: string;
+  /** Why the engine cannot be used, with what to run to fix it. */
+  error?: string;
+  kernel: string;
+}
+
+export interface DumpRequest {
+  /** Host pid of the root of the tree (the container's init). */
+  pid: number;
+  /** Empty directory that receives the image files. */
+  imagesDir: string;
+  /** Directory for logs, the hook script and its fifos (not sent anywhere). */
+  workDir: string;
+  /** Outer (host-side) names of the container's veths. */
+  externalVeths: string[];
+  /** Keep established TCP connections (repaired on restore). */
+  tcpEstablished: boolean;
+  /**
+   * How long the frozen tree waits at post-dump for a verdict before the hook
+   * gives up and the tree resumes here (the agent or coordinator is gone).
+   */
+  holdTimeoutSec: number;
+}
+
+export interface DumpHooks {
+  /**
+   * Runs once the tree is frozen and every image file is complete. While it
+   * runs, the tree stays frozen and intact. Resolving kills the frozen tree
+   * (the container lives on wherever the images are restored); rejecting
+   * unfreezes it, and the container keeps running here as if nothing happened.
+   */
+  postDump?(info: { imagesDir: string; frozenAtMs: number }): Promise<void>;
+}
+
+export interface DumpResult {
+  /** killed: postDump resolved and CRIU killed the tree. resumed: the tree runs on. */
+  outcome: 'killed' | 'resumed';
+  /** From CRIU start to post-dump (tree frozen, images written). */
+  dumpMs: number;
+  frozenAtMs: number;
+}
+
+export interface RestoreRequest {
+  imagesDir: string;
+  workDir: string;
+  /** Directory that becomes the restored tree's root. */
+  rootfs: string;
+  /** Inner veth name -> outer name and bridge to attach it to on this host. */
+  veths: { inner: string; outer: string; bridge: string }[];
+  tcpEstablished: boolean;
+  /** Written by the reaper shim with the tree's exit status. */
+  exitFile?: string;
+}
+
+export interface RestoreResult {
+  /** Host pid of the restored root; the whole tree is stopped. */
+  pid: number;
+  /** Pid of the shim that reaps the restored root. */
+  shimPid: number;
+  restoreMs: number;
+}
+
+export interface ImageProcess {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  sid: number;
+  threads: number[];
+}
+
+export interface CheckpointEngine {
+  check(): Promise<EngineInfo>;
+  dump(req: DumpRequest, hooks: DumpHooks, signal?: AbortSignal): Promise<DumpResult>;
+  /** Restores detached and stopped: tasks exist, none runs until resumed. */
+  restore(req: RestoreRequest, signal?: AbortSignal): Promise<RestoreResult>;
+  /** The process tree recorded in an image set (pids as seen inside). */
+  processTree(imagesDir: string): Promise<ImageProcess[]>;
+  /** This host's CPU description, to compare with another host's. */
+  cpuinfo(workDir: string): Promise<Buffer>;
+  /** Whether a tree dumped on the host that produced `other` can run here. */
+  cpuinfoCompatible(workDir: string, other: Buffer): Promise<{ ok: boolean; detail: string }>;
+}

@@ -1,0 +1,80 @@
+// Process-tree helpers over /proc.
+import { readdir, readFile } from 'node:fs/promises';
+
+/** True while pid exists and is not a zombie. */
+export async function alive(pid: number): Promise<boolean> {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** Process state letter from /proc/PID/stat (R, S, T, Z ...) or undefined. */
+export async function procState(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Start time of pid in clock ticks since boot: with the pid, identifies a process. */
+export async function startTime(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** pid and every descendant (all threads' children), root first. */
+export async function processTree(root: number): Promise<number[]> {
+  const seen: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const pid = queue.shift() as number;
+    if (seen.includes(pid)) continue;
+    seen.push(pid);
+    let tids: string[] = [];
+    try {
+      tids = await readdir(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      const kids = await readFile(`/proc/${pid}/task/${tid}/children`, 'utf8').catch(() => '');
+      for (const k of kids.split(' ')) if (k.trim()) queue.push(Number(k));
+    }
+  }
+  return seen;
+}
+
+/** Sends sig to every process of the tree; returns how many got it. */
+export async function signalTree(root: number, sig: NodeJS.Signals): Promise<number> {
+  let n = 0;
+  for (const pid of await processTree(root)) {
+    try {
+      process.kill(pid, sig);
+      n++;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return n;
+}
+
+/** Waits until pid is gone (or a zombie) or the timeout passes; returns whether it is gone. */
+export async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (!(await alive(pid))) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return !(await alive(pid));
+}

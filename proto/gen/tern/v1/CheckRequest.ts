@@ -1,0 +1,8 @@
+// Original file: proto/tern.proto
+
+
+export interface CheckRequest {
+}
+
+export interface CheckRequest__Output {
+}

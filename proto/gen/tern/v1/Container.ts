@@ -1,0 +1,29 @@
+// Original file: proto/tern.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface Container {
+  'name'?: (string);
+  'host'?: (string);
+  'state'?: (string);
+  'ip'?: (string);
+  'mac'?: (string);
+  'pid'?: (number);
+  'veth'?: (string);
+  'hostname'?: (string);
+  'command'?: (string)[];
+  'created_ms'?: (number | string | Long);
+}
+
+export interface Container__Output {
+  'name': (string);
+  'host': (string);
+  'state': (string);
+  'ip': (string);
+  'mac': (string);
+  'pid': (number);
+  'veth': (string);
+  'hostname': (string);
+  'command': (string)[];
+  'created_ms': (string);
+}

@@ -1,0 +1,22 @@
+// Original file: proto/tern.proto
+
+
+export interface CoordRunRequest {
+  'host'?: (string);
+  'name'?: (string);
+  'command'?: (string)[];
+  'ip'?: (string);
+  'rootfs'?: (string);
+  'hostname'?: (string);
+  'env'?: (string)[];
+}
+
+export interface CoordRunRequest__Output {
+  'host': (string);
+  'name': (string);
+  'command': (string)[];
+  'ip': (string);
+  'rootfs': (string);
+  'hostname': (string);
+  'env': (string)[];
+}

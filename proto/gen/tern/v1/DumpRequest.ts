@@ -1,0 +1,12 @@
+// Original file: proto/tern.proto
+
+
+export interface DumpRequest {
+  'migration_id'?: (string);
+  'name'?: (string);
+}
+
+export interface DumpRequest__Output {
+  'migration_id': (string);
+  'name': (string);
+}

@@ -1,0 +1,13 @@
+// Original file: proto/tern.proto
+
+import type { Container as _tern_v1_Container, Container__Output as _tern_v1_Container__Output } from '../../tern/v1/Container';
+
+export interface HeartbeatRequest {
+  'name'?: (string);
+  'containers'?: (_tern_v1_Container)[];
+}
+
+export interface HeartbeatRequest__Output {
+  'name': (string);
+  'containers': (_tern_v1_Container__Output)[];
+}

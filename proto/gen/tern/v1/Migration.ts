@@ -1,0 +1,40 @@
+// Original file: proto/tern.proto
+
+import type { PhaseEvent as _tern_v1_PhaseEvent, PhaseEvent__Output as _tern_v1_PhaseEvent__Output } from '../../tern/v1/PhaseEvent';
+import type { Long } from '@grpc/proto-loader';
+
+export interface Migration {
+  'id'?: (string);
+  'container'?: (string);
+  'from'?: (string);
+  'to'?: (string);
+  'phase'?: (string);
+  'error'?: (string);
+  'history'?: (_tern_v1_PhaseEvent)[];
+  'started_ms'?: (number | string | Long);
+  'finished_ms'?: (number | string | Long);
+  'downtime_ms'?: (number | string | Long);
+  'raw_bytes'?: (number | string | Long);
+  'wire_bytes'?: (number | string | Long);
+  'dump_ms'?: (number | string | Long);
+  'transfer_ms'?: (number | string | Long);
+  'restore_ms'?: (number | string | Long);
+}
+
+export interface Migration__Output {
+  'id': (string);
+  'container': (string);
+  'from': (string);
+  'to': (string);
+  'phase': (string);
+  'error': (string);
+  'history': (_tern_v1_PhaseEvent__Output)[];
+  'started_ms': (string);
+  'finished_ms': (string);
+  'downtime_ms': (string);
+  'raw_bytes': (string);
+  'wire_bytes': (string);
+  'dump_ms': (string);
+  'transfer_ms': (string);
+  'restore_ms': (string);
+}

@@ -1,0 +1,10 @@
+// Original file: proto/tern.proto
+
+
+export interface MigrationRef {
+  'id'?: (string);
+}
+
+export interface MigrationRef__Output {
+  'id': (string);
+}

@@ -1,0 +1,10 @@
+// Original file: proto/tern.proto
+
+
+export interface PrepareTargetResponse {
+  'veth'?: (string);
+}
+
+export interface PrepareTargetResponse__Output {
+  'veth': (string);
+}

@@ -1,0 +1,20 @@
+// Original file: proto/tern.proto
+
+
+export interface RunContainerRequest {
+  'name'?: (string);
+  'command'?: (string)[];
+  'ip'?: (string);
+  'rootfs'?: (string);
+  'hostname'?: (string);
+  'env'?: (string)[];
+}
+
+export interface RunContainerRequest__Output {
+  'name': (string);
+  'command': (string)[];
+  'ip': (string);
+  'rootfs': (string);
+  'hostname': (string);
+  'env': (string)[];
+}

@@ -1,0 +1,14 @@
+// Original file: proto/tern.proto
+
+
+export interface StartMigrationRequest {
+  'container'?: (string);
+  'from'?: (string);
+  'to'?: (string);
+}
+
+export interface StartMigrationRequest__Output {
+  'container': (string);
+  'from': (string);
+  'to': (string);
+}
