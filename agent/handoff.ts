@@ -17,6 +17,7 @@ import { runOk } from '../kernel/exec.js';
 import { signalTree, startTime, waitGone } from '../kernel/proc.js';
 import { type EncodeStats, encodeFiles, type SourceFile, ChunkReceiver } from '../proto/chunks.js';
 import { notFound, precondition, TernError } from '../proto/errors.js';
+import { Faults } from '../proto/faults.js';
 import type { ImageChunk, ImageChunk__Output } from '../proto/index.js';
 import type { AgentOptions } from './config.js';
 import type { ContainerRecord, Containers } from './containers.js';
@@ -83,13 +84,16 @@ export class Handoff {
   private readonly slots = new Map<string, TargetSlot>();
   /** Migrations resumed here, by id: a repeated Resume answers from this. */
   private readonly resumed = new Map<string, string>();
+  private readonly faults: Faults;
 
   constructor(
     private readonly opts: AgentOptions,
     private readonly engine: CheckpointEngine,
     private readonly containers: Containers,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.faults = new Faults(opts.stateDir);
+  }
 
   private workDir(id: string): string {
     return join(this.opts.stateDir, 'migrations', checkMigrationId(id));
@@ -158,6 +162,7 @@ export class Handoff {
     }
     rec.state = 'frozen';
     await this.containers.save(rec);
+    this.faults.hit('after-dump');
     const { bytes, files } = await dirSize(imagesDir);
     const rootfsBytes = Number((await runOk(['du', '-sb', this.containers.rootfs(name)])).split('\t')[0]) || 0;
     log.info({ imageBytes: bytes, files, dumpMs: frozenAtMs - started }, 'tree frozen at post-dump');
@@ -201,6 +206,7 @@ export class Handoff {
       throw notFound(`no held dump for migration ${id} on ${this.opts.host}`);
     }
     const rec = this.containers.get(h.name);
+    this.faults.hit('commit');
     h.hold.resolve();
     const result = await h.dump;
     if (result.outcome !== 'killed') throw new TernError('ABORTED', `the frozen tree of ${h.name} resumed instead of dying`);
@@ -220,6 +226,7 @@ export class Handoff {
     const known = this.slots.get(id);
     if (known) return known.container.veth;
     validateName('container', c.name);
+    this.faults.hit('prepare');
     if (sourceCpuinfo && sourceCpuinfo.length > 0) {
       const cpu = await this.engine.cpuinfoCompatible(this.opts.stateDir, sourceCpuinfo);
       if (!cpu.ok) throw precondition(`CPU of the source is not compatible with ${this.opts.host}: ${cpu.detail}`);
@@ -284,6 +291,7 @@ export class Handoff {
     if (!s.received) throw precondition(`images of migration ${id} were not received on ${this.opts.host}`);
     const c = s.container;
     const dir = this.containers.dir(c.name);
+    this.faults.hit('restore');
     const r = await this.engine.restore({
       imagesDir: s.imagesDir,
       workDir: s.workDir,
@@ -318,6 +326,7 @@ export class Handoff {
     const rec = s.restored;
     if (!rec) throw precondition(`migration ${id} has no restored tree on ${this.opts.host}`);
     if (!s.resumed) {
+      this.faults.hit('resume');
       await signalTree(rec.pid, 'SIGCONT');
       rec.state = 'running';
       rec.migrationId = undefined;

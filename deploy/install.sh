@@ -8,7 +8,7 @@
 #   $TERN_PREFIX/criu/criu          CRIU >= 4.2.1 built from Debian unstable's source
 #   $TERN_PREFIX/criu/images/*.proto  CRIU's image definitions, loaded by kernel/
 #   $TERN_PREFIX/rootfs/busybox     the default container rootfs (static busybox)
-# and links bin/tern and bin/migrate into /usr/local/bin.
+# and links tern, migrate, tern-agent and tern-coordinator into /usr/local/bin.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -19,7 +19,7 @@ CRIU_MIN="4.2.1"
 # when it verifies against its own .dsc (fetched over apt's signed index).
 CRIU_KNOWN_SHA256="29ec0ee09e296479fe7048c80980e8ef1d0684d0b0204c2b101dfea19f6725b9"
 
-RUNTIME_DEBS=(iproute2 nftables iptables busybox-static procps psmisc util-linux)
+RUNTIME_DEBS=(iproute2 nftables iptables busybox-static procps util-linux tar gcc libc6-dev make)
 BUILD_DEBS=(libbsd-dev libcap-dev libgnutls28-dev libnet1-dev libnftables-dev libnl-3-dev
   libprotobuf-c-dev libprotobuf-dev pkgconf protobuf-c-compiler protobuf-compiler
   uuid-dev python3-protobuf dpkg-dev xz-utils)
@@ -150,8 +150,10 @@ install_node() {
   fi
   log "building TypeScript"
   npm run --silent build
-  ln -sfn "$ROOT/bin/tern" /usr/local/bin/tern
-  ln -sfn "$ROOT/bin/migrate" /usr/local/bin/migrate
+  local b
+  for b in tern migrate tern-agent tern-coordinator; do
+    ln -sfn "$ROOT/dist/bin/$b.js" "/usr/local/bin/$b"
+  done
 }
 
 main() {

@@ -1,0 +1,45 @@
+// Fault injection for tests (in the spirit of CRIU_FAULT). A process reads its
+// faults from $TERN_FAULTS and from the file <stateDir>/faults (re-read at
+// every fault point, so a test can arm a running daemon). Each entry is
+// `point=action`, separated by commas or newlines; action is `fail` (the
+// step throws) or `crash` (the process kills itself with SIGKILL).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TernError } from './errors.js';
+
+export type FaultAction = 'fail' | 'crash';
+
+export function parseFaults(text: string): Map<string, FaultAction> {
+  const out = new Map<string, FaultAction>();
+  for (const part of text.split(/[,\n]/)) {
+    const [point, action] = part.trim().split('=');
+    if (!point) continue;
+    if (action !== 'fail' && action !== 'crash') continue;
+    out.set(point.trim(), action);
+  }
+  return out;
+}
+
+export class Faults {
+  constructor(private readonly stateDir?: string) {}
+
+  private current(): Map<string, FaultAction> {
+    let text = process.env.TERN_FAULTS ?? '';
+    if (this.stateDir) {
+      try {
+        text += `\n${readFileSync(join(this.stateDir, 'faults'), 'utf8')}`;
+      } catch {
+        // no fault file: nothing armed
+      }
+    }
+    return parseFaults(text);
+  }
+
+  /** Call at a step boundary named `point`; acts if a fault is armed there. */
+  hit(point: string): void {
+    const action = this.current().get(point);
+    if (!action) return;
+    if (action === 'crash') process.kill(process.pid, 'SIGKILL');
+    throw new TernError('INTERNAL', `injected fault at ${point}`);
+  }
+}

@@ -1,0 +1,134 @@
+// Helpers for privileged tests: bring the local testbed up and down, run the
+// CLI against it, run commands in host namespaces, build test rootfs.
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const TESTBED_DIR = process.env.TERN_TESTBED_DIR || '/var/lib/tern/testbed';
+export const CRIU = process.env.TERN_CRIU || '/opt/tern/criu/criu';
+export const BASE_ROOTFS = '/opt/tern/rootfs/busybox';
+
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function sh(argv: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(
+      argv[0],
+      argv.slice(1),
+      { env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 300_000, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+        resolve({ code, stdout: stdout.toString(), stderr: stderr.toString() });
+      },
+    );
+  });
+}
+
+/** Skips the suite unless we are root with CRIU installed. */
+export function requirePrivileges(ctx: Mocha.Context): void {
+  if (process.getuid?.() !== 0 || !existsSync(CRIU) || !existsSync(join(ROOT, 'dist', 'native', 'tern-shim'))) {
+    ctx.skip();
+  }
+}
+
+export const tern = (...args: string[]) => sh(['node', join(ROOT, 'dist/bin/tern.js'), ...args]);
+export const migrate = (...args: string[]) => sh(['node', join(ROOT, 'dist/bin/migrate.js'), ...args]);
+export const testbed = (...args: string[]) => sh(['bash', join(ROOT, 'deploy/testbed.sh'), ...args]);
+export const inHost = (host: string, argv: string[]) => sh(['ip', 'netns', 'exec', `tern-${host}`, ...argv]);
+
+/** Brings up a fresh testbed with n hosts; refuses to reuse one left running. */
+export async function up(n = 2): Promise<void> {
+  if (existsSync(join(TESTBED_DIR, 'testbed.env'))) {
+    throw new Error(`a testbed is already up in ${TESTBED_DIR}; run deploy/testbed.sh down first`);
+  }
+  const r = await testbed('up', String(n));
+  if (r.code !== 0) {
+    await testbed('down');
+    throw new Error(`testbed up failed:\n${r.stdout}\n${r.stderr}`);
+  }
+}
+
+export async function down(): Promise<void> {
+  const r = await testbed('down');
+  if (r.code !== 0) throw new Error(`testbed down failed: ${r.stderr}`);
+}
+
+export function hostDir(host: string): string {
+  return join(TESTBED_DIR, 'hosts', host);
+}
+
+export interface AgentRecord {
+  name: string;
+  ip: string;
+  mac: string;
+  veth: string;
+  pid: number;
+  shimPid: number;
+  state: string;
+}
+
+/** The agent's on-disk record of a container, or undefined. */
+export async function record(host: string, name: string): Promise<AgentRecord | undefined> {
+  try {
+    return JSON.parse(await readFile(join(hostDir(host), 'containers', name, 'container.json'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs a command in a container; throws with its stderr unless it exits 0. */
+export async function execIn(name: string, ...argv: string[]): Promise<string> {
+  const r = await tern('exec', name, '--', ...argv);
+  if (r.code !== 0) throw new Error(`tern exec ${name} ${argv.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < until) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+/** A busybox rootfs with the static test workload at /bin/workload. */
+export async function workloadRootfs(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'tern-rootfs-'));
+  await cp(BASE_ROOTFS, dir, { recursive: true, verbatimSymlinks: true });
+  const r = await sh(['gcc', '-static', '-O2', '-o', join(dir, 'bin', 'workload'), join(ROOT, 'test/fixtures/workload.c')]);
+  if (r.code !== 0) throw new Error(`building the workload failed: ${r.stderr}`);
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Starts a long-running process in a host netns; returns a stopper that kills it by pid. */
+export function background(host: string, argv: string[]): { pid: number; stop: () => void } {
+  const child = spawn('ip', ['netns', 'exec', `tern-${host}`, ...argv], { stdio: 'ignore', detached: true });
+  child.unref();
+  return {
+    pid: child.pid as number,
+    stop: () => {
+      try {
+        process.kill(-(child.pid as number), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+export { alive } from '../../kernel/proc.js';
