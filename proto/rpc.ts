@@ -41,9 +41,12 @@ export function fromServiceError(err: unknown, what: string): TernError {
   const e = err as Partial<grpc.ServiceError>;
   if (typeof e?.code === 'number') {
     if (e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED) {
+      // Transport failures say nothing about which peer: name it. A peer's own
+      // UNAVAILABLE answer (e.g. "host hostB is down") already says it all.
+      const transport = !e.details || /No connection|connect|Connection dropped|Deadline|ECONN|EHOST|socket/i.test(e.details);
       return new TernError(
         e.code === grpc.status.UNAVAILABLE ? 'UNAVAILABLE' : 'DEADLINE_EXCEEDED',
-        `${what}: ${e.details || 'unreachable'}`,
+        transport ? `${what}: ${e.details || 'unreachable'}` : e.details ?? what,
         { cause: err },
       );
     }
