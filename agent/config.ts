@@ -1,8 +1,8 @@
 // Agent options: one type, defaults and validation in one place.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { invalid } from '../proto/errors.js';
 import { defaultShimPath } from '../kernel/shim.js';
+import { invalid } from '../proto/errors.js';
 import { parseCidr, validateName } from './policy.js';
 
 export interface AgentOptions {
@@ -93,7 +93,8 @@ export function agentOptions(argv: string[]): AgentOptions {
     logLevel: values['log-level'],
   };
   const merged = { ...AGENT_DEFAULTS, ...file } as AgentOptions;
-  for (const [k, v] of Object.entries(flags)) if (v !== undefined) (merged as unknown as Record<string, unknown>)[k] = v;
+  for (const [k, v] of Object.entries(flags))
+    if (v !== undefined) (merged as unknown as Record<string, unknown>)[k] = v;
   return validateAgentOptions(merged);
 }
 
@@ -103,7 +104,9 @@ export function validateAgentOptions(o: AgentOptions): AgentOptions {
   if (!o.listen) throw invalid('agent: --listen is required (host:port)');
   if (!o.coordinator) throw invalid('agent: --coordinator is required (host:port)');
   parseCidr(o.lan);
-  if (!Number.isFinite(o.orphanTimeoutSec) || o.orphanTimeoutSec < 1) throw invalid('agent: orphanTimeoutSec must be >= 1');
-  if (!Number.isFinite(o.heartbeatMs) || o.heartbeatMs < 100) throw invalid('agent: heartbeatMs must be >= 100');
+  if (!Number.isFinite(o.orphanTimeoutSec) || o.orphanTimeoutSec < 1)
+    throw invalid('agent: orphanTimeoutSec must be >= 1');
+  if (!Number.isFinite(o.heartbeatMs) || o.heartbeatMs < 100)
+    throw invalid('agent: heartbeatMs must be >= 100');
   return { ...o, advertise: o.advertise || o.listen };
 }

@@ -114,11 +114,15 @@ export class Containers {
   /** Reserves a name (and address) for a container about to arrive or start. */
   reserve(name: string, ip: string): void {
     validateName('container', name);
-    if (this.has(name)) throw new TernError('ALREADY_EXISTS', `container ${name} already exists on ${this.opts.host}`);
+    if (this.has(name))
+      throw new TernError('ALREADY_EXISTS', `container ${name} already exists on ${this.opts.host}`);
     const addr = ip.split('/')[0];
     for (const r of this.records.values()) {
       if (r.state !== 'exited' && r.ip.split('/')[0] === addr) {
-        throw new TernError('ALREADY_EXISTS', `address ${addr} is used by container ${r.name} on ${this.opts.host}`);
+        throw new TernError(
+          'ALREADY_EXISTS',
+          `address ${addr} is used by container ${r.name} on ${this.opts.host}`,
+        );
       }
     }
     this.reserved.add(name);
@@ -218,10 +222,26 @@ export class Containers {
   async announce(rec: ContainerRecord): Promise<void> {
     const ip = rec.ip.split('/')[0];
     const r = await run(
-      [NSENTER, '-t', String(rec.pid), '-n', '/bin/busybox', 'arping', '-U', '-c', '1', '-w', '1', '-I', 'eth0', ip],
+      [
+        NSENTER,
+        '-t',
+        String(rec.pid),
+        '-n',
+        '/bin/busybox',
+        'arping',
+        '-U',
+        '-c',
+        '1',
+        '-w',
+        '1',
+        '-I',
+        'eth0',
+        ip,
+      ],
       { timeoutMs: 3000 },
     );
-    if (r.code !== 0) this.log.warn({ container: rec.name, err: r.stderr.toString().trim() }, 'gratuitous ARP failed');
+    if (r.code !== 0)
+      this.log.warn({ container: rec.name, err: r.stderr.toString().trim() }, 'gratuitous ARP failed');
   }
 
   async exec(name: string, command: string[], timeoutMs: number) {

@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import type { CheckpointEngine, DumpResult } from '../kernel/engine.js';
 import { runOk } from '../kernel/exec.js';
 import { signalTree, startTime, waitGone } from '../kernel/proc.js';
-import { type EncodeStats, encodeFiles, type SourceFile, ChunkReceiver } from '../proto/chunks.js';
+import { ChunkReceiver, type EncodeStats, encodeFiles, type SourceFile } from '../proto/chunks.js';
 import { notFound, precondition, TernError } from '../proto/errors.js';
 import { Faults } from '../proto/faults.js';
 import type { ImageChunk, ImageChunk__Output } from '../proto/index.js';
@@ -62,7 +62,8 @@ interface TargetSlot {
 }
 
 export function checkMigrationId(id: string): string {
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new TernError('INVALID_ARGUMENT', `invalid migration id ${JSON.stringify(id)}`);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id))
+    throw new TernError('INVALID_ARGUMENT', `invalid migration id ${JSON.stringify(id)}`);
   return id;
 }
 
@@ -106,7 +107,8 @@ export class Handoff {
     const existing = this.holds.get(id);
     if (existing) throw precondition(`migration ${id} already dumped ${existing.name}`);
     const rec = this.containers.get(name);
-    if (rec.migrationId) throw precondition(`container ${name} is already being migrated (${rec.migrationId})`);
+    if (rec.migrationId)
+      throw precondition(`container ${name} is already being migrated (${rec.migrationId})`);
     if (rec.state !== 'running') throw precondition(`container ${name} is ${rec.state}, not running`);
     const workDir = this.workDir(id);
     const imagesDir = join(workDir, 'images');
@@ -164,20 +166,30 @@ export class Handoff {
     await this.containers.save(rec);
     this.faults.hit('after-dump');
     const { bytes, files } = await dirSize(imagesDir);
-    const rootfsBytes = Number((await runOk(['du', '-sb', this.containers.rootfs(name)])).split('\t')[0]) || 0;
+    const rootfsBytes =
+      Number((await runOk(['du', '-sb', this.containers.rootfs(name)])).split('\t')[0]) || 0;
     log.info({ imageBytes: bytes, files, dumpMs: frozenAtMs - started }, 'tree frozen at post-dump');
-    return { container: rec, imageBytes: bytes, imageFiles: files, rootfsBytes, frozenAtMs, dumpMs: frozenAtMs - started };
+    return {
+      container: rec,
+      imageBytes: bytes,
+      imageFiles: files,
+      rootfsBytes,
+      frozenAtMs,
+      dumpMs: frozenAtMs - started,
+    };
   }
 
   /** The image files of a held dump, then the rootfs as a tar stream. */
   async *readImages(id: string, stats: EncodeStats): AsyncGenerator<ImageChunk> {
     const held = this.holds.get(checkMigrationId(id));
-    if (!held || held.outcome) throw precondition(`no frozen dump held for migration ${id} on ${this.opts.host}`);
+    if (!held || held.outcome)
+      throw precondition(`no frozen dump held for migration ${id} on ${this.opts.host}`);
     const h = held;
     const names = (await readdir(h.imagesDir)).sort();
     const rootfs = this.containers.rootfs(h.name);
     async function* files(): AsyncGenerator<SourceFile> {
-      for (const n of names) yield { name: n, data: createReadStream(join(h.imagesDir, n), { highWaterMark: 1 << 20 }) };
+      for (const n of names)
+        yield { name: n, data: createReadStream(join(h.imagesDir, n), { highWaterMark: 1 << 20 }) };
       const tar = spawn('tar', ['-C', rootfs, '--numeric-owner', '--xattrs', '-cpf', '-', '.'], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -209,8 +221,10 @@ export class Handoff {
     this.faults.hit('commit');
     h.hold.resolve();
     const result = await h.dump;
-    if (result.outcome !== 'killed') throw new TernError('ABORTED', `the frozen tree of ${h.name} resumed instead of dying`);
-    if (!(await waitGone(rec.pid, 10_000))) throw new TernError('INTERNAL', `source tree of ${h.name} is still alive`);
+    if (result.outcome !== 'killed')
+      throw new TernError('ABORTED', `the frozen tree of ${h.name} resumed instead of dying`);
+    if (!(await waitGone(rec.pid, 10_000)))
+      throw new TernError('INTERNAL', `source tree of ${h.name} is still alive`);
     await this.containers.kill(rec);
     await this.containers.remove(h.name);
     await rm(h.workDir, { recursive: true, force: true });
@@ -221,7 +235,12 @@ export class Handoff {
 
   // ------------------------------------------------------------ target half
 
-  async prepareTarget(id: string, c: ContainerRecord, estimate: number, sourceCpuinfo?: Buffer): Promise<string> {
+  async prepareTarget(
+    id: string,
+    c: ContainerRecord,
+    estimate: number,
+    sourceCpuinfo?: Buffer,
+  ): Promise<string> {
     checkMigrationId(id);
     const known = this.slots.get(id);
     if (known) return known.container.veth;
@@ -229,7 +248,8 @@ export class Handoff {
     this.faults.hit('prepare');
     if (sourceCpuinfo && sourceCpuinfo.length > 0) {
       const cpu = await this.engine.cpuinfoCompatible(this.opts.stateDir, sourceCpuinfo);
-      if (!cpu.ok) throw precondition(`CPU of the source is not compatible with ${this.opts.host}: ${cpu.detail}`);
+      if (!cpu.ok)
+        throw precondition(`CPU of the source is not compatible with ${this.opts.host}: ${cpu.detail}`);
     }
     this.containers.reserve(c.name, c.ip);
     try {
@@ -311,7 +331,10 @@ export class Handoff {
     await this.containers.save(rec);
     this.containers.unreserve(c.name);
     s.restored = rec;
-    this.log.info({ migration: id, container: c.name, pid: r.pid, restoreMs: r.restoreMs }, 'restored stopped');
+    this.log.info(
+      { migration: id, container: c.name, pid: r.pid, restoreMs: r.restoreMs },
+      'restored stopped',
+    );
     return rec;
   }
 
@@ -353,7 +376,10 @@ export class Handoff {
       h.hold.reject(new TernError('ABORTED', `migration ${id} aborted`));
       const result = await h.dump.catch(() => undefined);
       if (result?.outcome === 'killed') {
-        throw new TernError('FAILED_PRECONDITION', `migration ${id} is past its commit point on ${this.opts.host}`);
+        throw new TernError(
+          'FAILED_PRECONDITION',
+          `migration ${id} is past its commit point on ${this.opts.host}`,
+        );
       }
       const rec = this.containers.get(h.name);
       rec.state = 'running';
@@ -366,7 +392,8 @@ export class Handoff {
     }
     const s = this.slots.get(id);
     if (s) {
-      if (s.resumed) throw new TernError('FAILED_PRECONDITION', `migration ${id} already resumed on ${this.opts.host}`);
+      if (s.resumed)
+        throw new TernError('FAILED_PRECONDITION', `migration ${id} already resumed on ${this.opts.host}`);
       if (s.restored) await this.containers.kill(s.restored);
       await this.containers.remove(s.container.name);
       this.containers.unreserve(s.container.name);

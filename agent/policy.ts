@@ -42,13 +42,13 @@ export function parseCidr(cidr: string): Cidr {
   if (p === undefined || !Number.isInteger(prefix) || prefix < 8 || prefix > 30) {
     throw invalid(`invalid network ${JSON.stringify(cidr)}: expected a.b.c.d/prefix with prefix 8-30`);
   }
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  const mask = (0xffffffff << (32 - prefix)) >>> 0;
   return { base: (parseIp(ip) & mask) >>> 0, prefix };
 }
 
 export function inCidr(ip: number, net: Cidr): boolean {
   const mask = (0xffffffff << (32 - net.prefix)) >>> 0;
-  return ((ip & mask) >>> 0) === net.base;
+  return (ip & mask) >>> 0 === net.base;
 }
 
 /**
@@ -59,13 +59,15 @@ export function validateAddress(addr: string, lan: string): string {
   const net = parseCidr(lan);
   const [ip, p] = addr.split('/');
   const prefix = p === undefined ? net.prefix : Number(p);
-  if (prefix !== net.prefix) throw invalid(`address ${addr} must use the LAN's prefix /${net.prefix} (${lan})`);
+  if (prefix !== net.prefix)
+    throw invalid(`address ${addr} must use the LAN's prefix /${net.prefix} (${lan})`);
   const n = parseIp(ip);
   if (!inCidr(n, net)) throw invalid(`address ${ip} is outside the container LAN ${lan}`);
   const host = n - net.base;
   const size = 2 ** (32 - net.prefix);
-  if (host === 0 || host === size - 1) throw invalid(`address ${ip} is the network or broadcast address of ${lan}`);
-  return `${ip}/${prefix}`;
+  if (host === 0 || host === size - 1)
+    throw invalid(`address ${ip} is the network or broadcast address of ${lan}`);
+  return `${formatIp(n)}/${prefix}`;
 }
 
 /**

@@ -111,7 +111,12 @@ export class Agent {
           this.registered = true;
           this.log.info({ coordinator: this.opts.coordinator }, 'registered with the coordinator');
         } else {
-          await unary(coord, coord.Heartbeat, { name: this.opts.host, containers }, { timeoutMs: 5000, what: 'heartbeat' });
+          await unary(
+            coord,
+            coord.Heartbeat,
+            { name: this.opts.host, containers },
+            { timeoutMs: 5000, what: 'heartbeat' },
+          );
         }
       } catch (e) {
         if (this.registered) this.log.warn({ err: (e as Error).message }, 'lost the coordinator');
@@ -139,7 +144,9 @@ export class Agent {
         const info = await this.engine.check();
         const { statfs } = await import('node:fs/promises');
         const fs = await statfs(this.opts.stateDir);
-        const cpu = info.ok ? await this.engine.cpuinfo(this.opts.stateDir).catch(() => Buffer.alloc(0)) : Buffer.alloc(0);
+        const cpu = info.ok
+          ? await this.engine.cpuinfo(this.opts.stateDir).catch(() => Buffer.alloc(0))
+          : Buffer.alloc(0);
         return {
           host,
           criu_version: info.version,
@@ -193,18 +200,26 @@ export class Agent {
           }
           call.end();
         })().catch((e) => {
-          if (!call.cancelled) call.destroy(toServiceError(e, log) as Error);
+          // grpc-js sends a status for 'error', never for destroy().
+          if (!call.cancelled) call.emit('error', toServiceError(e, log));
         });
       },
       PrepareTarget: handleUnary(log, async (req) => {
         const c = req.container;
         if (!c) throw new TernError('INVALID_ARGUMENT', 'PrepareTarget needs the container');
         const cpu = req.source_cpuinfo_b64 ? Buffer.from(req.source_cpuinfo_b64, 'base64') : undefined;
-        const veth = await this.handoff.prepareTarget(req.migration_id, fromWire(c), Number(req.image_bytes_estimate), cpu);
+        const veth = await this.handoff.prepareTarget(
+          req.migration_id,
+          fromWire(c),
+          Number(req.image_bytes_estimate),
+          cpu,
+        );
         return { veth };
       }),
       ReceiveImages: handleUnary(log, async (req) => {
-        const coord = req.coordinator ? coordinatorClient(req.coordinator) : (this.coord as CoordinatorClient);
+        const coord = req.coordinator
+          ? coordinatorClient(req.coordinator)
+          : (this.coord as CoordinatorClient);
         const stream = coord.PullImages({ migration_id: req.migration_id });
         try {
           const stats = await this.handoff.receive(req.migration_id, stream);
@@ -222,7 +237,9 @@ export class Agent {
         const rec = await this.handoff.restoreStopped(req.migration_id);
         return { container: toWire(host, rec), restore_ms: 0 };
       }),
-      Resume: handleUnary(log, async (req) => ({ container: toWire(host, await this.handoff.resume(req.migration_id)) })),
+      Resume: handleUnary(log, async (req) => ({
+        container: toWire(host, await this.handoff.resume(req.migration_id)),
+      })),
       Commit: handleUnary(log, async (req) => ({ source_gone: await this.handoff.commit(req.migration_id) })),
       Abort: handleUnary(log, async (req) => {
         const r = await this.handoff.abort(req.migration_id);

@@ -59,7 +59,9 @@ export async function follow(
   }
   if (!last) throw new Error('the coordinator ended the watch without any state');
   // The watch may end early (e.g. a lost connection): ask for the final state.
-  return unary(client, client.GetMigration, { id }, { timeoutMs: 10_000, what: 'get migration' }).catch(() => last as Migration__Output);
+  return unary(client, client.GetMigration, { id }, { timeoutMs: 10_000, what: 'get migration' }).catch(
+    () => last as Migration__Output,
+  );
 }
 
 /** The closing line of a successful migration. */

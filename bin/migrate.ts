@@ -12,7 +12,12 @@ async function main() {
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
-      options: { from: { type: 'string' }, to: { type: 'string' }, coordinator: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        from: { type: 'string' },
+        to: { type: 'string' },
+        coordinator: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
       allowPositionals: true,
     }));
   } catch (e) {
@@ -26,18 +31,26 @@ async function main() {
   const client = connect(values.coordinator);
   let m: Migration__Output;
   try {
-    m = await unary(client, client.StartMigration, { container: positionals[0], from: values.from ?? '', to: values.to }, { timeoutMs: 60_000, what: 'migrate' });
+    m = await unary(
+      client,
+      client.StartMigration,
+      { container: positionals[0], from: values.from ?? '', to: values.to },
+      { timeoutMs: 60_000, what: 'migrate' },
+    );
   } catch (e) {
     return fail('migrate', e);
   }
   process.stdout.write(`migration ${m.id}: ${m.container} ${m.from} -> ${m.to}\n`);
-  const end = await follow(client, m.id, (l) => process.stdout.write(`${l}\n`)).catch((e) => fail('migrate', e));
+  const end = await follow(client, m.id, (l) => process.stdout.write(`${l}\n`)).catch((e) =>
+    fail('migrate', e),
+  );
   client.close();
   if (end.phase === 'done') {
     process.stdout.write(`${summary(end)}\n`);
     return;
   }
-  const where = end.phase === 'aborted' ? `; ${end.container} keeps running on ${end.from}` : ` (phase ${end.phase})`;
+  const where =
+    end.phase === 'aborted' ? `; ${end.container} keeps running on ${end.from}` : ` (phase ${end.phase})`;
   fail('migrate', `${end.error || 'migration did not complete'}${where}`);
 }
 

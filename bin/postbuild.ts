@@ -5,5 +5,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-execFileSync('make', ['-s', '-C', join(root, 'kernel', 'native'), `OUT=${join(root, 'dist', 'native')}`], { stdio: 'inherit' });
-for (const f of ['tern', 'migrate', 'tern-agent', 'tern-coordinator']) chmodSync(join(root, 'dist', 'bin', `${f}.js`), 0o755);
+execFileSync('make', ['-s', '-C', join(root, 'kernel', 'native'), `OUT=${join(root, 'dist', 'native')}`], {
+  stdio: 'inherit',
+});
+for (const f of ['tern', 'migrate', 'tern-agent', 'tern-coordinator'])
+  chmodSync(join(root, 'dist', 'bin', `${f}.js`), 0o755);

@@ -19,7 +19,11 @@ function args(argv: string[], options: Record<string, { type: 'string' | 'boolea
   const dd = argv.indexOf('--');
   const head = dd >= 0 ? argv.slice(0, dd) : argv;
   const rest = dd >= 0 ? argv.slice(dd + 1) : [];
-  const parsed = parseArgs({ args: head, options: { coordinator: { type: 'string' }, ...options }, allowPositionals: true });
+  const parsed = parseArgs({
+    args: head,
+    options: { coordinator: { type: 'string' }, ...options },
+    allowPositionals: true,
+  });
   return { values: parsed.values as Values, positionals: parsed.positionals, rest };
 }
 
@@ -40,17 +44,23 @@ async function main() {
     switch (cmd) {
       case 'hosts': {
         const a = args(argv, {});
-        const c = connect(a.values.coordinator as string | undefined ?? coordFlag);
+        const c = connect((a.values.coordinator as string | undefined) ?? coordFlag);
         const r = await unary(c, c.ListHosts, {}, { timeoutMs: 10_000, what: 'hosts' });
         const rows = [['HOST', 'STATE', 'ADDRESS', 'CRIU', 'CONTAINERS']];
-        for (const h of r.hosts) rows.push([h.name, h.up ? 'up' : 'down', h.address, h.criu_version, String(h.containers)]);
+        for (const h of r.hosts)
+          rows.push([h.name, h.up ? 'up' : 'down', h.address, h.criu_version, String(h.containers)]);
         out(table(rows));
         return;
       }
       case 'ps': {
         const a = args(argv, { host: { type: 'string' } });
-        const c = connect(a.values.coordinator as string | undefined ?? coordFlag);
-        const r = await unary(c, c.ListContainers, { host: (a.values.host as string) ?? '' }, { timeoutMs: 15_000, what: 'ps' });
+        const c = connect((a.values.coordinator as string | undefined) ?? coordFlag);
+        const r = await unary(
+          c,
+          c.ListContainers,
+          { host: (a.values.host as string) ?? '' },
+          { timeoutMs: 15_000, what: 'ps' },
+        );
         const rows = [['NAME', 'HOST', 'STATE', 'ADDRESS']];
         for (const k of r.containers) rows.push([k.name, k.host, k.state, k.ip]);
         out(table(rows));
@@ -66,7 +76,8 @@ async function main() {
           env: { type: 'string', multiple: true },
         });
         const v = a.values as Record<string, string | string[] | undefined>;
-        if (!v.host || !v.name || a.rest.length === 0) throw new Error('usage: tern run --host H --name N [--ip A/P] [--rootfs DIR] -- CMD...');
+        if (!v.host || !v.name || a.rest.length === 0)
+          throw new Error('usage: tern run --host H --name N [--ip A/P] [--rootfs DIR] -- CMD...');
         const c = connect((v.coordinator as string) ?? coordFlag);
         const k = await unary(
           c,
@@ -87,10 +98,16 @@ async function main() {
       }
       case 'exec': {
         const a = args(argv, { 'timeout-ms': { type: 'string' } });
-        if (a.positionals.length !== 1 || a.rest.length === 0) throw new Error('usage: tern exec <ctr> -- CMD...');
+        if (a.positionals.length !== 1 || a.rest.length === 0)
+          throw new Error('usage: tern exec <ctr> -- CMD...');
         const c = connect((a.values.coordinator as string) ?? coordFlag);
         const timeout = Number(a.values['timeout-ms'] ?? 60_000);
-        const r = await unary(c, c.ExecContainer, { name: a.positionals[0], command: a.rest, timeout_ms: timeout }, { timeoutMs: timeout + 10_000, what: 'exec' });
+        const r = await unary(
+          c,
+          c.ExecContainer,
+          { name: a.positionals[0], command: a.rest, timeout_ms: timeout },
+          { timeoutMs: timeout + 10_000, what: 'exec' },
+        );
         process.stdout.write(r.stdout);
         process.stderr.write(r.stderr);
         process.exitCode = r.exit_code;
@@ -110,7 +127,16 @@ async function main() {
         const c = connect((a.values.coordinator as string) ?? coordFlag);
         const r = await unary(c, c.ListMigrations, {}, { timeoutMs: 10_000, what: 'migrations' });
         const rows = [['ID', 'CONTAINER', 'FROM', 'TO', 'PHASE', 'DOWNTIME', 'ERROR']];
-        for (const m of r.migrations) rows.push([m.id, m.container, m.from, m.to, m.phase, m.phase === 'done' ? `${m.downtime_ms} ms` : '-', m.error]);
+        for (const m of r.migrations)
+          rows.push([
+            m.id,
+            m.container,
+            m.from,
+            m.to,
+            m.phase,
+            m.phase === 'done' ? `${m.downtime_ms} ms` : '-',
+            m.error,
+          ]);
         out(table(rows));
         return;
       }

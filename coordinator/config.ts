@@ -56,6 +56,7 @@ export function coordinatorOptions(argv: string[]): CoordinatorOptions {
   if (values['host-timeout-ms'] !== undefined) o.hostTimeoutMs = Number(values['host-timeout-ms']);
   if (values['log-level'] !== undefined) o.logLevel = values['log-level'];
   if (!o.listen && !o.socket) throw invalid('coordinator: give --listen or --socket');
-  if (!Number.isFinite(o.hostTimeoutMs) || o.hostTimeoutMs < 500) throw invalid('coordinator: hostTimeoutMs must be >= 500');
+  if (!Number.isFinite(o.hostTimeoutMs) || o.hostTimeoutMs < 500)
+    throw invalid('coordinator: hostTimeoutMs must be >= 500');
   return { ...o, advertise: o.advertise || o.listen };
 }

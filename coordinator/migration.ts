@@ -23,7 +23,16 @@ export interface Fleet {
 export type Listener = (m: MigrationRecord) => void;
 
 /** Per-call deadlines: control calls are short; data-moving calls get room. */
-const T = { check: 60_000, prepare: 30_000, dump: 600_000, receive: 1_800_000, restore: 600_000, commit: 60_000, resume: 30_000, abort: 120_000 };
+const T = {
+  check: 60_000,
+  prepare: 30_000,
+  dump: 600_000,
+  receive: 1_800_000,
+  restore: 600_000,
+  commit: 60_000,
+  resume: 30_000,
+  abort: 120_000,
+};
 
 export class MigrationRunner {
   private readonly listeners = new Map<string, Set<Listener>>();
@@ -115,10 +124,19 @@ export class MigrationRunner {
 
     await this.transition(m, 'dumping');
     const dumpStart = Date.now();
-    const dump = await unary(src, src.DumpAndHold, { migration_id: id, name: m.container }, { timeoutMs: T.dump, what: m.from });
+    const dump = await unary(
+      src,
+      src.DumpAndHold,
+      { migration_id: id, name: m.container },
+      { timeoutMs: T.dump, what: m.from },
+    );
     m.dumpMs = Number(dump.dump_ms);
     m.frozenAtMs = dumpStart;
-    await this.transition(m, 'transferring', `${dump.image_files} image files, ${dump.image_bytes} bytes, rootfs ${dump.rootfs_bytes} bytes`);
+    await this.transition(
+      m,
+      'transferring',
+      `${dump.image_files} image files, ${dump.image_bytes} bytes, rootfs ${dump.rootfs_bytes} bytes`,
+    );
 
     const tx0 = Date.now();
     const rx = await unary(
@@ -130,7 +148,11 @@ export class MigrationRunner {
     m.transferMs = Date.now() - tx0;
     m.rawBytes = Number(rx.raw_bytes);
     m.wireBytes = Number(rx.wire_bytes);
-    await this.transition(m, 'restoring', `${rx.files} files verified, ${rx.raw_bytes} bytes raw, ${rx.wire_bytes} on the wire`);
+    await this.transition(
+      m,
+      'restoring',
+      `${rx.files} files verified, ${rx.raw_bytes} bytes raw, ${rx.wire_bytes} on the wire`,
+    );
 
     const rs0 = Date.now();
     await unary(dst, dst.RestoreStopped, { migration_id: id }, { timeoutMs: T.restore, what: m.to });
@@ -146,7 +168,8 @@ export class MigrationRunner {
     if (m.phase === 'committing') {
       const src = this.fleet.agent(m.from);
       const r = await unary(src, src.Commit, { migration_id: m.id }, { timeoutMs: T.commit, what: m.from });
-      if (!r.source_gone) throw new TernError('INTERNAL', `${m.from} did not confirm the source tree is gone`);
+      if (!r.source_gone)
+        throw new TernError('INTERNAL', `${m.from} did not confirm the source tree is gone`);
       await this.transition(m, 'committed');
     }
     const dst = this.fleet.agent(m.to);

@@ -80,7 +80,10 @@ export class Coordinator implements Fleet {
       await bindServer(s, `unix://${this.opts.socket}`);
       this.servers.push(s);
     }
-    this.log.info({ listen: this.opts.listen, port: this.port, socket: this.opts.socket }, 'coordinator listening');
+    this.log.info(
+      { listen: this.opts.listen, port: this.port, socket: this.opts.socket },
+      'coordinator listening',
+    );
     await this.recover();
   }
 
@@ -98,15 +101,20 @@ export class Coordinator implements Fleet {
       void (async () => {
         // Wait for the agents to re-register before acting.
         const until = Date.now() + 60_000;
-        while (Date.now() < until && !(this.isUp(m.from) && this.isUp(m.to))) await new Promise((r) => setTimeout(r, 500));
+        while (Date.now() < until && !(this.isUp(m.from) && this.isUp(m.to)))
+          await new Promise((r) => setTimeout(r, 500));
         if (m.phase === 'committing' || m.phase === 'committed') {
-          await this.runner.finishCommit(m, log).catch((e) => log.error({ err: (e as Error).message }, 'recovery failed'));
+          await this.runner
+            .finishCommit(m, log)
+            .catch((e) => log.error({ err: (e as Error).message }, 'recovery failed'));
         } else {
           m.error = m.error ?? 'interrupted by a coordinator restart';
           if (m.phase === 'aborting') {
             m.phase = 'preflight'; // re-enter aborting through the table
           }
-          await this.runner.abort(m, log).catch((e) => log.error({ err: (e as Error).message }, 'recovery failed'));
+          await this.runner
+            .abort(m, log)
+            .catch((e) => log.error({ err: (e as Error).message }, 'recovery failed'));
         }
       })();
     }
@@ -126,7 +134,10 @@ export class Coordinator implements Fleet {
     const h = this.hosts.get(name);
     if (!h) throw notFound(`unknown host ${name}`);
     if (!this.isUp(name)) {
-      throw new TernError('UNAVAILABLE', `host ${name} is down (no heartbeat for ${Math.round((Date.now() - h.lastSeenMs) / 1000)} s)`);
+      throw new TernError(
+        'UNAVAILABLE',
+        `host ${name} is down (no heartbeat for ${Math.round((Date.now() - h.lastSeenMs) / 1000)} s)`,
+      );
     }
     if (!h.client) h.client = agentClient(h.address);
     return h.client;
@@ -155,15 +166,20 @@ export class Coordinator implements Fleet {
     validateName('container', name);
     const matches = (await this.allContainers()).filter((c) => c.name === name && c.state !== 'exited');
     if (matches.length === 0) {
-      const down = [...this.hosts.values()].filter((h) => !this.isUp(h.name) && h.containers.some((c) => c.name === name));
-      if (down.length > 0) throw new TernError('UNAVAILABLE', `container ${name} is on ${down[0].name}, which is down`);
+      const down = [...this.hosts.values()].filter(
+        (h) => !this.isUp(h.name) && h.containers.some((c) => c.name === name),
+      );
+      if (down.length > 0)
+        throw new TernError('UNAVAILABLE', `container ${name} is on ${down[0].name}, which is down`);
       throw notFound(`no container named ${name}`);
     }
     return matches[0];
   }
 
   private activeMigration(container: string): MigrationRecord | undefined {
-    return [...this.migrations.values()].find((m) => m.container === container && !TERMINAL.includes(m.phase));
+    return [...this.migrations.values()].find(
+      (m) => m.container === container && !TERMINAL.includes(m.phase),
+    );
   }
 
   private handlers(): CoordinatorHandlers {
@@ -185,7 +201,14 @@ export class Coordinator implements Fleet {
           client: old?.address === req.address ? old.client : undefined,
         };
         this.hosts.set(req.name, h);
-        await this.store.putHost({ name: h.name, address: h.address, lan: h.lan, criuVersion: h.criuVersion, kernel: h.kernel, lastSeenMs: h.lastSeenMs });
+        await this.store.putHost({
+          name: h.name,
+          address: h.address,
+          lan: h.lan,
+          criuVersion: h.criuVersion,
+          kernel: h.kernel,
+          lastSeenMs: h.lastSeenMs,
+        });
         log.info({ host: h.name, address: h.address }, 'host registered');
         return { heartbeat_ms: 2000 };
       }),
@@ -228,14 +251,25 @@ export class Coordinator implements Fleet {
           ip = validateAddress(ip, lan);
           const addr = ip.split('/')[0];
           const user = all.find((c) => c.state !== 'exited' && c.ip.split('/')[0] === addr);
-          if (user) throw new TernError('ALREADY_EXISTS', `address ${addr} is used by container ${user.name} on ${user.host}`);
+          if (user)
+            throw new TernError(
+              'ALREADY_EXISTS',
+              `address ${addr} is used by container ${user.name} on ${user.host}`,
+            );
         } else {
           ip = pickFreeAddress(lan, used);
         }
         return unary(
           agent,
           agent.RunContainer,
-          { name: req.name, command: req.command, ip, rootfs: req.rootfs, hostname: req.hostname, env: req.env },
+          {
+            name: req.name,
+            command: req.command,
+            ip,
+            rootfs: req.rootfs,
+            hostname: req.hostname,
+            env: req.env,
+          },
           { timeoutMs: 120_000, what: req.host },
         );
       }),
@@ -249,7 +283,12 @@ export class Coordinator implements Fleet {
         const c = await this.findContainer(req.name);
         const a = this.agent(c.host);
         const timeout = req.timeout_ms || 60_000;
-        return unary(a, a.Exec, { name: c.name, command: req.command, timeout_ms: timeout }, { timeoutMs: timeout + 5000, what: c.host });
+        return unary(
+          a,
+          a.Exec,
+          { name: c.name, command: req.command, timeout_ms: timeout },
+          { timeoutMs: timeout + 5000, what: c.host },
+        );
       }),
       StartMigration: handleUnary(log, async (req) => {
         if (!req.to) throw invalid('migrate needs --to');
@@ -261,7 +300,8 @@ export class Coordinator implements Fleet {
         this.agent(req.to); // throws if the target is down
         if (req.from) this.agent(req.from);
         const c = await this.findContainer(req.container);
-        if (req.from && c.host !== req.from) throw precondition(`container ${c.name} is on ${c.host}, not on ${req.from}`);
+        if (req.from && c.host !== req.from)
+          throw precondition(`container ${c.name} is on ${c.host}, not on ${req.from}`);
         if (c.host === req.to) throw invalid(`container ${c.name} is already on ${req.to}`);
         if (c.state !== 'running') throw precondition(`container ${c.name} is ${c.state}, not running`);
         const busy = this.activeMigration(c.name);
@@ -277,17 +317,22 @@ export class Coordinator implements Fleet {
         return migrationToWire(m);
       }),
       ListMigrations: handleUnary(log, async () => ({
-        migrations: [...this.migrations.values()].sort((a, b) => a.startedMs - b.startedMs).map(migrationToWire),
+        migrations: [...this.migrations.values()]
+          .sort((a, b) => a.startedMs - b.startedMs)
+          .map(migrationToWire),
       })),
       WatchMigration: (call) => {
         const m = this.migrations.get(call.request.id);
         if (!m) {
-          call.destroy(toServiceError(notFound(`no migration ${call.request.id}`)) as Error);
+          call.emit('error', toServiceError(notFound(`no migration ${call.request.id}`)));
           return;
         }
         const send = (r: MigrationRecord) => {
           call.write(migrationToWire(r));
-          if (TERMINAL.includes(r.phase) || (r.error && (r.phase === 'committing' || r.phase === 'committed'))) {
+          if (
+            TERMINAL.includes(r.phase) ||
+            (r.error && (r.phase === 'committing' || r.phase === 'committed'))
+          ) {
             stop();
             call.end();
           }
@@ -301,7 +346,8 @@ export class Coordinator implements Fleet {
         const m = this.migrations.get(id);
         (async () => {
           if (!m) throw notFound(`no migration ${id}`);
-          if (m.phase !== 'transferring') throw precondition(`migration ${id} is ${m.phase}, not transferring`);
+          if (m.phase !== 'transferring')
+            throw precondition(`migration ${id} is ${m.phase}, not transferring`);
           const src = this.agent(m.from);
           const upstream = src.ReadImages({ migration_id: id });
           call.on('cancelled', () => upstream.cancel());
@@ -313,7 +359,8 @@ export class Coordinator implements Fleet {
           }
           call.end();
         })().catch((e) => {
-          if (!call.cancelled) call.destroy(toServiceError(e, log) as Error);
+          // grpc-js sends a status for 'error', never for destroy().
+          if (!call.cancelled) call.emit('error', toServiceError(e, log));
         });
       },
     };

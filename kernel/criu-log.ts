@@ -14,10 +14,13 @@ export function criuErrors(log: string, max = 5): string[] {
     if (!/Error|error \(/.test(raw)) continue;
     if (HARMLESS.some((re) => re.test(raw))) continue;
     // "(00.012345) Error (criu/files.c:123): text" -> "Error (criu/files.c:123): text"
-    const line = raw.replace(/^\(\s*[\d.]+\)\s*/, '').replace(/^\d+:\s*/, '').trim();
+    const line = raw
+      .replace(/^\(\s*[\d.]+\)\s*/, '')
+      .replace(/^\d+:\s*/, '')
+      .trim();
     if (line && !out.includes(line)) out.push(line);
   }
-  return out.slice(-max);
+  return max > 0 ? out.slice(-max) : [];
 }
 
 /** A one-line summary of why CRIU failed, for error messages. */

@@ -1,12 +1,13 @@
 // CheckpointEngine over the `criu` command line. CRIU's RPC needs
 // SOCK_SEQPACKET, which Node cannot open, so tern drives the CLI the way
 // LXC/Incus do: an action script for the post-dump hold, a log file per run.
+
+import { spawn } from 'node:child_process';
 import { constants as fsc } from 'node:fs';
 import { chmod, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { release } from 'node:os';
 import { dirname, join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { TernError } from '../proto/errors.js';
 import { criuFailure } from './criu-log.js';
 import type {
@@ -72,12 +73,22 @@ export class CriuEngine implements CheckpointEngine {
   async check(): Promise<EngineInfo> {
     const kernel = release();
     const v = await run([this.opts.criuPath, '--version']).catch(() => undefined);
-    if (!v || v.code !== 0) {
-      return { ok: false, version: '', kernel, error: `criu not found at ${this.opts.criuPath}: ${INSTALL_HINT}` };
+    if (v?.code !== 0) {
+      return {
+        ok: false,
+        version: '',
+        kernel,
+        error: `criu not found at ${this.opts.criuPath}: ${INSTALL_HINT}`,
+      };
     }
     const version = /Version:\s*(\S+)/.exec(v.stdout.toString())?.[1] ?? '';
     if (compareVersions(version, CRIU_MIN_VERSION) < 0) {
-      return { ok: false, version, kernel, error: `criu ${version} is too old (need ${CRIU_MIN_VERSION}+): ${INSTALL_HINT}` };
+      return {
+        ok: false,
+        version,
+        kernel,
+        error: `criu ${version} is too old (need ${CRIU_MIN_VERSION}+): ${INSTALL_HINT}`,
+      };
     }
     const c = await run([this.opts.criuPath, 'check'], { timeoutMs: 60_000 });
     if (c.code !== 0) {
@@ -91,7 +102,12 @@ export class CriuEngine implements CheckpointEngine {
     try {
       await stat(join(this.protoDir, 'pstree.proto'));
     } catch {
-      return { ok: false, version, kernel, error: `CRIU image definitions missing in ${this.protoDir}: ${INSTALL_HINT}` };
+      return {
+        ok: false,
+        version,
+        kernel,
+        error: `CRIU image definitions missing in ${this.protoDir}: ${INSTALL_HINT}`,
+      };
     }
     return { ok: true, version, kernel };
   }
@@ -280,7 +296,10 @@ export class CriuEngine implements CheckpointEngine {
       const log = join(dir, 'log');
       const r = await run([this.opts.criuPath, 'cpuinfo', 'check', '-D', dir, '-o', log]);
       const text = await readFile(log, 'utf8').catch(() => '');
-      return { ok: r.code === 0, detail: r.code === 0 ? 'compatible' : criuFailure('cpuinfo check', r.code, text) };
+      return {
+        ok: r.code === 0,
+        detail: r.code === 0 ? 'compatible' : criuFailure('cpuinfo check', r.code, text),
+      };
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

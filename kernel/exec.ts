@@ -43,7 +43,9 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
       if (errLen < max) err.push(b);
       errLen += b.length;
     });
-    child.on('error', (e) => reject(new TernError('INTERNAL', `cannot run ${argv[0]}: ${e.message}`, { cause: e })));
+    child.on('error', (e) =>
+      reject(new TernError('INTERNAL', `cannot run ${argv[0]}: ${e.message}`, { cause: e })),
+    );
     child.on('close', (code, signal) =>
       resolve({ code: code ?? -1, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }),
     );

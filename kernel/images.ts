@@ -15,7 +15,12 @@ export const IMG_SERVICE_MAGIC = 0x55105940;
 
 /** Image types tern reads: file, magic, protobuf message, defining .proto. */
 export const IMAGE_TYPES = {
-  inventory: { file: 'inventory.img', magic: 0x58313116, message: 'inventory_entry', proto: 'inventory.proto' },
+  inventory: {
+    file: 'inventory.img',
+    magic: 0x58313116,
+    message: 'inventory_entry',
+    proto: 'inventory.proto',
+  },
   pstree: { file: 'pstree.img', magic: 0x50273030, message: 'pstree_entry', proto: 'pstree.proto' },
   utsns: { file: 'utsns-%d.img', magic: 0x54473203, message: 'utsns_entry', proto: 'utsns.proto' },
 } as const;
@@ -93,7 +98,10 @@ export async function readImage(
   const msg = await messageType(protoDir, type);
   return splitImage(buf, type, file).map((raw) => {
     try {
-      return msg.toObject(msg.decode(raw), { longs: Number, defaults: true, arrays: true }) as Record<string, unknown>;
+      return msg.toObject(msg.decode(raw), { longs: Number, defaults: true, arrays: true }) as Record<
+        string,
+        unknown
+      >;
     } catch (e) {
       throw new TernError('DATA_LOSS', `image ${file} has a malformed entry: ${(e as Error).message}`);
     }

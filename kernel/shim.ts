@@ -13,7 +13,10 @@ import { TernError } from '../proto/errors.js';
 /** Built by `npm run build` into dist/native/. */
 export function defaultShimPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, '..', 'native', 'tern-shim'), join(here, '..', 'dist', 'native', 'tern-shim')];
+  const candidates = [
+    join(here, '..', 'native', 'tern-shim'),
+    join(here, '..', 'dist', 'native', 'tern-shim'),
+  ];
   return candidates.find((p) => existsSync(p)) ?? candidates[0];
 }
 
@@ -72,7 +75,9 @@ class ShimSession {
   }
 
   failure(what: string, line: string | undefined): TernError {
-    const why = line?.startsWith('error: ') ? line.slice(7) : this.stderr.trim() || 'tern-shim exited unexpectedly';
+    const why = line?.startsWith('error: ')
+      ? line.slice(7)
+      : this.stderr.trim() || 'tern-shim exited unexpectedly';
     return new TernError('INTERNAL', `${what}: ${why}`);
   }
 
@@ -155,11 +160,19 @@ export async function restoreUnderShim(
   const pid = parsePid(first);
   if (pid === undefined) {
     if (first === undefined && !s.child.killed) s.child.kill('SIGKILL');
-    return { pid: 0, shimPid: 0, failure: first?.startsWith('error: ') ? first.slice(7) : first ?? 'timed out' };
+    return {
+      pid: 0,
+      shimPid: 0,
+      failure: first?.startsWith('error: ') ? first.slice(7) : (first ?? 'timed out'),
+    };
   }
   const ok = await s.next(5_000);
   if (ok !== 'ok') {
-    return { pid, shimPid: 0, failure: ok?.startsWith('error: ') ? ok.slice(7) : 'tern-shim did not confirm' };
+    return {
+      pid,
+      shimPid: 0,
+      failure: ok?.startsWith('error: ') ? ok.slice(7) : 'tern-shim did not confirm',
+    };
   }
   const shimPid = s.child.pid as number;
   s.release();

@@ -13,6 +13,8 @@ import { TernError } from './errors.js';
 import type { ImageChunk, ImageChunk__Output } from './index.js';
 
 export const CHUNK_SIZE = 1024 * 1024;
+/** The largest chunk a receiver accepts (senders may pick any size up to this). */
+export const MAX_CHUNK = 8 * 1024 * 1024;
 
 /** A file name we accept from the wire: one path component, no tricks. */
 export function checkChunkName(name: string): string {
@@ -26,7 +28,10 @@ export function checkChunkName(name: string): string {
     name.includes('\0') ||
     name.startsWith('.')
   ) {
-    throw new TernError('INVALID_ARGUMENT', `refusing image chunk with unsafe file name ${JSON.stringify(name)}`);
+    throw new TernError(
+      'INVALID_ARGUMENT',
+      `refusing image chunk with unsafe file name ${JSON.stringify(name)}`,
+    );
   }
   return name;
 }
@@ -154,15 +159,20 @@ export class ChunkReceiver {
     const offset = Number(chunk.offset);
     let cur = this.current;
     if (!cur || cur.name !== name) {
-      if (cur) throw new TernError('DATA_LOSS', `image file ${cur.name} was not finished before ${name} began`);
-      if (offset !== 0) throw new TernError('DATA_LOSS', `image file ${name} starts at offset ${offset}, not 0`);
-      if (this.received.includes(name)) throw new TernError('INVALID_ARGUMENT', `image file ${name} sent twice`);
-      const fh = await open(join(this.dir, name), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600).catch((e) => {
-        throw new TernError(
-          e.code === 'EEXIST' ? 'ALREADY_EXISTS' : 'INTERNAL',
-          `cannot create image file ${name}: ${e.message}`,
-        );
-      });
+      if (cur)
+        throw new TernError('DATA_LOSS', `image file ${cur.name} was not finished before ${name} began`);
+      if (offset !== 0)
+        throw new TernError('DATA_LOSS', `image file ${name} starts at offset ${offset}, not 0`);
+      if (this.received.includes(name))
+        throw new TernError('INVALID_ARGUMENT', `image file ${name} sent twice`);
+      const fh = await open(join(this.dir, name), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600).catch(
+        (e) => {
+          throw new TernError(
+            e.code === 'EEXIST' ? 'ALREADY_EXISTS' : 'INTERNAL',
+            `cannot create image file ${name}: ${e.message}`,
+          );
+        },
+      );
       cur = { name, fh, next: 0, hash: createHash('sha256') };
       this.current = cur;
     }
@@ -173,31 +183,46 @@ export class ChunkReceiver {
       const size = Number(chunk.size);
       const digest = cur.hash.digest('hex');
       await cur.fh.close();
+      let bad: string | undefined;
+      if (size !== cur.next) bad = `image file ${name}: sender says ${size} bytes, received ${cur.next}`;
+      else if (digest !== chunk.sha256) bad = `image file ${name}: sha256 mismatch (corrupted in transit)`;
+      if (bad) {
+        // Leave nothing unverified behind.
+        await unlink(join(this.dir, name)).catch(() => {});
+        this.current = undefined;
+        throw new TernError('DATA_LOSS', bad);
+      }
       this.current = undefined;
-      if (size !== cur.next) {
-        throw new TernError('DATA_LOSS', `image file ${name}: sender says ${size} bytes, received ${cur.next}`);
-      }
-      if (digest !== chunk.sha256) {
-        throw new TernError('DATA_LOSS', `image file ${name}: sha256 mismatch (corrupted in transit)`);
-      }
       this.received.push(name);
       this.stats.files++;
       return;
     }
+    const rawLength = chunk.raw_length;
+    if (!Number.isInteger(rawLength) || rawLength < 0 || rawLength > MAX_CHUNK) {
+      throw new TernError('DATA_LOSS', `image file ${name}: chunk length ${rawLength} out of range`);
+    }
+    if (this.limits.maxBytes !== undefined && this.stats.rawBytes + rawLength > this.limits.maxBytes) {
+      throw new TernError(
+        'RESOURCE_EXHAUSTED',
+        `image set exceeds the ${this.limits.maxBytes} bytes allowed`,
+      );
+    }
     const raw = chunk.compressed ? decompressBlock(chunk.data, chunk.raw_length) : chunk.data;
     if (raw.length !== chunk.raw_length) {
-      throw new TernError('DATA_LOSS', `image file ${name}: chunk carries ${raw.length} bytes, header says ${chunk.raw_length}`);
+      throw new TernError(
+        'DATA_LOSS',
+        `image file ${name}: chunk carries ${raw.length} bytes, header says ${chunk.raw_length}`,
+      );
     }
     if (crc32(raw) !== chunk.crc32) {
       throw new TernError('DATA_LOSS', `image file ${name}: crc32 mismatch at offset ${offset}`);
     }
-    if (this.limits.maxBytes !== undefined && this.stats.rawBytes + raw.length > this.limits.maxBytes) {
-      throw new TernError('RESOURCE_EXHAUSTED', `image set exceeds the ${this.limits.maxBytes} bytes allowed`);
-    }
     await writeAll(cur.fh, raw, offset).catch((e) => {
       throw new TernError(
         e.code === 'ENOSPC' ? 'RESOURCE_EXHAUSTED' : 'INTERNAL',
-        e.code === 'ENOSPC' ? `no space left for image file ${name} in ${this.dir}` : `writing ${name}: ${e.message}`,
+        e.code === 'ENOSPC'
+          ? `no space left for image file ${name} in ${this.dir}`
+          : `writing ${name}: ${e.message}`,
       );
     });
     cur.hash.update(raw);

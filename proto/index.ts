@@ -6,13 +6,13 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType } from './gen/tern.js';
 
-export type * from './gen/tern.js';
 export type { AgentClient, AgentHandlers } from './gen/tern/v1/Agent.js';
-export type { CoordinatorClient, CoordinatorHandlers } from './gen/tern/v1/Coordinator.js';
 export type { Container, Container__Output } from './gen/tern/v1/Container.js';
+export type { CoordinatorClient, CoordinatorHandlers } from './gen/tern/v1/Coordinator.js';
 export type { Host__Output } from './gen/tern/v1/Host.js';
 export type { ImageChunk, ImageChunk__Output } from './gen/tern/v1/ImageChunk.js';
 export type { Migration, Migration__Output } from './gen/tern/v1/Migration.js';
+export type * from './gen/tern.js';
 
 /** Options shared by the code generator (package.json "gen") and the runtime loader. */
 export const LOADER_OPTIONS: protoLoader.Options = {

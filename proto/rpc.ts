@@ -18,9 +18,7 @@ const toStatus: Record<ErrorCode, grpc.status> = {
   DATA_LOSS: grpc.status.DATA_LOSS,
   INTERNAL: grpc.status.INTERNAL,
 };
-const fromStatus = new Map<number, ErrorCode>(
-  Object.entries(toStatus).map(([k, v]) => [v, k as ErrorCode]),
-);
+const fromStatus = new Map<number, ErrorCode>(Object.entries(toStatus).map(([k, v]) => [v, k as ErrorCode]));
 
 /** Converts anything thrown by a handler into a status for the client. */
 export function toServiceError(err: unknown, log?: Logger): Partial<grpc.ServiceError> {
@@ -43,10 +41,11 @@ export function fromServiceError(err: unknown, what: string): TernError {
     if (e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED) {
       // Transport failures say nothing about which peer: name it. A peer's own
       // UNAVAILABLE answer (e.g. "host hostB is down") already says it all.
-      const transport = !e.details || /No connection|connect|Connection dropped|Deadline|ECONN|EHOST|socket/i.test(e.details);
+      const transport =
+        !e.details || /No connection|connect|Connection dropped|Deadline|ECONN|EHOST|socket/i.test(e.details);
       return new TernError(
         e.code === grpc.status.UNAVAILABLE ? 'UNAVAILABLE' : 'DEADLINE_EXCEEDED',
-        transport ? `${what}: ${e.details || 'unreachable'}` : e.details ?? what,
+        transport ? `${what}: ${e.details || 'unreachable'}` : (e.details ?? what),
         { cause: err },
       );
     }
@@ -76,7 +75,12 @@ export interface CallOpts {
 }
 
 /** Promise wrapper for a unary call; errors come back as TernError. */
-export function unary<Req, Res>(client: grpc.Client, fn: UnaryFn<Req, Res>, req: Req, opts: CallOpts = {}): Promise<Res> {
+export function unary<Req, Res>(
+  client: grpc.Client,
+  fn: UnaryFn<Req, Res>,
+  req: Req,
+  opts: CallOpts = {},
+): Promise<Res> {
   return new Promise<Res>((resolve, reject) => {
     const callOpts: grpc.CallOptions = {};
     if (opts.timeoutMs) callOpts.deadline = Date.now() + opts.timeoutMs;

@@ -18,14 +18,21 @@ export interface Result {
   stderr: string;
 }
 
-export function sh(argv: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Result> {
+export function sh(
+  argv: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<Result> {
   return new Promise((resolve) => {
     execFile(
       argv[0],
       argv.slice(1),
       { env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 300_000, maxBuffer: 64 << 20 },
       (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : 1
+          : 0;
         resolve({ code, stdout: stdout.toString(), stderr: stderr.toString() });
       },
     );
@@ -34,7 +41,11 @@ export function sh(argv: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: 
 
 /** Skips the suite unless we are root with CRIU installed. */
 export function requirePrivileges(ctx: Mocha.Context): void {
-  if (process.getuid?.() !== 0 || !existsSync(CRIU) || !existsSync(join(ROOT, 'dist', 'native', 'tern-shim'))) {
+  if (
+    process.getuid?.() !== 0 ||
+    !existsSync(CRIU) ||
+    !existsSync(join(ROOT, 'dist', 'native', 'tern-shim'))
+  ) {
     ctx.skip();
   }
 }
@@ -44,7 +55,9 @@ export const migrate = (...args: string[]) => sh(['node', join(ROOT, 'dist/bin/m
 export const testbed = (...args: string[]) => sh(['bash', join(ROOT, 'deploy/testbed.sh'), ...args]);
 export const inHost = (host: string, argv: string[]) => sh(['ip', 'netns', 'exec', `tern-${host}`, ...argv]);
 
-/** Brings up a fresh testbed with n hosts; refuses to reuse one left running. */
+let ours = false;
+
+/** Brings up a fresh testbed with n hosts; refuses to touch one it did not make. */
 export async function up(n = 2): Promise<void> {
   if (existsSync(join(TESTBED_DIR, 'testbed.env'))) {
     throw new Error(`a testbed is already up in ${TESTBED_DIR}; run deploy/testbed.sh down first`);
@@ -54,9 +67,16 @@ export async function up(n = 2): Promise<void> {
     await testbed('down');
     throw new Error(`testbed up failed:\n${r.stdout}\n${r.stderr}`);
   }
+  ours = true;
 }
 
+/** Whether this process brought the testbed up (and so may change and remove it). */
+export const ownsTestbed = () => ours;
+
+/** Tears down the testbed, only if this process brought it up. */
 export async function down(): Promise<void> {
+  if (!ours) return;
+  ours = false;
   const r = await testbed('down');
   if (r.code !== 0) throw new Error(`testbed down failed: ${r.stderr}`);
 }
@@ -91,7 +111,11 @@ export async function execIn(name: string, ...argv: string[]): Promise<string> {
   return r.stdout;
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < until) {
@@ -110,7 +134,14 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
 export async function workloadRootfs(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'tern-rootfs-'));
   await cp(BASE_ROOTFS, dir, { recursive: true, verbatimSymlinks: true });
-  const r = await sh(['gcc', '-static', '-O2', '-o', join(dir, 'bin', 'workload'), join(ROOT, 'test/fixtures/workload.c')]);
+  const r = await sh([
+    'gcc',
+    '-static',
+    '-O2',
+    '-o',
+    join(dir, 'bin', 'workload'),
+    join(ROOT, 'test/fixtures/workload.c'),
+  ]);
   if (r.code !== 0) throw new Error(`building the workload failed: ${r.stderr}`);
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }

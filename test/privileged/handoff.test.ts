@@ -13,9 +13,10 @@ import {
   hostDir,
   inHost,
   migrate,
+  ownsTestbed,
+  ROOT,
   record,
   requirePrivileges,
-  ROOT,
   sh,
   tern,
   testbed,
@@ -64,25 +65,46 @@ describe('handoff edges (privileged)', function () {
 
   after(async () => {
     for (const s of stopClient) s();
-    for (const n of ['tcp', 'ab']) await tern('stop', n).catch(() => {});
+    if (ownsTestbed()) {
+      for (const n of ['tcp', 'ab']) await tern('stop', n).catch(() => {});
+    }
     await rm(join(hostDir('hostB'), 'faults'), { force: true }).catch(() => {});
     await down().catch(() => {});
     await rootfs?.cleanup();
   });
 
   it('keeps an established TCP connection open and answering across a move', async () => {
-    const r = await tern('run', '--host', 'hostA', '--name', 'tcp', '--rootfs', rootfs?.dir ?? '', '--',
-      '/bin/sh', '-c', '/bin/workload echo 7000 & /bin/workload heartbeat /tmp/hb & wait');
+    const r = await tern(
+      'run',
+      '--host',
+      'hostA',
+      '--name',
+      'tcp',
+      '--rootfs',
+      rootfs?.dir ?? '',
+      '--',
+      '/bin/sh',
+      '-c',
+      '/bin/workload echo 7000 & /bin/workload heartbeat /tmp/hb & wait',
+    );
     assert.equal(r.code, 0, r.stderr);
     const ip = (await record('hostA', 'tcp'))?.ip.split('/')[0] ?? '';
     const status = join(rootfs?.dir ?? '', 'client.status');
     // The client runs on hostA's network (outside the container), one connection, never reconnects.
-    const client = background('hostA', [join(rootfs?.dir ?? '', 'bin', 'workload'), 'client', ip, '7000', status]);
+    const client = background('hostA', [
+      join(rootfs?.dir ?? '', 'bin', 'workload'),
+      'client',
+      ip,
+      '7000',
+      status,
+    ]);
     stopClient.push(client.stop);
     const parse = async () => {
       const t = await readFile(status, 'utf8').catch(() => '');
       const m = /sent (\d+) ok (\d+) errors (\d+)(.*)/.exec(t);
-      return m ? { sent: Number(m[1]), ok: Number(m[2]), errors: Number(m[3]), rest: m[4].trim(), text: t } : undefined;
+      return m
+        ? { sent: Number(m[1]), ok: Number(m[2]), errors: Number(m[3]), rest: m[4].trim(), text: t }
+        : undefined;
     };
     const before = await waitFor('client to exchange 20 lines', async () => {
       const s = await parse();
@@ -102,10 +124,24 @@ describe('handoff edges (privileged)', function () {
   });
 
   it('aborts when the target restore fails: container keeps running on hostA, hostB holds nothing', async () => {
-    const r = await tern('run', '--host', 'hostA', '--name', 'ab', '--rootfs', rootfs?.dir ?? '', '--',
-      '/bin/sh', '-c', '/bin/workload heartbeat /tmp/hb & wait');
+    const r = await tern(
+      'run',
+      '--host',
+      'hostA',
+      '--name',
+      'ab',
+      '--rootfs',
+      rootfs?.dir ?? '',
+      '--',
+      '/bin/sh',
+      '-c',
+      '/bin/workload heartbeat /tmp/hb & wait',
+    );
     assert.equal(r.code, 0, r.stderr);
-    await waitFor('heartbeat', async () => (await tern('exec', 'ab', '--', 'cat', '/tmp/hb')).code === 0 || undefined);
+    await waitFor(
+      'heartbeat',
+      async () => (await tern('exec', 'ab', '--', 'cat', '/tmp/hb')).code === 0 || undefined,
+    );
     const pid = (await record('hostA', 'ab'))?.pid;
     await writeFile(join(hostDir('hostB'), 'faults'), 'restore=fail\n');
     try {
@@ -152,7 +188,11 @@ describe('handoff edges (privileged)', function () {
       const s = await testbed('stop-agent', 'hostB');
       assert.equal(s.code, 0, s.stderr);
       try {
-        await waitFor('hostB to be reported down', async () => /hostB\s+down/.test((await tern('hosts')).stdout) || undefined, 30_000);
+        await waitFor(
+          'hostB to be reported down',
+          async () => /hostB\s+down/.test((await tern('hosts')).stdout) || undefined,
+          30_000,
+        );
         const m = await migrate('--to', 'hostB', 'ab');
         assert.equal(m.code, 1);
         assert.match(m.stderr.trim(), /^migrate: error: host hostB is down/);

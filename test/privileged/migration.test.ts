@@ -11,6 +11,7 @@ import {
   hostDir,
   inHost,
   migrate,
+  ownsTestbed,
   record,
   requirePrivileges,
   tern,
@@ -77,10 +78,16 @@ async function move(from: string, to: string, before: Snapshot): Promise<void> {
 
   // Placement: listed on the target, record and rootfs moved, source emptied.
   const ps = await tern('ps');
-  assert.match(ps.stdout, new RegExp(`^${NAME}\\s+${to}\\s+running\\s+${before.ip.replace(/\./g, '\\.')}`, 'm'));
+  assert.match(
+    ps.stdout,
+    new RegExp(`^${NAME}\\s+${to}\\s+running\\s+${before.ip.replace(/\./g, '\\.')}`, 'm'),
+  );
   const dst = await record(to, NAME);
   assert.ok(dst, `no record of ${NAME} on ${to}`);
-  assert.ok(existsSync(join(hostDir(to), 'containers', NAME, 'rootfs', 'bin', 'workload')), 'rootfs not on the target');
+  assert.ok(
+    existsSync(join(hostDir(to), 'containers', NAME, 'rootfs', 'bin', 'workload')),
+    'rootfs not on the target',
+  );
   assert.ok(!existsSync(join(hostDir(from), 'containers', NAME)), 'container directory left on the source');
   assert.equal(await alive(src.pid), false, 'source tree still alive');
 
@@ -128,11 +135,17 @@ describe('migration of a running container (privileged)', function () {
       '/bin/workload heartbeat /tmp/hb & /bin/workload memhog 64 4242 random /tmp/mem & wait',
     );
     assert.equal(r.code, 0, r.stderr);
-    await waitFor('memhog to fill its memory', async () => (await tern('exec', NAME, '--', 'cat', '/tmp/mem')).code === 0 || undefined, 60_000);
+    await waitFor(
+      'memhog to fill its memory',
+      async () => (await tern('exec', NAME, '--', 'cat', '/tmp/mem')).code === 0 || undefined,
+      60_000,
+    );
   });
 
   after(async () => {
-    await tern('stop', NAME).catch(() => {});
+    if (ownsTestbed()) {
+      await tern('stop', NAME).catch(() => {});
+    }
     await down().catch(() => {});
     await cleanupRootfs?.();
   });

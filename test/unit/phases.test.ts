@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import {
+  abortable,
+  canTransition,
+  NEXT,
+  type Phase,
+  recoveryAction,
+  TERMINAL,
+} from '../../coordinator/phases.js';
+
+const ALL: Phase[] = [
+  'preflight',
+  'dumping',
+  'transferring',
+  'restoring',
+  'committing',
+  'committed',
+  'done',
+  'aborting',
+  'aborted',
+];
+/** Phases before the commit point, in order. */
+const PRE_COMMIT: Phase[] = ['preflight', 'dumping', 'transferring', 'restoring'];
+
+describe('phases', () => {
+  describe('the transition table', () => {
+    it('lists every phase exactly once', () => {
+      assert.deepEqual(Object.keys(NEXT).sort(), [...ALL].sort());
+    });
+
+    it('only names known phases as targets, without duplicates', () => {
+      for (const p of ALL) {
+        for (const q of NEXT[p]) assert.ok(ALL.includes(q), `${p} -> ${q}`);
+        assert.equal(new Set(NEXT[p]).size, NEXT[p].length, p);
+      }
+    });
+
+    it('has no self loops', () => {
+      for (const p of ALL) assert.ok(!NEXT[p].includes(p), p);
+    });
+
+    it('terminal phases are done and aborted, with no edge out', () => {
+      assert.deepEqual([...TERMINAL].sort(), ['aborted', 'done']);
+      for (const p of TERMINAL) assert.deepEqual(NEXT[p], [], p);
+    });
+
+    it('the happy path goes forward one step at a time', () => {
+      const path: Phase[] = [...PRE_COMMIT, 'committing', 'committed', 'done'];
+      for (let i = 0; i + 1 < path.length; i++) {
+        assert.ok(canTransition(path[i], path[i + 1]), `${path[i]} -> ${path[i + 1]}`);
+      }
+    });
+
+    it('committing and committed never lead back to aborting or an earlier phase', () => {
+      const backwards: Phase[] = [...PRE_COMMIT, 'aborting', 'aborted'];
+      for (const p of ['committing', 'committed'] as const) {
+        for (const q of backwards) assert.equal(canTransition(p, q), false, `${p} -> ${q}`);
+      }
+      assert.deepEqual(NEXT.committing, ['committed']);
+      assert.deepEqual(NEXT.committed, ['done']);
+    });
+
+    it('every pre-commit phase can go to aborting', () => {
+      for (const p of PRE_COMMIT) assert.ok(canTransition(p, 'aborting'), p);
+    });
+
+    it('aborting only leads to aborted', () => {
+      assert.deepEqual(NEXT.aborting, ['aborted']);
+    });
+
+    it('no pre-commit phase skips ahead', () => {
+      for (const [i, p] of PRE_COMMIT.entries()) {
+        const allowed = new Set<Phase>([PRE_COMMIT[i + 1] ?? 'committing', 'aborting']);
+        for (const q of ALL) assert.equal(canTransition(p, q), allowed.has(q), `${p} -> ${q}`);
+      }
+    });
+
+    it('done and aborted are reachable from preflight; aborted only via aborting', () => {
+      const reach = (from: Phase) => {
+        const seen = new Set<Phase>([from]);
+        const todo = [from];
+        while (todo.length > 0) {
+          for (const q of NEXT[todo.pop() as Phase]) {
+            if (!seen.has(q)) {
+              seen.add(q);
+              todo.push(q);
+            }
+          }
+        }
+        return seen;
+      };
+      assert.deepEqual([...reach('preflight')].sort(), [...ALL].sort());
+      for (const p of ALL) if (p !== 'aborting') assert.ok(!NEXT[p].includes('aborted'), p);
+    });
+  });
+
+  describe('canTransition', () => {
+    const table: [Phase, Phase, boolean][] = [
+      ['preflight', 'dumping', true],
+      ['preflight', 'transferring', false],
+      ['dumping', 'transferring', true],
+      ['transferring', 'restoring', true],
+      ['restoring', 'committing', true],
+      ['restoring', 'done', false],
+      ['committing', 'committed', true],
+      ['committing', 'done', false],
+      ['committed', 'done', true],
+      ['committing', 'aborting', false],
+      ['aborting', 'aborted', true],
+      ['aborting', 'preflight', false],
+      ['aborted', 'preflight', false],
+      ['done', 'preflight', false],
+      ['dumping', 'preflight', false],
+    ];
+    for (const [from, to, ok] of table) {
+      it(`${from} -> ${to}: ${ok}`, () => assert.equal(canTransition(from, to), ok));
+    }
+  });
+
+  describe('abortable', () => {
+    const table: Record<Phase, boolean> = {
+      preflight: true,
+      dumping: true,
+      transferring: true,
+      restoring: true,
+      committing: false,
+      committed: false,
+      done: false,
+      aborting: false,
+      aborted: false,
+    };
+    for (const p of ALL) {
+      it(`${p}: ${table[p]}`, () => assert.equal(abortable(p), table[p]));
+    }
+  });
+
+  describe('recoveryAction', () => {
+    const table: Record<Phase, 'finish-commit' | 'abort' | 'none'> = {
+      preflight: 'abort',
+      dumping: 'abort',
+      transferring: 'abort',
+      restoring: 'abort',
+      committing: 'finish-commit',
+      committed: 'finish-commit',
+      done: 'none',
+      aborting: 'abort',
+      aborted: 'none',
+    };
+    for (const p of ALL) {
+      it(`${p}: ${table[p]}`, () => assert.equal(recoveryAction(p), table[p]));
+    }
+
+    it('never aborts a migration past the commit point', () => {
+      for (const p of ALL) {
+        if (recoveryAction(p) === 'abort') assert.ok(abortable(p) || p === 'aborting', p);
+      }
+    });
+  });
+});
