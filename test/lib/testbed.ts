@@ -6,6 +6,7 @@ import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ContainerRecord } from '../../agent/containers.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const TESTBED_DIR = process.env.TERN_TESTBED_DIR || '/var/lib/tern/testbed';
@@ -85,15 +86,7 @@ export function hostDir(host: string): string {
   return join(TESTBED_DIR, 'hosts', host);
 }
 
-export interface AgentRecord {
-  name: string;
-  ip: string;
-  mac: string;
-  veth: string;
-  pid: number;
-  shimPid: number;
-  state: string;
-}
+export type AgentRecord = ContainerRecord;
 
 /** The agent's on-disk record of a container, or undefined. */
 export async function record(host: string, name: string): Promise<AgentRecord | undefined> {
