@@ -10,8 +10,10 @@ export interface CoordinatorOptions {
   advertise: string;
   /** Unix socket for the CLI on this machine. */
   socket: string;
-  /** Durable records of hosts and migrations. */
+  /** Durable records of hosts, placements and migrations. */
   stateDir: string;
+  /** sqlite (default): <stateDir>/tern.db; file: one JSON file per record. */
+  store: 'sqlite' | 'file';
   /** A host that has not heartbeated for this long is down. */
   hostTimeoutMs: number;
   logLevel: string;
@@ -22,6 +24,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorOptions = {
   advertise: '',
   socket: '/run/tern/coordinator.sock',
   stateDir: '/var/lib/tern/coordinator',
+  store: 'sqlite',
   hostTimeoutMs: 6000,
   logLevel: 'info',
 };
@@ -36,6 +39,7 @@ export function coordinatorOptions(argv: string[]): CoordinatorOptions {
       advertise: { type: 'string' },
       socket: { type: 'string' },
       'state-dir': { type: 'string' },
+      store: { type: 'string' },
       'host-timeout-ms': { type: 'string' },
       'log-level': { type: 'string' },
     },
@@ -53,8 +57,11 @@ export function coordinatorOptions(argv: string[]): CoordinatorOptions {
   if (values.advertise !== undefined) o.advertise = values.advertise;
   if (values.socket !== undefined) o.socket = values.socket;
   if (values['state-dir'] !== undefined) o.stateDir = values['state-dir'];
+  if (values.store !== undefined) o.store = values.store as CoordinatorOptions['store'];
   if (values['host-timeout-ms'] !== undefined) o.hostTimeoutMs = Number(values['host-timeout-ms']);
   if (values['log-level'] !== undefined) o.logLevel = values['log-level'];
+  if (o.store !== 'sqlite' && o.store !== 'file')
+    throw invalid(`coordinator: store must be sqlite or file, not ${o.store}`);
   if (!o.listen && !o.socket) throw invalid('coordinator: give --listen or --socket');
   if (!Number.isFinite(o.hostTimeoutMs) || o.hostTimeoutMs < 500)
     throw invalid('coordinator: hostTimeoutMs must be >= 500');

@@ -20,7 +20,7 @@ import { handleUnary, toServiceError, unary, writeWithBackpressure } from '../pr
 import type { CoordinatorOptions } from './config.js';
 import { type Fleet, MigrationRunner } from './migration.js';
 import { TERMINAL } from './phases.js';
-import type { HostRecord, MigrationRecord, Store } from './store.js';
+import type { HostRecord, MigrationRecord, Placement, Store } from './store.js';
 
 interface LiveHost extends HostRecord {
   client?: AgentClient;
@@ -50,6 +50,7 @@ export function migrationToWire(m: MigrationRecord): Migration {
 export class Coordinator implements Fleet {
   private readonly hosts = new Map<string, LiveHost>();
   private readonly migrations = new Map<string, MigrationRecord>();
+  private readonly placement = new Map<string, Placement>();
   readonly runner: MigrationRunner;
   private readonly servers: grpc.Server[] = [];
   port = 0;
@@ -63,7 +64,15 @@ export class Coordinator implements Fleet {
   }
 
   async start(): Promise<void> {
-    for (const h of await this.store.hosts()) this.hosts.set(h.name, { ...h, containers: [] });
+    const placed = await this.store.placements();
+    for (const p of placed) this.placement.set(p.name, p);
+    for (const h of await this.store.hosts()) {
+      // Until a host reports in, what it holds is what the store last knew.
+      const containers = placed
+        .filter((p) => p.host === h.name)
+        .map((p) => ({ name: p.name, host: p.host, ip: p.ip, state: 'unknown' }) as Container__Output);
+      this.hosts.set(h.name, { ...h, containers });
+    }
     for (const m of await this.store.migrations()) this.migrations.set(m.id, m);
     const service = ternProto().tern.v1.Coordinator.service;
     if (this.opts.listen) {
@@ -176,6 +185,18 @@ export class Coordinator implements Fleet {
     return matches[0];
   }
 
+  /** Records where running containers are, as their agents report them. */
+  private async reconcile(h: LiveHost): Promise<void> {
+    for (const c of h.containers) {
+      if (c.state !== 'running' || this.activeMigration(c.name)) continue;
+      const known = this.placement.get(c.name);
+      if (known?.host === h.name && known.ip === c.ip) continue;
+      const p = { name: c.name, host: h.name, ip: c.ip, updatedMs: Date.now() };
+      this.placement.set(c.name, p);
+      await this.store.putPlacement(p);
+    }
+  }
+
   private activeMigration(container: string): MigrationRecord | undefined {
     return [...this.migrations.values()].find(
       (m) => m.container === container && !TERMINAL.includes(m.phase),
@@ -201,6 +222,7 @@ export class Coordinator implements Fleet {
           client: old?.address === req.address ? old.client : undefined,
         };
         this.hosts.set(req.name, h);
+        await this.reconcile(h);
         await this.store.putHost({
           name: h.name,
           address: h.address,
@@ -217,6 +239,7 @@ export class Coordinator implements Fleet {
         if (!h) throw new TernError('NOT_FOUND', `host ${req.name} is not registered`);
         h.lastSeenMs = Date.now();
         h.containers = req.containers;
+        await this.reconcile(h);
         return {};
       }),
       ListHosts: handleUnary(log, async () => ({
@@ -277,7 +300,10 @@ export class Coordinator implements Fleet {
         const c = await this.findContainer(req.name);
         if (this.activeMigration(c.name)) throw precondition(`container ${c.name} is being migrated`);
         const a = this.agent(c.host);
-        return unary(a, a.StopContainer, { name: c.name }, { timeoutMs: 60_000, what: c.host });
+        const r = await unary(a, a.StopContainer, { name: c.name }, { timeoutMs: 60_000, what: c.host });
+        this.placement.delete(c.name);
+        await this.store.deletePlacement(c.name);
+        return r;
       }),
       ExecContainer: handleUnary(log, async (req) => {
         const c = await this.findContainer(req.name);

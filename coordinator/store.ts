@@ -1,7 +1,7 @@
 // Durable coordinator state behind an interface, so a different store can
 // replace the file store. The file store writes each record atomically
 // (write to a temporary file, fsync, rename) before the caller acts on it.
-import { mkdir, open, readdir, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Phase } from './phases.js';
 
@@ -39,11 +39,27 @@ export interface HostRecord {
   lastSeenMs: number;
 }
 
+/** Where a container runs, as last confirmed by its agent or a migration. */
+export interface Placement {
+  name: string;
+  host: string;
+  ip: string;
+  updatedMs: number;
+}
+
+/**
+ * The coordinator's durable state. Each put is durable when its promise
+ * resolves; the coordinator acts only after that.
+ */
 export interface Store {
   putMigration(m: MigrationRecord): Promise<void>;
   migrations(): Promise<MigrationRecord[]>;
   putHost(h: HostRecord): Promise<void>;
   hosts(): Promise<HostRecord[]>;
+  putPlacement(p: Placement): Promise<void>;
+  deletePlacement(name: string): Promise<void>;
+  placements(): Promise<Placement[]>;
+  close(): void;
 }
 
 async function writeAtomic(path: string, data: string): Promise<void> {
@@ -58,6 +74,7 @@ async function writeAtomic(path: string, data: string): Promise<void> {
   await rename(tmp, path);
 }
 
+/** One JSON file per record; for tests and hosts without SQLite. */
 export class FileStore implements Store {
   constructor(private readonly dir: string) {}
 
@@ -82,6 +99,22 @@ export class FileStore implements Store {
   async hosts(): Promise<HostRecord[]> {
     return this.readAll<HostRecord>('hosts');
   }
+
+  async putPlacement(p: Placement): Promise<void> {
+    await mkdir(join(this.dir, 'placements'), { recursive: true });
+    await writeAtomic(join(this.dir, 'placements', `${p.name}.json`), JSON.stringify(p));
+  }
+
+  async deletePlacement(name: string): Promise<void> {
+    await rm(join(this.dir, 'placements', `${name}.json`), { force: true });
+  }
+
+  async placements(): Promise<Placement[]> {
+    await mkdir(join(this.dir, 'placements'), { recursive: true });
+    return this.readAll<Placement>('placements');
+  }
+
+  close(): void {}
 
   private async readAll<T>(sub: string): Promise<T[]> {
     const out: T[] = [];

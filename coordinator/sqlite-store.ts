@@ -1,0 +1,173 @@
+// The default coordinator store: one SQLite database (WAL, synchronous=FULL,
+// so a committed transaction survives a crash of the process or the machine).
+// Migrations keep their phase history in their own table.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Phase } from './phases.js';
+import type { HostRecord, MigrationRecord, PhaseEntry, Placement, Store } from './store.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS hosts (
+  name TEXT PRIMARY KEY, address TEXT NOT NULL, lan TEXT NOT NULL,
+  criu_version TEXT NOT NULL, kernel TEXT NOT NULL, last_seen_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS placements (
+  name TEXT PRIMARY KEY, host TEXT NOT NULL, ip TEXT NOT NULL, updated_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS migrations (
+  id TEXT PRIMARY KEY, container TEXT NOT NULL, src TEXT NOT NULL, dst TEXT NOT NULL,
+  phase TEXT NOT NULL, error TEXT, started_ms INTEGER NOT NULL, finished_ms INTEGER,
+  metrics TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS phase_history (
+  migration TEXT NOT NULL REFERENCES migrations(id), seq INTEGER NOT NULL,
+  phase TEXT NOT NULL, at_ms INTEGER NOT NULL, detail TEXT,
+  PRIMARY KEY (migration, seq));
+CREATE INDEX IF NOT EXISTS migrations_open ON migrations(phase);
+`;
+
+/** Numbers kept in one JSON column: they only ever travel with the record. */
+type Metrics = Pick<
+  MigrationRecord,
+  'downtimeMs' | 'rawBytes' | 'wireBytes' | 'dumpMs' | 'transferMs' | 'restoreMs' | 'frozenAtMs'
+>;
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+
+  constructor(path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.exec(SCHEMA);
+  }
+
+  async putMigration(m: MigrationRecord): Promise<void> {
+    const metrics: Metrics = {
+      downtimeMs: m.downtimeMs,
+      rawBytes: m.rawBytes,
+      wireBytes: m.wireBytes,
+      dumpMs: m.dumpMs,
+      transferMs: m.transferMs,
+      restoreMs: m.restoreMs,
+      frozenAtMs: m.frozenAtMs,
+    };
+    const upsert = this.db.prepare(
+      `INSERT INTO migrations (id, container, src, dst, phase, error, started_ms, finished_ms, metrics)
+       VALUES (@id, @container, @src, @dst, @phase, @error, @started, @finished, @metrics)
+       ON CONFLICT(id) DO UPDATE SET phase = excluded.phase, error = excluded.error,
+         finished_ms = excluded.finished_ms, metrics = excluded.metrics`,
+    );
+    const known = this.db.prepare('SELECT COUNT(*) AS n FROM phase_history WHERE migration = ?');
+    const addPhase = this.db.prepare(
+      'INSERT INTO phase_history (migration, seq, phase, at_ms, detail) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.db.transaction(() => {
+      upsert.run({
+        id: m.id,
+        container: m.container,
+        src: m.from,
+        dst: m.to,
+        phase: m.phase,
+        error: m.error ?? null,
+        started: m.startedMs,
+        finished: m.finishedMs ?? null,
+        metrics: JSON.stringify(metrics),
+      });
+      const have = (known.get(m.id) as { n: number }).n;
+      m.history.slice(have).forEach((h, i) => {
+        addPhase.run(m.id, have + i, h.phase, h.atMs, h.detail ?? null);
+      });
+    })();
+  }
+
+  async migrations(): Promise<MigrationRecord[]> {
+    const rows = this.db.prepare('SELECT * FROM migrations ORDER BY started_ms').all() as {
+      id: string;
+      container: string;
+      src: string;
+      dst: string;
+      phase: Phase;
+      error: string | null;
+      started_ms: number;
+      finished_ms: number | null;
+      metrics: string;
+    }[];
+    const hist = this.db.prepare(
+      'SELECT phase, at_ms, detail FROM phase_history WHERE migration = ? ORDER BY seq',
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      container: r.container,
+      from: r.src,
+      to: r.dst,
+      phase: r.phase,
+      error: r.error ?? undefined,
+      startedMs: r.started_ms,
+      finishedMs: r.finished_ms ?? undefined,
+      history: (hist.all(r.id) as { phase: Phase; at_ms: number; detail: string | null }[]).map(
+        (h): PhaseEntry => ({ phase: h.phase, atMs: h.at_ms, detail: h.detail ?? undefined }),
+      ),
+      ...(JSON.parse(r.metrics) as Metrics),
+    }));
+  }
+
+  async putHost(h: HostRecord): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO hosts (name, address, lan, criu_version, kernel, last_seen_ms)
+         VALUES (@name, @address, @lan, @criuVersion, @kernel, @lastSeenMs)
+         ON CONFLICT(name) DO UPDATE SET address = excluded.address, lan = excluded.lan,
+           criu_version = excluded.criu_version, kernel = excluded.kernel, last_seen_ms = excluded.last_seen_ms`,
+      )
+      .run(h);
+  }
+
+  async hosts(): Promise<HostRecord[]> {
+    return (
+      this.db.prepare('SELECT * FROM hosts ORDER BY name').all() as {
+        name: string;
+        address: string;
+        lan: string;
+        criu_version: string;
+        kernel: string;
+        last_seen_ms: number;
+      }[]
+    ).map((r) => ({
+      name: r.name,
+      address: r.address,
+      lan: r.lan,
+      criuVersion: r.criu_version,
+      kernel: r.kernel,
+      lastSeenMs: r.last_seen_ms,
+    }));
+  }
+
+  async putPlacement(p: Placement): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO placements (name, host, ip, updated_ms) VALUES (@name, @host, @ip, @updatedMs)
+         ON CONFLICT(name) DO UPDATE SET host = excluded.host, ip = excluded.ip, updated_ms = excluded.updated_ms`,
+      )
+      .run(p);
+  }
+
+  async deletePlacement(name: string): Promise<void> {
+    this.db.prepare('DELETE FROM placements WHERE name = ?').run(name);
+  }
+
+  async placements(): Promise<Placement[]> {
+    return (
+      this.db.prepare('SELECT * FROM placements ORDER BY name').all() as {
+        name: string;
+        host: string;
+        ip: string;
+        updated_ms: number;
+      }[]
+    ).map((r) => ({ name: r.name, host: r.host, ip: r.ip, updatedMs: r.updated_ms }));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
