@@ -107,13 +107,21 @@ export class Containers {
     return rec;
   }
 
+  find(name: string): ContainerRecord | undefined {
+    return this.records.get(name);
+  }
+
   has(name: string): boolean {
     return this.records.has(name) || this.reserved.has(name);
   }
 
   /** Reserves a name (and address) for a container about to arrive or start. */
-  reserve(name: string, ip: string): void {
+  reserve(name: string, ip: string, readopt = false): void {
     validateName('container', name);
+    if (readopt) {
+      this.reserved.add(name);
+      return;
+    }
     if (this.has(name))
       throw new TernError('ALREADY_EXISTS', `container ${name} already exists on ${this.opts.host}`);
     const addr = ip.split('/')[0];

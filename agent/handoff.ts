@@ -9,12 +9,12 @@
 // Every method is idempotent where the coordinator may repeat it.
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { CheckpointEngine, DumpResult } from '../kernel/engine.js';
+import type { CheckpointEngine } from '../kernel/engine.js';
 import { runOk } from '../kernel/exec.js';
-import { signalTree, startTime, waitGone } from '../kernel/proc.js';
+import { alive, signalTree, startTime, waitGone } from '../kernel/proc.js';
 import { ChunkReceiver, type EncodeStats, encodeFiles, type SourceFile } from '../proto/chunks.js';
 import { notFound, precondition, TernError } from '../proto/errors.js';
 import { Faults } from '../proto/faults.js';
@@ -46,9 +46,36 @@ interface SourceHold {
   name: string;
   workDir: string;
   imagesDir: string;
-  hold: Deferred;
-  dump: Promise<DumpResult>;
+  /**
+   * Delivers the verdict to the frozen tree and settles with what happened:
+   * 'kill' normally ends 'killed', 'resume' ends 'resumed'.
+   */
+  decide(verdict: 'kill' | 'resume'): Promise<'killed' | 'resumed'>;
+  /** Set once the dump has ended (decided, or resumed by the hold timeout). */
   outcome?: 'killed' | 'resumed';
+}
+
+/** What a source hold leaves on disk so a restarted agent can still decide it. */
+interface HoldFile {
+  id: string;
+  name: string;
+  criuPid: number;
+}
+
+/** What a target slot leaves on disk once its tree is restored. */
+interface SlotFile {
+  id: string;
+  container: ContainerRecord;
+  received?: EncodeStats;
+  restored?: ContainerRecord;
+}
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
 }
 
 interface TargetSlot {
@@ -57,6 +84,8 @@ interface TargetSlot {
   workDir: string;
   imagesDir: string;
   received?: EncodeStats;
+  /** While images arrive: stops the stream, and settles when the receiver has stopped writing. */
+  receiving?: { stop: () => void; done: Promise<unknown> };
   restored?: ContainerRecord;
   resumed?: boolean;
 }
@@ -83,8 +112,8 @@ async function dirSize(dir: string): Promise<{ bytes: number; files: number }> {
 export class Handoff {
   private readonly holds = new Map<string, SourceHold>();
   private readonly slots = new Map<string, TargetSlot>();
-  /** Migrations resumed here, by id: a repeated Resume answers from this. */
-  private readonly resumed = new Map<string, string>();
+  /** Aborted migration ids: a late DumpAndHold or PrepareTarget for one is refused. */
+  private readonly aborted = new Set<string>();
   private readonly faults: Faults;
 
   constructor(
@@ -104,6 +133,7 @@ export class Handoff {
 
   async dumpAndHold(id: string, name: string) {
     checkMigrationId(id);
+    if (this.aborted.has(id)) throw new TernError('ABORTED', `migration ${id} was aborted`);
     const existing = this.holds.get(id);
     if (existing) throw precondition(`migration ${id} already dumped ${existing.name}`);
     const rec = this.containers.get(name);
@@ -134,18 +164,33 @@ export class Handoff {
         holdTimeoutSec: this.opts.orphanTimeoutSec,
       },
       {
-        postDump: ({ frozenAtMs }) => {
+        postDump: async ({ frozenAtMs, criuPid }) => {
+          const hf: HoldFile = { id, name, criuPid };
+          await writeFile(join(workDir, 'hold.json'), JSON.stringify(hf));
           frozen(frozenAtMs);
           return hold.promise;
         },
       },
     );
-    const h: SourceHold = { id, name, workDir, imagesDir, hold, dump };
+    const h: SourceHold = {
+      id,
+      name,
+      workDir,
+      imagesDir,
+      decide: async (verdict) => {
+        if (verdict === 'kill') hold.resolve();
+        else hold.reject(new TernError('ABORTED', `migration ${id} aborted`));
+        const r = await dump.catch(() => undefined);
+        return r?.outcome ?? 'resumed';
+      },
+    };
     this.holds.set(id, h);
     dump.then(
       (r) => {
         h.outcome = r.outcome;
         log.info({ outcome: r.outcome, dumpMs: r.dumpMs }, 'dump finished');
+        // Resumed without a verdict: the hold timed out (coordinator lost).
+        if (r.outcome === 'resumed') void this.released(h);
       },
       () => {},
     );
@@ -212,25 +257,125 @@ export class Handoff {
   async commit(id: string): Promise<boolean> {
     const h = this.holds.get(checkMigrationId(id));
     if (!h) {
-      // Repeated commit after success: the container is gone from here.
-      const gone = ![...(await this.containers.list())].some((c) => c.migrationId === id);
-      if (gone) return true;
+      // A repeated commit after success is answered from the tombstone.
+      if ((await this.outcome(id)) === 'committed') return true;
       throw notFound(`no held dump for migration ${id} on ${this.opts.host}`);
     }
     const rec = this.containers.get(h.name);
     this.faults.hit('commit');
-    h.hold.resolve();
-    const result = await h.dump;
-    if (result.outcome !== 'killed')
+    const outcome = await h.decide('kill');
+    if (outcome !== 'killed') {
+      await this.released(h);
       throw new TernError('ABORTED', `the frozen tree of ${h.name} resumed instead of dying`);
+    }
     if (!(await waitGone(rec.pid, 10_000)))
       throw new TernError('INTERNAL', `source tree of ${h.name} is still alive`);
     await this.containers.kill(rec);
     await this.containers.remove(h.name);
+    await this.tombstone(id, 'committed');
     await rm(h.workDir, { recursive: true, force: true });
     this.holds.delete(id);
     this.log.info({ migration: id, container: h.name }, 'source tree gone (committed)');
     return true;
+  }
+
+  /** The tree runs on here after a hold ended without a kill: forget the hold. */
+  private async released(h: SourceHold): Promise<void> {
+    if (!this.holds.has(h.id)) return;
+    this.holds.delete(h.id);
+    const rec = this.containers.find(h.name);
+    if (rec && rec.migrationId === h.id) {
+      rec.state = 'running';
+      rec.migrationId = undefined;
+      await this.containers.save(rec);
+    }
+    await rm(h.workDir, { recursive: true, force: true });
+  }
+
+  private tombstoneDir(): string {
+    return join(this.opts.stateDir, 'outcomes');
+  }
+
+  /** Records how a migration ended here, so repeated commands are answered alike. */
+  private async tombstone(id: string, outcome: string): Promise<void> {
+    await mkdir(this.tombstoneDir(), { recursive: true });
+    await writeFile(join(this.tombstoneDir(), id), outcome);
+  }
+
+  private async outcome(id: string): Promise<string | undefined> {
+    return readFile(join(this.tombstoneDir(), checkMigrationId(id)), 'utf8').catch(() => undefined);
+  }
+
+  /**
+   * After an agent restart: re-adopt holds whose CRIU still waits for a
+   * verdict, and slots whose restored tree still exists; remove the rest
+   * (stale image directories, stray stopped copies). Containers left marked
+   * frozen by a hold that is gone run again.
+   */
+  async load(): Promise<void> {
+    const base = join(this.opts.stateDir, 'migrations');
+    await mkdir(base, { recursive: true });
+    for (const id of await readdir(base)) {
+      const workDir = join(base, id);
+      const hold = await readJson<HoldFile>(join(workDir, 'hold.json'));
+      const slot = await readJson<SlotFile>(join(workDir, 'slot.json'));
+      if (hold && (await alive(hold.criuPid))) {
+        const h: SourceHold = {
+          id,
+          name: hold.name,
+          workDir,
+          imagesDir: join(workDir, 'images'),
+          decide: async (verdict) => {
+            await this.engine.decideOrphanHold(workDir, verdict);
+            await waitGone(hold.criuPid, 60_000);
+            const rec = this.containers.find(hold.name);
+            return rec && (await alive(rec.pid)) ? 'resumed' : 'killed';
+          },
+        };
+        this.holds.set(id, h);
+        this.log.warn(
+          { migration: id, container: hold.name },
+          're-adopted a frozen tree held by an earlier agent',
+        );
+        continue;
+      }
+      if (
+        slot?.restored &&
+        (await alive(slot.restored.pid)) &&
+        slot.restored.startTime === (await startTime(slot.restored.pid))
+      ) {
+        this.slots.set(id, {
+          id,
+          container: slot.container,
+          workDir,
+          imagesDir: join(workDir, 'images'),
+          received: slot.received,
+          restored: slot.restored,
+        });
+        this.containers.reserve(slot.container.name, slot.container.ip, true);
+        this.log.warn(
+          { migration: id, container: slot.container.name },
+          're-adopted a restored (stopped) tree',
+        );
+        continue;
+      }
+      if (slot) await this.containers.remove(slot.container.name).catch(() => {});
+      this.log.warn({ migration: id }, 'removing a stale migration directory');
+      await rm(workDir, { recursive: true, force: true });
+    }
+    for (const rec of await this.containers.list()) {
+      if (rec.migrationId && !this.holds.has(rec.migrationId) && !this.slots.has(rec.migrationId)) {
+        rec.migrationId = undefined;
+        if (rec.state === 'frozen' || rec.state === 'restored')
+          rec.state = (await alive(rec.pid)) ? 'running' : 'exited';
+        await this.containers.save(rec);
+      }
+    }
+  }
+
+  /** Migration ids this agent is part of right now (reported on registration). */
+  active(): string[] {
+    return [...new Set([...this.holds.keys(), ...this.slots.keys()])];
   }
 
   // ------------------------------------------------------------ target half
@@ -242,6 +387,7 @@ export class Handoff {
     sourceCpuinfo?: Buffer,
   ): Promise<string> {
     checkMigrationId(id);
+    if (this.aborted.has(id)) throw new TernError('ABORTED', `migration ${id} was aborted`);
     const known = this.slots.get(id);
     if (known) return known.container.veth;
     validateName('container', c.name);
@@ -279,9 +425,24 @@ export class Handoff {
   }
 
   /** Writes a pulled chunk stream into the slot, verifies it, unpacks the rootfs. */
-  async receive(id: string, stream: AsyncIterable<ImageChunk__Output>): Promise<EncodeStats> {
+  async receive(
+    id: string,
+    stream: AsyncIterable<ImageChunk__Output> & { cancel(): void },
+  ): Promise<EncodeStats> {
     const s = this.slot(id);
     if (s.received) return s.received;
+    if (s.receiving) throw precondition(`images of migration ${id} are already being received`);
+    const done = this.receiveInto(s, stream);
+    s.receiving = { stop: () => stream.cancel(), done: done.catch(() => {}) };
+    try {
+      s.received = await done;
+      return s.received;
+    } finally {
+      s.receiving = undefined;
+    }
+  }
+
+  private async receiveInto(s: TargetSlot, stream: AsyncIterable<ImageChunk__Output>): Promise<EncodeStats> {
     await rm(s.imagesDir, { recursive: true, force: true });
     await mkdir(s.imagesDir, { recursive: true });
     const rx = new ChunkReceiver(s.imagesDir);
@@ -301,7 +462,6 @@ export class Handoff {
       throw new TernError('INTERNAL', `unpacking the rootfs failed: ${(e as Error).message}`);
     });
     await rm(tarFile);
-    s.received = rx.stats;
     return rx.stats;
   }
 
@@ -331,6 +491,8 @@ export class Handoff {
     await this.containers.save(rec);
     this.containers.unreserve(c.name);
     s.restored = rec;
+    const sf: SlotFile = { id, container: s.container, received: s.received, restored: rec };
+    await writeFile(join(s.workDir, 'slot.json'), JSON.stringify(sf));
     this.log.info(
       { migration: id, container: c.name, pid: r.pid, restoreMs: r.restoreMs },
       'restored stopped',
@@ -342,8 +504,8 @@ export class Handoff {
   async resume(id: string): Promise<ContainerRecord> {
     const s = this.slots.get(checkMigrationId(id));
     if (!s) {
-      const name = this.resumed.get(id);
-      if (name) return this.containers.get(name);
+      const done = await this.outcome(id);
+      if (done?.startsWith('resumed ')) return this.containers.get(done.slice(8));
       throw notFound(`migration ${id} has nothing to resume on ${this.opts.host}`);
     }
     const rec = s.restored;
@@ -358,7 +520,7 @@ export class Handoff {
       await this.containers.announce(rec);
       await rm(s.workDir, { recursive: true, force: true });
       this.slots.delete(id);
-      this.resumed.set(id, rec.name);
+      await this.tombstone(id, `resumed ${rec.name}`);
       this.log.info({ migration: id, container: rec.name, pid: rec.pid }, 'resumed');
     }
     return rec;
@@ -369,33 +531,34 @@ export class Handoff {
   /** Before the commit point only. Idempotent: an unknown id is already aborted. */
   async abort(id: string): Promise<{ resumedSource: boolean; cleanedTarget: boolean }> {
     checkMigrationId(id);
+    this.aborted.add(id);
     let resumedSource = false;
     let cleanedTarget = false;
     const h = this.holds.get(id);
     if (h) {
-      h.hold.reject(new TernError('ABORTED', `migration ${id} aborted`));
-      const result = await h.dump.catch(() => undefined);
-      if (result?.outcome === 'killed') {
+      const outcome = await h.decide('resume');
+      if (outcome === 'killed') {
         throw new TernError(
           'FAILED_PRECONDITION',
           `migration ${id} is past its commit point on ${this.opts.host}`,
         );
       }
-      const rec = this.containers.get(h.name);
-      rec.state = 'running';
-      rec.migrationId = undefined;
-      await this.containers.save(rec);
-      await rm(h.workDir, { recursive: true, force: true });
-      this.holds.delete(id);
+      await this.released(h);
       resumedSource = true;
       this.log.info({ migration: id, container: h.name }, 'aborted: source tree resumed');
+    } else if ((await this.outcome(id)) === 'committed') {
+      throw new TernError(
+        'FAILED_PRECONDITION',
+        `migration ${id} is past its commit point on ${this.opts.host}`,
+      );
     }
     const s = this.slots.get(id);
     if (s) {
       if (s.resumed)
         throw new TernError('FAILED_PRECONDITION', `migration ${id} already resumed on ${this.opts.host}`);
       if (s.restored) await this.containers.kill(s.restored);
-      await this.containers.remove(s.container.name);
+      if (s.restored || !this.containers.find(s.container.name))
+        await this.containers.remove(s.container.name);
       this.containers.unreserve(s.container.name);
       await rm(s.workDir, { recursive: true, force: true });
       this.slots.delete(id);

@@ -73,6 +73,7 @@ export class Agent {
       this.log.info({ criu: info.version, kernel: info.kernel }, 'criu ok');
     }
     await this.containers.load();
+    await this.handoff.load();
     this.server = new grpc.Server(SERVER_OPTIONS);
     this.server.addService(ternProto().tern.v1.Agent.service, this.handlers());
     this.port = await bindServer(this.server, this.opts.listen);
@@ -105,6 +106,7 @@ export class Agent {
               containers,
               lan: this.opts.lan,
               bridge: this.opts.bridge,
+              migrations: this.handoff.active(),
             },
             { timeoutMs: 5000, what: 'register' },
           );
@@ -114,7 +116,7 @@ export class Agent {
           await unary(
             coord,
             coord.Heartbeat,
-            { name: this.opts.host, containers },
+            { name: this.opts.host, containers, migrations: this.handoff.active() },
             { timeoutMs: 5000, what: 'heartbeat' },
           );
         }

@@ -14,9 +14,13 @@ export function connect(flag?: string): CoordinatorClient {
   return coordinatorClient(coordinatorAddress(flag));
 }
 
+/** Labels the CLI gives its own calls: a transport error under one of them means the coordinator is unreachable. */
+const OWN_CALLS = ['migrate', 'hosts', 'ps', 'run', 'exec', 'stop', 'migrations', 'get migration', 'cancel'];
+
 export function fail(cmd: string, e: unknown): never {
   let msg = errorMessage(e);
-  if (/No connection established|ECONNREFUSED|ENOENT/.test(msg)) {
+  const own = OWN_CALLS.some((w) => msg.startsWith(`${w}: `));
+  if (own && /No connection established|ECONNREFUSED|ENOENT/.test(msg)) {
     msg = `cannot reach the coordinator at ${coordinatorAddress()} (is it running? try: deploy/testbed.sh up)`;
   }
   process.stderr.write(`${cmd}: error: ${msg}\n`);

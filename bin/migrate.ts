@@ -41,6 +41,18 @@ async function main() {
     return fail('migrate', e);
   }
   process.stdout.write(`migration ${m.id}: ${m.container} ${m.from} -> ${m.to}\n`);
+  // Ctrl-C asks the coordinator to abort; it refuses after the commit point,
+  // and either way we follow the migration to its end.
+  const id = m.id;
+  let interrupted = false;
+  process.on('SIGINT', () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    process.stdout.write('cancelling (Ctrl-C again to stop watching)\n');
+    unary(client, client.CancelMigration, { id }, { timeoutMs: 10_000, what: 'cancel' }).catch((e) =>
+      process.stdout.write(`cannot cancel: ${(e as Error).message}\n`),
+    );
+  });
   const end = await follow(client, m.id, (l) => process.stdout.write(`${l}\n`)).catch((e) =>
     fail('migrate', e),
   );

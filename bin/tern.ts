@@ -12,6 +12,7 @@ const USAGE = `usage: tern [--coordinator ADDR] COMMAND
   stop <ctr>                              stop and remove a container
   migrations                              list migrations
   migration <id>                          one migration with its phase timeline
+  migration cancel <id>                   abort a migration before its commit point
 The coordinator is reached at --coordinator, $TERN_COORDINATOR, or unix:///run/tern/coordinator.sock.`;
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -142,7 +143,18 @@ async function main() {
       }
       case 'migration': {
         const a = args(argv, {});
-        if (a.positionals.length !== 1) throw new Error('usage: tern migration <id>');
+        if (a.positionals[0] === 'cancel') {
+          if (a.positionals.length !== 2) throw new Error('usage: tern migration cancel <id>');
+          const c = connect((a.values.coordinator as string) ?? coordFlag);
+          await unary(c, c.CancelMigration, { id: a.positionals[1] }, { timeoutMs: 10_000, what: 'cancel' });
+          const m = await follow(c, a.positionals[1], () => {});
+          out(
+            `migration ${m.id}: ${m.phase}${m.phase === 'aborted' ? `; ${m.container} keeps running on ${m.from}` : ''}\n`,
+          );
+          return;
+        }
+        if (a.positionals.length !== 1)
+          throw new Error('usage: tern migration <id> | tern migration cancel <id>');
         const c = connect((a.values.coordinator as string) ?? coordFlag);
         const m = await follow(c, a.positionals[0], (l) => out(`${l}\n`));
         out(m.phase === 'done' ? `${summary(m)}\n` : `phase ${m.phase}${m.error ? `: ${m.error}` : ''}\n`);

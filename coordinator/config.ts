@@ -16,6 +16,8 @@ export interface CoordinatorOptions {
   store: 'sqlite' | 'file';
   /** A host that has not heartbeated for this long is down. */
   hostTimeoutMs: number;
+  /** Migrations a host takes part in at once; more wait their turn. */
+  maxMigrationsPerHost: number;
   logLevel: string;
 }
 
@@ -26,6 +28,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorOptions = {
   stateDir: '/var/lib/tern/coordinator',
   store: 'sqlite',
   hostTimeoutMs: 6000,
+  maxMigrationsPerHost: 2,
   logLevel: 'info',
 };
 
@@ -41,6 +44,7 @@ export function coordinatorOptions(argv: string[]): CoordinatorOptions {
       'state-dir': { type: 'string' },
       store: { type: 'string' },
       'host-timeout-ms': { type: 'string' },
+      'max-migrations-per-host': { type: 'string' },
       'log-level': { type: 'string' },
     },
   });
@@ -59,6 +63,11 @@ export function coordinatorOptions(argv: string[]): CoordinatorOptions {
   if (values['state-dir'] !== undefined) o.stateDir = values['state-dir'];
   if (values.store !== undefined) o.store = values.store as CoordinatorOptions['store'];
   if (values['host-timeout-ms'] !== undefined) o.hostTimeoutMs = Number(values['host-timeout-ms']);
+  if (values['max-migrations-per-host'] !== undefined)
+    o.maxMigrationsPerHost = Number(values['max-migrations-per-host']);
+  if (!Number.isInteger(o.maxMigrationsPerHost) || o.maxMigrationsPerHost < 1) {
+    throw invalid('coordinator: maxMigrationsPerHost must be a whole number >= 1');
+  }
   if (values['log-level'] !== undefined) o.logLevel = values['log-level'];
   if (o.store !== 'sqlite' && o.store !== 'file')
     throw invalid(`coordinator: store must be sqlite or file, not ${o.store}`);

@@ -2,6 +2,7 @@
 // phase change is persisted before the coordinator acts on it, so after a
 // crash the record says what may still be undone.
 import { randomBytes } from 'node:crypto';
+import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import { errorMessage, TernError, withCleanupErrors } from '../proto/errors.js';
 import type { AgentClient, Container__Output } from '../proto/index.js';
@@ -34,14 +35,66 @@ const T = {
   abort: 120_000,
 };
 
+/**
+ * Waits for a free place in q and holds it until the returned release is
+ * called. If the signal fires first, the wait ends and the place, when it
+ * comes, is given back at once.
+ */
+function acquire(q: PQueue, signal: AbortSignal): Promise<() => void> {
+  return new Promise((resolve, reject) => {
+    let started = false;
+    void q.add(
+      () =>
+        new Promise<void>((release) => {
+          if (signal.aborted) return release();
+          started = true;
+          resolve(release);
+        }),
+    );
+    signal.addEventListener('abort', () => !started && reject(signal.reason), { once: true });
+  });
+}
+
 export class MigrationRunner {
   private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly controllers = new Map<string, AbortController>();
+  private readonly queues = new Map<string, PQueue>();
 
   constructor(
     private readonly store: Store,
     private readonly fleet: Fleet,
     private readonly log: Logger,
+    /** How many migrations a host takes part in at once (as source or target). */
+    private readonly perHost = 2,
   ) {}
+
+  private queue(host: string): PQueue {
+    let q = this.queues.get(host);
+    if (!q) {
+      q = new PQueue({ concurrency: this.perHost });
+      this.queues.set(host, q);
+    }
+    return q;
+  }
+
+  /**
+   * Asks a running migration to abort. Before the commit point the abort
+   * starts at once; after it the migration must finish, so this refuses.
+   */
+  cancel(m: MigrationRecord): void {
+    if (TERMINAL.includes(m.phase)) {
+      throw new TernError('FAILED_PRECONDITION', `migration ${m.id} already ended (${m.phase})`);
+    }
+    if (!abortable(m.phase)) {
+      throw new TernError(
+        'FAILED_PRECONDITION',
+        `migration ${m.id} is past its commit point (${m.phase}): the source tree is being killed, so it can only finish on ${m.to}`,
+      );
+    }
+    const c = this.controllers.get(m.id);
+    if (!c) throw new TernError('FAILED_PRECONDITION', `migration ${m.id} is not running here`);
+    c.abort(new TernError('CANCELLED', 'cancelled by the user'));
+  }
 
   watch(id: string, fn: Listener): () => void {
     let set = this.listeners.get(id);
@@ -86,10 +139,15 @@ export class MigrationRunner {
   /** Runs a created migration to done or aborted; never throws. */
   async run(m: MigrationRecord, source: Container__Output): Promise<void> {
     const log = this.log.child({ migration: m.id, container: m.container, from: m.from, to: m.to });
+    const ctl = new AbortController();
+    this.controllers.set(m.id, ctl);
+    // Places on both hosts, taken in name order so two opposite migrations cannot deadlock.
+    const releases: (() => void)[] = [];
     try {
-      await this.forward(m, source, log);
+      for (const h of [m.from, m.to].sort()) releases.push(await acquire(this.queue(h), ctl.signal));
+      await this.forward(m, source, log, ctl.signal);
     } catch (e) {
-      m.error = errorMessage(e);
+      m.error = ctl.signal.aborted ? errorMessage(ctl.signal.reason) : errorMessage(e);
       log.warn({ err: m.error, phase: m.phase }, 'migration failed');
       if (abortable(m.phase)) {
         await this.abort(m, log);
@@ -99,18 +157,30 @@ export class MigrationRunner {
         await this.store.putMigration(m).catch(() => {});
         this.emit(m);
       }
+    } finally {
+      this.controllers.delete(m.id);
+      for (const r of releases) r();
     }
   }
 
-  private async forward(m: MigrationRecord, source: Container__Output, log: Logger): Promise<void> {
+  private async forward(
+    m: MigrationRecord,
+    source: Container__Output,
+    log: Logger,
+    signal: AbortSignal,
+  ): Promise<void> {
     const src = this.fleet.agent(m.from);
     const dst = this.fleet.agent(m.to);
     const id = m.id;
+    const cancelled = () => {
+      if (signal.aborted) throw signal.reason;
+    };
+    cancelled();
 
     // Preflight: refuse before anything is frozen.
     const [sc, dc] = await Promise.all([
-      unary(src, src.Check, {}, { timeoutMs: T.check, what: m.from }),
-      unary(dst, dst.Check, {}, { timeoutMs: T.check, what: m.to }),
+      unary(src, src.Check, {}, { timeoutMs: T.check, what: m.from, signal }),
+      unary(dst, dst.Check, {}, { timeoutMs: T.check, what: m.to, signal }),
     ]);
     if (!sc.criu_ok) throw new TernError('FAILED_PRECONDITION', `${m.from}: ${sc.criu_error}`);
     if (!dc.criu_ok) throw new TernError('FAILED_PRECONDITION', `${m.to}: ${dc.criu_error}`);
@@ -118,17 +188,18 @@ export class MigrationRunner {
       dst,
       dst.PrepareTarget,
       { migration_id: id, container: source, image_bytes_estimate: 0, source_cpuinfo_b64: sc.cpuinfo_b64 },
-      { timeoutMs: T.prepare, what: m.to },
+      { timeoutMs: T.prepare, what: m.to, signal },
     );
     log.info({ veth: prep.veth }, 'preflight ok');
 
+    cancelled();
     await this.transition(m, 'dumping');
     const dumpStart = Date.now();
     const dump = await unary(
       src,
       src.DumpAndHold,
       { migration_id: id, name: m.container },
-      { timeoutMs: T.dump, what: m.from },
+      { timeoutMs: T.dump, what: m.from, signal },
     );
     m.dumpMs = Number(dump.dump_ms);
     m.frozenAtMs = dumpStart;
@@ -143,7 +214,7 @@ export class MigrationRunner {
       dst,
       dst.ReceiveImages,
       { migration_id: id, coordinator: this.fleet.coordinatorAddress() },
-      { timeoutMs: T.receive, what: m.to },
+      { timeoutMs: T.receive, what: m.to, signal },
     );
     m.transferMs = Date.now() - tx0;
     m.rawBytes = Number(rx.raw_bytes);
@@ -155,10 +226,12 @@ export class MigrationRunner {
     );
 
     const rs0 = Date.now();
-    await unary(dst, dst.RestoreStopped, { migration_id: id }, { timeoutMs: T.restore, what: m.to });
+    await unary(dst, dst.RestoreStopped, { migration_id: id }, { timeoutMs: T.restore, what: m.to, signal });
     m.restoreMs = Date.now() - rs0;
 
-    // Commit point: durable before the source is told to kill.
+    // Commit point: durable before the source is told to kill. A cancel that
+    // arrives after this line is refused.
+    cancelled();
     await this.transition(m, 'committing');
     await this.finishCommit(m, log);
   }
@@ -181,7 +254,7 @@ export class MigrationRunner {
 
   /** Target first (remove the stopped copy), then source (unfreeze). */
   async abort(m: MigrationRecord, log: Logger): Promise<void> {
-    await this.transition(m, 'aborting', m.error);
+    if (m.phase !== 'aborting') await this.transition(m, 'aborting', m.error);
     const errors: unknown[] = [];
     for (const host of [m.to, m.from]) {
       try {

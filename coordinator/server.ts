@@ -51,6 +51,7 @@ export class Coordinator implements Fleet {
   private readonly hosts = new Map<string, LiveHost>();
   private readonly migrations = new Map<string, MigrationRecord>();
   private readonly placement = new Map<string, Placement>();
+  private readonly reconciling = new Set<string>();
   readonly runner: MigrationRunner;
   private readonly servers: grpc.Server[] = [];
   port = 0;
@@ -60,7 +61,7 @@ export class Coordinator implements Fleet {
     private readonly store: Store,
     private readonly log: Logger,
   ) {
-    this.runner = new MigrationRunner(store, this, log);
+    this.runner = new MigrationRunner(store, this, log, opts.maxMigrationsPerHost);
   }
 
   async start(): Promise<void> {
@@ -118,9 +119,6 @@ export class Coordinator implements Fleet {
             .catch((e) => log.error({ err: (e as Error).message }, 'recovery failed'));
         } else {
           m.error = m.error ?? 'interrupted by a coordinator restart';
-          if (m.phase === 'aborting') {
-            m.phase = 'preflight'; // re-enter aborting through the table
-          }
           await this.runner
             .abort(m, log)
             .catch((e) => log.error({ err: (e as Error).message }, 'recovery failed'));
@@ -185,6 +183,28 @@ export class Coordinator implements Fleet {
     return matches[0];
   }
 
+  /**
+   * An agent holds a part of a migration that has ended (or that this
+   * coordinator never knew): tell it to abort, which unfreezes a held tree,
+   * removes a stray stopped copy and stale images. Never for a migration
+   * that is still running or past its commit point.
+   */
+  private reconcileMigrations(host: string, ids: string[]): void {
+    for (const id of ids) {
+      const m = this.migrations.get(id);
+      if (m && m.phase !== 'aborted') continue;
+      if (this.reconciling.has(`${host}/${id}`)) continue;
+      this.reconciling.add(`${host}/${id}`);
+      this.log.warn({ host, migration: id }, 'agent holds a part of an ended migration: aborting it there');
+      const a = this.agent(host);
+      unary(a, a.Abort, { migration_id: id }, { timeoutMs: 120_000, what: host })
+        .catch((e) =>
+          this.log.error({ host, migration: id, err: (e as Error).message }, 'reconcile abort failed'),
+        )
+        .finally(() => this.reconciling.delete(`${host}/${id}`));
+    }
+  }
+
   /** Records where running containers are, as their agents report them. */
   private async reconcile(h: LiveHost): Promise<void> {
     for (const c of h.containers) {
@@ -223,6 +243,7 @@ export class Coordinator implements Fleet {
         };
         this.hosts.set(req.name, h);
         await this.reconcile(h);
+        this.reconcileMigrations(h.name, req.migrations);
         await this.store.putHost({
           name: h.name,
           address: h.address,
@@ -240,6 +261,7 @@ export class Coordinator implements Fleet {
         h.lastSeenMs = Date.now();
         h.containers = req.containers;
         await this.reconcile(h);
+        this.reconcileMigrations(h.name, req.migrations);
         return {};
       }),
       ListHosts: handleUnary(log, async () => ({
@@ -340,6 +362,12 @@ export class Coordinator implements Fleet {
       GetMigration: handleUnary(log, async (req) => {
         const m = this.migrations.get(req.id);
         if (!m) throw notFound(`no migration ${req.id}`);
+        return migrationToWire(m);
+      }),
+      CancelMigration: handleUnary(log, async (req) => {
+        const m = this.migrations.get(req.id);
+        if (!m) throw notFound(`no migration ${req.id}`);
+        this.runner.cancel(m);
         return migrationToWire(m);
       }),
       ListMigrations: handleUnary(log, async () => ({

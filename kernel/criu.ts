@@ -3,7 +3,7 @@
 // LXC/Incus do: an action script for the post-dump hold, a log file per run.
 
 import { spawn } from 'node:child_process';
-import { constants as fsc } from 'node:fs';
+import { constants as fsc, openSync } from 'node:fs';
 import { chmod, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { release } from 'node:os';
@@ -129,9 +129,13 @@ export class CriuEngine implements CheckpointEngine {
     await writeFile(script, holdScript(hookDir, req.holdTimeoutSec));
     await chmod(script, 0o700);
 
-    // Open the read end without blocking so the script's write never waits on us.
-    const readyFh = await open(join(hookDir, 'ready'), fsc.O_RDONLY | fsc.O_NONBLOCK);
-    const ready = new Socket({ fd: readyFh.fd, readable: true, writable: false });
+    // Open the read end without blocking so the script's write never waits on
+    // us. The socket owns the fd from here on and closes it on destroy().
+    const ready = new Socket({
+      fd: openSync(join(hookDir, 'ready'), fsc.O_RDONLY | fsc.O_NONBLOCK),
+      readable: true,
+      writable: false,
+    });
     const log = join(req.workDir, 'dump.log');
     const argv = [
       'dump',
@@ -176,7 +180,8 @@ export class CriuEngine implements CheckpointEngine {
     const hookDone = gotReady.then(async () => {
       frozenAtMs = Date.now();
       try {
-        await (hooks.postDump?.({ imagesDir: req.imagesDir, frozenAtMs }) ?? Promise.resolve());
+        await (hooks.postDump?.({ imagesDir: req.imagesDir, frozenAtMs, criuPid: child.pid ?? 0 }) ??
+          Promise.resolve());
         verdict = 'kill';
       } catch (e) {
         hookError = e;
@@ -188,7 +193,6 @@ export class CriuEngine implements CheckpointEngine {
     const code = await Promise.race([exited, hookDone.then(() => exited)]);
     signal?.removeEventListener('abort', onAbort);
     ready.destroy();
-    await readyFh.close().catch(() => {});
 
     if (!frozenAtMs) {
       // CRIU failed (or was stopped) before the tree was frozen and dumped.
@@ -208,8 +212,12 @@ export class CriuEngine implements CheckpointEngine {
     return { outcome: 'resumed', dumpMs, frozenAtMs };
   }
 
+  decideOrphanHold(workDir: string, verdict: 'kill' | 'resume'): Promise<boolean> {
+    return this.sendVerdict(join(workDir, 'hold'), verdict);
+  }
+
   /** Delivers the verdict to a script blocked on the verdict fifo. */
-  private async sendVerdict(hookDir: string, verdict: 'kill' | 'resume'): Promise<void> {
+  private async sendVerdict(hookDir: string, verdict: 'kill' | 'resume'): Promise<boolean> {
     // The script may not have opened the fifo yet; O_NONBLOCK fails with ENXIO
     // until it does, so retry for a while. If it never does, the hold timed out.
     const until = Date.now() + 10_000;
@@ -218,9 +226,9 @@ export class CriuEngine implements CheckpointEngine {
         const fh = await open(join(hookDir, 'verdict'), fsc.O_WRONLY | fsc.O_NONBLOCK);
         await fh.write(`${verdict}\n`);
         await fh.close();
-        return;
+        return true;
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENXIO' || Date.now() > until) return;
+        if ((e as NodeJS.ErrnoException).code !== 'ENXIO' || Date.now() > until) return false;
         await new Promise((r) => setTimeout(r, 2));
       }
     }

@@ -35,7 +35,7 @@ export interface DumpHooks {
    * (the container lives on wherever the images are restored); rejecting
    * unfreezes it, and the container keeps running here as if nothing happened.
    */
-  postDump?(info: { imagesDir: string; frozenAtMs: number }): Promise<void>;
+  postDump?(info: { imagesDir: string; frozenAtMs: number; criuPid: number }): Promise<void>;
 }
 
 export interface DumpResult {
@@ -77,6 +77,12 @@ export interface ImageProcess {
 export interface CheckpointEngine {
   check(): Promise<EngineInfo>;
   dump(req: DumpRequest, hooks: DumpHooks, signal?: AbortSignal): Promise<DumpResult>;
+  /**
+   * Decides a hold left by a dump this process no longer drives (the agent
+   * restarted): 'kill' lets CRIU kill the frozen tree, 'resume' unfreezes it.
+   * Returns false if nothing was waiting for a verdict.
+   */
+  decideOrphanHold(workDir: string, verdict: 'kill' | 'resume'): Promise<boolean>;
   /** Restores detached and stopped: tasks exist, none runs until resumed. */
   restore(req: RestoreRequest, signal?: AbortSignal): Promise<RestoreResult>;
   /** The process tree recorded in an image set (pids as seen inside). */

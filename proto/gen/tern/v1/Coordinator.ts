@@ -25,6 +25,15 @@ import type { StartMigrationRequest as _tern_v1_StartMigrationRequest, StartMigr
 import type { StopResponse as _tern_v1_StopResponse, StopResponse__Output as _tern_v1_StopResponse__Output } from '../../tern/v1/StopResponse';
 
 export interface CoordinatorClient extends grpc.Client {
+  CancelMigration(argument: _tern_v1_MigrationRef, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_Migration__Output>): grpc.ClientUnaryCall;
+  CancelMigration(argument: _tern_v1_MigrationRef, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_Migration__Output>): grpc.ClientUnaryCall;
+  CancelMigration(argument: _tern_v1_MigrationRef, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_Migration__Output>): grpc.ClientUnaryCall;
+  CancelMigration(argument: _tern_v1_MigrationRef, callback: grpc.requestCallback<_tern_v1_Migration__Output>): grpc.ClientUnaryCall;
+  cancelMigration(argument: _tern_v1_MigrationRef, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_Migration__Output>): grpc.ClientUnaryCall;
+  cancelMigration(argument: _tern_v1_MigrationRef, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_Migration__Output>): grpc.ClientUnaryCall;
+  cancelMigration(argument: _tern_v1_MigrationRef, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_Migration__Output>): grpc.ClientUnaryCall;
+  cancelMigration(argument: _tern_v1_MigrationRef, callback: grpc.requestCallback<_tern_v1_Migration__Output>): grpc.ClientUnaryCall;
+  
   ExecContainer(argument: _tern_v1_CoordExecRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_ExecResponse__Output>): grpc.ClientUnaryCall;
   ExecContainer(argument: _tern_v1_CoordExecRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_ExecResponse__Output>): grpc.ClientUnaryCall;
   ExecContainer(argument: _tern_v1_CoordExecRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_ExecResponse__Output>): grpc.ClientUnaryCall;
@@ -128,6 +137,8 @@ export interface CoordinatorClient extends grpc.Client {
 }
 
 export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
+  CancelMigration: grpc.handleUnaryCall<_tern_v1_MigrationRef__Output, _tern_v1_Migration>;
+  
   ExecContainer: grpc.handleUnaryCall<_tern_v1_CoordExecRequest__Output, _tern_v1_ExecResponse>;
   
   GetMigration: grpc.handleUnaryCall<_tern_v1_MigrationRef__Output, _tern_v1_Migration>;
@@ -155,6 +166,7 @@ export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
 }
 
 export interface CoordinatorDefinition extends grpc.ServiceDefinition {
+  CancelMigration: MethodDefinition<_tern_v1_MigrationRef, _tern_v1_Migration, _tern_v1_MigrationRef__Output, _tern_v1_Migration__Output>
   ExecContainer: MethodDefinition<_tern_v1_CoordExecRequest, _tern_v1_ExecResponse, _tern_v1_CoordExecRequest__Output, _tern_v1_ExecResponse__Output>
   GetMigration: MethodDefinition<_tern_v1_MigrationRef, _tern_v1_Migration, _tern_v1_MigrationRef__Output, _tern_v1_Migration__Output>
   Heartbeat: MethodDefinition<_tern_v1_HeartbeatRequest, _tern_v1_HeartbeatResponse, _tern_v1_HeartbeatRequest__Output, _tern_v1_HeartbeatResponse__Output>

@@ -5,9 +5,11 @@ import type { Container as _tern_v1_Container, Container__Output as _tern_v1_Con
 export interface HeartbeatRequest {
   'name'?: (string);
   'containers'?: (_tern_v1_Container)[];
+  'migrations'?: (string)[];
 }
 
 export interface HeartbeatRequest__Output {
   'name': (string);
   'containers': (_tern_v1_Container__Output)[];
+  'migrations': (string)[];
 }

@@ -10,6 +10,7 @@ export interface RegisterHostRequest {
   'containers'?: (_tern_v1_Container)[];
   'lan'?: (string);
   'bridge'?: (string);
+  'migrations'?: (string)[];
 }
 
 export interface RegisterHostRequest__Output {
@@ -20,4 +21,5 @@ export interface RegisterHostRequest__Output {
   'containers': (_tern_v1_Container__Output)[];
   'lan': (string);
   'bridge': (string);
+  'migrations': (string)[];
 }
