@@ -250,7 +250,21 @@ export class Handoff {
       }
       yield { name: ROOTFS_TAR, data: tarOut() };
     }
-    yield* encodeFiles(files(), stats);
+    let n = 0;
+    let corrupt = this.faults.armed('corrupt-chunk');
+    for await (const chunk of encodeFiles(files(), stats)) {
+      // Fault points inside the stream: cut it, or corrupt one chunk's bytes.
+      if (n++ === 1) this.faults.hit('transfer');
+      const data = chunk.data as Buffer | undefined;
+      if (corrupt && data && data.length > 0) {
+        corrupt = false;
+        const bad = Buffer.from(data);
+        bad[bad.length >> 1] ^= 0xff;
+        yield { ...chunk, data: bad };
+        continue;
+      }
+      yield chunk;
+    }
   }
 
   /** Commit point on the source: CRIU kills the frozen tree; returns once it is gone. */
@@ -472,6 +486,10 @@ export class Handoff {
     const c = s.container;
     const dir = this.containers.dir(c.name);
     this.faults.hit('restore');
+    if (this.faults.armed('criu-restore')) {
+      // Makes CRIU itself fail: a file the tree holds open is missing.
+      await rm(join(this.containers.rootfs(c.name), 'tern', 'console.log'), { force: true });
+    }
     const r = await this.engine.restore({
       imagesDir: s.imagesDir,
       workDir: s.workDir,

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import { errorMessage, TernError, withCleanupErrors } from '../proto/errors.js';
+import { Faults } from '../proto/faults.js';
 import type { AgentClient, Container__Output } from '../proto/index.js';
 import { unary } from '../proto/rpc.js';
 import { abortable, canTransition, type Phase, TERMINAL } from './phases.js';
@@ -59,6 +60,8 @@ export class MigrationRunner {
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly controllers = new Map<string, AbortController>();
   private readonly queues = new Map<string, PQueue>();
+  /** Fault points: before-committing, after-committing, after-committed. */
+  readonly faults: Faults;
 
   constructor(
     private readonly store: Store,
@@ -66,7 +69,10 @@ export class MigrationRunner {
     private readonly log: Logger,
     /** How many migrations a host takes part in at once (as source or target). */
     private readonly perHost = 2,
-  ) {}
+    stateDir?: string,
+  ) {
+    this.faults = new Faults(stateDir);
+  }
 
   private queue(host: string): PQueue {
     let q = this.queues.get(host);
@@ -153,9 +159,10 @@ export class MigrationRunner {
         await this.abort(m, log);
       } else {
         // Past the commit point the container must come up on the target:
-        // leave the record in its phase for recovery to finish.
+        // keep trying until it does.
         await this.store.putMigration(m).catch(() => {});
         this.emit(m);
+        await this.completeCommit(m, log);
       }
     } finally {
       this.controllers.delete(m.id);
@@ -232,8 +239,29 @@ export class MigrationRunner {
     // Commit point: durable before the source is told to kill. A cancel that
     // arrives after this line is refused.
     cancelled();
+    this.faults.hit('before-committing');
     await this.transition(m, 'committing');
+    this.faults.hit('after-committing');
     await this.finishCommit(m, log);
+  }
+
+  /**
+   * Finishes a migration past its commit point, retrying until both agents
+   * have answered: the source that its tree is gone, the target that its
+   * copy runs. Both answer repeated commands idempotently.
+   */
+  async completeCommit(m: MigrationRecord, log: Logger): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.finishCommit(m, log);
+        return;
+      } catch (e) {
+        m.error = errorMessage(e);
+        log.warn({ err: m.error, phase: m.phase, attempt }, 'commit not finished yet; retrying');
+        this.emit(m);
+        await new Promise((r) => setTimeout(r, Math.min(5000, 500 * attempt)));
+      }
+    }
   }
 
   /** From committing (or committed) to done. Repeats safely: agents answer idempotently. */
@@ -244,10 +272,12 @@ export class MigrationRunner {
       if (!r.source_gone)
         throw new TernError('INTERNAL', `${m.from} did not confirm the source tree is gone`);
       await this.transition(m, 'committed');
+      this.faults.hit('after-committed');
     }
     const dst = this.fleet.agent(m.to);
     await unary(dst, dst.Resume, { migration_id: m.id }, { timeoutMs: T.resume, what: m.to });
     if (m.frozenAtMs) m.downtimeMs = Date.now() - m.frozenAtMs;
+    m.error = undefined;
     await this.transition(m, 'done', m.downtimeMs !== undefined ? `downtime ${m.downtimeMs} ms` : undefined);
     log.info({ downtimeMs: m.downtimeMs, rawBytes: m.rawBytes, wireBytes: m.wireBytes }, 'migration done');
   }

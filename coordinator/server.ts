@@ -61,7 +61,7 @@ export class Coordinator implements Fleet {
     private readonly store: Store,
     private readonly log: Logger,
   ) {
-    this.runner = new MigrationRunner(store, this, log, opts.maxMigrationsPerHost);
+    this.runner = new MigrationRunner(store, this, log, opts.maxMigrationsPerHost, opts.stateDir);
   }
 
   async start(): Promise<void> {
@@ -114,9 +114,7 @@ export class Coordinator implements Fleet {
         while (Date.now() < until && !(this.isUp(m.from) && this.isUp(m.to)))
           await new Promise((r) => setTimeout(r, 500));
         if (m.phase === 'committing' || m.phase === 'committed') {
-          await this.runner
-            .finishCommit(m, log)
-            .catch((e) => log.error({ err: (e as Error).message }, 'recovery failed'));
+          await this.runner.completeCommit(m, log);
         } else {
           m.error = m.error ?? 'interrupted by a coordinator restart';
           await this.runner

@@ -35,6 +35,11 @@ export class Faults {
     return parseFaults(text);
   }
 
+  /** Whether anything is armed at `point` (for faults that are not fail or crash). */
+  armed(point: string): boolean {
+    return this.current().has(point);
+  }
+
   /** Call at a step boundary named `point`; acts if a fault is armed there. */
   hit(point: string): void {
     const action = this.current().get(point);
