@@ -70,7 +70,10 @@ export class Containers {
         const rec = JSON.parse(await readFile(join(base, name, 'container.json'), 'utf8')) as ContainerRecord;
         this.records.set(rec.name, rec);
       } catch {
-        this.log.warn({ name }, 'ignoring a container directory without a readable record');
+        // Left by a start or an incoming migration that never finished (the
+        // agent died meanwhile): nothing refers to it.
+        this.log.warn({ name }, 'removing a container directory without a record');
+        await rm(join(base, name), { recursive: true, force: true });
       }
     }
     await this.refresh();

@@ -243,7 +243,7 @@ async function runCase(c: Case): Promise<void> {
       'the commit to start',
       async () => {
         const m = await latestMigration();
-        return m && (m.phase === 'committing' || m.phase === 'committed') ? true : undefined;
+        return m && ['committing', 'committed', 'done'].includes(m.phase) ? true : undefined;
       },
       90_000,
     );
