@@ -156,7 +156,8 @@ export class Handoff {
     const started = Date.now();
     const dump = this.engine.dump(
       {
-        pid: rec.pid,
+        // The criu-dump fault makes CRIU itself fail: it is given a pid that just exited.
+        pid: this.faults.armed('criu-dump') ? await exitedPid() : rec.pid,
         imagesDir,
         workDir,
         externalVeths: [rec.veth],
@@ -511,6 +512,7 @@ export class Handoff {
     s.restored = rec;
     const sf: SlotFile = { id, container: s.container, received: s.received, restored: rec };
     await writeFile(join(s.workDir, 'slot.json'), JSON.stringify(sf));
+    this.faults.hit('after-restore');
     this.log.info(
       { migration: id, container: c.name, pid: r.pid, restoreMs: r.restoreMs },
       'restored stopped',
@@ -591,4 +593,11 @@ async function freeBytes(dir: string): Promise<number> {
   const { statfs } = await import('node:fs/promises');
   const s = await statfs(dir);
   return s.bavail * s.bsize;
+}
+
+/** The pid of a process that has already exited (for the criu-dump fault). */
+async function exitedPid(): Promise<number> {
+  const child = spawn('true', [], { stdio: 'ignore' });
+  await new Promise((r) => child.on('close', r));
+  return child.pid ?? 1;
 }

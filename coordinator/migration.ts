@@ -60,7 +60,7 @@ export class MigrationRunner {
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly controllers = new Map<string, AbortController>();
   private readonly queues = new Map<string, PQueue>();
-  /** Fault points: before-committing, after-committing, after-committed. */
+  /** Fault points before-<phase> and after-<phase> around every durable record. */
   readonly faults: Faults;
 
   constructor(
@@ -121,10 +121,13 @@ export class MigrationRunner {
     if (!canTransition(m.phase, to)) {
       throw new TernError('INTERNAL', `migration ${m.id}: illegal transition ${m.phase} -> ${to}`);
     }
+    // Fault points around every durable record: before-<phase>, after-<phase>.
+    this.faults.hit(`before-${to}`);
     m.phase = to;
     m.history.push({ phase: to, atMs: Date.now(), detail });
     if (TERMINAL.includes(to)) m.finishedMs = Date.now();
     await this.store.putMigration(m);
+    this.faults.hit(`after-${to}`);
     this.emit(m);
   }
 
@@ -239,9 +242,7 @@ export class MigrationRunner {
     // Commit point: durable before the source is told to kill. A cancel that
     // arrives after this line is refused.
     cancelled();
-    this.faults.hit('before-committing');
     await this.transition(m, 'committing');
-    this.faults.hit('after-committing');
     await this.finishCommit(m, log);
   }
 
@@ -272,7 +273,6 @@ export class MigrationRunner {
       if (!r.source_gone)
         throw new TernError('INTERNAL', `${m.from} did not confirm the source tree is gone`);
       await this.transition(m, 'committed');
-      this.faults.hit('after-committed');
     }
     const dst = this.fleet.agent(m.to);
     await unary(dst, dst.Resume, { migration_id: m.id }, { timeoutMs: T.resume, what: m.to });

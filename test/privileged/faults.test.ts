@@ -36,7 +36,7 @@ type Where = 'source' | 'target';
 interface Case {
   /** fault point (as armed in a faults file) or external action */
   point: string;
-  kind: 'fail' | 'crash' | 'corrupt' | 'sigkill' | 'link-down';
+  kind: 'fail' | 'crash' | 'corrupt' | 'sigkill' | 'link-down' | 'disk-full';
   role: Role;
   /** Where the container must run afterwards. */
   expect: Where;
@@ -54,12 +54,17 @@ const MATRIX: Case[] = [
   { point: 'restore', kind: 'fail', role: 'target', expect: 'source' },
   { point: 'restore', kind: 'crash', role: 'target', expect: 'source' },
   { point: 'criu-restore', kind: 'fail', role: 'target', expect: 'source' },
+  { point: 'criu-dump', kind: 'fail', role: 'source', expect: 'source' },
+  { point: 'after-restore', kind: 'fail', role: 'target', expect: 'source' },
+  { point: 'after-restore', kind: 'crash', role: 'target', expect: 'source' },
+  { point: 'state-dir', kind: 'disk-full', role: 'target', expect: 'source' },
   { point: 'before-committing', kind: 'fail', role: 'coordinator', expect: 'source' },
   { point: 'before-committing', kind: 'crash', role: 'coordinator', expect: 'source' },
   { point: 'after-committing', kind: 'fail', role: 'coordinator', expect: 'target' },
   { point: 'after-committing', kind: 'crash', role: 'coordinator', expect: 'target', fast: true },
   { point: 'commit', kind: 'fail', role: 'source', expect: 'target', fast: true },
   { point: 'commit', kind: 'crash', role: 'source', expect: 'target' },
+  { point: 'before-committed', kind: 'crash', role: 'coordinator', expect: 'target' },
   { point: 'after-committed', kind: 'crash', role: 'coordinator', expect: 'target' },
   { point: 'resume', kind: 'fail', role: 'target', expect: 'target' },
   { point: 'resume', kind: 'crash', role: 'target', expect: 'target', fast: true },
@@ -172,6 +177,21 @@ async function leftovers(home: string): Promise<string[]> {
   return found;
 }
 
+/**
+ * Puts a 4 MiB tmpfs over the host's migrations directory inside its agent's
+ * mount namespace, so incoming images run out of space; returns the undo.
+ */
+async function fillStateDir(host: string): Promise<() => Promise<void>> {
+  const pid = String(await daemonPid(host));
+  const dir = join(hostDir(host), 'migrations');
+  const r = await sh(['nsenter', '-t', pid, '-m', 'mount', '-t', 'tmpfs', '-o', 'size=4m', 'tern-full', dir]);
+  assert.equal(r.code, 0, r.stderr);
+  return async () => {
+    const u = await sh(['nsenter', '-t', pid, '-m', 'umount', dir]);
+    assert.equal(u.code, 0, u.stderr);
+  };
+}
+
 /** Starts `migrate` in the background; resolves with its exit code and output. */
 function startMigrate(to: string): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -220,6 +240,7 @@ async function runCase(c: Case): Promise<void> {
     const action = c.kind === 'corrupt' ? 'fail' : c.kind;
     await writeFile(faultsFile(daemonName(c.role, from, to)), `${c.point}=${action}\n`);
   }
+  const full = c.kind === 'disk-full' ? await fillStateDir(to) : undefined;
   const migration = startMigrate(to);
   let exited = false;
   void migration.then(() => {
@@ -228,6 +249,9 @@ async function runCase(c: Case): Promise<void> {
   const daemon = daemonName(c.role, from, to);
   if (c.kind === 'sigkill' || c.kind === 'link-down') {
     await externalFault(c, from, to);
+  } else if (c.kind === 'disk-full') {
+    await migration;
+    await full?.();
   } else if (c.kind === 'crash') {
     await waitFor(
       'the process to crash',
