@@ -9,7 +9,7 @@
 // Every method is idempotent where the coordinator may repeat it.
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CheckpointEngine } from '../kernel/engine.js';
@@ -590,7 +590,6 @@ export class Handoff {
 }
 
 async function freeBytes(dir: string): Promise<number> {
-  const { statfs } = await import('node:fs/promises');
   const s = await statfs(dir);
   return s.bavail * s.bsize;
 }

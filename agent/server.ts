@@ -1,6 +1,8 @@
 // The agent daemon: gRPC service, registration and heartbeats.
+
+import { statfs } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { CheckpointEngine } from '../kernel/engine.js';
+import type { CheckpointEngine, EngineInfo } from '../kernel/engine.js';
 import { TernError } from '../proto/errors.js';
 import {
   type AgentHandlers,
@@ -55,6 +57,8 @@ export class Agent {
   private coord?: CoordinatorClient;
   private timer?: NodeJS.Timeout;
   private registered = false;
+  private info?: Promise<EngineInfo>;
+  private cpu?: Promise<Buffer>;
   port = 0;
 
   constructor(
@@ -66,9 +70,25 @@ export class Agent {
     this.handoff = new Handoff(opts, engine, this.containers, log);
   }
 
+  /**
+   * CRIU's verdict and this host's CPU description, each probed once: neither
+   * changes while the agent runs, and probing costs `criu check` and
+   * `criu cpuinfo dump` (hundreds of ms) that a preflight should not pay.
+   */
+  private engineInfo(): Promise<EngineInfo> {
+    this.info ??= this.engine.check();
+    return this.info;
+  }
+
+  private async cpuinfo(): Promise<Buffer> {
+    if (!(await this.engineInfo()).ok) return Buffer.alloc(0);
+    this.cpu ??= this.engine.cpuinfo(this.opts.stateDir).catch(() => Buffer.alloc(0));
+    return this.cpu;
+  }
+
   async start(): Promise<void> {
     if (!this.opts.skipCriuCheck) {
-      const info = await this.engine.check();
+      const info = await this.engineInfo();
       if (!info.ok) throw new TernError('FAILED_PRECONDITION', info.error ?? 'criu is not usable');
       this.log.info({ criu: info.version, kernel: info.kernel }, 'criu ok');
     }
@@ -94,7 +114,7 @@ export class Agent {
       try {
         const containers = (await this.containers.list()).map((r) => toWire(this.opts.host, r));
         if (!this.registered) {
-          const info = await this.engine.check().catch(() => ({ version: '', kernel: '' }));
+          const info = await this.engineInfo();
           await unary(
             coord,
             coord.RegisterHost,
@@ -143,12 +163,9 @@ export class Agent {
     const host = this.opts.host;
     return {
       Check: handleUnary(log, async () => {
-        const info = await this.engine.check();
-        const { statfs } = await import('node:fs/promises');
+        const info = await this.engineInfo();
+        const cpu = await this.cpuinfo();
         const fs = await statfs(this.opts.stateDir);
-        const cpu = info.ok
-          ? await this.engine.cpuinfo(this.opts.stateDir).catch(() => Buffer.alloc(0))
-          : Buffer.alloc(0);
         return {
           host,
           criu_version: info.version,

@@ -11,10 +11,11 @@ import { unary } from '../proto/rpc.js';
 import {
   alive,
   down,
-  execIn,
+  heartbeat,
   hostDir,
   ownsTestbed,
   record,
+  runWorkload,
   tern,
   up,
   workloadRootfs,
@@ -40,23 +41,16 @@ async function main() {
   const t0 = Date.now();
   try {
     for (const [i, n] of names.entries()) {
-      const r = await tern(
-        'run',
-        '--host',
+      await runWorkload(
         HOSTS[i % 2],
-        '--name',
         n,
-        '--rootfs',
         rootfs.dir,
-        '--',
-        '/bin/sh',
-        '-c',
         '/bin/workload heartbeat /tmp/hb & /bin/workload memhog 8 1 half /tmp/mem & wait',
+        '/tmp/hb',
       );
-      if (r.code !== 0) throw new Error(`tern run ${n}: ${r.stderr}`);
     }
     const before = new Map<string, number>();
-    for (const n of names) before.set(n, Number((await execIn(n, 'cat', '/tmp/hb')).split(' ')[0]) || 0);
+    for (const n of names) before.set(n, (await heartbeat(n)) || 0);
 
     const queue = new PQueue({ concurrency: PARALLEL });
     for (const [i, n] of names.entries()) {
@@ -97,7 +91,7 @@ async function main() {
       if (copies.length === 0) lost++;
       if (copies.length > 1) duplicated++;
       if (copies.length === 1) {
-        const hb = Number((await execIn(n, 'cat', '/tmp/hb')).split(' ')[0]) || 0;
+        const hb = (await heartbeat(n)) || 0;
         if (hb <= (before.get(n) ?? 0)) {
           process.stderr.write(`soak: ${n}: heartbeat did not advance\n`);
           lost++;

@@ -16,7 +16,12 @@ const USAGE = `usage: tern [--coordinator ADDR] COMMAND
 The coordinator is reached at --coordinator, $TERN_COORDINATOR, or unix:///run/tern/coordinator.sock.`;
 
 type Values = Record<string, string | boolean | string[] | undefined>;
-function args(argv: string[], options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>) {
+/** Parses a subcommand's flags; `client()` connects to --coordinator given before or after the subcommand. */
+function args(
+  argv: string[],
+  options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>,
+  coordFlag?: string,
+) {
   const dd = argv.indexOf('--');
   const head = dd >= 0 ? argv.slice(0, dd) : argv;
   const rest = dd >= 0 ? argv.slice(dd + 1) : [];
@@ -25,7 +30,9 @@ function args(argv: string[], options: Record<string, { type: 'string' | 'boolea
     options: { coordinator: { type: 'string' }, ...options },
     allowPositionals: true,
   });
-  return { values: parsed.values as Values, positionals: parsed.positionals, rest };
+  const values = parsed.values as Values;
+  const client = () => connect((values.coordinator as string | undefined) ?? coordFlag);
+  return { values, positionals: parsed.positionals, rest, client };
 }
 
 async function main() {
@@ -44,8 +51,8 @@ async function main() {
   try {
     switch (cmd) {
       case 'hosts': {
-        const a = args(argv, {});
-        const c = connect((a.values.coordinator as string | undefined) ?? coordFlag);
+        const a = args(argv, {}, coordFlag);
+        const c = a.client();
         const r = await unary(c, c.ListHosts, {}, { timeoutMs: 10_000, what: 'hosts' });
         const rows = [['HOST', 'STATE', 'ADDRESS', 'CRIU', 'CONTAINERS']];
         for (const h of r.hosts)
@@ -54,8 +61,8 @@ async function main() {
         return;
       }
       case 'ps': {
-        const a = args(argv, { host: { type: 'string' } });
-        const c = connect((a.values.coordinator as string | undefined) ?? coordFlag);
+        const a = args(argv, { host: { type: 'string' } }, coordFlag);
+        const c = a.client();
         const r = await unary(
           c,
           c.ListContainers,
@@ -68,18 +75,22 @@ async function main() {
         return;
       }
       case 'run': {
-        const a = args(argv, {
-          host: { type: 'string' },
-          name: { type: 'string' },
-          ip: { type: 'string' },
-          rootfs: { type: 'string' },
-          hostname: { type: 'string' },
-          env: { type: 'string', multiple: true },
-        });
+        const a = args(
+          argv,
+          {
+            host: { type: 'string' },
+            name: { type: 'string' },
+            ip: { type: 'string' },
+            rootfs: { type: 'string' },
+            hostname: { type: 'string' },
+            env: { type: 'string', multiple: true },
+          },
+          coordFlag,
+        );
         const v = a.values as Record<string, string | string[] | undefined>;
         if (!v.host || !v.name || a.rest.length === 0)
           throw new Error('usage: tern run --host H --name N [--ip A/P] [--rootfs DIR] -- CMD...');
-        const c = connect((v.coordinator as string) ?? coordFlag);
+        const c = a.client();
         const k = await unary(
           c,
           c.RunContainer,
@@ -98,10 +109,10 @@ async function main() {
         return;
       }
       case 'exec': {
-        const a = args(argv, { 'timeout-ms': { type: 'string' } });
+        const a = args(argv, { 'timeout-ms': { type: 'string' } }, coordFlag);
         if (a.positionals.length !== 1 || a.rest.length === 0)
           throw new Error('usage: tern exec <ctr> -- CMD...');
-        const c = connect((a.values.coordinator as string) ?? coordFlag);
+        const c = a.client();
         const timeout = Number(a.values['timeout-ms'] ?? 60_000);
         const r = await unary(
           c,
@@ -116,16 +127,16 @@ async function main() {
         return;
       }
       case 'stop': {
-        const a = args(argv, {});
+        const a = args(argv, {}, coordFlag);
         if (a.positionals.length !== 1) throw new Error('usage: tern stop <ctr>');
-        const c = connect((a.values.coordinator as string) ?? coordFlag);
+        const c = a.client();
         await unary(c, c.StopContainer, { name: a.positionals[0] }, { timeoutMs: 70_000, what: 'stop' });
         out(`${a.positionals[0]} stopped\n`);
         return;
       }
       case 'migrations': {
-        const a = args(argv, {});
-        const c = connect((a.values.coordinator as string) ?? coordFlag);
+        const a = args(argv, {}, coordFlag);
+        const c = a.client();
         const r = await unary(c, c.ListMigrations, {}, { timeoutMs: 10_000, what: 'migrations' });
         const rows = [['ID', 'CONTAINER', 'FROM', 'TO', 'PHASE', 'DOWNTIME', 'ERROR']];
         for (const m of r.migrations)
@@ -142,10 +153,10 @@ async function main() {
         return;
       }
       case 'migration': {
-        const a = args(argv, {});
+        const a = args(argv, {}, coordFlag);
         if (a.positionals[0] === 'cancel') {
           if (a.positionals.length !== 2) throw new Error('usage: tern migration cancel <id>');
-          const c = connect((a.values.coordinator as string) ?? coordFlag);
+          const c = a.client();
           await unary(c, c.CancelMigration, { id: a.positionals[1] }, { timeoutMs: 10_000, what: 'cancel' });
           const m = await follow(c, a.positionals[1], () => {});
           out(
@@ -155,7 +166,7 @@ async function main() {
         }
         if (a.positionals.length !== 1)
           throw new Error('usage: tern migration <id> | tern migration cancel <id>');
-        const c = connect((a.values.coordinator as string) ?? coordFlag);
+        const c = a.client();
         const m = await follow(c, a.positionals[0], (l) => out(`${l}\n`));
         out(m.phase === 'done' ? `${summary(m)}\n` : `phase ${m.phase}${m.error ? `: ${m.error}` : ''}\n`);
         return;

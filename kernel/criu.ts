@@ -176,15 +176,13 @@ export class CriuEngine implements CheckpointEngine {
       ready.on('error', () => {});
     });
 
-    let hookError: unknown;
     const hookDone = gotReady.then(async () => {
       frozenAtMs = Date.now();
       try {
         await (hooks.postDump?.({ imagesDir: req.imagesDir, frozenAtMs, criuPid: child.pid ?? 0 }) ??
           Promise.resolve());
         verdict = 'kill';
-      } catch (e) {
-        hookError = e;
+      } catch {
         verdict = 'resume';
       }
       await this.sendVerdict(hookDir, verdict);
@@ -208,7 +206,6 @@ export class CriuEngine implements CheckpointEngine {
       return { outcome: 'killed', dumpMs, frozenAtMs };
     }
     // The hook declined: CRIU exits non-zero by design and resumes the tree.
-    void hookError;
     return { outcome: 'resumed', dumpMs, frozenAtMs };
   }
 

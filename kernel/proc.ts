@@ -13,16 +13,6 @@ export async function alive(pid: number): Promise<boolean> {
   }
 }
 
-/** Process state letter from /proc/PID/stat (R, S, T, Z ...) or undefined. */
-export async function procState(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return undefined;
-  }
-}
-
 /** Start time of pid in clock ticks since boot: with the pid, identifies a process. */
 export async function startTime(pid: number): Promise<string | undefined> {
   try {

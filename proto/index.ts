@@ -25,7 +25,7 @@ export const LOADER_OPTIONS: protoLoader.Options = {
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** proto/tern.proto, found from both the source tree and dist/. */
-export const PROTO_PATH = here.includes(`${'/dist/'}`)
+export const PROTO_PATH = here.includes('/dist/')
   ? join(here, '..', '..', 'proto', 'tern.proto')
   : join(here, 'tern.proto');
 

@@ -156,3 +156,62 @@ export function background(host: string, argv: string[]): { pid: number; stop: (
 }
 
 export { alive } from '../../kernel/proc.js';
+
+/**
+ * Starts a container running `script` (a /bin/sh -c line over /bin/workload)
+ * and waits until `readyFile` exists inside it.
+ */
+export async function runWorkload(
+  host: string,
+  name: string,
+  rootfs: string,
+  script: string,
+  readyFile: string,
+): Promise<void> {
+  const r = await tern(
+    'run',
+    '--host',
+    host,
+    '--name',
+    name,
+    '--rootfs',
+    rootfs,
+    '--',
+    '/bin/sh',
+    '-c',
+    script,
+  );
+  if (r.code !== 0) throw new Error(`tern run ${name} failed: ${r.stderr}`);
+  await waitFor(
+    `${name} to write ${readyFile}`,
+    async () => (await tern('exec', name, '--', 'cat', readyFile)).code === 0 || undefined,
+    60_000,
+  );
+}
+
+/** The sequence number of the workload heartbeat in /tmp/hb. */
+export async function heartbeat(name: string): Promise<number> {
+  return Number((await execIn(name, 'cat', '/tmp/hb')).split(' ')[0]);
+}
+
+/**
+ * The memhog's checksum written at start (`want`) and the one it computes
+ * again now over all its memory (`got`), after a SIGUSR1.
+ */
+export async function memoryChecksums(name: string): Promise<{ want: string; got: string }> {
+  const want = (await execIn(name, 'cat', '/tmp/mem')).trim();
+  await execIn(name, 'rm', '-f', '/tmp/mem.verify');
+  const ps = await execIn(name, 'ps', '-o', 'pid,args');
+  const pid = ps
+    .split('\n')
+    .find((l) => /^\s*\d+\s+\/bin\/workload memhog/.test(l))
+    ?.trim()
+    .split(/\s+/)[0];
+  if (!pid) throw new Error(`memhog not running in ${name}:\n${ps}`);
+  await execIn(name, 'kill', '-USR1', pid);
+  const got = await waitFor('memory checksum', async () => {
+    const r = await tern('exec', name, '--', 'cat', '/tmp/mem.verify');
+    return r.code === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
+  });
+  return { want, got };
+}

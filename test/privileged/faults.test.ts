@@ -14,13 +14,15 @@ import { join } from 'node:path';
 import {
   alive,
   down,
-  execIn,
+  heartbeat,
   hostDir,
   inHost,
+  memoryChecksums,
   ownsTestbed,
   ROOT,
   record,
   requirePrivileges,
+  runWorkload,
   sh,
   TESTBED_DIR,
   tern,
@@ -124,28 +126,6 @@ async function latestMigration(): Promise<MigrationRow | undefined> {
   return last ? { id: last[0], phase: last[4] } : undefined;
 }
 
-async function heartbeat(): Promise<number> {
-  return Number((await execIn(NAME, 'cat', '/tmp/hb')).split(' ')[0]);
-}
-
-async function memoryOk(): Promise<boolean> {
-  const want = (await execIn(NAME, 'cat', '/tmp/mem')).trim();
-  await execIn(NAME, 'rm', '-f', '/tmp/mem.verify');
-  const ps = await execIn(NAME, 'ps', '-o', 'pid,args');
-  const pid = ps
-    .split('\n')
-    .find((l) => /^\s*\d+\s+\/bin\/workload memhog/.test(l))
-    ?.trim()
-    .split(/\s+/)[0];
-  if (!pid) return false;
-  await execIn(NAME, 'kill', '-USR1', pid);
-  const got = await waitFor('memory checksum', async () => {
-    const r = await tern('exec', NAME, '--', 'cat', '/tmp/mem.verify');
-    return r.code === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
-  });
-  return got === want;
-}
-
 /** What is left anywhere besides the one running container: a list of findings. */
 async function leftovers(home: string): Promise<string[]> {
   const found: string[] = [];
@@ -233,7 +213,7 @@ async function externalFault(c: Case, from: string, to: string): Promise<void> {
 async function runCase(c: Case): Promise<void> {
   const from = (await record('hostA', NAME)) ? 'hostA' : 'hostB';
   const to = from === 'hostA' ? 'hostB' : 'hostA';
-  const before = await heartbeat();
+  const before = await heartbeat(NAME);
   const label = `${c.point} x ${c.kind}${c.kind === 'sigkill' || c.kind === 'link-down' ? ` (${c.role})` : ''}`;
   tally.injected++;
   if (c.kind === 'fail' || c.kind === 'crash' || c.kind === 'corrupt') {
@@ -305,11 +285,12 @@ async function runCase(c: Case): Promise<void> {
     problems.push(`running on [${copies.join(',')}], want ${expectHost}`);
   if (copies.length === 1) {
     const after = await waitFor('heartbeat to advance', async () => {
-      const v = await heartbeat();
+      const v = await heartbeat(NAME);
       return v > before ? v : undefined;
     }).catch(() => 0);
     if (after <= before) problems.push(`heartbeat did not advance past ${before}`);
-    if (!(await memoryOk())) problems.push('memory checksum differs');
+    const mem = await memoryChecksums(NAME);
+    if (mem.got !== mem.want) problems.push('memory checksum differs');
   }
   const left = settled ? [] : await leftovers(expectHost);
   if (left.length > 0) {
@@ -331,24 +312,12 @@ describe(`fault matrix (privileged, ${FULL ? 'full' : 'fast subset'})`, function
     this.timeout(120_000);
     await up(2);
     rootfs = await workloadRootfs();
-    const r = await tern(
-      'run',
-      '--host',
+    await runWorkload(
       'hostA',
-      '--name',
       NAME,
-      '--rootfs',
       rootfs.dir,
-      '--',
-      '/bin/sh',
-      '-c',
       '/bin/workload heartbeat /tmp/hb & /bin/workload memhog 192 99 random /tmp/mem & wait',
-    );
-    assert.equal(r.code, 0, r.stderr);
-    await waitFor(
-      'memhog',
-      async () => (await tern('exec', NAME, '--', 'cat', '/tmp/mem')).code === 0 || undefined,
-      60_000,
+      '/tmp/mem',
     );
   });
 

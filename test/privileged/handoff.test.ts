@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import {
   background,
   down,
-  execIn,
+  heartbeat,
   hostDir,
   inHost,
   migrate,
@@ -17,6 +17,7 @@ import {
   ROOT,
   record,
   requirePrivileges,
+  runWorkload,
   sh,
   tern,
   testbed,
@@ -25,16 +26,12 @@ import {
   workloadRootfs,
 } from '../lib/testbed.js';
 
-async function counter(name: string): Promise<number> {
-  return Number((await execIn(name, 'cat', '/tmp/hb')).split(' ')[0]);
-}
-
 async function assertRunningOn(name: string, host: string): Promise<void> {
   const ps = await tern('ps');
   assert.match(ps.stdout, new RegExp(`^${name}\\s+${host}\\s+running\\s`, 'm'), ps.stdout);
-  const a = await counter(name);
+  const a = await heartbeat(name);
   const b = await waitFor('counter to advance', async () => {
-    const c = await counter(name);
+    const c = await heartbeat(name);
     return c > a ? c : undefined;
   });
   assert.ok(b > a);
@@ -74,20 +71,13 @@ describe('handoff edges (privileged)', function () {
   });
 
   it('keeps an established TCP connection open and answering across a move', async () => {
-    const r = await tern(
-      'run',
-      '--host',
+    await runWorkload(
       'hostA',
-      '--name',
       'tcp',
-      '--rootfs',
       rootfs?.dir ?? '',
-      '--',
-      '/bin/sh',
-      '-c',
       '/bin/workload echo 7000 & /bin/workload heartbeat /tmp/hb & wait',
+      '/tmp/hb',
     );
-    assert.equal(r.code, 0, r.stderr);
     const ip = (await record('hostA', 'tcp'))?.ip.split('/')[0] ?? '';
     const status = join(rootfs?.dir ?? '', 'client.status');
     // The client runs on hostA's network (outside the container), one connection, never reconnects.
@@ -124,24 +114,7 @@ describe('handoff edges (privileged)', function () {
   });
 
   it('aborts when the target restore fails: container keeps running on hostA, hostB holds nothing', async () => {
-    const r = await tern(
-      'run',
-      '--host',
-      'hostA',
-      '--name',
-      'ab',
-      '--rootfs',
-      rootfs?.dir ?? '',
-      '--',
-      '/bin/sh',
-      '-c',
-      '/bin/workload heartbeat /tmp/hb & wait',
-    );
-    assert.equal(r.code, 0, r.stderr);
-    await waitFor(
-      'heartbeat',
-      async () => (await tern('exec', 'ab', '--', 'cat', '/tmp/hb')).code === 0 || undefined,
-    );
+    await runWorkload('hostA', 'ab', rootfs?.dir ?? '', '/bin/workload heartbeat /tmp/hb & wait', '/tmp/hb');
     const pid = (await record('hostA', 'ab'))?.pid;
     await writeFile(join(hostDir('hostB'), 'faults'), 'restore=fail\n');
     try {

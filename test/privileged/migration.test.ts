@@ -8,12 +8,15 @@ import {
   alive,
   down,
   execIn,
+  heartbeat,
   hostDir,
   inHost,
+  memoryChecksums,
   migrate,
   ownsTestbed,
   record,
   requirePrivileges,
+  runWorkload,
   tern,
   up,
   waitFor,
@@ -44,26 +47,13 @@ async function snapshot(): Promise<Snapshot> {
     hostname: (await execIn(NAME, 'hostname')).trim(),
     ip: /inet (\S+)/.exec(addr)?.[1] ?? '',
     mac: /link\/ether (\S+)/.exec(link)?.[1] ?? '',
-    seq: Number((await execIn(NAME, 'cat', '/tmp/hb')).split(' ')[0]),
+    seq: await heartbeat(NAME),
   };
 }
 
-async function memhogPid(): Promise<string> {
-  const ps = await execIn(NAME, 'ps', '-o', 'pid,args');
-  const line = ps.split('\n').find((l) => /^\s*\d+\s+\/bin\/workload memhog/.test(l));
-  assert.ok(line, `memhog not running:\n${ps}`);
-  return line.trim().split(/\s+/)[0];
-}
-
 async function verifyMemory(): Promise<void> {
-  const before = (await execIn(NAME, 'cat', '/tmp/mem')).trim();
-  await execIn(NAME, 'rm', '-f', '/tmp/mem.verify');
-  await execIn(NAME, 'kill', '-USR1', await memhogPid());
-  const after = await waitFor('memory checksum', async () => {
-    const r = await tern('exec', NAME, '--', 'cat', '/tmp/mem.verify');
-    return r.code === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
-  });
-  assert.equal(after, before, 'memory checksum after migration differs');
+  const { want, got } = await memoryChecksums(NAME);
+  assert.equal(got, want, 'memory checksum after migration differs');
 }
 
 async function move(from: string, to: string, before: Snapshot): Promise<void> {
@@ -105,7 +95,7 @@ async function move(from: string, to: string, before: Snapshot): Promise<void> {
   assert.equal(after.mac, before.mac);
   assert.ok(after.seq > before.seq, `heartbeat counter went from ${before.seq} to ${after.seq}`);
   const later = await waitFor('counter to advance', async () => {
-    const s = Number((await execIn(NAME, 'cat', '/tmp/hb')).split(' ')[0]);
+    const s = await heartbeat(NAME);
     return s > after.seq ? s : undefined;
   });
   assert.ok(later > after.seq);
@@ -121,24 +111,12 @@ describe('migration of a running container (privileged)', function () {
     await up(2);
     const rootfs = await workloadRootfs();
     cleanupRootfs = rootfs.cleanup;
-    const r = await tern(
-      'run',
-      '--host',
+    await runWorkload(
       'hostA',
-      '--name',
       NAME,
-      '--rootfs',
       rootfs.dir,
-      '--',
-      '/bin/sh',
-      '-c',
       '/bin/workload heartbeat /tmp/hb & /bin/workload memhog 64 4242 random /tmp/mem & wait',
-    );
-    assert.equal(r.code, 0, r.stderr);
-    await waitFor(
-      'memhog to fill its memory',
-      async () => (await tern('exec', NAME, '--', 'cat', '/tmp/mem')).code === 0 || undefined,
-      60_000,
+      '/tmp/mem',
     );
   });
 
