@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CheckpointEngine } from '../kernel/engine.js';
 import { runOk } from '../kernel/exec.js';
-import { alive, signalTree, startTime, waitGone } from '../kernel/proc.js';
+import { alive, resumeTree, startTime, waitGone } from '../kernel/proc.js';
 import { ChunkReceiver, type EncodeStats, encodeFiles, type SourceFile } from '../proto/chunks.js';
 import { notFound, precondition, TernError } from '../proto/errors.js';
 import { Faults } from '../proto/faults.js';
@@ -532,7 +532,12 @@ export class Handoff {
     if (!rec) throw precondition(`migration ${id} has no restored tree on ${this.opts.host}`);
     if (!s.resumed) {
       this.faults.hit('resume');
-      await signalTree(rec.pid, 'SIGCONT');
+      // Tasks that were stopped when dumped stay stopped; the rest run again.
+      const tree = await this.engine.processTree(s.imagesDir).catch((e: Error) => {
+        this.log.warn({ migration: id, err: e.message }, 'cannot read task states; resuming every task');
+        return [];
+      });
+      await resumeTree(rec.pid, new Set(tree.filter((p) => p.stopped).map((p) => p.pid)));
       rec.state = 'running';
       rec.migrationId = undefined;
       await this.containers.save(rec);

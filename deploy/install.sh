@@ -19,10 +19,13 @@ CRIU_MIN="4.2.1"
 # when it verifies against its own .dsc (fetched over apt's signed index).
 CRIU_KNOWN_SHA256="29ec0ee09e296479fe7048c80980e8ef1d0684d0b0204c2b101dfea19f6725b9"
 
-RUNTIME_DEBS=(iproute2 nftables iptables busybox-static procps util-linux tar gcc libc6-dev make)
+# lz4: the command-line compressor of the plain CRIU pipeline that `npm run bench` compares against.
+RUNTIME_DEBS=(iproute2 nftables iptables busybox-static procps util-linux tar gcc libc6-dev make lz4)
 BUILD_DEBS=(libbsd-dev libcap-dev libgnutls28-dev libnet1-dev libnftables-dev libnl-3-dev
   libprotobuf-c-dev libprotobuf-dev pkgconf protobuf-c-compiler protobuf-compiler
   uuid-dev python3-protobuf dpkg-dev xz-utils)
+# CRIU's zdtm tests, which the compatibility harness builds from the same source.
+COMPAT_DEBS=(libaio-dev libcap-dev)
 
 log() { printf 'install: %s\n' "$*" >&2; }
 die() { printf 'install: error: %s\n' "$*" >&2; exit 1; }
@@ -159,7 +162,7 @@ install_node() {
 main() {
   local with_node=1
   [ "${1:-}" = "--no-node" ] && with_node=0
-  install_debs "${RUNTIME_DEBS[@]}"
+  install_debs "${RUNTIME_DEBS[@]}" "${COMPAT_DEBS[@]}"
   install_criu
   install_rootfs
   # CRIU caches its kernel probe in /run/criu.kdat only when /run is a tmpfs.

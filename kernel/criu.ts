@@ -21,8 +21,11 @@ import type {
   RestoreResult,
 } from './engine.js';
 import { run } from './exec.js';
-import { readImage } from './images.js';
+import { loadImageTypes, readImage } from './images.js';
 import { restoreUnderShim } from './shim.js';
+
+/** CoreEntry.tc.task_state of a task that was stopped when dumped (criu/include/pid.h). */
+const TASK_STOPPED = 3;
 
 export const CRIU_MIN_VERSION = '4.2.1';
 const INSTALL_HINT = 'run `make install` (deploy/install.sh) to build CRIU 4.2.1 or newer';
@@ -101,19 +104,25 @@ export class CriuEngine implements CheckpointEngine {
     }
     try {
       await stat(join(this.protoDir, 'pstree.proto'));
-    } catch {
+      // Parsed now, so reading task states at resume adds no parsing to downtime.
+      await loadImageTypes(this.protoDir);
+    } catch (e) {
       return {
         ok: false,
         version,
         kernel,
-        error: `CRIU image definitions missing in ${this.protoDir}: ${INSTALL_HINT}`,
+        error: `CRIU image definitions missing or unreadable in ${this.protoDir} (${(e as Error).message}): ${INSTALL_HINT}`,
       };
     }
     return { ok: true, version, kernel };
   }
 
+  /**
+   * Options every dump and restore takes: the network lock, and file locks
+   * (flock, POSIX and OFD locks a container holds move with it).
+   */
   private lockArgs(): string[] {
-    return ['--network-lock', this.opts.networkLock ?? 'nftables'];
+    return ['--network-lock', this.opts.networkLock ?? 'nftables', '--file-locks'];
   }
 
   async dump(req: DumpRequest, hooks: DumpHooks, signal?: AbortSignal): Promise<DumpResult> {
@@ -271,13 +280,21 @@ export class CriuEngine implements CheckpointEngine {
 
   async processTree(imagesDir: string): Promise<ImageProcess[]> {
     const entries = await readImage(this.protoDir, imagesDir, 'pstree');
-    return entries.map((e) => ({
-      pid: Number(e.pid),
-      ppid: Number(e.ppid),
-      pgid: Number(e.pgid),
-      sid: Number(e.sid),
-      threads: (e.threads as number[]).map(Number),
-    }));
+    const out: ImageProcess[] = [];
+    for (const e of entries) {
+      const pid = Number(e.pid);
+      const [core] = await readImage(this.protoDir, imagesDir, 'core', pid);
+      const tc = core?.tc as { task_state?: number } | undefined;
+      out.push({
+        pid,
+        ppid: Number(e.ppid),
+        pgid: Number(e.pgid),
+        sid: Number(e.sid),
+        threads: (e.threads as number[]).map(Number),
+        stopped: tc?.task_state === TASK_STOPPED,
+      });
+    }
+    return out;
   }
 
   async cpuinfo(workDir: string): Promise<Buffer> {

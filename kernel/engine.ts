@@ -72,6 +72,8 @@ export interface ImageProcess {
   pgid: number;
   sid: number;
   threads: number[];
+  /** Stopped (SIGSTOP, SIGTSTP...) when dumped: it must stay stopped once restored. */
+  stopped: boolean;
 }
 
 export interface CheckpointEngine {

@@ -6,7 +6,8 @@
 // naming the image type, then entries, each a u32 little-endian length
 // followed by one protobuf message.
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import protobuf from 'protobufjs';
 import { TernError } from '../proto/errors.js';
 
@@ -23,10 +24,22 @@ export const IMAGE_TYPES = {
   },
   pstree: { file: 'pstree.img', magic: 0x50273030, message: 'pstree_entry', proto: 'pstree.proto' },
   utsns: { file: 'utsns-%d.img', magic: 0x54473203, message: 'utsns_entry', proto: 'utsns.proto' },
+  core: { file: 'core-%d.img', magic: 0x55053847, message: 'core_entry', proto: 'core.proto' },
 } as const;
 export type ImageType = keyof typeof IMAGE_TYPES;
 
 const roots = new Map<string, protobuf.Root>();
+
+/** protobufjs ships Google's well-known .proto files (CRIU's opts.proto imports descriptor.proto). */
+const PROTOBUFJS_DIR = dirname(createRequire(import.meta.url).resolve('protobufjs/package.json'));
+
+/** Resolves CRIU's imports in its images directory, Google's from protobufjs. */
+export function resolveImport(protoDir: string): (origin: string, target: string) => string {
+  return (_origin, target) =>
+    target.startsWith('google/protobuf/')
+      ? join(PROTOBUFJS_DIR, target)
+      : join(protoDir, target.replace(/^.*\//, ''));
+}
 
 async function messageType(protoDir: string, type: ImageType): Promise<protobuf.Type> {
   const t = IMAGE_TYPES[type];
@@ -34,7 +47,7 @@ async function messageType(protoDir: string, type: ImageType): Promise<protobuf.
   let root = roots.get(key);
   if (!root) {
     root = new protobuf.Root();
-    root.resolvePath = (_origin, target) => join(protoDir, target.replace(/^.*\//, ''));
+    root.resolvePath = resolveImport(protoDir);
     try {
       await root.load(t.proto, { keepCase: true });
     } catch (e) {
@@ -46,6 +59,11 @@ async function messageType(protoDir: string, type: ImageType): Promise<protobuf.
     roots.set(key, root);
   }
   return root.lookupType(t.message);
+}
+
+/** Parses the .proto files of every image type tern reads. */
+export async function loadImageTypes(protoDir: string): Promise<void> {
+  for (const t of Object.keys(IMAGE_TYPES) as ImageType[]) await messageType(protoDir, t);
 }
 
 /** Splits an image file's bytes into its entries' raw protobuf bytes after checking magics. */

@@ -45,6 +45,33 @@ export async function processTree(root: number): Promise<number[]> {
   return seen;
 }
 
+/** The pid a process has in its innermost pid namespace (NSpid's last field). */
+export async function innerPid(pid: number): Promise<number | undefined> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const m = /^NSpid:\s+(.*)$/m.exec(status);
+  const last = m?.[1].trim().split(/\s+/).pop();
+  return last ? Number(last) : undefined;
+}
+
+/**
+ * Lets a tree restored stopped run again: SIGCONT to every process except
+ * those whose pid inside the container is in `keepStopped` (they were stopped
+ * when dumped, and stay so). Returns how many got it.
+ */
+export async function resumeTree(root: number, keepStopped: ReadonlySet<number>): Promise<number> {
+  let n = 0;
+  for (const pid of await processTree(root)) {
+    if (keepStopped.size && keepStopped.has((await innerPid(pid)) ?? -1)) continue;
+    try {
+      process.kill(pid, 'SIGCONT');
+      n++;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return n;
+}
+
 /** Sends sig to every process of the tree; returns how many got it. */
 export async function signalTree(root: number, sig: NodeJS.Signals): Promise<number> {
   let n = 0;

@@ -195,6 +195,30 @@ static void make_dev_entries(const char *rootfs)
 	mkdir_ok(path, "mkdir tmp");
 }
 
+/*
+ * What programs expect under /dev beside device nodes: a private devpts
+ * instance (ptys, with /dev/ptmx pointing into it), a tmpfs for POSIX shared
+ * memory, and the POSIX message queue filesystem. CRIU dumps and restores all
+ * three with the container's mount namespace.
+ */
+static void mount_dev_filesystems(void)
+{
+	mkdir_ok("/dev/pts", "mkdir /dev/pts");
+	if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+		  "newinstance,ptmxmode=0666,mode=0620") < 0)
+		fail("mount devpts");
+	if (unlink("/dev/ptmx") < 0 && errno != ENOENT)
+		fail("unlink /dev/ptmx");
+	if (symlink("pts/ptmx", "/dev/ptmx") < 0)
+		fail("symlink /dev/ptmx");
+	mkdir_ok("/dev/shm", "mkdir /dev/shm");
+	if (mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k") < 0)
+		fail("mount /dev/shm");
+	mkdir_ok("/dev/mqueue", "mkdir /dev/mqueue");
+	if (mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		fail("mount /dev/mqueue");
+}
+
 static void mkdir_parents(const char *file)
 {
 	char path[PATH_MAX];
@@ -235,6 +259,7 @@ static int container_init(void *arg)
 		fail("chdir /");
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		fail("mount proc");
+	mount_dev_filesystems();
 	if (sethostname(c->hostname, strlen(c->hostname)) < 0)
 		fail("sethostname");
 	// The shim's session lies outside our pid namespace; CRIU cannot

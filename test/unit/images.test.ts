@@ -4,11 +4,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
+import { CriuEngine } from '../../kernel/criu.js';
 import {
   IMAGE_TYPES,
   IMG_COMMON_MAGIC,
   IMG_SERVICE_MAGIC,
   readImage,
+  resolveImport,
   splitImage,
 } from '../../kernel/images.js';
 import { TernError } from '../../proto/errors.js';
@@ -231,6 +233,58 @@ describe('images', () => {
         );
         return true;
       });
+    });
+  });
+
+  describe('CriuEngine.processTree', () => {
+    it('marks the tasks that were stopped when dumped', async function () {
+      if (!existsSync(join(PROTO_DIR, 'core.proto'))) this.skip();
+      const dir = await mkdtemp(join(tmpdir(), 'tern-tree-'));
+      try {
+        const root = new protobuf.Root();
+        root.resolvePath = resolveImport(PROTO_DIR);
+        await root.load(['pstree.proto', 'core.proto'], { keepCase: true });
+        const pstree = root.lookupType('pstree_entry');
+        const core = root.lookupType('core_entry');
+        const procs = [
+          { pid: 1, ppid: 0, state: 1 },
+          { pid: 2, ppid: 1, state: 3 },
+        ];
+        const raw = procs.map((p) =>
+          Buffer.from(
+            pstree
+              .encode(pstree.fromObject({ pid: p.pid, ppid: p.ppid, pgid: 1, sid: 1, threads: [p.pid] }))
+              .finish(),
+          ),
+        );
+        await writeFile(join(dir, 'pstree.img'), image(IMG_COMMON_MAGIC, IMAGE_TYPES.pstree.magic, raw));
+        for (const p of procs) {
+          const tc = {
+            task_state: p.state,
+            exit_code: 0,
+            personality: 0,
+            flags: 0,
+            blk_sigset: 0,
+            comm: 'x',
+          };
+          const c = Buffer.from(core.encode(core.fromObject({ mtype: 'X86_64', tc })).finish());
+          await writeFile(
+            join(dir, `core-${p.pid}.img`),
+            image(IMG_COMMON_MAGIC, IMAGE_TYPES.core.magic, [c]),
+          );
+        }
+        const engine = new CriuEngine({ criuPath: '/nonexistent/criu', protoDir: PROTO_DIR, shimPath: '' });
+        const tree = await engine.processTree(dir);
+        assert.deepEqual(
+          tree.map((p) => [p.pid, p.stopped]),
+          [
+            [1, false],
+            [2, true],
+          ],
+        );
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
   });
 });

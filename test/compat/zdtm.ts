@@ -1,0 +1,413 @@
+// The compatibility harness: CRIU's own zdtm tests as tern workloads.
+//
+// Each test runs twice, in the same kind of container (tern-shim's pid, mount,
+// net, uts and ipc namespaces over a busybox rootfs with the test inside):
+//   - in place, under plain CRIU: `criu dump`, then `criu restore` on the same
+//     host, the reference for what the engine itself preserves;
+//   - migrated: started with `tern run` on hostA, moved with `migrate` to hostB.
+// Then the test gets SIGTERM, checks that its state survived, and writes PASS
+// or FAIL to its outfile, which is its verdict.
+import { existsSync } from 'node:fs';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { defaultShimPath, launchContainer, restoreUnderShim } from '../../kernel/shim.js';
+import { CRIU, hostDir, migrate, ROOT, sh, tern } from '../lib/testbed.js';
+
+export const ZDTM_DIR = process.env.TERN_ZDTM_DIR || '/opt/tern/criu/source/test/zdtm';
+export const WORK_DIR = process.env.TERN_COMPAT_DIR || '/var/lib/tern/compat';
+const BASE_ROOTFS = '/opt/tern/rootfs/busybox';
+const IN_CT_DIR = '/zdtm/static';
+/** What every dump and restore gets, in place and by tern alike. */
+const COMMON_OPTS = ['--tcp-established', '--network-lock', 'nftables'];
+
+export interface CompatTest {
+  area: string;
+  name: string;
+  ci: boolean;
+}
+
+export type Verdict = 'pass' | 'fail' | 'not-built';
+
+export interface RunResult {
+  verdict: Verdict;
+  /** First line that says what went wrong, when it did not pass. */
+  error?: string;
+  ms: number;
+}
+
+export interface TestResult extends CompatTest {
+  inPlace: RunResult;
+  migrated: RunResult;
+}
+
+/** The list kept in test/compat/tests.txt. */
+export async function readList(file = join(ROOT, 'test', 'compat', 'tests.txt')): Promise<CompatTest[]> {
+  const out: CompatTest[] = [];
+  for (const raw of (await readFile(file, 'utf8')).split('\n')) {
+    const line = raw.replace(/#.*/, '').trim();
+    if (!line) continue;
+    const [area, name, mark] = line.split(/\s+/);
+    out.push({ area, name, ci: mark === 'ci' });
+  }
+  return out;
+}
+
+export interface Prepared {
+  /** busybox, the shared libraries the tests link, and /zdtm/init; no test yet. */
+  base: string;
+  /** Test name → the argv the zdtm Makefile starts it with (relative to IN_CT_DIR). */
+  argv: Map<string, string[]>;
+  /** Test name → extra CRIU options its .desc asks for. */
+  opts: Map<string, string[]>;
+  /** Tests whose .desc marks them "excl": they must not run beside another test. */
+  exclusive: Set<string>;
+}
+
+const staticDir = () => join(ZDTM_DIR, 'static');
+
+/**
+ * Builds the zdtm library and the listed tests, the container init, and a base
+ * rootfs with the shared libraries the tests link.
+ */
+export async function prepare(tests: CompatTest[], log: (s: string) => void): Promise<Prepared> {
+  if (!existsSync(join(staticDir(), 'Makefile'))) {
+    throw new Error(`CRIU's zdtm sources are not at ${ZDTM_DIR} (run: make install)`);
+  }
+  const lib = await sh(['make', '-s', '-j2', '-C', join(ZDTM_DIR, 'lib')]);
+  if (lib.code !== 0) throw new Error(`building zdtm/lib failed:\n${lib.stderr.slice(-2000)}`);
+  const names = tests.map((t) => t.name);
+  log(`building ${names.length} zdtm tests`);
+  // -k: a test that does not build on this machine is reported, not fatal.
+  await sh(['make', '-s', '-k', '-j2', '-C', staticDir(), ...names]);
+  const built = names.filter((n) => existsSync(join(staticDir(), n)));
+
+  const argv = new Map<string, string[]>();
+  const dry = await sh(['make', '-n', '-s', '-C', staticDir(), ...built.map((n) => `${n}.pid`)]);
+  for (const line of dry.stdout.split('\n')) {
+    const m = /^\.\/(\S+)\s(.*)$/.exec(line.trim());
+    if (m && built.includes(m[1])) argv.set(m[1], [`./${m[1]}`, ...m[2].split(/\s+/).filter(Boolean)]);
+  }
+  const opts = new Map<string, string[]>();
+  const exclusive = new Set<string>();
+  for (const n of built) {
+    const desc = await readFile(join(staticDir(), `${n}.desc`), 'utf8').catch(() => '');
+    const field = (k: string) =>
+      (new RegExp(`'${k}'\\s*:\\s*'([^']*)'`).exec(desc)?.[1] ?? '').split(/\s+/).filter(Boolean);
+    opts.set(n, field('opts'));
+    if (field('flags').includes('excl')) exclusive.add(n);
+  }
+
+  const base = join(WORK_DIR, 'rootfs');
+  const tmp = `${base}.tmp`;
+  await rm(tmp, { recursive: true, force: true });
+  await cp(BASE_ROOTFS, tmp, { recursive: true, verbatimSymlinks: true });
+  await mkdir(join(tmp, IN_CT_DIR), { recursive: true });
+  const init = await sh([
+    'gcc',
+    '-static',
+    '-O2',
+    '-o',
+    join(tmp, 'zdtm', 'init'),
+    join(ROOT, 'test', 'compat', 'zdtm-init.c'),
+  ]);
+  if (init.code !== 0) throw new Error(`building zdtm-init failed: ${init.stderr}`);
+  const libs = new Set<string>();
+  for (const n of argv.keys()) {
+    const ldd = await sh(['ldd', join(staticDir(), n)]);
+    for (const m of ldd.stdout.matchAll(/(\/\S+)\s+\(0x/g)) libs.add(m[1]);
+  }
+  for (const l of libs) {
+    await mkdir(join(tmp, dirname(l)), { recursive: true });
+    await cp(l, join(tmp, l), { dereference: true });
+  }
+  await rm(base, { recursive: true, force: true });
+  await sh(['mv', tmp, base]);
+  return { base, argv, opts, exclusive };
+}
+
+/** A rootfs at `dir` for one test: the base plus that test's program. */
+async function testRootfs(p: Prepared, name: string, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const r = await sh(['cp', '-a', `${p.base}/.`, `${dir}/`]);
+  if (r.code !== 0) throw new Error(`copying the rootfs to ${dir} failed: ${r.stderr}`);
+  await cp(join(staticDir(), name), join(dir, IN_CT_DIR, name));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function readText(path: string): Promise<string | undefined> {
+  return readFile(path, 'utf8').catch(() => undefined);
+}
+
+async function waitFile(path: string, timeoutMs: number): Promise<string | undefined> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const t = await readText(path);
+    if (t !== undefined) return t.trim();
+    if (Date.now() > until) return undefined;
+    await sleep(50);
+  }
+}
+
+/** The first line of a log or outfile that says what went wrong. */
+export function firstError(text: string): string | undefined {
+  // CRIU says this on every run here (no CAP_SYS_RESOURCE); it is harmless.
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => !l.includes("Can't setup RLIMIT_NOFILE for self"));
+  const hit =
+    lines.find((l) => /\bError \(/.test(l)) ??
+    lines.find((l) => /\b(ERR|FAIL|FAILED|fail(ed)?|error)\b/.test(l) && !/^PASS/.test(l));
+  return hit?.replace(/^\(\s*[\d.]+\)\s*/, '').slice(0, 300);
+}
+
+/** Whether a zdtm outfile ends in PASS, as zdtm.py judges it. */
+export function passed(out: string | undefined): boolean {
+  const last = (out ?? '').trim().split('\n').pop() ?? '';
+  return last.split(/\s+/).includes('PASS');
+}
+
+const READY_MS = 20_000;
+const VERDICT_MS = 40_000;
+
+/**
+ * Waits for the test to be ready (its launcher exited 0), or returns why it
+ * never got there.
+ */
+async function awaitStart(dir: string, name: string): Promise<string | undefined> {
+  const started = await waitFile(join(dir, `${name}.started`), READY_MS);
+  if (started === 'exit 0') return undefined;
+  const out = (await readText(join(dir, `${name}.out`))) ?? '';
+  return `test did not start (${started ?? 'timed out'})${firstError(out) ? `: ${firstError(out)}` : ''}`;
+}
+
+/** Reads the verdict once the test has ended, within VERDICT_MS. */
+async function verdictIn(dir: string, name: string, started: number): Promise<RunResult> {
+  const exit = await waitFile(join(dir, `${name}.exit`), VERDICT_MS);
+  const out = await readText(join(dir, `${name}.out`));
+  if (passed(out)) return { verdict: 'pass', ms: Date.now() - started };
+  const why = exit === undefined ? 'test did not finish after SIGTERM' : `test ended with ${exit}`;
+  return { verdict: 'fail', error: firstError(out ?? '') ?? why, ms: Date.now() - started };
+}
+
+const inCt = (rootfs: string) => join(rootfs, IN_CT_DIR);
+
+/** The test's pid inside its container, from its pidfile. */
+async function testPid(rootfs: string, name: string): Promise<string> {
+  return ((await readText(join(inCt(rootfs), `${name}.pid`))) ?? '').trim();
+}
+
+/** In place: tern-shim launches, plain `criu dump` and `criu restore` on this host. */
+export async function runInPlace(p: Prepared, t: CompatTest): Promise<RunResult> {
+  const started = Date.now();
+  const argv = p.argv.get(t.name);
+  if (!argv) return { verdict: 'not-built', error: 'does not build here', ms: 0 };
+  const dir = join(WORK_DIR, 'in-place', t.name);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(join(dir, 'img'), { recursive: true });
+  const rootfs = join(dir, 'rootfs');
+  await testRootfs(p, t.name, rootfs);
+  const shim = defaultShimPath();
+  let initPid = 0;
+  const fail = (error: string): RunResult => ({ verdict: 'fail', error, ms: Date.now() - started });
+  try {
+    const launched = await launchContainer(
+      shim,
+      {
+        rootfs,
+        hostname: 'zdtm',
+        console: '/zdtm/console.log',
+        env: ['PATH=/bin:/sbin:/usr/bin:/usr/sbin', 'HOME=/root'],
+        command: ['/zdtm/init', IN_CT_DIR, ...argv],
+      },
+      async (pid) => {
+        await sh(['nsenter', '-t', String(pid), '-n', 'ip', 'link', 'set', 'lo', 'up']);
+      },
+    );
+    initPid = launched.pid;
+    const notStarted = await awaitStart(inCt(rootfs), t.name);
+    if (notStarted) return fail(notStarted);
+
+    const opts = [...COMMON_OPTS, ...(p.opts.get(t.name) ?? [])];
+    const dump = await sh(
+      [
+        CRIU,
+        'dump',
+        '-t',
+        String(initPid),
+        '-D',
+        join(dir, 'img'),
+        '-o',
+        join(dir, 'dump.log'),
+        '-v4',
+        ...opts,
+      ],
+      { timeoutMs: 120_000 },
+    );
+    if (dump.code !== 0) {
+      const log = (await readText(join(dir, 'dump.log'))) ?? dump.stderr;
+      return fail(`criu dump: ${firstError(log) ?? `exit ${dump.code}`}`);
+    }
+    initPid = 0; // dumped: the tree is gone
+    const restored = await restoreUnderShim(
+      shim,
+      [
+        CRIU,
+        'restore',
+        '-D',
+        join(dir, 'img'),
+        '-o',
+        join(dir, 'restore.log'),
+        '-v4',
+        '--root',
+        rootfs,
+        '-d',
+        '--pidfile',
+        join(dir, 'restore.pid'),
+        ...opts,
+      ],
+      { pidfile: join(dir, 'restore.pid'), log: join(dir, 'restore.out'), timeoutMs: 120_000 },
+    );
+    if (restored.failure) {
+      const log = (await readText(join(dir, 'restore.log'))) ?? restored.failure;
+      return fail(`criu restore: ${firstError(log) ?? restored.failure}`);
+    }
+    initPid = restored.pid;
+    const pid = await testPid(rootfs, t.name);
+    await sh(['nsenter', '-t', String(initPid), '-p', '-m', '--', '/bin/kill', '-TERM', pid]);
+    return await verdictIn(inCt(rootfs), t.name, started);
+  } finally {
+    // Killing the init ends its pid namespace; its shim then exits.
+    if (initPid) {
+      try {
+        process.kill(initPid, 'SIGKILL');
+      } catch {}
+      await sleep(100);
+    }
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+/** The container tern runs a test in. */
+export const containerName = (t: CompatTest) => `zc-${t.name}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 63);
+
+/** Migrated: `tern run` on `from`, `migrate` to `to`, verdict read on `to`. */
+export async function runMigrated(p: Prepared, t: CompatTest, from: string, to: string): Promise<RunResult> {
+  const started = Date.now();
+  const argv = p.argv.get(t.name);
+  if (!argv) return { verdict: 'not-built', error: 'does not build here', ms: 0 };
+  const name = containerName(t);
+  const rootfsOn = (host: string) => join(hostDir(host), 'containers', name, 'rootfs');
+  const fail = (error: string): RunResult => ({ verdict: 'fail', error, ms: Date.now() - started });
+  await tern('stop', name); // a leftover of an interrupted run
+  const source = join(WORK_DIR, `rootfs-${t.name}`);
+  try {
+    await testRootfs(p, t.name, source);
+    const run = await tern(
+      'run',
+      '--host',
+      from,
+      '--name',
+      name,
+      '--rootfs',
+      source,
+      '--hostname',
+      'zdtm',
+      '--',
+      '/zdtm/init',
+      IN_CT_DIR,
+      ...argv,
+    );
+    if (run.code !== 0) return fail(`tern run: ${run.stderr.trim().split('\n')[0]}`);
+    const notStarted = await awaitStart(inCt(rootfsOn(from)), t.name);
+    if (notStarted) return fail(notStarted);
+    const pid = await testPid(rootfsOn(from), t.name);
+    const m = await migrate('--from', from, '--to', to, name);
+    if (m.code !== 0) {
+      const line =
+        m.stderr
+          .trim()
+          .split('\n')
+          .find((l) => l.trim()) ?? `exit ${m.code}`;
+      return fail(`migrate: ${line.replace(/^migrate: (error: )?/, '')}`);
+    }
+    const kill = await tern('exec', name, '--', '/bin/kill', '-TERM', pid);
+    if (kill.code !== 0) return fail(`could not signal the test: ${kill.stderr.trim()}`);
+    return await verdictIn(inCt(rootfsOn(to)), t.name, started);
+  } finally {
+    await tern('stop', name);
+    await rm(source, { recursive: true, force: true });
+  }
+}
+
+export interface Summary {
+  total: number;
+  migratedPassed: number;
+  inPlacePassed: number;
+  /** Tests that pass in place but not migrated. */
+  gaps: string[];
+}
+
+export function summarize(results: TestResult[]): Summary {
+  return {
+    total: results.length,
+    migratedPassed: results.filter((r) => r.migrated.verdict === 'pass').length,
+    inPlacePassed: results.filter((r) => r.inPlace.verdict === 'pass').length,
+    gaps: results
+      .filter((r) => r.inPlace.verdict === 'pass' && r.migrated.verdict !== 'pass')
+      .map((r) => r.name),
+  };
+}
+
+export function summaryLine(s: Summary): string {
+  return (
+    `compat: migrated ${s.migratedPassed}/${s.total} passed, in-place ${s.inPlacePassed}/${s.total} passed, ` +
+    `parity gaps: ${s.gaps.length ? s.gaps.join(', ') : 'none'}`
+  );
+}
+
+/** One row per area, then every test that did not pass somewhere. */
+export function report(results: TestResult[]): string {
+  const areas = [...new Set(results.map((r) => r.area))];
+  const rows = [['area', 'tests', 'in-place', 'migrated', 'gaps']];
+  for (const a of areas) {
+    const rs = results.filter((r) => r.area === a);
+    const s = summarize(rs);
+    rows.push([a, String(s.total), String(s.inPlacePassed), String(s.migratedPassed), String(s.gaps.length)]);
+  }
+  const all = summarize(results);
+  rows.push([
+    'all',
+    String(all.total),
+    String(all.inPlacePassed),
+    String(all.migratedPassed),
+    String(all.gaps.length),
+  ]);
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const lines = rows.map((r) =>
+    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '),
+  );
+  const bad = results.filter((r) => r.inPlace.verdict !== 'pass' || r.migrated.verdict !== 'pass');
+  if (bad.length) {
+    lines.push('', 'not passing:');
+    for (const r of bad) {
+      const say = (w: RunResult) => (w.verdict === 'pass' ? 'pass' : `${w.verdict}: ${w.error ?? ''}`);
+      lines.push(
+        `  ${r.area}/${r.name}`,
+        `    in-place  ${say(r.inPlace)}`,
+        `    migrated  ${say(r.migrated)}`,
+      );
+    }
+  }
+  lines.push('', summaryLine(all));
+  return lines.join('\n');
+}
+
+export async function writeResults(file: string, results: TestResult[], extra: Record<string, unknown>) {
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(
+    file,
+    `${JSON.stringify({ ...extra, summary: summarize(results), line: summaryLine(summarize(results)), results }, null, 2)}\n`,
+  );
+}
