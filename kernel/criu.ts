@@ -158,6 +158,10 @@ export class CriuEngine implements CheckpointEngine {
       '--action-script',
       script,
       ...this.lockArgs(),
+      // A file the tree holds open but whose name was removed, while other
+      // names still link it, is linked back under a temporary name, which
+      // travels with the rootfs; restore removes it again.
+      '--link-remap',
     ];
     if (req.tcpEstablished) argv.push('--tcp-established');
     for (const v of req.externalVeths) argv.push('--external', `veth[${v}]`);

@@ -26,7 +26,8 @@ export interface CompatTest {
   ci: boolean;
 }
 
-export type Verdict = 'pass' | 'fail' | 'not-built';
+/** not-built: does not compile here; skipped: its .checkskip says this host cannot run it. */
+export type Verdict = 'pass' | 'fail' | 'not-built' | 'skipped';
 
 export interface RunResult {
   verdict: Verdict;
@@ -61,6 +62,10 @@ export interface Prepared {
   opts: Map<string, string[]>;
   /** Tests whose .desc marks them "excl": they must not run beside another test. */
   exclusive: Set<string>;
+  /** Tests whose .checkskip script says this host cannot run them, with its words. */
+  skipped: Map<string, string>;
+  /** Tests with a .hook that cleans host-wide state they leave (cgroup hierarchies). */
+  cleanHooks: Set<string>;
 }
 
 const staticDir = () => join(ZDTM_DIR, 'static');
@@ -89,7 +94,15 @@ export async function prepare(tests: CompatTest[], log: (s: string) => void): Pr
   }
   const opts = new Map<string, string[]>();
   const exclusive = new Set<string>();
+  const skipped = new Map<string, string>();
+  const cleanHooks = new Set<string>();
   for (const n of built) {
+    if (existsSync(join(staticDir(), `${n}.checkskip`))) {
+      const c = await sh([join(staticDir(), `${n}.checkskip`)], { cwd: staticDir() });
+      if (c.code !== 0) skipped.set(n, (c.stdout + c.stderr).trim().split('\n')[0] || 'checkskip says no');
+    }
+    const hook = await readFile(join(staticDir(), `${n}.hook`), 'utf8').catch(() => '');
+    if (hook.includes('--clean')) cleanHooks.add(n);
     const desc = await readFile(join(staticDir(), `${n}.desc`), 'utf8').catch(() => '');
     const field = (k: string) =>
       (new RegExp(`'${k}'\\s*:\\s*'([^']*)'`).exec(desc)?.[1] ?? '').split(/\s+/).filter(Boolean);
@@ -122,7 +135,7 @@ export async function prepare(tests: CompatTest[], log: (s: string) => void): Pr
   }
   await rm(base, { recursive: true, force: true });
   await sh(['mv', tmp, base]);
-  return { base, argv, opts, exclusive };
+  return { base, argv, opts, exclusive, skipped, cleanHooks };
 }
 
 /** A rootfs at `dir` for one test: the base plus that test's program. */
@@ -169,7 +182,7 @@ export function passed(out: string | undefined): boolean {
 }
 
 const READY_MS = 20_000;
-const VERDICT_MS = 40_000;
+const VERDICT_MS = 90_000;
 
 /**
  * Waits for the test to be ready (its launcher exited 0), or returns why it
@@ -198,11 +211,33 @@ async function testPid(rootfs: string, name: string): Promise<string> {
   return ((await readText(join(inCt(rootfs), `${name}.pid`))) ?? '').trim();
 }
 
+/** Why a test cannot run here at all, as a result; undefined if it can. */
+function cannotRun(p: Prepared, t: CompatTest): RunResult | undefined {
+  if (!p.argv.has(t.name)) return { verdict: 'not-built', error: 'does not build here', ms: 0 };
+  const skip = p.skipped.get(t.name);
+  if (skip !== undefined) return { verdict: 'skipped', error: skip, ms: 0 };
+  return undefined;
+}
+
+/**
+ * Runs the test's hook with --clean, as zdtm.py does around a test: it removes
+ * what the test leaves outside its container (named cgroup hierarchies).
+ */
+async function cleanHook(p: Prepared, t: CompatTest): Promise<void> {
+  if (!p.cleanHooks.has(t.name)) return;
+  const dir = join(WORK_DIR, `hook-${t.name}`);
+  await mkdir(dir, { recursive: true });
+  await sh([join(staticDir(), `${t.name}.hook`), '--clean'], { cwd: dir });
+  await rm(dir, { recursive: true, force: true });
+}
+
 /** In place: tern-shim launches, plain `criu dump` and `criu restore` on this host. */
 export async function runInPlace(p: Prepared, t: CompatTest): Promise<RunResult> {
   const started = Date.now();
-  const argv = p.argv.get(t.name);
-  if (!argv) return { verdict: 'not-built', error: 'does not build here', ms: 0 };
+  const no = cannotRun(p, t);
+  if (no) return no;
+  const argv = p.argv.get(t.name) as string[];
+  await cleanHook(p, t);
   const dir = join(WORK_DIR, 'in-place', t.name);
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, 'img'), { recursive: true });
@@ -286,6 +321,7 @@ export async function runInPlace(p: Prepared, t: CompatTest): Promise<RunResult>
       await sleep(100);
     }
     await rm(dir, { recursive: true, force: true }).catch(() => {});
+    await cleanHook(p, t);
   }
 }
 
@@ -295,8 +331,10 @@ export const containerName = (t: CompatTest) => `zc-${t.name}`.replace(/[^A-Za-z
 /** Migrated: `tern run` on `from`, `migrate` to `to`, verdict read on `to`. */
 export async function runMigrated(p: Prepared, t: CompatTest, from: string, to: string): Promise<RunResult> {
   const started = Date.now();
-  const argv = p.argv.get(t.name);
-  if (!argv) return { verdict: 'not-built', error: 'does not build here', ms: 0 };
+  const no = cannotRun(p, t);
+  if (no) return no;
+  const argv = p.argv.get(t.name) as string[];
+  await cleanHook(p, t);
   const name = containerName(t);
   const rootfsOn = (host: string) => join(hostDir(host), 'containers', name, 'rootfs');
   const fail = (error: string): RunResult => ({ verdict: 'fail', error, ms: Date.now() - started });
@@ -338,6 +376,7 @@ export async function runMigrated(p: Prepared, t: CompatTest, from: string, to: 
   } finally {
     await tern('stop', name);
     await rm(source, { recursive: true, force: true });
+    await cleanHook(p, t);
   }
 }
 
@@ -349,7 +388,9 @@ export interface Summary {
   gaps: string[];
 }
 
-export function summarize(results: TestResult[]): Summary {
+/** Counts tests that can run here; not-built and skipped ones are listed, not counted. */
+export function summarize(all: TestResult[]): Summary {
+  const results = all.filter((r) => r.inPlace.verdict !== 'not-built' && r.inPlace.verdict !== 'skipped');
   return {
     total: results.length,
     migratedPassed: results.filter((r) => r.migrated.verdict === 'pass').length,

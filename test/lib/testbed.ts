@@ -21,13 +21,18 @@ export interface Result {
 
 export function sh(
   argv: string[],
-  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
 ): Promise<Result> {
   return new Promise((resolve) => {
     execFile(
       argv[0],
       argv.slice(1),
-      { env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 300_000, maxBuffer: 64 << 20 },
+      {
+        env: { ...process.env, ...opts.env },
+        cwd: opts.cwd,
+        timeout: opts.timeoutMs ?? 300_000,
+        maxBuffer: 64 << 20,
+      },
       (err, stdout, stderr) => {
         const code = err
           ? typeof (err as { code?: unknown }).code === 'number'
