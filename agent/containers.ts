@@ -48,6 +48,12 @@ export class Containers {
   private readonly records = new Map<string, ContainerRecord>();
   /** Names being created or received: reserved so two requests cannot race. */
   private readonly reserved = new Set<string>();
+  /**
+   * Per name, the last queued write or removal of its record. A container's
+   * record is written and removed strictly in the order asked, so a write
+   * under way cannot bring back a record removed after it.
+   */
+  private readonly queued = new Map<string, Promise<void>>();
 
   constructor(
     private readonly opts: AgentOptions,
@@ -80,17 +86,35 @@ export class Containers {
   }
 
   private async refresh(): Promise<void> {
-    for (const rec of this.records.values()) {
+    for (const rec of [...this.records.values()]) {
       if (rec.state === 'exited') continue;
       const ok = (await alive(rec.pid)) && (await startTime(rec.pid)) === rec.startTime;
-      if (!ok) {
+      if (ok) continue;
+      // The tree may be dead because its record is being removed (the source
+      // of a committed migration): only a record still current becomes exited.
+      await this.serialized(rec.name, async () => {
+        if (this.records.get(rec.name) !== rec || rec.state === 'exited') return;
         rec.state = 'exited';
-        await this.save(rec);
-      }
+        await this.write(rec);
+      });
     }
   }
 
+  private serialized(name: string, fn: () => Promise<void>): Promise<void> {
+    const done = (this.queued.get(name) ?? Promise.resolve()).then(fn);
+    const tail = done.catch(() => {});
+    this.queued.set(name, tail);
+    void tail.then(() => {
+      if (this.queued.get(name) === tail) this.queued.delete(name);
+    });
+    return done;
+  }
+
   async save(rec: ContainerRecord): Promise<void> {
+    await this.serialized(rec.name, () => this.write(rec));
+  }
+
+  private async write(rec: ContainerRecord): Promise<void> {
     const dir = this.dir(rec.name);
     await mkdir(dir, { recursive: true });
     const tmp = join(dir, 'container.json.tmp');
@@ -291,7 +315,20 @@ export class Containers {
   }
 
   async remove(name: string): Promise<void> {
-    this.records.delete(name);
-    await rm(this.dir(name), { recursive: true, force: true });
+    const dir = this.dir(name);
+    await this.serialized(name, async () => {
+      this.records.delete(name);
+      // The shim of a tree that just died may still be writing its exit file
+      // into the directory: removing then fails with ENOTEMPTY, so try again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await rm(dir, { recursive: true, force: true });
+          return;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY' || attempt >= 10) throw e;
+          await new Promise((r) => setTimeout(r, 50 * attempt));
+        }
+      }
+    });
   }
 }

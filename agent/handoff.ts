@@ -270,12 +270,10 @@ export class Handoff {
 
   /** Commit point on the source: CRIU kills the frozen tree; returns once it is gone. */
   async commit(id: string): Promise<boolean> {
-    const h = this.holds.get(checkMigrationId(id));
-    if (!h) {
-      // A repeated commit after success is answered from the tombstone.
-      if ((await this.outcome(id)) === 'committed') return true;
-      throw notFound(`no held dump for migration ${id} on ${this.opts.host}`);
-    }
+    // A repeated commit after success is answered from the tombstone.
+    if ((await this.outcome(checkMigrationId(id))) === 'committed') return true;
+    const h = this.holds.get(id);
+    if (!h) throw notFound(`no held dump for migration ${id} on ${this.opts.host}`);
     const rec = this.containers.get(h.name);
     this.faults.hit('commit');
     const outcome = await h.decide('kill');
@@ -285,11 +283,20 @@ export class Handoff {
     }
     if (!(await waitGone(rec.pid, 10_000)))
       throw new TernError('INTERNAL', `source tree of ${h.name} is still alive`);
-    await this.containers.kill(rec);
-    await this.containers.remove(h.name);
+    // The tree is gone: record that first, so a retry is answered "committed"
+    // even if cleaning up below fails half way.
     await this.tombstone(id, 'committed');
-    await rm(h.workDir, { recursive: true, force: true });
     this.holds.delete(id);
+    try {
+      await this.containers.kill(rec);
+      await this.containers.remove(h.name);
+      await rm(h.workDir, { recursive: true, force: true });
+    } catch (e) {
+      this.log.warn(
+        { migration: id, container: h.name, err: (e as Error).message },
+        'committed, but cleaning up the source failed',
+      );
+    }
     this.log.info({ migration: id, container: h.name }, 'source tree gone (committed)');
     return true;
   }
@@ -537,7 +544,7 @@ export class Handoff {
         this.log.warn({ migration: id, err: e.message }, 'cannot read task states; resuming every task');
         return [];
       });
-      await resumeTree(rec.pid, new Set(tree.filter((p) => p.stopped).map((p) => p.pid)));
+      await resumeTree(rec.pid, new Map(tree.filter((p) => p.stopped).map((p) => [p.pid, p.stopSigno])));
       rec.state = 'running';
       rec.migrationId = undefined;
       await this.containers.save(rec);

@@ -52,6 +52,8 @@ export class Coordinator implements Fleet {
   private readonly migrations = new Map<string, MigrationRecord>();
   private readonly placement = new Map<string, Placement>();
   private readonly reconciling = new Set<string>();
+  /** Address → container, while a RunContainer that was given it is under way. */
+  private readonly startingAt = new Map<string, string>();
   readonly runner: MigrationRunner;
   private readonly servers: grpc.Server[] = [];
   port = 0;
@@ -167,9 +169,12 @@ export class Coordinator implements Fleet {
     return out.sort((a, b) => a.name.localeCompare(b.name) || a.host.localeCompare(b.host));
   }
 
-  private async findContainer(name: string): Promise<Container__Output> {
+  /** The live container of that name; with `orExited`, an exited one when none is live. */
+  private async findContainer(name: string, orExited = false): Promise<Container__Output> {
     validateName('container', name);
-    const matches = (await this.allContainers()).filter((c) => c.name === name && c.state !== 'exited');
+    const all = (await this.allContainers()).filter((c) => c.name === name);
+    let matches = all.filter((c) => c.state !== 'exited');
+    if (matches.length === 0 && orExited) matches = all;
     if (matches.length === 0) {
       const down = [...this.hosts.values()].filter(
         (h) => !this.isUp(h.name) && h.containers.some((c) => c.name === name),
@@ -288,11 +293,14 @@ export class Coordinator implements Fleet {
           throw new TernError('ALREADY_EXISTS', `a container named ${req.name} already exists`);
         }
         const lan = this.hosts.get(req.host)?.lan || '10.78.0.0/24';
-        const used = all.filter((c) => c.state !== 'exited').map((c) => c.ip);
+        const used = [...all.filter((c) => c.state !== 'exited').map((c) => c.ip), ...this.startingAt.keys()];
         let ip = req.ip;
         if (ip) {
           ip = validateAddress(ip, lan);
           const addr = ip.split('/')[0];
+          const starting = this.startingAt.get(addr);
+          if (starting)
+            throw new TernError('ALREADY_EXISTS', `address ${addr} is being given to container ${starting}`);
           const user = all.find((c) => c.state !== 'exited' && c.ip.split('/')[0] === addr);
           if (user)
             throw new TernError(
@@ -302,27 +310,37 @@ export class Coordinator implements Fleet {
         } else {
           ip = pickFreeAddress(lan, used);
         }
-        return unary(
-          agent,
-          agent.RunContainer,
-          {
-            name: req.name,
-            command: req.command,
-            ip,
-            rootfs: req.rootfs,
-            hostname: req.hostname,
-            env: req.env,
-          },
-          { timeoutMs: 120_000, what: req.host },
-        );
+        // Until the agent has the container, no other run may pick its address.
+        const addr = ip.split('/')[0];
+        this.startingAt.set(addr, req.name);
+        try {
+          return await unary(
+            agent,
+            agent.RunContainer,
+            {
+              name: req.name,
+              command: req.command,
+              ip,
+              rootfs: req.rootfs,
+              hostname: req.hostname,
+              env: req.env,
+            },
+            { timeoutMs: 120_000, what: req.host },
+          );
+        } finally {
+          this.startingAt.delete(addr);
+        }
       }),
       StopContainer: handleUnary(log, async (req) => {
-        const c = await this.findContainer(req.name);
+        // An exited container can be stopped too: that removes its record.
+        const c = await this.findContainer(req.name, true);
         if (this.activeMigration(c.name)) throw precondition(`container ${c.name} is being migrated`);
         const a = this.agent(c.host);
         const r = await unary(a, a.StopContainer, { name: c.name }, { timeoutMs: 60_000, what: c.host });
-        this.placement.delete(c.name);
-        await this.store.deletePlacement(c.name);
+        if (c.state !== 'exited' || this.placement.get(c.name)?.host === c.host) {
+          this.placement.delete(c.name);
+          await this.store.deletePlacement(c.name);
+        }
         return r;
       }),
       ExecContainer: handleUnary(log, async (req) => {

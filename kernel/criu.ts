@@ -288,7 +288,7 @@ export class CriuEngine implements CheckpointEngine {
     for (const e of entries) {
       const pid = Number(e.pid);
       const [core] = await readImage(this.protoDir, imagesDir, 'core', pid);
-      const tc = core?.tc as { task_state?: number } | undefined;
+      const tc = core?.tc as { task_state?: number; stop_signo?: number } | undefined;
       out.push({
         pid,
         ppid: Number(e.ppid),
@@ -296,6 +296,7 @@ export class CriuEngine implements CheckpointEngine {
         sid: Number(e.sid),
         threads: (e.threads as number[]).map(Number),
         stopped: tc?.task_state === TASK_STOPPED,
+        stopSigno: tc?.task_state === TASK_STOPPED ? tc.stop_signo || undefined : undefined,
       });
     }
     return out;

@@ -74,6 +74,8 @@ export interface ImageProcess {
   threads: number[];
   /** Stopped (SIGSTOP, SIGTSTP...) when dumped: it must stay stopped once restored. */
   stopped: boolean;
+  /** The signal that stopped it, when stopped. */
+  stopSigno?: number;
 }
 
 export interface CheckpointEngine {

@@ -1,5 +1,6 @@
 // Process-tree helpers over /proc.
 import { readdir, readFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 
 /** True while pid exists and is not a zombie. */
 export async function alive(pid: number): Promise<boolean> {
@@ -55,14 +56,28 @@ export async function innerPid(pid: number): Promise<number | undefined> {
 
 /**
  * Lets a tree restored stopped run again: SIGCONT to every process except
- * those whose pid inside the container is in `keepStopped` (they were stopped
- * when dumped, and stay so). Returns how many got it.
+ * those whose pid inside the container is a key of `keepStopped` (they were
+ * stopped when dumped, and stay so). A restore leaves every task stopped by
+ * SIGSTOP; one that a different signal had stopped (SIGTSTP, SIGTTIN, SIGTTOU)
+ * is continued and stopped again by that signal, so its parent and /proc see
+ * what they saw before. Returns how many were continued.
  */
-export async function resumeTree(root: number, keepStopped: ReadonlySet<number>): Promise<number> {
+export async function resumeTree(
+  root: number,
+  keepStopped: ReadonlyMap<number, number | undefined>,
+): Promise<number> {
   let n = 0;
   for (const pid of await processTree(root)) {
-    if (keepStopped.size && keepStopped.has((await innerPid(pid)) ?? -1)) continue;
+    const inner = keepStopped.size ? await innerPid(pid) : undefined;
     try {
+      if (inner !== undefined && keepStopped.has(inner)) {
+        const signo = keepStopped.get(inner);
+        if (signo && signo !== osConstants.signals.SIGSTOP) {
+          process.kill(pid, 'SIGCONT');
+          process.kill(pid, signo);
+        }
+        continue;
+      }
       process.kill(pid, 'SIGCONT');
       n++;
     } catch {

@@ -266,6 +266,7 @@ describe('images', () => {
             flags: 0,
             blk_sigset: 0,
             comm: 'x',
+            stop_signo: p.state === 3 ? 20 : 0,
           };
           const c = Buffer.from(core.encode(core.fromObject({ mtype: 'X86_64', tc })).finish());
           await writeFile(
@@ -276,10 +277,10 @@ describe('images', () => {
         const engine = new CriuEngine({ criuPath: '/nonexistent/criu', protoDir: PROTO_DIR, shimPath: '' });
         const tree = await engine.processTree(dir);
         assert.deepEqual(
-          tree.map((p) => [p.pid, p.stopped]),
+          tree.map((p) => [p.pid, p.stopped, p.stopSigno]),
           [
-            [1, false],
-            [2, true],
+            [1, false, undefined],
+            [2, true, 20],
           ],
         );
       } finally {
