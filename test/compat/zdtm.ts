@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { defaultShimPath, launchContainer, restoreUnderShim } from '../../kernel/shim.js';
-import { CRIU, hostDir, migrate, ROOT, sh, tern } from '../lib/testbed.js';
+import { buildStatic, CRIU, hostDir, migrate, ROOT, sh, tern } from '../lib/testbed.js';
 
 export const ZDTM_DIR = process.env.TERN_ZDTM_DIR || '/opt/tern/criu/source/test/zdtm';
 export const WORK_DIR = process.env.TERN_COMPAT_DIR || '/var/lib/tern/compat';
@@ -115,15 +115,7 @@ export async function prepare(tests: CompatTest[], log: (s: string) => void): Pr
   await rm(tmp, { recursive: true, force: true });
   await cp(BASE_ROOTFS, tmp, { recursive: true, verbatimSymlinks: true });
   await mkdir(join(tmp, IN_CT_DIR), { recursive: true });
-  const init = await sh([
-    'gcc',
-    '-static',
-    '-O2',
-    '-o',
-    join(tmp, 'zdtm', 'init'),
-    join(ROOT, 'test', 'compat', 'zdtm-init.c'),
-  ]);
-  if (init.code !== 0) throw new Error(`building zdtm-init failed: ${init.stderr}`);
+  await buildStatic(join(ROOT, 'test', 'compat', 'zdtm-init.c'), join(tmp, 'zdtm', 'init'));
   const libs = new Set<string>();
   for (const n of argv.keys()) {
     const ldd = await sh(['ldd', join(staticDir(), n)]);

@@ -128,19 +128,17 @@ export async function waitFor<T>(
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
+/** Compiles one C file into a static program (it runs in a rootfs without libc). */
+export async function buildStatic(src: string, out: string): Promise<void> {
+  const r = await sh(['gcc', '-static', '-O2', '-o', out, src]);
+  if (r.code !== 0) throw new Error(`building ${src} failed: ${r.stderr}`);
+}
+
 /** A busybox rootfs with the static test workload at /bin/workload. */
 export async function workloadRootfs(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'tern-rootfs-'));
   await cp(BASE_ROOTFS, dir, { recursive: true, verbatimSymlinks: true });
-  const r = await sh([
-    'gcc',
-    '-static',
-    '-O2',
-    '-o',
-    join(dir, 'bin', 'workload'),
-    join(ROOT, 'test/fixtures/workload.c'),
-  ]);
-  if (r.code !== 0) throw new Error(`building the workload failed: ${r.stderr}`);
+  await buildStatic(join(ROOT, 'test/fixtures/workload.c'), join(dir, 'bin', 'workload'));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
