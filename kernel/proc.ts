@@ -87,20 +87,6 @@ export async function resumeTree(
   return n;
 }
 
-/** Sends sig to every process of the tree; returns how many got it. */
-export async function signalTree(root: number, sig: NodeJS.Signals): Promise<number> {
-  let n = 0;
-  for (const pid of await processTree(root)) {
-    try {
-      process.kill(pid, sig);
-      n++;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return n;
-}
-
 /** Waits until pid is gone (or a zombie) or the timeout passes; returns whether it is gone. */
 export async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
   const until = Date.now() + timeoutMs;

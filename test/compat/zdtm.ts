@@ -10,6 +10,7 @@
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { criuErrors } from '../../kernel/criu-log.js';
 import { defaultShimPath, launchContainer, restoreUnderShim } from '../../kernel/shim.js';
 import { buildStatic, CRIU, hostDir, migrate, ROOT, sh, tern } from '../lib/testbed.js';
 
@@ -154,17 +155,18 @@ async function waitFile(path: string, timeoutMs: number): Promise<string | undef
   }
 }
 
-/** The first line of a log or outfile that says what went wrong. */
+/**
+ * The first line of a CRIU log or zdtm outfile that says what went wrong:
+ * CRIU's own Error lines (read as tern reads them), else the test's.
+ */
 export function firstError(text: string): string | undefined {
-  // CRIU says this on every run here (no CAP_SYS_RESOURCE); it is harmless.
-  const lines = text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => !l.includes("Can't setup RLIMIT_NOFILE for self"));
   const hit =
-    lines.find((l) => /\bError \(/.test(l)) ??
-    lines.find((l) => /\b(ERR|FAIL|FAILED|fail(ed)?|error)\b/.test(l) && !/^PASS/.test(l));
-  return hit?.replace(/^\(\s*[\d.]+\)\s*/, '').slice(0, 300);
+    criuErrors(text, Number.MAX_SAFE_INTEGER)[0] ??
+    text
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => /\b(ERR|FAIL|FAILED|fail(ed)?|error)\b/.test(l) && !/^PASS/.test(l));
+  return hit?.slice(0, 300);
 }
 
 /** Whether a zdtm outfile ends in PASS, as zdtm.py judges it. */
@@ -326,7 +328,6 @@ export async function runMigrated(p: Prepared, t: CompatTest, from: string, to: 
   const no = cannotRun(p, t);
   if (no) return no;
   const argv = p.argv.get(t.name) as string[];
-  await cleanHook(p, t);
   const name = containerName(t);
   const rootfsOn = (host: string) => join(hostDir(host), 'containers', name, 'rootfs');
   const fail = (error: string): RunResult => ({ verdict: 'fail', error, ms: Date.now() - started });
