@@ -1,9 +1,10 @@
 // Agent options: one type, defaults and validation in one place.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { invalid } from '../core/errors.js';
+import { validateName } from '../core/names.js';
+import { parseCidr } from '../core/net.js';
 import { defaultShimPath } from '../kernel/shim.js';
-import { invalid } from '../proto/errors.js';
-import { parseCidr, validateName } from './policy.js';
 
 export interface AgentOptions {
   /** This host's name as users type it (`migrate --to NAME`). */

@@ -5,12 +5,14 @@
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { invalid, notFound, precondition, TernError } from '../core/errors.js';
+import { validateName } from '../core/names.js';
+import { validateAddress } from '../core/net.js';
 import { run, runOk } from '../kernel/exec.js';
 import { alive, startTime, waitGone } from '../kernel/proc.js';
 import { launchContainer } from '../kernel/shim.js';
-import { invalid, notFound, precondition, TernError } from '../proto/errors.js';
 import type { AgentOptions } from './config.js';
-import { randomMac, validateAddress, validateName, vethName } from './policy.js';
+import { randomMac, vethName } from './policy.js';
 
 export type ContainerState = 'running' | 'frozen' | 'restored' | 'exited';
 

@@ -12,16 +12,16 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { notFound, precondition, TernError } from '../core/errors.js';
+import { Faults } from '../core/faults.js';
+import { checkMigrationId, validateName } from '../core/names.js';
 import type { CheckpointEngine } from '../kernel/engine.js';
 import { runOk } from '../kernel/exec.js';
 import { alive, resumeTree, startTime, waitGone } from '../kernel/proc.js';
 import { ChunkReceiver, type EncodeStats, encodeFiles, type SourceFile } from '../proto/chunks.js';
-import { notFound, precondition, TernError } from '../proto/errors.js';
-import { Faults } from '../proto/faults.js';
 import type { ImageChunk, ImageChunk__Output } from '../proto/index.js';
 import type { AgentOptions } from './config.js';
 import type { ContainerRecord, Containers } from './containers.js';
-import { validateName } from './policy.js';
 
 export const ROOTFS_TAR = 'rootfs.tar';
 
@@ -88,12 +88,6 @@ interface TargetSlot {
   receiving?: { stop: () => void; done: Promise<unknown> };
   restored?: ContainerRecord;
   resumed?: boolean;
-}
-
-export function checkMigrationId(id: string): string {
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id))
-    throw new TernError('INVALID_ARGUMENT', `invalid migration id ${JSON.stringify(id)}`);
-  return id;
 }
 
 async function dirSize(dir: string): Promise<{ bytes: number; files: number }> {

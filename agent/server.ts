@@ -2,8 +2,8 @@
 
 import { statfs } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { TernError } from '../core/errors.js';
 import type { CheckpointEngine, EngineInfo } from '../kernel/engine.js';
-import { TernError } from '../proto/errors.js';
 import {
   type AgentHandlers,
   bindServer,

@@ -34,10 +34,6 @@ import { performance } from 'node:perf_hooks';
 import { CONSOLE } from '../agent/containers.js';
 import { randomMac } from '../agent/policy.js';
 import { connect, follow } from '../bin/cli.js';
-import { alive, startTime, waitGone } from '../kernel/proc.js';
-import { defaultShimPath, launchContainer, restoreUnderShim } from '../kernel/shim.js';
-import type { Migration__Output } from '../proto/index.js';
-import { unary } from '../proto/rpc.js';
 import {
   CRIU,
   down,
@@ -51,7 +47,11 @@ import {
   tern,
   up,
   workloadRootfs,
-} from '../test/lib/testbed.js';
+} from '../deploy/testbed/driver.js';
+import { alive, startTime, waitGone } from '../kernel/proc.js';
+import { defaultShimPath, launchContainer, restoreUnderShim } from '../kernel/shim.js';
+import type { Migration__Output } from '../proto/index.js';
+import { unary } from '../proto/rpc.js';
 
 function intEnv(name: string, dflt: number): number {
   const v = Number(process.env[name] ?? dflt);

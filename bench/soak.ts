@@ -7,7 +7,6 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import PQueue from 'p-queue';
 import { connect, follow } from '../bin/cli.js';
-import { unary } from '../proto/rpc.js';
 import {
   alive,
   down,
@@ -19,7 +18,8 @@ import {
   tern,
   up,
   workloadRootfs,
-} from '../test/lib/testbed.js';
+} from '../deploy/testbed/driver.js';
+import { unary } from '../proto/rpc.js';
 
 const CONTAINERS = Number(process.env.SOAK_CONTAINERS ?? 20);
 const ROUNDS = Number(process.env.SOAK_ROUNDS ?? 10);

@@ -1,5 +1,5 @@
 // Shared by the `tern` and `migrate` commands: coordinator address, output helpers.
-import { errorMessage } from '../proto/errors.js';
+import { errorMessage } from '../core/errors.js';
 import { type CoordinatorClient, coordinatorClient, type Migration__Output } from '../proto/index.js';
 import { unary } from '../proto/rpc.js';
 

@@ -2,8 +2,8 @@
 // tern-agent: the per-host daemon (see deploy/systemd/tern-agent.service).
 import { agentOptions } from '../agent/config.js';
 import { Agent } from '../agent/server.js';
+import { errorMessage } from '../core/errors.js';
 import { CriuEngine } from '../kernel/criu.js';
-import { errorMessage } from '../proto/errors.js';
 import { daemonLogger } from './log.js';
 
 async function main() {

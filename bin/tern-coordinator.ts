@@ -5,7 +5,7 @@ import { coordinatorOptions } from '../coordinator/config.js';
 import { Coordinator } from '../coordinator/server.js';
 import { SqliteStore } from '../coordinator/sqlite-store.js';
 import { FileStore, type Store } from '../coordinator/store.js';
-import { errorMessage } from '../proto/errors.js';
+import { errorMessage } from '../core/errors.js';
 import { daemonLogger } from './log.js';
 
 async function main() {

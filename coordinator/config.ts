@@ -1,7 +1,7 @@
 // Coordinator options: one type, defaults and validation in one place.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { invalid } from '../proto/errors.js';
+import { invalid } from '../core/errors.js';
 
 export interface CoordinatorOptions {
   /** TCP listen address for agents (host:port); empty = no TCP. */

@@ -4,8 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
-import { errorMessage, TernError, withCleanupErrors } from '../proto/errors.js';
-import { Faults } from '../proto/faults.js';
+import { errorMessage, TernError, withCleanupErrors } from '../core/errors.js';
+import { Faults } from '../core/faults.js';
 import type { AgentClient, Container__Output } from '../proto/index.js';
 import { unary } from '../proto/rpc.js';
 import { abortable, canTransition, type Phase, TERMINAL } from './phases.js';

@@ -3,8 +3,9 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { pickFreeAddress, validateAddress, validateName } from '../agent/policy.js';
-import { invalid, notFound, precondition, TernError } from '../proto/errors.js';
+import { invalid, notFound, precondition, TernError } from '../core/errors.js';
+import { validateName } from '../core/names.js';
+import { pickFreeAddress, validateAddress } from '../core/net.js';
 import {
   type AgentClient,
   agentClient,

@@ -8,7 +8,7 @@ import { chmod, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promi
 import { Socket } from 'node:net';
 import { release } from 'node:os';
 import { dirname, join } from 'node:path';
-import { TernError } from '../proto/errors.js';
+import { TernError } from '../core/errors.js';
 import { criuFailure } from './criu-log.js';
 import type {
   CheckpointEngine,

@@ -1,6 +1,6 @@
 // Running helper programs (criu, ip, nsenter, tar) with captured output.
 import { spawn } from 'node:child_process';
-import { TernError } from '../proto/errors.js';
+import { TernError } from '../core/errors.js';
 
 export interface RunResult {
   code: number;

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { TernError } from '../proto/errors.js';
+import { TernError } from '../core/errors.js';
 
 /** Built by `npm run build` into dist/native/. */
 export function defaultShimPath(): string {

@@ -9,7 +9,7 @@ import { type FileHandle, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import lz4 from 'lz4';
-import { TernError } from './errors.js';
+import { TernError } from '../core/errors.js';
 import type { ImageChunk, ImageChunk__Output } from './index.js';
 
 export const CHUNK_SIZE = 1024 * 1024;

@@ -3,7 +3,7 @@
 // calls so the rest of tern never touches callbacks.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { type ErrorCode, TernError } from './errors.js';
+import { type ErrorCode, TernError } from '../core/errors.js';
 
 const toStatus: Record<ErrorCode, grpc.status> = {
   INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import PQueue from 'p-queue';
-import { down, ROOT, TESTBED_DIR, up } from '../lib/testbed.js';
+import { down, ROOT, TESTBED_DIR, up } from '../../deploy/testbed/driver.js';
 import {
   type CompatTest,
   prepare,

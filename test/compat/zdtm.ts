@@ -10,9 +10,9 @@
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { buildStatic, CRIU, hostDir, migrate, ROOT, sh, tern } from '../../deploy/testbed/driver.js';
 import { criuErrors } from '../../kernel/criu-log.js';
 import { defaultShimPath, launchContainer, restoreUnderShim } from '../../kernel/shim.js';
-import { buildStatic, CRIU, hostDir, migrate, ROOT, sh, tern } from '../lib/testbed.js';
 
 export const ZDTM_DIR = process.env.TERN_ZDTM_DIR || '/opt/tern/criu/source/test/zdtm';
 export const WORK_DIR = process.env.TERN_COMPAT_DIR || '/var/lib/tern/compat';

@@ -6,8 +6,8 @@ import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ErrorCode, TernError } from '../../core/errors.js';
 import { ChunkReceiver, type EncodeStats, encodeFiles, type SourceFile } from '../../proto/chunks.js';
-import { type ErrorCode, TernError } from '../../proto/errors.js';
 import {
   type AgentClient,
   type AgentHandlers,

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { down, sh, up } from '../../deploy/testbed/driver.js';
 import {
   containerName,
   type Prepared,
@@ -14,7 +15,7 @@ import {
   runMigrated,
   WORK_DIR,
 } from '../compat/zdtm.js';
-import { down, requirePrivileges, sh, up } from '../lib/testbed.js';
+import { requirePrivileges } from '../lib/privileges.js';
 
 const CI_TESTS = (await readList()).filter((t) => t.ci);
 

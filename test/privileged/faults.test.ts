@@ -21,7 +21,6 @@ import {
   ownsTestbed,
   ROOT,
   record,
-  requirePrivileges,
   runWorkload,
   sh,
   TESTBED_DIR,
@@ -30,7 +29,8 @@ import {
   up,
   waitFor,
   workloadRootfs,
-} from '../lib/testbed.js';
+} from '../../deploy/testbed/driver.js';
+import { requirePrivileges } from '../lib/privileges.js';
 
 type Role = 'source' | 'target' | 'coordinator';
 type Where = 'source' | 'target';

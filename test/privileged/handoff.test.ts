@@ -16,7 +16,6 @@ import {
   ownsTestbed,
   ROOT,
   record,
-  requirePrivileges,
   runWorkload,
   sh,
   tern,
@@ -24,7 +23,8 @@ import {
   up,
   waitFor,
   workloadRootfs,
-} from '../lib/testbed.js';
+} from '../../deploy/testbed/driver.js';
+import { requirePrivileges } from '../lib/privileges.js';
 
 async function assertRunningOn(name: string, host: string): Promise<void> {
   const ps = await tern('ps');

@@ -15,13 +15,13 @@ import {
   migrate,
   ownsTestbed,
   record,
-  requirePrivileges,
   runWorkload,
   tern,
   up,
   waitFor,
   workloadRootfs,
-} from '../lib/testbed.js';
+} from '../../deploy/testbed/driver.js';
+import { requirePrivileges } from '../lib/privileges.js';
 
 const NAME = 'mover';
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ROOT, sh } from '../lib/testbed.js';
+import { ROOT, sh } from '../../deploy/testbed/driver.js';
 
 describe('systemd units', () => {
   for (const unit of ['tern-agent.service', 'tern-coordinator.service']) {

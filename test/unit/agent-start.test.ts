@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from '../lib/testbed.js';
+import { ROOT } from '../../deploy/testbed/driver.js';
 
 function startAgent(criu: string, stateDir: string) {
   return spawnSync(

@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { type ErrorCode, TernError } from '../../core/errors.js';
 import {
   CHUNK_SIZE,
   ChunkReceiver,
@@ -15,7 +16,6 @@ import {
   rechunk,
   type SourceFile,
 } from '../../proto/chunks.js';
-import { type ErrorCode, TernError } from '../../proto/errors.js';
 import type { ImageChunk, ImageChunk__Output } from '../../proto/index.js';
 
 /** What a gRPC client would hand the receiver: every field present, longs as strings. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENT_DEFAULTS, agentOptions } from '../../agent/config.js';
 import { COORDINATOR_DEFAULTS, coordinatorOptions } from '../../coordinator/config.js';
-import { TernError } from '../../proto/errors.js';
+import { TernError } from '../../core/errors.js';
 
 function assertInvalid(fn: () => unknown, message: RegExp): void {
   assert.throws(fn, (e: unknown) => {

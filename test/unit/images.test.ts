@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
+import { TernError } from '../../core/errors.js';
 import { CriuEngine } from '../../kernel/criu.js';
 import {
   IMAGE_TYPES,
@@ -13,7 +14,6 @@ import {
   resolveImport,
   splitImage,
 } from '../../kernel/images.js';
-import { TernError } from '../../proto/errors.js';
 
 const PROTO_DIR = '/opt/tern/criu/images';
 

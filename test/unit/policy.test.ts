@@ -1,15 +1,8 @@
 import assert from 'node:assert/strict';
-import {
-  formatIp,
-  parseCidr,
-  parseIp,
-  pickFreeAddress,
-  randomMac,
-  validateAddress,
-  validateName,
-  vethName,
-} from '../../agent/policy.js';
-import { TernError } from '../../proto/errors.js';
+import { randomMac, vethName } from '../../agent/policy.js';
+import { TernError } from '../../core/errors.js';
+import { validateName } from '../../core/names.js';
+import { formatIp, parseCidr, parseIp, pickFreeAddress, validateAddress } from '../../core/net.js';
 
 /** Asserts that fn throws an INVALID_ARGUMENT TernError whose message matches `message`. */
 function assertInvalid(fn: () => unknown, message: RegExp | string): void {

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { ROOT } from '../lib/testbed.js';
+import { ROOT } from '../../deploy/testbed/driver.js';
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { type ErrorCode, TernError } from '../../proto/errors.js';
+import { type ErrorCode, TernError } from '../../core/errors.js';
 import { fromServiceError, toServiceError } from '../../proto/rpc.js';
 
 const CODES: [ErrorCode, grpc.status][] = [

@@ -1,5 +1,6 @@
-// Helpers for privileged tests: bring the local testbed up and down, run the
-// CLI against it, run commands in host namespaces, build test rootfs.
+// The testbed's driver for TypeScript: bring the local testbed up and down,
+// run the CLI against it, run commands in host namespaces, build test rootfs.
+// Privileged tests, the benchmark and the soak share it.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -43,17 +44,6 @@ export function sh(
       },
     );
   });
-}
-
-/** Skips the suite unless we are root with CRIU installed. */
-export function requirePrivileges(ctx: Mocha.Context): void {
-  if (
-    process.getuid?.() !== 0 ||
-    !existsSync(CRIU) ||
-    !existsSync(join(ROOT, 'dist', 'native', 'tern-shim'))
-  ) {
-    ctx.skip();
-  }
 }
 
 export const tern = (...args: string[]) => sh(['node', join(ROOT, 'dist/bin/tern.js'), ...args]);
