@@ -8,9 +8,8 @@ import type { Logger } from 'pino';
 import { invalid, notFound, precondition, TernError } from '../core/errors.js';
 import { validateName } from '../core/names.js';
 import { validateAddress } from '../core/net.js';
-import { run, runOk } from '../kernel/exec.js';
-import { alive, startTime, waitGone } from '../kernel/proc.js';
-import { launchContainer } from '../kernel/shim.js';
+import { runOk } from '../kernel/exec.js';
+import type { HostRuntime } from '../kernel/host.js';
 import type { AgentOptions } from './config.js';
 import { randomMac, vethName } from './policy.js';
 
@@ -35,7 +34,6 @@ export interface ContainerRecord {
 }
 
 export const CONSOLE = '/tern/console.log';
-const NSENTER = '/usr/bin/nsenter';
 
 export interface RunSpec {
   name: string;
@@ -59,6 +57,7 @@ export class Containers {
 
   constructor(
     private readonly opts: AgentOptions,
+    private readonly host: HostRuntime,
     private readonly log: Logger,
   ) {}
 
@@ -90,7 +89,7 @@ export class Containers {
   private async refresh(): Promise<void> {
     for (const rec of [...this.records.values()]) {
       if (rec.state === 'exited') continue;
-      const ok = (await alive(rec.pid)) && (await startTime(rec.pid)) === rec.startTime;
+      const ok = (await this.host.alive(rec.pid)) && (await this.host.startTime(rec.pid)) === rec.startTime;
       if (ok) continue;
       // The tree may be dead because its record is being removed (the source
       // of a committed migration): only a record still current becomes exited.
@@ -169,19 +168,8 @@ export class Containers {
     this.reserved.delete(name);
   }
 
-  /** Interface names present in this host's network namespace. */
-  async linkNames(): Promise<Set<string>> {
-    const out = await runOk(['ip', '-o', 'link', 'show']);
-    const names = new Set<string>();
-    for (const line of out.split('\n')) {
-      const m = /^\d+:\s+([^:@\s]+)/.exec(line);
-      if (m) names.add(m[1]);
-    }
-    return names;
-  }
-
   async freeVethName(name: string): Promise<string> {
-    const taken = await this.linkNames();
+    const taken = await this.host.linkNames();
     for (const r of this.records.values()) taken.add(r.veth);
     return vethName(name, taken);
   }
@@ -203,9 +191,9 @@ export class Containers {
       const veth = await this.freeVethName(name);
       const mac = randomMac();
       const hostname = spec.hostname || name;
-      const launched = await launchContainer(
-        this.opts.shim,
+      const launched = await this.host.launch(
         {
+          shim: this.opts.shim,
           rootfs,
           hostname,
           console: CONSOLE,
@@ -213,7 +201,7 @@ export class Containers {
           command: spec.command,
           exitFile: join(dir, 'exit'),
         },
-        (pid) => this.wireNetwork(pid, veth, mac, ip),
+        { veth, bridge: this.opts.bridge, mac, ip },
       );
       const rec: ContainerRecord = {
         name,
@@ -222,7 +210,7 @@ export class Containers {
         veth,
         pid: launched.pid,
         shimPid: launched.shimPid,
-        startTime: (await startTime(launched.pid)) ?? '',
+        startTime: (await this.host.startTime(launched.pid)) ?? '',
         hostname,
         command: spec.command,
         createdMs: Date.now(),
@@ -239,57 +227,18 @@ export class Containers {
     }
   }
 
-  /** Creates the veth pair: outer end on the bridge, inner end eth0 in the container. */
-  private async wireNetwork(pid: number, veth: string, mac: string, ip: string): Promise<void> {
-    await runOk(['ip', 'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', String(pid)]);
-    try {
-      await runOk(['ip', 'link', 'set', veth, 'master', this.opts.bridge, 'up']);
-      const inNs = (args: string[]) => runOk([NSENTER, '-t', String(pid), '-n', ...args]);
-      await inNs(['ip', 'link', 'set', 'lo', 'up']);
-      await inNs(['ip', 'link', 'set', 'eth0', 'address', mac]);
-      await inNs(['ip', 'addr', 'add', ip, 'dev', 'eth0']);
-      await inNs(['ip', 'link', 'set', 'eth0', 'up']);
-    } catch (e) {
-      await run(['ip', 'link', 'del', veth]);
-      throw e;
-    }
-  }
-
   /** Announces the container's address from inside its netns (gratuitous ARP). */
   async announce(rec: ContainerRecord): Promise<void> {
-    const ip = rec.ip.split('/')[0];
-    const r = await run(
-      [
-        NSENTER,
-        '-t',
-        String(rec.pid),
-        '-n',
-        '/bin/busybox',
-        'arping',
-        '-U',
-        '-c',
-        '1',
-        '-w',
-        '1',
-        '-I',
-        'eth0',
-        ip,
-      ],
-      { timeoutMs: 3000 },
-    );
-    if (r.code !== 0)
-      this.log.warn({ container: rec.name, err: r.stderr.toString().trim() }, 'gratuitous ARP failed');
+    await this.host.announce(rec.pid, rec.ip).catch((e: Error) => {
+      this.log.warn({ container: rec.name, err: e.message }, 'gratuitous ARP failed');
+    });
   }
 
   async exec(name: string, command: string[], timeoutMs: number) {
     const rec = this.get(name);
     if (rec.state !== 'running') throw precondition(`container ${name} is ${rec.state}, not running`);
     if (!command.length) throw invalid('no command given');
-    return run([NSENTER, '-t', String(rec.pid), '-m', '-u', '-i', '-n', '-p', '-r', '-w', '--', ...command], {
-      env: { PATH: '/bin:/sbin:/usr/bin:/usr/sbin', HOME: '/root', TERM: 'dumb' },
-      timeoutMs: timeoutMs || 60_000,
-      maxOutput: 4 * 1024 * 1024,
-    });
+    return this.host.exec(rec.pid, command, timeoutMs || 60_000);
   }
 
   /** Kills the container's tree (its pid namespace dies with its init) and forgets it. */
@@ -302,18 +251,14 @@ export class Containers {
   }
 
   async kill(rec: ContainerRecord): Promise<void> {
-    if ((await alive(rec.pid)) && (await startTime(rec.pid)) === rec.startTime) {
-      try {
-        process.kill(rec.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-      if (!(await waitGone(rec.pid, 10_000))) {
+    if ((await this.host.alive(rec.pid)) && (await this.host.startTime(rec.pid)) === rec.startTime) {
+      this.host.kill(rec.pid);
+      if (!(await this.host.waitGone(rec.pid, 10_000))) {
         throw new TernError('INTERNAL', `container ${rec.name} (pid ${rec.pid}) did not die`);
       }
     }
     // The veth pair goes with the netns; make sure no outer end is left.
-    await run(['ip', 'link', 'del', rec.veth]);
+    await this.host.unwire(rec.veth);
   }
 
   async remove(name: string): Promise<void> {

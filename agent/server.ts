@@ -4,6 +4,8 @@ import { statfs } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { TernError } from '../core/errors.js';
 import type { CheckpointEngine, EngineInfo } from '../kernel/engine.js';
+import type { HostRuntime } from '../kernel/host.js';
+import { LinuxHost } from '../kernel/linux-host.js';
 import {
   type AgentHandlers,
   bindServer,
@@ -17,7 +19,7 @@ import {
 import { fromServiceError, handleUnary, toServiceError, unary, writeWithBackpressure } from '../proto/rpc.js';
 import type { AgentOptions } from './config.js';
 import { type ContainerRecord, Containers } from './containers.js';
-import { Handoff } from './handoff.js';
+import { Handoff } from './handoff/index.js';
 
 export function toWire(host: string, r: ContainerRecord): Container {
   return {
@@ -50,12 +52,18 @@ export function fromWire(c: Container): ContainerRecord {
   };
 }
 
+/** How long a receiver waits for the next chunk before it gives up, unless the coordinator says. */
+const DEFAULT_STALL_MS = 30_000;
+
 export class Agent {
   readonly containers: Containers;
   readonly handoff: Handoff;
   private server?: grpc.Server;
   private coord?: CoordinatorClient;
   private timer?: NodeJS.Timeout;
+  private stopped = false;
+  /** How often to heartbeat: the agent's own setting until the coordinator says otherwise. */
+  private heartbeatMs: number;
   private registered = false;
   private info?: Promise<EngineInfo>;
   private cpu?: Promise<Buffer>;
@@ -65,9 +73,11 @@ export class Agent {
     readonly opts: AgentOptions,
     readonly engine: CheckpointEngine,
     readonly log: Logger,
+    readonly host: HostRuntime = new LinuxHost(),
   ) {
-    this.containers = new Containers(opts, log);
-    this.handoff = new Handoff(opts, engine, this.containers, log);
+    this.heartbeatMs = opts.heartbeatMs;
+    this.containers = new Containers(opts, host, log);
+    this.handoff = new Handoff(opts, engine, host, this.containers, log);
   }
 
   /**
@@ -115,7 +125,7 @@ export class Agent {
         const containers = (await this.containers.list()).map((r) => toWire(this.opts.host, r));
         if (!this.registered) {
           const info = await this.engineInfo();
-          await unary(
+          const r = await unary(
             coord,
             coord.RegisterHost,
             {
@@ -130,6 +140,8 @@ export class Agent {
             },
             { timeoutMs: 5000, what: 'register' },
           );
+          // The coordinator says how often it needs to hear from us to count us up.
+          if (r.heartbeat_ms > 0) this.heartbeatMs = Math.min(this.opts.heartbeatMs, r.heartbeat_ms);
           this.registered = true;
           this.log.info({ coordinator: this.opts.coordinator }, 'registered with the coordinator');
         } else {
@@ -147,12 +159,14 @@ export class Agent {
     };
     const loop = async () => {
       await tick();
-      this.timer = setTimeout(loop, this.opts.heartbeatMs);
+      // stop() may have run while the tick was under way: do not re-arm.
+      if (!this.stopped) this.timer = setTimeout(loop, this.heartbeatMs);
     };
     void loop();
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.coord?.close();
     await new Promise<void>((r) => (this.server ? this.server.tryShutdown(() => r()) : r()));
@@ -199,13 +213,22 @@ export class Agent {
         const r = await this.containers.exec(req.name, req.command, req.timeout_ms);
         return { exit_code: r.code, stdout: r.stdout, stderr: r.stderr };
       }),
+      Estimate: handleUnary(log, async (req) => {
+        const rec = this.containers.get(req.name);
+        if (rec.state !== 'running')
+          throw new TernError('FAILED_PRECONDITION', `container ${rec.name} is ${rec.state}, not running`);
+        const [memory, rootfs] = await Promise.all([
+          this.host.treeMemory(rec.pid),
+          this.host.diskUsage(this.containers.rootfs(rec.name)),
+        ]);
+        return { memory_bytes: memory, rootfs_bytes: rootfs };
+      }),
       DumpAndHold: handleUnary(log, async (req) => {
         const r = await this.handoff.dumpAndHold(req.migration_id, req.name);
         return {
           container: toWire(host, r.container),
           image_bytes: r.imageBytes,
           image_files: r.imageFiles,
-          rootfs_bytes: r.rootfsBytes,
           frozen_at_ms: r.frozenAtMs,
           dump_ms: r.dumpMs,
         };
@@ -241,7 +264,10 @@ export class Agent {
           : (this.coord as CoordinatorClient);
         const stream = coord.PullImages({ migration_id: req.migration_id });
         try {
-          const stats = await this.handoff.receive(req.migration_id, stream);
+          const stats = await this.handoff.receive(req.migration_id, stream, {
+            maxBytes: Number(req.max_bytes),
+            stallMs: req.stall_ms > 0 ? req.stall_ms : DEFAULT_STALL_MS,
+          });
           return { raw_bytes: stats.rawBytes, wire_bytes: stats.wireBytes, files: stats.files };
         } catch (e) {
           stream.cancel();
@@ -252,8 +278,13 @@ export class Agent {
           if (req.coordinator) coord.close();
         }
       }),
-      RestoreStopped: handleUnary(log, async (req) => {
-        const rec = await this.handoff.restoreStopped(req.migration_id);
+      RestoreStopped: handleUnary(log, async (req, call) => {
+        // A coordinator that gives up on the call (cancel, deadline) stops the restore.
+        const ctl = new AbortController();
+        call.on('cancelled', () =>
+          ctl.abort(new TernError('CANCELLED', 'restore cancelled by the coordinator')),
+        );
+        const rec = await this.handoff.restoreStopped(req.migration_id, ctl.signal);
         return { container: toWire(host, rec), restore_ms: 0 };
       }),
       Resume: handleUnary(log, async (req) => ({

@@ -18,6 +18,8 @@ export interface CoordinatorOptions {
   hostTimeoutMs: number;
   /** Migrations a host takes part in at once; more wait their turn. */
   maxMigrationsPerHost: number;
+  /** A target that receives no image data for this long gives up, and the move aborts. */
+  stallMs: number;
   logLevel: string;
 }
 
@@ -29,6 +31,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorOptions = {
   store: 'sqlite',
   hostTimeoutMs: 6000,
   maxMigrationsPerHost: 2,
+  stallMs: 30_000,
   logLevel: 'info',
 };
 
@@ -45,6 +48,7 @@ export function coordinatorOptions(argv: string[]): CoordinatorOptions {
       store: { type: 'string' },
       'host-timeout-ms': { type: 'string' },
       'max-migrations-per-host': { type: 'string' },
+      'stall-ms': { type: 'string' },
       'log-level': { type: 'string' },
     },
   });
@@ -68,6 +72,9 @@ export function coordinatorOptions(argv: string[]): CoordinatorOptions {
   if (!Number.isInteger(o.maxMigrationsPerHost) || o.maxMigrationsPerHost < 1) {
     throw invalid('coordinator: maxMigrationsPerHost must be a whole number >= 1');
   }
+  if (values['stall-ms'] !== undefined) o.stallMs = Number(values['stall-ms']);
+  if (!Number.isInteger(o.stallMs) || o.stallMs < 100)
+    throw invalid('coordinator: stallMs must be a whole number >= 100');
   if (values['log-level'] !== undefined) o.logLevel = values['log-level'];
   if (o.store !== 'sqlite' && o.store !== 'file')
     throw invalid(`coordinator: store must be sqlite or file, not ${o.store}`);

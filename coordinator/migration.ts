@@ -1,40 +1,29 @@
-// Drives one migration through the handoff protocol of DESIGN.md. Every
-// phase change is persisted before the coordinator acts on it, so after a
-// crash the record says what may still be undone.
+// Drives each migration through the step table of its mode (steps.ts).
+// Persist, then act: the in-memory record changes only after the store has
+// accepted the new phase, so what the coordinator does never runs ahead of
+// what a restarted coordinator would find. Before the commit point a failure
+// aborts; past it the step is tried again until it succeeds.
 import { randomBytes } from 'node:crypto';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
-import { errorMessage, TernError, withCleanupErrors } from '../core/errors.js';
+import { errorMessage, TernError } from '../core/errors.js';
 import { Faults } from '../core/faults.js';
-import type { AgentClient, Container__Output } from '../proto/index.js';
-import { unary } from '../proto/rpc.js';
-import { abortable, canTransition, type Phase, TERMINAL } from './phases.js';
+import type { Container__Output } from '../proto/index.js';
+import { abortable, canTransition, type Mode, type Phase, TERMINAL } from './phases.js';
+import { abortOnAgents, type Fleet, stepsFor } from './steps.js';
 import type { MigrationRecord, Store } from './store.js';
+
+export type { Fleet } from './steps.js';
 
 export function newMigrationId(): string {
   return `m${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
 }
 
-export interface Fleet {
-  /** Client for a host that is up; throws UNAVAILABLE naming the host otherwise. */
-  agent(host: string): AgentClient;
-  /** Where the target agent pulls the image stream from. */
-  coordinatorAddress(): string;
-}
-
 export type Listener = (m: MigrationRecord) => void;
 
-/** Per-call deadlines: control calls are short; data-moving calls get room. */
-const T = {
-  check: 60_000,
-  prepare: 30_000,
-  dump: 600_000,
-  receive: 1_800_000,
-  restore: 600_000,
-  commit: 60_000,
-  resume: 30_000,
-  abort: 120_000,
-};
+/** Pause before trying a failed step again: 0.5 s growing to 5 s. */
+const backoff = (attempt: number) => Math.min(5000, 500 * attempt);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Waits for a free place in q and holds it until the returned release is
@@ -60,6 +49,8 @@ export class MigrationRunner {
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly controllers = new Map<string, AbortController>();
   private readonly queues = new Map<string, PQueue>();
+  /** Phase being written for a migration: a cancel must not slip in ahead of a commit record. */
+  private readonly writing = new Map<string, Phase>();
   /** Fault points before-<phase> and after-<phase> around every durable record. */
   readonly faults: Faults;
 
@@ -91,10 +82,11 @@ export class MigrationRunner {
     if (TERMINAL.includes(m.phase)) {
       throw new TernError('FAILED_PRECONDITION', `migration ${m.id} already ended (${m.phase})`);
     }
-    if (!abortable(m.phase)) {
+    const next = this.writing.get(m.id);
+    if (!abortable(m.phase) || (next && !abortable(next))) {
       throw new TernError(
         'FAILED_PRECONDITION',
-        `migration ${m.id} is past its commit point (${m.phase}): the source tree is being killed, so it can only finish on ${m.to}`,
+        `migration ${m.id} is past its commit point (${next ?? m.phase}): the source tree is being killed, so it can only finish on ${m.to}`,
       );
     }
     const c = this.controllers.get(m.id);
@@ -116,30 +108,48 @@ export class MigrationRunner {
     for (const fn of this.listeners.get(m.id) ?? []) fn(structuredClone(m));
   }
 
-  /** Checks the edge, persists the new phase, then notifies watchers. */
-  async transition(m: MigrationRecord, to: Phase, detail?: string): Promise<void> {
+  /**
+   * Checks the edge, persists the record in its new phase, and only then
+   * changes the record in memory and tells watchers. If the store refuses,
+   * m is left exactly as it was.
+   */
+  async transition(m: MigrationRecord, to: Phase, patch: Partial<MigrationRecord> = {}, detail?: string) {
     if (!canTransition(m.phase, to)) {
       throw new TernError('INTERNAL', `migration ${m.id}: illegal transition ${m.phase} -> ${to}`);
     }
     // Fault points around every durable record: before-<phase>, after-<phase>.
     this.faults.hit(`before-${to}`);
-    m.phase = to;
-    m.history.push({ phase: to, atMs: Date.now(), detail });
-    if (TERMINAL.includes(to)) m.finishedMs = Date.now();
-    await this.store.putMigration(m);
+    const now = Date.now();
+    const next: MigrationRecord = {
+      ...structuredClone(m),
+      ...patch,
+      phase: to,
+      history: [...m.history, { phase: to, atMs: now, detail }],
+    };
+    if (TERMINAL.includes(to)) next.finishedMs = now;
+    this.writing.set(m.id, to);
+    try {
+      await this.store.putMigration(next);
+    } finally {
+      this.writing.delete(m.id);
+    }
+    Object.assign(m, next);
     this.faults.hit(`after-${to}`);
     this.emit(m);
   }
 
-  async create(container: string, from: string, to: string): Promise<MigrationRecord> {
+  async create(container: string, from: string, to: string, mode: Mode): Promise<MigrationRecord> {
+    stepsFor(mode);
+    const now = Date.now();
     const m: MigrationRecord = {
       id: newMigrationId(),
       container,
       from,
       to,
+      mode,
       phase: 'preflight',
-      history: [{ phase: 'preflight', atMs: Date.now() }],
-      startedMs: Date.now(),
+      history: [{ phase: 'preflight', atMs: now }],
+      startedMs: now,
     };
     await this.store.putMigration(m);
     return m;
@@ -147,157 +157,95 @@ export class MigrationRunner {
 
   /** Runs a created migration to done or aborted; never throws. */
   async run(m: MigrationRecord, source: Container__Output): Promise<void> {
-    const log = this.log.child({ migration: m.id, container: m.container, from: m.from, to: m.to });
     const ctl = new AbortController();
     this.controllers.set(m.id, ctl);
     // Places on both hosts, taken in name order so two opposite migrations cannot deadlock.
     const releases: (() => void)[] = [];
     try {
-      for (const h of [m.from, m.to].sort()) releases.push(await acquire(this.queue(h), ctl.signal));
-      await this.forward(m, source, log, ctl.signal);
-    } catch (e) {
-      m.error = ctl.signal.aborted ? errorMessage(ctl.signal.reason) : errorMessage(e);
-      log.warn({ err: m.error, phase: m.phase }, 'migration failed');
-      if (abortable(m.phase)) {
-        await this.abort(m, log);
-      } else {
-        // Past the commit point the container must come up on the target:
-        // keep trying until it does.
-        await this.store.putMigration(m).catch(() => {});
-        this.emit(m);
-        await this.completeCommit(m, log);
+      try {
+        for (const h of [m.from, m.to].sort()) releases.push(await acquire(this.queue(h), ctl.signal));
+      } catch (e) {
+        await this.enterAbort(m, errorMessage(e));
       }
+      await this.drive(m, ctl, source);
     } finally {
       this.controllers.delete(m.id);
       for (const r of releases) r();
     }
   }
 
-  private async forward(
-    m: MigrationRecord,
-    source: Container__Output,
-    log: Logger,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const src = this.fleet.agent(m.from);
-    const dst = this.fleet.agent(m.to);
-    const id = m.id;
-    const cancelled = () => {
-      if (signal.aborted) throw signal.reason;
-    };
-    cancelled();
+  /**
+   * Re-enters the table with a migration that a coordinator restart
+   * interrupted: each phase's step says whether to abort or run it again.
+   */
+  async recover(m: MigrationRecord): Promise<void> {
+    if (TERMINAL.includes(m.phase)) return;
+    const step = stepsFor(m.mode)[m.phase];
+    if (step.onRestart === 'abort')
+      await this.enterAbort(m, m.error ?? 'interrupted by a coordinator restart');
+    const ctl = new AbortController();
+    this.controllers.set(m.id, ctl);
+    try {
+      await this.drive(m, ctl);
+    } finally {
+      this.controllers.delete(m.id);
+    }
+  }
 
-    // Preflight: refuse before anything is frozen.
-    const [sc, dc] = await Promise.all([
-      unary(src, src.Check, {}, { timeoutMs: T.check, what: m.from, signal }),
-      unary(dst, dst.Check, {}, { timeoutMs: T.check, what: m.to, signal }),
-    ]);
-    if (!sc.criu_ok) throw new TernError('FAILED_PRECONDITION', `${m.from}: ${sc.criu_error}`);
-    if (!dc.criu_ok) throw new TernError('FAILED_PRECONDITION', `${m.to}: ${dc.criu_error}`);
-    const prep = await unary(
-      dst,
-      dst.PrepareTarget,
-      { migration_id: id, container: source, image_bytes_estimate: 0, source_cpuinfo_b64: sc.cpuinfo_b64 },
-      { timeoutMs: T.prepare, what: m.to, signal },
-    );
-    log.info({ veth: prep.veth }, 'preflight ok');
-
-    cancelled();
-    await this.transition(m, 'dumping');
-    const dumpStart = Date.now();
-    const dump = await unary(
-      src,
-      src.DumpAndHold,
-      { migration_id: id, name: m.container },
-      { timeoutMs: T.dump, what: m.from, signal },
-    );
-    m.dumpMs = Number(dump.dump_ms);
-    m.frozenAtMs = dumpStart;
-    await this.transition(
-      m,
-      'transferring',
-      `${dump.image_files} image files, ${dump.image_bytes} bytes, rootfs ${dump.rootfs_bytes} bytes`,
-    );
-
-    const tx0 = Date.now();
-    const rx = await unary(
-      dst,
-      dst.ReceiveImages,
-      { migration_id: id, coordinator: this.fleet.coordinatorAddress() },
-      { timeoutMs: T.receive, what: m.to, signal },
-    );
-    m.transferMs = Date.now() - tx0;
-    m.rawBytes = Number(rx.raw_bytes);
-    m.wireBytes = Number(rx.wire_bytes);
-    await this.transition(
-      m,
-      'restoring',
-      `${rx.files} files verified, ${rx.raw_bytes} bytes raw, ${rx.wire_bytes} on the wire`,
-    );
-
-    const rs0 = Date.now();
-    await unary(dst, dst.RestoreStopped, { migration_id: id }, { timeoutMs: T.restore, what: m.to, signal });
-    m.restoreMs = Date.now() - rs0;
-
-    // Commit point: durable before the source is told to kill. A cancel that
-    // arrives after this line is refused.
-    cancelled();
-    await this.transition(m, 'committing');
-    await this.finishCommit(m, log);
+  /** Walks the table from m's phase to a terminal phase. Never throws. */
+  private async drive(m: MigrationRecord, ctl: AbortController, source?: Container__Output): Promise<void> {
+    const log = this.log.child({ migration: m.id, container: m.container, from: m.from, to: m.to });
+    const table = stepsFor(m.mode);
+    let attempt = 0;
+    while (!TERMINAL.includes(m.phase)) {
+      const phase = m.phase;
+      try {
+        if (ctl.signal.aborted && abortable(phase)) throw ctl.signal.reason;
+        const adv = await table[phase].run({ m, fleet: this.fleet, log, signal: ctl.signal, source });
+        // A cancel that came while the step ran wins, as long as the step did not pass the commit point.
+        if (ctl.signal.aborted && abortable(phase)) throw ctl.signal.reason;
+        await this.transition(m, adv.to, adv.patch, adv.detail);
+        attempt = 0;
+        if (m.phase === 'done')
+          log.info(
+            { downtimeMs: m.downtimeMs, rawBytes: m.rawBytes, wireBytes: m.wireBytes },
+            'migration done',
+          );
+      } catch (e) {
+        const error =
+          ctl.signal.aborted && abortable(phase) ? errorMessage(ctl.signal.reason) : errorMessage(e);
+        if (abortable(m.phase)) {
+          log.warn({ err: error, phase: m.phase }, 'migration failed');
+          await this.enterAbort(m, error);
+          continue;
+        }
+        // Past the commit point (or while aborting) the only way is this step
+        // again: the container must come up on the target (or back on the source).
+        attempt++;
+        log.warn({ err: error, phase: m.phase, attempt }, 'step not finished yet; retrying');
+        this.emit({ ...m, error });
+        await sleep(backoff(attempt));
+      }
+    }
   }
 
   /**
-   * Finishes a migration past its commit point, retrying until both agents
-   * have answered: the source that its tree is gone, the target that its
-   * copy runs. Both answer repeated commands idempotently.
+   * Records 'aborting'. A store that keeps refusing does not keep the
+   * container frozen: every phase before the commit point recovers to an
+   * abort, so the agents are told to abort at once and the record follows
+   * when the store accepts it.
    */
-  async completeCommit(m: MigrationRecord, log: Logger): Promise<void> {
+  private async enterAbort(m: MigrationRecord, error: string): Promise<void> {
+    const log = this.log.child({ migration: m.id });
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.finishCommit(m, log);
+        await this.transition(m, 'aborting', { error }, error);
         return;
       } catch (e) {
-        m.error = errorMessage(e);
-        log.warn({ err: m.error, phase: m.phase, attempt }, 'commit not finished yet; retrying');
-        this.emit(m);
-        await new Promise((r) => setTimeout(r, Math.min(5000, 500 * attempt)));
+        log.error({ err: errorMessage(e), attempt }, 'cannot record aborting');
+        if (attempt === 3) await abortOnAgents(m, this.fleet, log);
+        await sleep(backoff(attempt));
       }
     }
-  }
-
-  /** From committing (or committed) to done. Repeats safely: agents answer idempotently. */
-  async finishCommit(m: MigrationRecord, log: Logger): Promise<void> {
-    if (m.phase === 'committing') {
-      const src = this.fleet.agent(m.from);
-      const r = await unary(src, src.Commit, { migration_id: m.id }, { timeoutMs: T.commit, what: m.from });
-      if (!r.source_gone)
-        throw new TernError('INTERNAL', `${m.from} did not confirm the source tree is gone`);
-      await this.transition(m, 'committed');
-    }
-    const dst = this.fleet.agent(m.to);
-    await unary(dst, dst.Resume, { migration_id: m.id }, { timeoutMs: T.resume, what: m.to });
-    if (m.frozenAtMs) m.downtimeMs = Date.now() - m.frozenAtMs;
-    m.error = undefined;
-    await this.transition(m, 'done', m.downtimeMs !== undefined ? `downtime ${m.downtimeMs} ms` : undefined);
-    log.info({ downtimeMs: m.downtimeMs, rawBytes: m.rawBytes, wireBytes: m.wireBytes }, 'migration done');
-  }
-
-  /** Target first (remove the stopped copy), then source (unfreeze). */
-  async abort(m: MigrationRecord, log: Logger): Promise<void> {
-    if (m.phase !== 'aborting') await this.transition(m, 'aborting', m.error);
-    const errors: unknown[] = [];
-    for (const host of [m.to, m.from]) {
-      try {
-        const a = this.fleet.agent(host);
-        await unary(a, a.Abort, { migration_id: m.id }, { timeoutMs: T.abort, what: host });
-      } catch (e) {
-        errors.push(e);
-        log.error({ host, err: errorMessage(e) }, 'abort step failed');
-      }
-    }
-    if (errors.length > 0) {
-      m.error = errorMessage(withCleanupErrors(new Error(m.error ?? 'aborted'), errors));
-    }
-    await this.transition(m, 'aborted', m.error);
   }
 }

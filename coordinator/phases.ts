@@ -1,7 +1,13 @@
 // A migration is an explicit state machine. Each phase states what is true
 // while a migration is in it; transition() refuses any edge not in NEXT.
 // After COMMITTING there is no edge back: the source tree is being (or has
-// been) killed, so the only way out is forward to a running target.
+// been) killed, so the only way out is forward to a running target. What the
+// coordinator does in each phase is the step table of the migration's mode
+// (steps.ts); see docs/design.md for the protocol.
+
+/** How memory moves. A mode is a step table over these phases. */
+export type Mode = 'stop-and-copy';
+export const MODES: readonly Mode[] = ['stop-and-copy'];
 
 export type Phase =
   /** Nothing frozen. Checking hosts, engine, CPU, space, names. */
@@ -44,11 +50,4 @@ export function canTransition(from: Phase, to: Phase): boolean {
 /** Whether a migration in this phase may still be undone (before the commit point). */
 export function abortable(p: Phase): boolean {
   return NEXT[p].includes('aborting');
-}
-
-/** What recovery does with a migration found in phase p after a coordinator restart. */
-export function recoveryAction(p: Phase): 'finish-commit' | 'abort' | 'none' {
-  if (p === 'committing' || p === 'committed') return 'finish-commit';
-  if (TERMINAL.includes(p)) return 'none';
-  return 'abort';
 }

@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Phase } from './phases.js';
+import type { Mode, Phase } from './phases.js';
 import type { HostRecord, MigrationRecord, PhaseEntry, Placement, Store } from './store.js';
 
 const SCHEMA = `
@@ -27,7 +27,16 @@ CREATE INDEX IF NOT EXISTS migrations_open ON migrations(phase);
 /** Numbers kept in one JSON column: they only ever travel with the record. */
 type Metrics = Pick<
   MigrationRecord,
-  'downtimeMs' | 'rawBytes' | 'wireBytes' | 'dumpMs' | 'transferMs' | 'restoreMs' | 'frozenAtMs'
+  | 'downtimeMs'
+  | 'rawBytes'
+  | 'wireBytes'
+  | 'dumpMs'
+  | 'transferMs'
+  | 'restoreMs'
+  | 'frozenAtMs'
+  | 'memoryBytes'
+  | 'rootfsBytes'
+  | 'imageBytes'
 >;
 
 export class SqliteStore implements Store {
@@ -40,6 +49,10 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     this.db.exec(SCHEMA);
+    // Databases made before migrations had a mode: every one of them was stop-and-copy.
+    const cols = this.db.prepare('PRAGMA table_info(migrations)').all() as { name: string }[];
+    if (!cols.some((c) => c.name === 'mode'))
+      this.db.exec(`ALTER TABLE migrations ADD COLUMN mode TEXT NOT NULL DEFAULT 'stop-and-copy'`);
   }
 
   async putMigration(m: MigrationRecord): Promise<void> {
@@ -51,10 +64,13 @@ export class SqliteStore implements Store {
       transferMs: m.transferMs,
       restoreMs: m.restoreMs,
       frozenAtMs: m.frozenAtMs,
+      memoryBytes: m.memoryBytes,
+      rootfsBytes: m.rootfsBytes,
+      imageBytes: m.imageBytes,
     };
     const upsert = this.db.prepare(
-      `INSERT INTO migrations (id, container, src, dst, phase, error, started_ms, finished_ms, metrics)
-       VALUES (@id, @container, @src, @dst, @phase, @error, @started, @finished, @metrics)
+      `INSERT INTO migrations (id, container, src, dst, mode, phase, error, started_ms, finished_ms, metrics)
+       VALUES (@id, @container, @src, @dst, @mode, @phase, @error, @started, @finished, @metrics)
        ON CONFLICT(id) DO UPDATE SET phase = excluded.phase, error = excluded.error,
          finished_ms = excluded.finished_ms, metrics = excluded.metrics`,
     );
@@ -68,6 +84,7 @@ export class SqliteStore implements Store {
         container: m.container,
         src: m.from,
         dst: m.to,
+        mode: m.mode,
         phase: m.phase,
         error: m.error ?? null,
         started: m.startedMs,
@@ -87,6 +104,7 @@ export class SqliteStore implements Store {
       container: string;
       src: string;
       dst: string;
+      mode: Mode;
       phase: Phase;
       error: string | null;
       started_ms: number;
@@ -101,6 +119,7 @@ export class SqliteStore implements Store {
       container: r.container,
       from: r.src,
       to: r.dst,
+      mode: r.mode,
       phase: r.phase,
       error: r.error ?? undefined,
       startedMs: r.started_ms,

@@ -3,7 +3,9 @@
 // (write to a temporary file, fsync, rename) before the caller acts on it.
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Phase } from './phases.js';
+import type { Faults } from '../core/faults.js';
+import { checkMigrationId, validateName } from '../core/names.js';
+import type { Mode, Phase } from './phases.js';
 
 export interface PhaseEntry {
   phase: Phase;
@@ -16,6 +18,8 @@ export interface MigrationRecord {
   container: string;
   from: string;
   to: string;
+  /** How memory moves; chooses the step table the migration walks. */
+  mode: Mode;
   phase: Phase;
   error?: string;
   history: PhaseEntry[];
@@ -28,6 +32,11 @@ export interface MigrationRecord {
   transferMs?: number;
   restoreMs?: number;
   frozenAtMs?: number;
+  /** Resident memory and rootfs size the source measured while the container ran. */
+  memoryBytes?: number;
+  rootfsBytes?: number;
+  /** Size of the image set the dump wrote. */
+  imageBytes?: number;
 }
 
 export interface HostRecord {
@@ -85,14 +94,20 @@ export class FileStore implements Store {
   }
 
   putMigration(m: MigrationRecord): Promise<void> {
+    checkMigrationId(m.id);
     return writeAtomic(join(this.dir, 'migrations', `${m.id}.json`), JSON.stringify(m));
   }
 
   async migrations(): Promise<MigrationRecord[]> {
-    return this.readAll<MigrationRecord>('migrations');
+    // Records written before migrations had a mode were all stop-and-copy.
+    return (await this.readAll<MigrationRecord>('migrations')).map((m) => ({
+      ...m,
+      mode: m.mode ?? 'stop-and-copy',
+    }));
   }
 
   putHost(h: HostRecord): Promise<void> {
+    validateName('host', h.name);
     return writeAtomic(join(this.dir, 'hosts', `${h.name}.json`), JSON.stringify(h));
   }
 
@@ -101,11 +116,13 @@ export class FileStore implements Store {
   }
 
   async putPlacement(p: Placement): Promise<void> {
+    validateName('container', p.name);
     await mkdir(join(this.dir, 'placements'), { recursive: true });
     await writeAtomic(join(this.dir, 'placements', `${p.name}.json`), JSON.stringify(p));
   }
 
   async deletePlacement(name: string): Promise<void> {
+    validateName('container', name);
     await rm(join(this.dir, 'placements', `${name}.json`), { force: true });
   }
 
@@ -128,4 +145,24 @@ export class FileStore implements Store {
     }
     return out;
   }
+}
+
+/**
+ * The store with fault point store-<phase> on every migration write, so a
+ * test can make the store itself refuse to record a phase.
+ */
+export function faultyStore(store: Store, faults: Faults): Store {
+  return {
+    putMigration: async (m) => {
+      faults.hit(`store-${m.phase}`);
+      await store.putMigration(m);
+    },
+    migrations: () => store.migrations(),
+    putHost: (h) => store.putHost(h),
+    hosts: () => store.hosts(),
+    putPlacement: (p) => store.putPlacement(p),
+    deletePlacement: (n) => store.deletePlacement(n),
+    placements: () => store.placements(),
+    close: () => store.close(),
+  };
 }

@@ -5,6 +5,7 @@
 // step throws) or `crash` (the process kills itself with SIGKILL).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { TernError } from './errors.js';
 
 export type FaultAction = 'fail' | 'crash';
@@ -44,7 +45,12 @@ export class Faults {
   hit(point: string): void {
     const action = this.current().get(point);
     if (!action) return;
-    if (action === 'crash') process.kill(process.pid, 'SIGKILL');
+    if (action === 'crash') {
+      // A daemon run in a worker thread (the in-process test tier) dies alone;
+      // process.exit there ends only that thread, at once.
+      if (isMainThread) process.kill(process.pid, 'SIGKILL');
+      else process.exit(137);
+    }
     throw new TernError('INTERNAL', `injected fault at ${point}`);
   }
 }

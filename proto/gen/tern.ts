@@ -13,6 +13,7 @@ import type { CoordRunRequest as _tern_v1_CoordRunRequest, CoordRunRequest__Outp
 import type { CoordinatorClient as _tern_v1_CoordinatorClient, CoordinatorDefinition as _tern_v1_CoordinatorDefinition } from './tern/v1/Coordinator';
 import type { DumpRequest as _tern_v1_DumpRequest, DumpRequest__Output as _tern_v1_DumpRequest__Output } from './tern/v1/DumpRequest';
 import type { DumpResponse as _tern_v1_DumpResponse, DumpResponse__Output as _tern_v1_DumpResponse__Output } from './tern/v1/DumpResponse';
+import type { EstimateResponse as _tern_v1_EstimateResponse, EstimateResponse__Output as _tern_v1_EstimateResponse__Output } from './tern/v1/EstimateResponse';
 import type { ExecRequest as _tern_v1_ExecRequest, ExecRequest__Output as _tern_v1_ExecRequest__Output } from './tern/v1/ExecRequest';
 import type { ExecResponse as _tern_v1_ExecResponse, ExecResponse__Output as _tern_v1_ExecResponse__Output } from './tern/v1/ExecResponse';
 import type { HandoffRequest as _tern_v1_HandoffRequest, HandoffRequest__Output as _tern_v1_HandoffRequest__Output } from './tern/v1/HandoffRequest';
@@ -63,6 +64,7 @@ export interface ProtoGrpcType {
       Coordinator: SubtypeConstructor<typeof grpc.Client, _tern_v1_CoordinatorClient> & { service: _tern_v1_CoordinatorDefinition }
       DumpRequest: MessageTypeDefinition<_tern_v1_DumpRequest, _tern_v1_DumpRequest__Output>
       DumpResponse: MessageTypeDefinition<_tern_v1_DumpResponse, _tern_v1_DumpResponse__Output>
+      EstimateResponse: MessageTypeDefinition<_tern_v1_EstimateResponse, _tern_v1_EstimateResponse__Output>
       ExecRequest: MessageTypeDefinition<_tern_v1_ExecRequest, _tern_v1_ExecRequest__Output>
       ExecResponse: MessageTypeDefinition<_tern_v1_ExecResponse, _tern_v1_ExecResponse__Output>
       HandoffRequest: MessageTypeDefinition<_tern_v1_HandoffRequest, _tern_v1_HandoffRequest__Output>

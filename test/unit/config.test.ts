@@ -215,6 +215,8 @@ describe('config', () => {
           'file',
           '--max-migrations-per-host',
           '3',
+          '--stall-ms',
+          '4000',
           '--log-level',
           'warn',
         ]),
@@ -226,6 +228,7 @@ describe('config', () => {
           store: 'file',
           hostTimeoutMs: 1500,
           maxMigrationsPerHost: 3,
+          stallMs: 4000,
           logLevel: 'warn',
         },
       );

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { AGENT_DEFAULTS } from '../../agent/config.js';
 import { type ContainerRecord, Containers } from '../../agent/containers.js';
+import { LinuxHost } from '../../kernel/linux-host.js';
 
 /** The pid of a process that has already exited and been reaped. */
 function deadPid(): number {
@@ -22,6 +23,7 @@ describe('agent container records', () => {
     dir = mkdtempSync(join(tmpdir(), 'tern-containers-'));
     containers = new Containers(
       { ...AGENT_DEFAULTS, host: 'unit', listen: '127.0.0.1:0', coordinator: '127.0.0.1:1', stateDir: dir },
+      new LinuxHost(),
       pino({ level: 'silent' }),
     );
   });

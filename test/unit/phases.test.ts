@@ -1,12 +1,6 @@
 import assert from 'node:assert/strict';
-import {
-  abortable,
-  canTransition,
-  NEXT,
-  type Phase,
-  recoveryAction,
-  TERMINAL,
-} from '../../coordinator/phases.js';
+import { abortable, canTransition, type Mode, NEXT, type Phase, TERMINAL } from '../../coordinator/phases.js';
+import { stepsFor } from '../../coordinator/steps.js';
 
 const ALL: Phase[] = [
   'preflight',
@@ -134,26 +128,29 @@ describe('phases', () => {
     }
   });
 
-  describe('recoveryAction', () => {
-    const table: Record<Phase, 'finish-commit' | 'abort' | 'none'> = {
+  describe('step table (stop-and-copy): what a restarted coordinator does', () => {
+    const steps = stepsFor('stop-and-copy');
+    const table: Record<Phase, 'retry' | 'abort'> = {
       preflight: 'abort',
       dumping: 'abort',
       transferring: 'abort',
       restoring: 'abort',
-      committing: 'finish-commit',
-      committed: 'finish-commit',
-      done: 'none',
-      aborting: 'abort',
-      aborted: 'none',
+      committing: 'retry',
+      committed: 'retry',
+      done: 'retry',
+      aborting: 'retry',
+      aborted: 'retry',
     };
     for (const p of ALL) {
-      it(`${p}: ${table[p]}`, () => assert.equal(recoveryAction(p), table[p]));
+      it(`${p}: ${table[p]}`, () => assert.equal(steps[p].onRestart, table[p]));
     }
 
-    it('never aborts a migration past the commit point', () => {
-      for (const p of ALL) {
-        if (recoveryAction(p) === 'abort') assert.ok(abortable(p) || p === 'aborting', p);
-      }
+    it('aborts exactly the phases before the commit point, and runs every other again', () => {
+      for (const p of ALL) assert.equal(steps[p].onRestart === 'abort', abortable(p), p);
+    });
+
+    it('refuses an unknown mode', () => {
+      assert.throws(() => stepsFor('teleport' as Mode), /unknown migration mode "teleport"/);
     });
   });
 });

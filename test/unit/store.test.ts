@@ -18,6 +18,7 @@ function migration(id: string): MigrationRecord {
     container: 'c1',
     from: 'hostA',
     to: 'hostB',
+    mode: 'stop-and-copy',
     phase: 'preflight',
     history: [{ phase: 'preflight', atMs: 1000 }],
     startedMs: 1000,

@@ -10,6 +10,7 @@ import type { Container as _tern_v1_Container, Container__Output as _tern_v1_Con
 import type { ContainerRef as _tern_v1_ContainerRef, ContainerRef__Output as _tern_v1_ContainerRef__Output } from '../../tern/v1/ContainerRef';
 import type { DumpRequest as _tern_v1_DumpRequest, DumpRequest__Output as _tern_v1_DumpRequest__Output } from '../../tern/v1/DumpRequest';
 import type { DumpResponse as _tern_v1_DumpResponse, DumpResponse__Output as _tern_v1_DumpResponse__Output } from '../../tern/v1/DumpResponse';
+import type { EstimateResponse as _tern_v1_EstimateResponse, EstimateResponse__Output as _tern_v1_EstimateResponse__Output } from '../../tern/v1/EstimateResponse';
 import type { ExecRequest as _tern_v1_ExecRequest, ExecRequest__Output as _tern_v1_ExecRequest__Output } from '../../tern/v1/ExecRequest';
 import type { ExecResponse as _tern_v1_ExecResponse, ExecResponse__Output as _tern_v1_ExecResponse__Output } from '../../tern/v1/ExecResponse';
 import type { HandoffRequest as _tern_v1_HandoffRequest, HandoffRequest__Output as _tern_v1_HandoffRequest__Output } from '../../tern/v1/HandoffRequest';
@@ -63,6 +64,15 @@ export interface AgentClient extends grpc.Client {
   dumpAndHold(argument: _tern_v1_DumpRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_DumpResponse__Output>): grpc.ClientUnaryCall;
   dumpAndHold(argument: _tern_v1_DumpRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_DumpResponse__Output>): grpc.ClientUnaryCall;
   dumpAndHold(argument: _tern_v1_DumpRequest, callback: grpc.requestCallback<_tern_v1_DumpResponse__Output>): grpc.ClientUnaryCall;
+  
+  Estimate(argument: _tern_v1_ContainerRef, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_EstimateResponse__Output>): grpc.ClientUnaryCall;
+  Estimate(argument: _tern_v1_ContainerRef, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_EstimateResponse__Output>): grpc.ClientUnaryCall;
+  Estimate(argument: _tern_v1_ContainerRef, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_EstimateResponse__Output>): grpc.ClientUnaryCall;
+  Estimate(argument: _tern_v1_ContainerRef, callback: grpc.requestCallback<_tern_v1_EstimateResponse__Output>): grpc.ClientUnaryCall;
+  estimate(argument: _tern_v1_ContainerRef, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_EstimateResponse__Output>): grpc.ClientUnaryCall;
+  estimate(argument: _tern_v1_ContainerRef, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_EstimateResponse__Output>): grpc.ClientUnaryCall;
+  estimate(argument: _tern_v1_ContainerRef, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_EstimateResponse__Output>): grpc.ClientUnaryCall;
+  estimate(argument: _tern_v1_ContainerRef, callback: grpc.requestCallback<_tern_v1_EstimateResponse__Output>): grpc.ClientUnaryCall;
   
   Exec(argument: _tern_v1_ExecRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_ExecResponse__Output>): grpc.ClientUnaryCall;
   Exec(argument: _tern_v1_ExecRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_ExecResponse__Output>): grpc.ClientUnaryCall;
@@ -152,6 +162,8 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   
   DumpAndHold: grpc.handleUnaryCall<_tern_v1_DumpRequest__Output, _tern_v1_DumpResponse>;
   
+  Estimate: grpc.handleUnaryCall<_tern_v1_ContainerRef__Output, _tern_v1_EstimateResponse>;
+  
   Exec: grpc.handleUnaryCall<_tern_v1_ExecRequest__Output, _tern_v1_ExecResponse>;
   
   ListContainers: grpc.handleUnaryCall<_tern_v1_ListContainersRequest__Output, _tern_v1_ListContainersResponse>;
@@ -177,6 +189,7 @@ export interface AgentDefinition extends grpc.ServiceDefinition {
   Check: MethodDefinition<_tern_v1_CheckRequest, _tern_v1_CheckResponse, _tern_v1_CheckRequest__Output, _tern_v1_CheckResponse__Output>
   Commit: MethodDefinition<_tern_v1_HandoffRequest, _tern_v1_CommitResponse, _tern_v1_HandoffRequest__Output, _tern_v1_CommitResponse__Output>
   DumpAndHold: MethodDefinition<_tern_v1_DumpRequest, _tern_v1_DumpResponse, _tern_v1_DumpRequest__Output, _tern_v1_DumpResponse__Output>
+  Estimate: MethodDefinition<_tern_v1_ContainerRef, _tern_v1_EstimateResponse, _tern_v1_ContainerRef__Output, _tern_v1_EstimateResponse__Output>
   Exec: MethodDefinition<_tern_v1_ExecRequest, _tern_v1_ExecResponse, _tern_v1_ExecRequest__Output, _tern_v1_ExecResponse__Output>
   ListContainers: MethodDefinition<_tern_v1_ListContainersRequest, _tern_v1_ListContainersResponse, _tern_v1_ListContainersRequest__Output, _tern_v1_ListContainersResponse__Output>
   PrepareTarget: MethodDefinition<_tern_v1_PrepareTargetRequest, _tern_v1_PrepareTargetResponse, _tern_v1_PrepareTargetRequest__Output, _tern_v1_PrepareTargetResponse__Output>

@@ -19,6 +19,7 @@ export interface Migration {
   'dump_ms'?: (number | string | Long);
   'transfer_ms'?: (number | string | Long);
   'restore_ms'?: (number | string | Long);
+  'mode'?: (string);
 }
 
 export interface Migration__Output {
@@ -37,4 +38,5 @@ export interface Migration__Output {
   'dump_ms': (string);
   'transfer_ms': (string);
   'restore_ms': (string);
+  'mode': (string);
 }

@@ -1,12 +1,17 @@
 // Original file: proto/tern.proto
 
+import type { Long } from '@grpc/proto-loader';
 
 export interface ReceiveImagesRequest {
   'migration_id'?: (string);
   'coordinator'?: (string);
+  'max_bytes'?: (number | string | Long);
+  'stall_ms'?: (number);
 }
 
 export interface ReceiveImagesRequest__Output {
   'migration_id': (string);
   'coordinator': (string);
+  'max_bytes': (string);
+  'stall_ms': (number);
 }

@@ -5,10 +5,12 @@ export interface StartMigrationRequest {
   'container'?: (string);
   'from'?: (string);
   'to'?: (string);
+  'mode'?: (string);
 }
 
 export interface StartMigrationRequest__Output {
   'container': (string);
   'from': (string);
   'to': (string);
+  'mode': (string);
 }

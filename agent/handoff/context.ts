@@ -1,0 +1,29 @@
+// What both halves of the handoff share: the daemon's options, the engine,
+// the host, the container records, outcome records and fault points.
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Faults } from '../../core/faults.js';
+import { checkMigrationId } from '../../core/names.js';
+import type { CheckpointEngine } from '../../kernel/engine.js';
+import type { HostRuntime } from '../../kernel/host.js';
+import type { AgentOptions } from '../config.js';
+import type { Containers } from '../containers.js';
+import type { Outcomes } from './outcomes.js';
+
+export interface HandoffContext {
+  opts: AgentOptions;
+  engine: CheckpointEngine;
+  host: HostRuntime;
+  containers: Containers;
+  outcomes: Outcomes;
+  faults: Faults;
+  log: Logger;
+}
+
+/** <stateDir>/migrations/<id>: images, logs and the hold or slot record of one migration. */
+export function workDirOf(ctx: HandoffContext, id: string): string {
+  return join(ctx.opts.stateDir, 'migrations', checkMigrationId(id));
+}
+
+/** The rootfs travels as this file at the end of the image stream. */
+export const ROOTFS_TAR = 'rootfs.tar';

@@ -1,0 +1,106 @@
+// Both halves of the handoff protocol (docs/design.md) as one agent plays
+// them. The source half (source.ts) dumps and holds a frozen tree until the
+// coordinator's verdict; the target half (target.ts) receives, restores
+// stopped and resumes. readopt.ts takes over what an earlier agent left.
+// Every method is idempotent where the coordinator may repeat it.
+import type { Logger } from 'pino';
+import { TernError } from '../../core/errors.js';
+import { Faults } from '../../core/faults.js';
+import { checkMigrationId } from '../../core/names.js';
+import type { CheckpointEngine } from '../../kernel/engine.js';
+import type { HostRuntime } from '../../kernel/host.js';
+import type { EncodeStats } from '../../proto/chunks.js';
+import type { ImageChunk, ImageChunk__Output } from '../../proto/index.js';
+import type { AgentOptions } from '../config.js';
+import type { ContainerRecord, Containers } from '../containers.js';
+import type { HandoffContext } from './context.js';
+import { Outcomes } from './outcomes.js';
+import { readopt } from './readopt.js';
+import { type DumpOutcome, SourceHolds } from './source.js';
+import { type ReceiveLimits, TargetSlots } from './target.js';
+
+export { ROOTFS_TAR } from './context.js';
+
+export class Handoff {
+  private readonly ctx: HandoffContext;
+  private readonly source: SourceHolds;
+  private readonly target: TargetSlots;
+  /** Aborted migration ids: a late DumpAndHold or PrepareTarget for one is refused. */
+  private readonly aborted = new Set<string>();
+
+  constructor(
+    opts: AgentOptions,
+    engine: CheckpointEngine,
+    host: HostRuntime,
+    containers: Containers,
+    log: Logger,
+  ) {
+    this.ctx = {
+      opts,
+      engine,
+      host,
+      containers,
+      log,
+      outcomes: new Outcomes(opts.stateDir),
+      faults: new Faults(opts.stateDir),
+    };
+    this.source = new SourceHolds(this.ctx);
+    this.target = new TargetSlots(this.ctx);
+  }
+
+  private fresh(id: string): string {
+    checkMigrationId(id);
+    if (this.aborted.has(id)) throw new TernError('ABORTED', `migration ${id} was aborted`);
+    return id;
+  }
+
+  load(): Promise<void> {
+    return readopt(this.ctx, this.source, this.target);
+  }
+
+  /** Migration ids this agent is part of right now (reported on registration). */
+  active(): string[] {
+    return [...new Set([...this.source.ids(), ...this.target.ids()])];
+  }
+
+  dumpAndHold(id: string, name: string): Promise<DumpOutcome> {
+    return this.source.dumpAndHold(this.fresh(id), name);
+  }
+
+  readImages(id: string, stats: EncodeStats): AsyncGenerator<ImageChunk> {
+    return this.source.readImages(id, stats);
+  }
+
+  commit(id: string): Promise<boolean> {
+    return this.source.commit(checkMigrationId(id));
+  }
+
+  prepareTarget(id: string, c: ContainerRecord, estimate: number, sourceCpuinfo?: Buffer): Promise<string> {
+    return this.target.prepare(this.fresh(id), c, estimate, sourceCpuinfo);
+  }
+
+  receive(
+    id: string,
+    stream: AsyncIterable<ImageChunk__Output> & { cancel(): void },
+    limits: ReceiveLimits,
+  ): Promise<EncodeStats> {
+    return this.target.receive(id, stream, limits);
+  }
+
+  restoreStopped(id: string, signal?: AbortSignal): Promise<ContainerRecord> {
+    return this.target.restoreStopped(id, signal);
+  }
+
+  resume(id: string): Promise<ContainerRecord> {
+    return this.target.resume(id);
+  }
+
+  /** Before the commit point only. Idempotent: an unknown id is already aborted. */
+  async abort(id: string): Promise<{ resumedSource: boolean; cleanedTarget: boolean }> {
+    checkMigrationId(id);
+    this.aborted.add(id);
+    const resumedSource = await this.source.abort(id);
+    const cleanedTarget = await this.target.abort(id);
+    return { resumedSource, cleanedTarget };
+  }
+}

@@ -1,0 +1,27 @@
+// How each migration ended on this host, kept after its working directory is
+// gone, so that a command the coordinator repeats (Commit after a lost
+// answer, Resume after a coordinator restart) is answered as the first was.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { checkMigrationId } from '../../core/names.js';
+
+/** 'committed' on a source; 'resumed <container>' on a target. */
+export type Outcome = 'committed' | `resumed ${string}`;
+
+export class Outcomes {
+  private readonly dir: string;
+
+  constructor(stateDir: string) {
+    this.dir = join(stateDir, 'outcomes');
+  }
+
+  async record(id: string, outcome: Outcome): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await writeFile(join(this.dir, checkMigrationId(id)), outcome);
+  }
+
+  async get(id: string): Promise<Outcome | undefined> {
+    const text = await readFile(join(this.dir, checkMigrationId(id)), 'utf8').catch(() => undefined);
+    return text as Outcome | undefined;
+  }
+}

@@ -1,0 +1,81 @@
+// After an agent restart: take over what an earlier agent left mid-handoff.
+// A frozen tree whose CRIU still waits for a verdict is held again; a
+// restored, stopped tree that still exists keeps its slot; everything else
+// (stale image directories, stray stopped copies) is removed, and containers
+// left marked frozen by a hold that is gone run again.
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type HandoffContext, workDirOf } from './context.js';
+import { HOLD_FILE, type HoldFile, type SourceHolds } from './source.js';
+import { SLOT_FILE, type SlotFile, type TargetSlots } from './target.js';
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function readopt(ctx: HandoffContext, source: SourceHolds, target: TargetSlots): Promise<void> {
+  const { host, containers, log } = ctx;
+  const base = join(ctx.opts.stateDir, 'migrations');
+  await mkdir(base, { recursive: true });
+  for (const id of await readdir(base)) {
+    let workDir: string;
+    try {
+      workDir = workDirOf(ctx, id);
+    } catch {
+      log.warn({ entry: id }, 'removing a migration directory with an invalid name');
+      await rm(join(base, id), { recursive: true, force: true });
+      continue;
+    }
+    const hold = await readJson<HoldFile>(join(workDir, HOLD_FILE));
+    const slot = await readJson<SlotFile>(join(workDir, SLOT_FILE));
+    if (hold && (await host.alive(hold.criuPid))) {
+      source.adopt({
+        id,
+        name: hold.name,
+        workDir,
+        imagesDir: join(workDir, 'images'),
+        decide: async (verdict) => {
+          await ctx.engine.decideOrphanHold(workDir, verdict);
+          await host.waitGone(hold.criuPid, 60_000);
+          const rec = containers.find(hold.name);
+          return rec && (await host.alive(rec.pid)) ? 'resumed' : 'killed';
+        },
+      });
+      log.warn({ migration: id, container: hold.name }, 're-adopted a frozen tree held by an earlier agent');
+      continue;
+    }
+    if (
+      slot?.restored &&
+      (await host.alive(slot.restored.pid)) &&
+      slot.restored.startTime === (await host.startTime(slot.restored.pid))
+    ) {
+      target.adopt({
+        id,
+        container: slot.container,
+        workDir,
+        imagesDir: join(workDir, 'images'),
+        received: slot.received,
+        restored: slot.restored,
+      });
+      containers.reserve(slot.container.name, slot.container.ip, true);
+      log.warn({ migration: id, container: slot.container.name }, 're-adopted a restored (stopped) tree');
+      continue;
+    }
+    if (slot) await containers.remove(slot.container.name).catch(() => {});
+    log.warn({ migration: id }, 'removing a stale migration directory');
+    await rm(workDir, { recursive: true, force: true });
+  }
+  const active = new Set([...source.ids(), ...target.ids()]);
+  for (const rec of await containers.list()) {
+    if (rec.migrationId && !active.has(rec.migrationId)) {
+      rec.migrationId = undefined;
+      if (rec.state === 'frozen' || rec.state === 'restored')
+        rec.state = (await host.alive(rec.pid)) ? 'running' : 'exited';
+      await containers.save(rec);
+    }
+  }
+}

@@ -1,0 +1,285 @@
+// The source half of the handoff: freeze and dump a container, hold the
+// frozen tree at post-dump until the coordinator decides, stream its images
+// and rootfs, then let CRIU kill it (commit) or unfreeze it (abort).
+import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { notFound, precondition, TernError } from '../../core/errors.js';
+import { checkMigrationId } from '../../core/names.js';
+import { type EncodeStats, encodeFiles, type SourceFile } from '../../proto/chunks.js';
+import type { ImageChunk } from '../../proto/index.js';
+import type { ContainerRecord } from '../containers.js';
+import { type HandoffContext, ROOTFS_TAR, workDirOf } from './context.js';
+
+/** What a source hold leaves on disk so a restarted agent can still decide it. */
+export interface HoldFile {
+  id: string;
+  name: string;
+  criuPid: number;
+}
+export const HOLD_FILE = 'hold.json';
+
+export interface SourceHold {
+  id: string;
+  name: string;
+  workDir: string;
+  imagesDir: string;
+  /**
+   * Delivers the verdict to the frozen tree and settles with what happened:
+   * 'kill' normally ends 'killed', 'resume' ends 'resumed'.
+   */
+  decide(verdict: 'kill' | 'resume'): Promise<'killed' | 'resumed'>;
+  /** Set once the dump has ended (decided, or resumed by the hold timeout). */
+  outcome?: 'killed' | 'resumed';
+}
+
+export interface DumpOutcome {
+  container: ContainerRecord;
+  imageBytes: number;
+  imageFiles: number;
+  frozenAtMs: number;
+  dumpMs: number;
+}
+
+function deferred() {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+async function dirSize(dir: string): Promise<{ bytes: number; files: number }> {
+  let bytes = 0;
+  let files = 0;
+  for (const f of await readdir(dir)) {
+    const s = await stat(join(dir, f));
+    if (s.isFile()) {
+      bytes += s.size;
+      files++;
+    }
+  }
+  return { bytes, files };
+}
+
+export class SourceHolds {
+  private readonly holds = new Map<string, SourceHold>();
+
+  constructor(private readonly ctx: HandoffContext) {}
+
+  ids(): string[] {
+    return [...this.holds.keys()];
+  }
+
+  get(id: string): SourceHold | undefined {
+    return this.holds.get(id);
+  }
+
+  /** Takes over a hold whose CRIU outlived an earlier agent (see readopt.ts). */
+  adopt(h: SourceHold): void {
+    this.holds.set(h.id, h);
+  }
+
+  async dumpAndHold(id: string, name: string): Promise<DumpOutcome> {
+    const { ctx } = this;
+    const existing = this.holds.get(id);
+    if (existing) throw precondition(`migration ${id} already dumped ${existing.name}`);
+    const rec = ctx.containers.get(name);
+    if (rec.migrationId)
+      throw precondition(`container ${name} is already being migrated (${rec.migrationId})`);
+    if (rec.state !== 'running') throw precondition(`container ${name} is ${rec.state}, not running`);
+    const workDir = workDirOf(ctx, id);
+    const imagesDir = join(workDir, 'images');
+    await rm(workDir, { recursive: true, force: true });
+    await mkdir(imagesDir, { recursive: true });
+    const log = ctx.log.child({ migration: id, container: name });
+
+    rec.migrationId = id;
+    await ctx.containers.save(rec);
+    const hold = deferred();
+    let frozen!: (at: number) => void;
+    const frozenP = new Promise<number>((r) => {
+      frozen = r;
+    });
+    const started = Date.now();
+    const dump = ctx.engine.dump(
+      {
+        // The criu-dump fault makes CRIU itself fail: it is given a pid that just exited.
+        pid: ctx.faults.armed('criu-dump') ? await ctx.host.exitedPid() : rec.pid,
+        imagesDir,
+        workDir,
+        externalVeths: [rec.veth],
+        tcpEstablished: true,
+        holdTimeoutSec: ctx.opts.orphanTimeoutSec,
+      },
+      {
+        postDump: async ({ frozenAtMs, criuPid }) => {
+          const hf: HoldFile = { id, name, criuPid };
+          await writeFile(join(workDir, HOLD_FILE), JSON.stringify(hf));
+          frozen(frozenAtMs);
+          return hold.promise;
+        },
+      },
+    );
+    const h: SourceHold = {
+      id,
+      name,
+      workDir,
+      imagesDir,
+      decide: async (verdict) => {
+        if (verdict === 'kill') hold.resolve();
+        else hold.reject(new TernError('ABORTED', `migration ${id} aborted`));
+        const r = await dump.catch(() => undefined);
+        return r?.outcome ?? 'resumed';
+      },
+    };
+    this.holds.set(id, h);
+    dump.then(
+      (r) => {
+        h.outcome = r.outcome;
+        log.info({ outcome: r.outcome, dumpMs: r.dumpMs }, 'dump finished');
+        // Resumed without a verdict: the hold timed out (coordinator lost).
+        if (r.outcome === 'resumed') void this.released(h);
+      },
+      () => {},
+    );
+
+    let frozenAtMs: number;
+    try {
+      frozenAtMs = await Promise.race([frozenP, dump.then(() => 0)]);
+      if (!frozenAtMs) throw new TernError('INTERNAL', 'criu dump ended without reaching post-dump');
+    } catch (e) {
+      this.holds.delete(id);
+      rec.migrationId = undefined;
+      await ctx.containers.save(rec);
+      await rm(workDir, { recursive: true, force: true });
+      log.warn({ err: (e as Error).message }, 'dump failed; container keeps running');
+      throw e;
+    }
+    rec.state = 'frozen';
+    await ctx.containers.save(rec);
+    ctx.faults.hit('after-dump');
+    const { bytes, files } = await dirSize(imagesDir);
+    log.info({ imageBytes: bytes, files, dumpMs: frozenAtMs - started }, 'tree frozen at post-dump');
+    return { container: rec, imageBytes: bytes, imageFiles: files, frozenAtMs, dumpMs: frozenAtMs - started };
+  }
+
+  /** The image files of a held dump, then the rootfs as a tar stream. */
+  async *readImages(id: string, stats: EncodeStats): AsyncGenerator<ImageChunk> {
+    const { ctx } = this;
+    const held = this.holds.get(checkMigrationId(id));
+    if (!held || held.outcome)
+      throw precondition(`no frozen dump held for migration ${id} on ${ctx.opts.host}`);
+    const h = held;
+    const names = (await readdir(h.imagesDir)).sort();
+    const rootfs = ctx.containers.rootfs(h.name);
+    async function* files(): AsyncGenerator<SourceFile> {
+      for (const n of names)
+        yield { name: n, data: createReadStream(join(h.imagesDir, n), { highWaterMark: 1 << 20 }) };
+      yield { name: ROOTFS_TAR, data: tarStream(rootfs) };
+    }
+    let n = 0;
+    let corrupt = ctx.faults.armed('corrupt-chunk');
+    for await (const chunk of encodeFiles(files(), stats)) {
+      // Fault points inside the stream: cut it, or corrupt one chunk's bytes.
+      if (n++ === 1) ctx.faults.hit('transfer');
+      const data = chunk.data as Buffer | undefined;
+      if (corrupt && data && data.length > 0) {
+        corrupt = false;
+        const bad = Buffer.from(data);
+        bad[bad.length >> 1] ^= 0xff;
+        yield { ...chunk, data: bad };
+        continue;
+      }
+      yield chunk;
+    }
+  }
+
+  /** Commit point on the source: CRIU kills the frozen tree; returns once it is gone. */
+  async commit(id: string): Promise<boolean> {
+    const { ctx } = this;
+    // A repeated commit after success is answered from the outcome record.
+    if ((await ctx.outcomes.get(checkMigrationId(id))) === 'committed') return true;
+    const h = this.holds.get(id);
+    if (!h) throw notFound(`no held dump for migration ${id} on ${ctx.opts.host}`);
+    const rec = ctx.containers.get(h.name);
+    ctx.faults.hit('commit');
+    const outcome = await h.decide('kill');
+    if (outcome !== 'killed') {
+      await this.released(h);
+      throw new TernError('ABORTED', `the frozen tree of ${h.name} resumed instead of dying`);
+    }
+    if (!(await ctx.host.waitGone(rec.pid, 10_000)))
+      throw new TernError('INTERNAL', `source tree of ${h.name} is still alive`);
+    // The tree is gone: record that first, so a retry is answered "committed"
+    // even if cleaning up below fails half way.
+    await ctx.outcomes.record(id, 'committed');
+    this.holds.delete(id);
+    try {
+      await ctx.containers.kill(rec);
+      await ctx.containers.remove(h.name);
+      await rm(h.workDir, { recursive: true, force: true });
+    } catch (e) {
+      ctx.log.warn(
+        { migration: id, container: h.name, err: (e as Error).message },
+        'committed, but cleaning up the source failed',
+      );
+    }
+    ctx.log.info({ migration: id, container: h.name }, 'source tree gone (committed)');
+    return true;
+  }
+
+  /** Before the commit point: unfreezes the held tree. False if this host holds none. */
+  async abort(id: string): Promise<boolean> {
+    const { ctx } = this;
+    const h = this.holds.get(id);
+    if (!h) {
+      if ((await ctx.outcomes.get(id)) === 'committed')
+        throw precondition(`migration ${id} is past its commit point on ${ctx.opts.host}`);
+      return false;
+    }
+    const outcome = await h.decide('resume');
+    if (outcome === 'killed')
+      throw precondition(`migration ${id} is past its commit point on ${ctx.opts.host}`);
+    await this.released(h);
+    ctx.log.info({ migration: id, container: h.name }, 'aborted: source tree resumed');
+    return true;
+  }
+
+  /** The tree runs on here after a hold ended without a kill: forget the hold. */
+  private async released(h: SourceHold): Promise<void> {
+    const { ctx } = this;
+    if (!this.holds.has(h.id)) return;
+    this.holds.delete(h.id);
+    const rec = ctx.containers.find(h.name);
+    if (rec && rec.migrationId === h.id) {
+      rec.state = 'running';
+      rec.migrationId = undefined;
+      await ctx.containers.save(rec);
+    }
+    await rm(h.workDir, { recursive: true, force: true });
+  }
+}
+
+/** The rootfs as a tar stream; throws at the end if tar failed. */
+async function* tarStream(rootfs: string): AsyncGenerator<Buffer> {
+  const tar = spawn('tar', ['-C', rootfs, '--numeric-owner', '--xattrs', '-cpf', '-', '.'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  tar.stderr.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
+  const exited = new Promise<number | null>((r) => tar.on('close', r));
+  try {
+    for await (const b of tar.stdout) yield b as Buffer;
+    const code = await exited;
+    if (code !== 0) throw new TernError('INTERNAL', `tar of the rootfs failed: ${err.trim()}`);
+  } finally {
+    if (tar.exitCode === null) tar.kill('SIGKILL');
+  }
+}

@@ -1,0 +1,276 @@
+// The target half of the handoff: reserve the name and pick a veth, pull and
+// verify the image stream, restore the tree stopped, let it run once the
+// source's tree is confirmed gone, or remove the stopped copy on abort.
+import { mkdir, rm, statfs, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { notFound, precondition, TernError } from '../../core/errors.js';
+import { checkMigrationId, validateName } from '../../core/names.js';
+import { runOk } from '../../kernel/exec.js';
+import { ChunkReceiver, type EncodeStats } from '../../proto/chunks.js';
+import type { ImageChunk__Output } from '../../proto/index.js';
+import type { ContainerRecord } from '../containers.js';
+import { type HandoffContext, ROOTFS_TAR, workDirOf } from './context.js';
+
+/** What a target slot leaves on disk once its tree is restored. */
+export interface SlotFile {
+  id: string;
+  container: ContainerRecord;
+  received?: EncodeStats;
+  restored?: ContainerRecord;
+}
+export const SLOT_FILE = 'slot.json';
+
+export interface TargetSlot {
+  id: string;
+  container: ContainerRecord;
+  workDir: string;
+  imagesDir: string;
+  received?: EncodeStats;
+  /** While images arrive: stops the stream, and settles when the receiver has stopped writing. */
+  receiving?: { stop: () => void; done: Promise<unknown> };
+  restored?: ContainerRecord;
+  resumed?: boolean;
+}
+
+/** How the receiver bounds a stream. */
+export interface ReceiveLimits {
+  /** Refuse a stream carrying more raw bytes than this (0: no limit beyond free space). */
+  maxBytes: number;
+  /** Give up when no chunk arrives for this long. */
+  stallMs: number;
+}
+
+/** Room kept free on the target beyond what a move needs. */
+const SPACE_MARGIN = 1.1;
+
+async function freeBytes(dir: string): Promise<number> {
+  const s = await statfs(dir);
+  return s.bavail * s.bsize;
+}
+
+export class TargetSlots {
+  private readonly slots = new Map<string, TargetSlot>();
+
+  constructor(private readonly ctx: HandoffContext) {}
+
+  ids(): string[] {
+    return [...this.slots.keys()];
+  }
+
+  /** Takes over a slot whose restored tree outlived an earlier agent (see readopt.ts). */
+  adopt(s: TargetSlot): void {
+    this.slots.set(s.id, s);
+  }
+
+  async prepare(id: string, c: ContainerRecord, estimate: number, sourceCpuinfo?: Buffer): Promise<string> {
+    const { ctx } = this;
+    const known = this.slots.get(id);
+    if (known) return known.container.veth;
+    validateName('container', c.name);
+    ctx.faults.hit('prepare');
+    if (sourceCpuinfo && sourceCpuinfo.length > 0) {
+      const cpu = await ctx.engine.cpuinfoCompatible(ctx.opts.stateDir, sourceCpuinfo);
+      if (!cpu.ok)
+        throw precondition(`CPU of the source is not compatible with ${ctx.opts.host}: ${cpu.detail}`);
+    }
+    ctx.containers.reserve(c.name, c.ip);
+    try {
+      const free = await freeBytes(ctx.opts.stateDir);
+      if (free < estimate * SPACE_MARGIN) {
+        throw new TernError(
+          'RESOURCE_EXHAUSTED',
+          `not enough space on ${ctx.opts.host}: ${free} bytes free in ${ctx.opts.stateDir}, need about ${Math.ceil(estimate * SPACE_MARGIN)}`,
+        );
+      }
+      const workDir = workDirOf(ctx, id);
+      await rm(workDir, { recursive: true, force: true });
+      await mkdir(join(workDir, 'images'), { recursive: true });
+      const veth = await ctx.containers.freeVethName(c.name);
+      this.slots.set(id, { id, container: { ...c, veth }, workDir, imagesDir: join(workDir, 'images') });
+      return veth;
+    } catch (e) {
+      ctx.containers.unreserve(c.name);
+      throw e;
+    }
+  }
+
+  private slot(id: string): TargetSlot {
+    const s = this.slots.get(checkMigrationId(id));
+    if (!s) throw notFound(`migration ${id} was not prepared on ${this.ctx.opts.host}`);
+    return s;
+  }
+
+  /** Writes a pulled chunk stream into the slot, verifies it, unpacks the rootfs. */
+  async receive(
+    id: string,
+    stream: AsyncIterable<ImageChunk__Output> & { cancel(): void },
+    limits: ReceiveLimits,
+  ): Promise<EncodeStats> {
+    const s = this.slot(id);
+    if (s.received) return s.received;
+    if (s.receiving) throw precondition(`images of migration ${id} are already being received`);
+    const { maxBytes } = limits;
+    if (maxBytes > 0) {
+      const free = await freeBytes(this.ctx.opts.stateDir);
+      if (free < maxBytes * SPACE_MARGIN)
+        throw new TernError(
+          'RESOURCE_EXHAUSTED',
+          `not enough space on ${this.ctx.opts.host} for the images: ${free} bytes free, up to ${maxBytes} announced`,
+        );
+    }
+    const done = this.receiveInto(s, stream, limits);
+    s.receiving = { stop: () => stream.cancel(), done: done.catch(() => {}) };
+    try {
+      s.received = await done;
+      return s.received;
+    } finally {
+      s.receiving = undefined;
+    }
+  }
+
+  private async receiveInto(
+    s: TargetSlot,
+    stream: AsyncIterable<ImageChunk__Output> & { cancel(): void },
+    limits: ReceiveLimits,
+  ): Promise<EncodeStats> {
+    await rm(s.imagesDir, { recursive: true, force: true });
+    await mkdir(s.imagesDir, { recursive: true });
+    const rx = new ChunkReceiver(s.imagesDir, limits.maxBytes > 0 ? { maxBytes: limits.maxBytes } : {});
+    // A stream that stops moving (a cut link, a peer that hangs) ends the
+    // receive after stallMs instead of holding the source frozen until the
+    // call's own deadline.
+    let stalled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        stalled = true;
+        stream.cancel();
+      }, limits.stallMs);
+    };
+    try {
+      arm();
+      for await (const chunk of stream) {
+        arm();
+        await rx.accept(chunk);
+      }
+      rx.finish();
+    } catch (e) {
+      await rx.discard();
+      if (stalled)
+        throw new TernError(
+          'DEADLINE_EXCEEDED',
+          `image stream stalled: no data for ${Math.round(limits.stallMs / 1000)} s`,
+        );
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!rx.received.includes(ROOTFS_TAR)) throw new TernError('DATA_LOSS', 'image stream carried no rootfs');
+    const rootfs = this.ctx.containers.rootfs(s.container.name);
+    await rm(rootfs, { recursive: true, force: true });
+    await mkdir(rootfs, { recursive: true });
+    const tarFile = join(s.imagesDir, ROOTFS_TAR);
+    await runOk(['tar', '-C', rootfs, '--numeric-owner', '--xattrs', '-xpf', tarFile]).catch((e) => {
+      throw new TernError('INTERNAL', `unpacking the rootfs failed: ${(e as Error).message}`);
+    });
+    await rm(tarFile);
+    return rx.stats;
+  }
+
+  async restoreStopped(id: string, signal?: AbortSignal): Promise<ContainerRecord> {
+    const { ctx } = this;
+    const s = this.slot(id);
+    if (s.restored) return s.restored;
+    if (!s.received) throw precondition(`images of migration ${id} were not received on ${ctx.opts.host}`);
+    const c = s.container;
+    const dir = ctx.containers.dir(c.name);
+    ctx.faults.hit('restore');
+    if (ctx.faults.armed('criu-restore')) {
+      // Makes CRIU itself fail: a file the tree holds open is missing.
+      await rm(join(ctx.containers.rootfs(c.name), 'tern', 'console.log'), { force: true });
+    }
+    const r = await ctx.engine.restore(
+      {
+        imagesDir: s.imagesDir,
+        workDir: s.workDir,
+        rootfs: ctx.containers.rootfs(c.name),
+        veths: [{ inner: 'eth0', outer: c.veth, bridge: ctx.opts.bridge }],
+        tcpEstablished: true,
+        exitFile: join(dir, 'exit'),
+      },
+      signal,
+    );
+    const rec: ContainerRecord = {
+      ...c,
+      pid: r.pid,
+      shimPid: r.shimPid,
+      startTime: (await ctx.host.startTime(r.pid)) ?? '',
+      state: 'restored',
+      migrationId: id,
+    };
+    await ctx.containers.save(rec);
+    ctx.containers.unreserve(c.name);
+    s.restored = rec;
+    const sf: SlotFile = { id, container: s.container, received: s.received, restored: rec };
+    await writeFile(join(s.workDir, SLOT_FILE), JSON.stringify(sf));
+    ctx.faults.hit('after-restore');
+    ctx.log.info(
+      { migration: id, container: c.name, pid: r.pid, restoreMs: r.restoreMs },
+      'restored stopped',
+    );
+    return rec;
+  }
+
+  /** After the source confirmed its tree is gone: let the restored tree run. */
+  async resume(id: string): Promise<ContainerRecord> {
+    const { ctx } = this;
+    const s = this.slots.get(checkMigrationId(id));
+    if (!s) {
+      const done = await ctx.outcomes.get(id);
+      if (done?.startsWith('resumed ')) return ctx.containers.get(done.slice('resumed '.length));
+      throw notFound(`migration ${id} has nothing to resume on ${ctx.opts.host}`);
+    }
+    const rec = s.restored;
+    if (!rec) throw precondition(`migration ${id} has no restored tree on ${ctx.opts.host}`);
+    if (!s.resumed) {
+      ctx.faults.hit('resume');
+      // Tasks that were stopped when dumped stay stopped; the rest run again.
+      const tree = await ctx.engine.processTree(s.imagesDir).catch((e: Error) => {
+        ctx.log.warn({ migration: id, err: e.message }, 'cannot read task states; resuming every task');
+        return [];
+      });
+      await ctx.host.resumeTree(
+        rec.pid,
+        new Map(tree.filter((p) => p.stopped).map((p) => [p.pid, p.stopSigno])),
+      );
+      rec.state = 'running';
+      rec.migrationId = undefined;
+      await ctx.containers.save(rec);
+      s.resumed = true;
+      await ctx.containers.announce(rec);
+      await rm(s.workDir, { recursive: true, force: true });
+      this.slots.delete(id);
+      await ctx.outcomes.record(id, `resumed ${rec.name}`);
+      ctx.log.info({ migration: id, container: rec.name, pid: rec.pid }, 'resumed');
+    }
+    return rec;
+  }
+
+  /** Before the commit point: removes the stopped copy and the images. False if there was no slot. */
+  async abort(id: string): Promise<boolean> {
+    const { ctx } = this;
+    const s = this.slots.get(id);
+    if (!s) return false;
+    if (s.resumed) throw precondition(`migration ${id} already resumed on ${ctx.opts.host}`);
+    s.receiving?.stop();
+    await s.receiving?.done;
+    if (s.restored) await ctx.containers.kill(s.restored);
+    if (s.restored || !ctx.containers.find(s.container.name)) await ctx.containers.remove(s.container.name);
+    ctx.containers.unreserve(s.container.name);
+    await rm(s.workDir, { recursive: true, force: true });
+    this.slots.delete(id);
+    ctx.log.info({ migration: id, container: s.container.name }, 'aborted: target copy removed');
+    return true;
+  }
+}

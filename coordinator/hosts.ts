@@ -1,0 +1,131 @@
+// The host registry: which agents exist, where they listen, whether they are
+// up (heartbeat within the host timeout), and what containers they last
+// reported. Clients to agents are made here and only for hosts that are up.
+import type { Logger } from 'pino';
+import { notFound, TernError } from '../core/errors.js';
+import { validateName } from '../core/names.js';
+import { type AgentClient, agentClient, type Container__Output } from '../proto/index.js';
+import { unary } from '../proto/rpc.js';
+import type { HostRecord, Placement, Store } from './store.js';
+
+export interface LiveHost extends HostRecord {
+  client?: AgentClient;
+  containers: Container__Output[];
+}
+
+export class HostRegistry {
+  private readonly hosts = new Map<string, LiveHost>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly timeoutMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** Hosts as the store last knew them; until one reports in, it holds what was placed there. */
+  async load(placed: Placement[]): Promise<void> {
+    for (const h of await this.store.hosts()) {
+      const containers = placed
+        .filter((p) => p.host === h.name)
+        .map((p) => ({ name: p.name, host: p.host, ip: p.ip, state: 'unknown' }) as Container__Output);
+      this.hosts.set(h.name, { ...h, containers });
+    }
+  }
+
+  close(): void {
+    for (const h of this.hosts.values()) h.client?.close();
+  }
+
+  has(name: string): boolean {
+    return this.hosts.has(name);
+  }
+
+  get(name: string): LiveHost | undefined {
+    return this.hosts.get(name);
+  }
+
+  all(): LiveHost[] {
+    return [...this.hosts.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  isUp(name: string): boolean {
+    const h = this.hosts.get(name);
+    return !!h && Date.now() - h.lastSeenMs < this.timeoutMs;
+  }
+
+  agent(name: string): AgentClient {
+    const h = this.hosts.get(name);
+    if (!h) throw notFound(`unknown host ${name}`);
+    if (!this.isUp(name)) {
+      throw new TernError(
+        'UNAVAILABLE',
+        `host ${name} is down (no heartbeat for ${Math.round((Date.now() - h.lastSeenMs) / 1000)} s)`,
+      );
+    }
+    if (!h.client) h.client = agentClient(h.address);
+    return h.client;
+  }
+
+  /** A (re-)registration: persisted before the host counts as up at its address. */
+  async register(h: Omit<LiveHost, 'client'>): Promise<LiveHost> {
+    validateName('host', h.name);
+    const old = this.hosts.get(h.name);
+    await this.store.putHost({
+      name: h.name,
+      address: h.address,
+      lan: h.lan,
+      criuVersion: h.criuVersion,
+      kernel: h.kernel,
+      lastSeenMs: h.lastSeenMs,
+    });
+    if (old?.client && old.address !== h.address) old.client.close();
+    const live: LiveHost = { ...h, client: old?.address === h.address ? old.client : undefined };
+    this.hosts.set(h.name, live);
+    this.log.info({ host: h.name, address: h.address }, 'host registered');
+    return live;
+  }
+
+  heartbeat(name: string, containers: Container__Output[]): LiveHost {
+    const h = this.hosts.get(name);
+    if (!h) throw new TernError('NOT_FOUND', `host ${name} is not registered`);
+    h.lastSeenMs = Date.now();
+    h.containers = containers;
+    return h;
+  }
+
+  /** Live view of every up host's containers (the last heartbeat's list if a host does not answer). */
+  async containers(): Promise<Container__Output[]> {
+    const out: Container__Output[] = [];
+    await Promise.all(
+      [...this.hosts.values()].map(async (h) => {
+        if (!this.isUp(h.name)) return;
+        try {
+          const a = this.agent(h.name);
+          const r = await unary(a, a.ListContainers, {}, { timeoutMs: 5000, what: h.name });
+          h.containers = r.containers;
+        } catch {
+          // use the last heartbeat's list
+        }
+        out.push(...h.containers);
+      }),
+    );
+    return out.sort((a, b) => a.name.localeCompare(b.name) || a.host.localeCompare(b.host));
+  }
+
+  /** The live container of that name; with `orExited`, an exited one when none is live. */
+  async findContainer(name: string, orExited = false): Promise<Container__Output> {
+    validateName('container', name);
+    const all = (await this.containers()).filter((c) => c.name === name);
+    let matches = all.filter((c) => c.state !== 'exited');
+    if (matches.length === 0 && orExited) matches = all;
+    if (matches.length === 0) {
+      const down = [...this.hosts.values()].filter(
+        (h) => !this.isUp(h.name) && h.containers.some((c) => c.name === name),
+      );
+      if (down.length > 0)
+        throw new TernError('UNAVAILABLE', `container ${name} is on ${down[0].name}, which is down`);
+      throw notFound(`no container named ${name}`);
+    }
+    return matches[0];
+  }
+}

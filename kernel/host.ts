@@ -1,0 +1,70 @@
+// The host a container runs on, behind one narrow interface: its processes
+// (launch, liveness, signals), its network links and commands run inside a
+// container. kernel/linux-host.ts drives the real host (tern-shim, /proc,
+// iproute2, nsenter); the in-process test tier puts a simulated host behind
+// the same interface, so that agents run unchanged without root.
+
+export interface ContainerLaunch {
+  /** The tern-shim binary that becomes the container init's parent and reaper. */
+  shim: string;
+  rootfs: string;
+  hostname: string;
+  /** Path inside the rootfs that receives the container's stdout and stderr. */
+  console: string;
+  env: string[];
+  command: string[];
+  /** Written by the shim with the tree's exit status. */
+  exitFile: string;
+}
+
+export interface ContainerNet {
+  /** Outer end of the veth pair, on this host's bridge. */
+  veth: string;
+  bridge: string;
+  mac: string;
+  /** a.b.c.d/prefix, given to the inner end (eth0). */
+  ip: string;
+}
+
+export interface ExecResult {
+  code: number;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+export interface HostRuntime {
+  /**
+   * Starts a container's first process in new namespaces and wires its
+   * network before the process runs. Throws, leaving nothing behind, if
+   * either fails.
+   */
+  launch(spec: ContainerLaunch, net: ContainerNet): Promise<{ pid: number; shimPid: number }>;
+  /** Removes an outer veth end if it is still there (it usually dies with the netns). */
+  unwire(veth: string): Promise<void>;
+  /** Interface names present on this host. */
+  linkNames(): Promise<Set<string>>;
+  /** Tells the LAN that the container's address now lives here (gratuitous ARP). */
+  announce(pid: number, ip: string): Promise<void>;
+  /** Runs a command inside the container whose init is pid. */
+  exec(pid: number, command: string[], timeoutMs: number): Promise<ExecResult>;
+  /** True while pid exists and is not a zombie. */
+  alive(pid: number): Promise<boolean>;
+  /** Identifies a process together with its pid (guards against pid reuse). */
+  startTime(pid: number): Promise<string | undefined>;
+  /** Waits until pid is gone; returns whether it is. */
+  waitGone(pid: number, timeoutMs: number): Promise<boolean>;
+  /** SIGKILL, ignoring a process that is already gone. */
+  kill(pid: number): void;
+  /**
+   * Lets a tree restored stopped run again, except the tasks (by pid inside
+   * the container) that were stopped when dumped: they stay stopped by the
+   * signal that stopped them.
+   */
+  resumeTree(root: number, keepStopped: ReadonlyMap<number, number | undefined>): Promise<void>;
+  /** Resident memory of pid and all its descendants, in bytes. */
+  treeMemory(pid: number): Promise<number>;
+  /** Bytes used under dir (a rootfs), as du counts them. */
+  diskUsage(dir: string): Promise<number>;
+  /** A pid that existed a moment ago and is gone now (to make a dump fail on purpose). */
+  exitedPid(): Promise<number>;
+}

@@ -1,0 +1,115 @@
+// The real host: tern-shim launches containers, /proc answers for processes,
+// iproute2 and nsenter wire and enter network namespaces.
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { run, runOk } from './exec.js';
+import type { ContainerLaunch, ContainerNet, ExecResult, HostRuntime } from './host.js';
+import { alive, processTree, resumeTree, startTime, waitGone } from './proc.js';
+import { launchContainer } from './shim.js';
+
+const NSENTER = '/usr/bin/nsenter';
+
+export class LinuxHost implements HostRuntime {
+  async launch(spec: ContainerLaunch, net: ContainerNet): Promise<{ pid: number; shimPid: number }> {
+    return launchContainer(spec.shim, spec, (pid) => this.wire(pid, net));
+  }
+
+  /** Creates the veth pair: outer end on the bridge, inner end eth0 in the container. */
+  private async wire(pid: number, net: ContainerNet): Promise<void> {
+    await runOk([
+      'ip',
+      'link',
+      'add',
+      net.veth,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'eth0',
+      'netns',
+      String(pid),
+    ]);
+    try {
+      await runOk(['ip', 'link', 'set', net.veth, 'master', net.bridge, 'up']);
+      const inNs = (args: string[]) => runOk([NSENTER, '-t', String(pid), '-n', ...args]);
+      await inNs(['ip', 'link', 'set', 'lo', 'up']);
+      await inNs(['ip', 'link', 'set', 'eth0', 'address', net.mac]);
+      await inNs(['ip', 'addr', 'add', net.ip, 'dev', 'eth0']);
+      await inNs(['ip', 'link', 'set', 'eth0', 'up']);
+    } catch (e) {
+      await run(['ip', 'link', 'del', net.veth]);
+      throw e;
+    }
+  }
+
+  async unwire(veth: string): Promise<void> {
+    await run(['ip', 'link', 'del', veth]);
+  }
+
+  async linkNames(): Promise<Set<string>> {
+    const out = await runOk(['ip', '-o', 'link', 'show']);
+    const names = new Set<string>();
+    for (const line of out.split('\n')) {
+      const m = /^\d+:\s+([^:@\s]+)/.exec(line);
+      if (m) names.add(m[1]);
+    }
+    return names;
+  }
+
+  async announce(pid: number, ip: string): Promise<void> {
+    const argv = ['/bin/busybox', 'arping', '-U', '-c', '1', '-w', '1', '-I', 'eth0', ip.split('/')[0]];
+    const r = await run([NSENTER, '-t', String(pid), '-n', ...argv], { timeoutMs: 3000 });
+    if (r.code !== 0) throw new Error(`gratuitous ARP failed: ${r.stderr.toString().trim()}`);
+  }
+
+  async exec(pid: number, command: string[], timeoutMs: number): Promise<ExecResult> {
+    return run([NSENTER, '-t', String(pid), '-m', '-u', '-i', '-n', '-p', '-r', '-w', '--', ...command], {
+      env: { PATH: '/bin:/sbin:/usr/bin:/usr/sbin', HOME: '/root', TERM: 'dumb' },
+      timeoutMs: timeoutMs || 60_000,
+      maxOutput: 4 * 1024 * 1024,
+    });
+  }
+
+  alive(pid: number): Promise<boolean> {
+    return alive(pid);
+  }
+
+  startTime(pid: number): Promise<string | undefined> {
+    return startTime(pid);
+  }
+
+  waitGone(pid: number, timeoutMs: number): Promise<boolean> {
+    return waitGone(pid, timeoutMs);
+  }
+
+  kill(pid: number): void {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+
+  async resumeTree(root: number, keepStopped: ReadonlyMap<number, number | undefined>): Promise<void> {
+    await resumeTree(root, keepStopped);
+  }
+
+  async treeMemory(pid: number): Promise<number> {
+    let kib = 0;
+    for (const p of await processTree(pid)) {
+      const status = await readFile(`/proc/${p}/status`, 'utf8').catch(() => '');
+      kib += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    }
+    return kib * 1024;
+  }
+
+  async diskUsage(dir: string): Promise<number> {
+    return Number((await runOk(['du', '-sb', dir])).split('\t')[0]) || 0;
+  }
+
+  async exitedPid(): Promise<number> {
+    const child = spawn('true', [], { stdio: 'ignore' });
+    await new Promise((r) => child.on('close', r));
+    return child.pid ?? 1;
+  }
+}
