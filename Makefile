@@ -16,7 +16,7 @@ test: install
 	bash test/run.sh
 
 test-unit: build
-	npx mocha --spec 'dist/test/unit/**/*.test.js' --spec 'dist/test/grpc/**/*.test.js'
+	npx mocha --spec 'dist/test/unit/**/*.test.js' --spec 'dist/test/grpc/**/*.test.js' --spec 'dist/test/inproc/**/*.test.js'
 
 lint:
 	npx biome check .

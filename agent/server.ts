@@ -262,7 +262,13 @@ export class Agent {
         const coord = req.coordinator
           ? coordinatorClient(req.coordinator)
           : (this.coord as CoordinatorClient);
-        const stream = coord.PullImages({ migration_id: req.migration_id });
+        // waitForReady: a coordinator that just restarted may not be connected
+        // yet; the receiver's stall deadline bounds the wait.
+        const stream = coord.PullImages({ migration_id: req.migration_id }, new grpc.Metadata({ waitForReady: true }));
+        // grpc-js ends a failed stream before it emits the error, so the
+        // receiver may have stopped reading when the error comes (it then
+        // reports the missing end marker): the error must not take the agent down.
+        stream.on('error', () => {});
         try {
           const stats = await this.handoff.receive(req.migration_id, stream, {
             maxBytes: Number(req.max_bytes),

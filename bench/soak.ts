@@ -20,6 +20,7 @@ import {
   workloadRootfs,
 } from '../deploy/testbed/driver.js';
 import { unary } from '../proto/rpc.js';
+import { workloadScript } from './workload.js';
 
 const CONTAINERS = Number(process.env.SOAK_CONTAINERS ?? 20);
 const ROUNDS = Number(process.env.SOAK_ROUNDS ?? 10);
@@ -41,13 +42,7 @@ async function main() {
   const t0 = Date.now();
   try {
     for (const [i, n] of names.entries()) {
-      await runWorkload(
-        HOSTS[i % 2],
-        n,
-        rootfs.dir,
-        '/bin/workload heartbeat /tmp/hb & /bin/workload memhog 8 1 half /tmp/mem & wait',
-        '/tmp/hb',
-      );
+      await runWorkload(HOSTS[i % 2], n, rootfs.dir, workloadScript(8, 'half', 1), '/tmp/hb');
     }
     const before = new Map<string, number>();
     for (const n of names) before.set(n, (await heartbeat(n)) || 0);

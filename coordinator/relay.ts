@@ -27,10 +27,13 @@ export function relayImages(
     call.on('cancelled', () => upstream.cancel());
     // for-await pulls one message at a time from the source stream, and
     // waits for the target's window before pulling the next.
+    let n = 0;
     for await (const chunk of upstream) {
       if (call.cancelled) return;
       await writeWithBackpressure(call, chunk);
+      n++;
     }
+    log.debug({ migration: id, chunks: n }, 'relay: upstream ended');
     call.end();
   })().catch((e) => {
     // grpc-js sends a status for 'error', never for destroy().

@@ -2,21 +2,23 @@
 // faults from $TERN_FAULTS and from the file <stateDir>/faults (re-read at
 // every fault point, so a test can arm a running daemon). Each entry is
 // `point=action`, separated by commas or newlines; action is `fail` (the
-// step throws) or `crash` (the process kills itself with SIGKILL).
+// step throws), `crash` (the process kills itself with SIGKILL) or
+// `delay:MS` (the step stalls the daemon for MS milliseconds, as a slow disk
+// or a loaded host would, so a test can act while it is in that step).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { TernError } from './errors.js';
 
-export type FaultAction = 'fail' | 'crash';
+export type FaultAction = 'fail' | 'crash' | `delay:${number}`;
 
 export function parseFaults(text: string): Map<string, FaultAction> {
   const out = new Map<string, FaultAction>();
   for (const part of text.split(/[,\n]/)) {
     const [point, action] = part.trim().split('=');
     if (!point) continue;
-    if (action !== 'fail' && action !== 'crash') continue;
-    out.set(point.trim(), action);
+    if (action !== 'fail' && action !== 'crash' && !/^delay:\d{1,6}$/.test(action ?? '')) continue;
+    out.set(point.trim(), action as FaultAction);
   }
   return out;
 }
@@ -45,6 +47,10 @@ export class Faults {
   hit(point: string): void {
     const action = this.current().get(point);
     if (!action) return;
+    if (action.startsWith('delay:')) {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(action.slice(6)));
+      return;
+    }
     if (action === 'crash') {
       // A daemon run in a worker thread (the in-process test tier) dies alone;
       // process.exit there ends only that thread, at once.

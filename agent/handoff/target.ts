@@ -248,10 +248,12 @@ export class TargetSlots {
       rec.migrationId = undefined;
       await ctx.containers.save(rec);
       s.resumed = true;
+      // Recorded before the slot goes, so a repeated Resume is answered even
+      // if the agent dies between the two.
+      await ctx.outcomes.record(id, `resumed ${rec.name}`);
       await ctx.containers.announce(rec);
       await rm(s.workDir, { recursive: true, force: true });
       this.slots.delete(id);
-      await ctx.outcomes.record(id, `resumed ${rec.name}`);
       ctx.log.info({ migration: id, container: rec.name, pid: rec.pid }, 'resumed');
     }
     return rec;

@@ -1,0 +1,24 @@
+// The in-place case: the plain container, already moved to hostB, dumped and
+// restored there by CRIU alone: the floor for anything built on CRIU.
+import { join } from 'node:path';
+import { checkStop } from '../cleanup.js';
+import { TO } from '../config.js';
+import { settle } from '../util.js';
+import { beatAfter } from '../workload.js';
+import type { PlainContainer } from './container.js';
+
+export interface InPlaceRun {
+  dumpMs: number;
+  restoreMs: number;
+  totalMs: number;
+}
+
+/** criu dump + criu restore of c on hostB, where the plain case left it; dir is its work dir. */
+export async function inPlaceRun(c: PlainContainer, dir: string): Promise<InPlaceRun> {
+  await settle();
+  checkStop();
+  const dumpMs = await c.dump(join(dir, TO, 'images-in-place'), join(dir, TO, 'logs'));
+  const restoreMs = await c.restore(TO, join(dir, TO, 'images-in-place'), join(dir, TO, 'logs'));
+  await beatAfter(join(c.rootfs(TO), 'tmp', 'hb'), Date.now());
+  return { dumpMs, restoreMs, totalMs: dumpMs + restoreMs };
+}

@@ -1,0 +1,224 @@
+// A cluster for the in-process tier: one coordinator and two agents, each a
+// real daemon in its own worker thread on 127.0.0.1, over one simulated
+// World. Daemons can be crashed (the worker is terminated at once) and
+// restarted on the same state directory, as the privileged fault matrix
+// does with real processes.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { type CoordinatorClient, coordinatorClient, type Migration__Output } from '../../proto/index.js';
+import { unary } from '../../proto/rpc.js';
+import type { DaemonSpec } from './daemon.js';
+import { World } from './world.js';
+
+export const HOSTS = ['hostA', 'hostB'] as const;
+export type Daemon = 'coordinator' | (typeof HOSTS)[number];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Cluster {
+  readonly world = new World();
+  readonly dir = mkdtempSync(join(tmpdir(), 'tern-inproc-'));
+  readonly rootfs = join(this.dir, 'rootfs');
+  private readonly workers = new Map<Daemon, { worker: Worker; exited: boolean }>();
+  private coordPort = 0;
+  private client?: CoordinatorClient;
+  /** Coordinator settings: short timeouts so that failures show within seconds. */
+  readonly coordinatorOpts = { hostTimeoutMs: 1500, stallMs: 3000 };
+  readonly orphanTimeoutSec = 20;
+
+  async start(): Promise<void> {
+    mkdirSync(join(this.rootfs, 'tern'), { recursive: true });
+    writeFileSync(join(this.rootfs, 'tern', 'console.log'), '');
+    for (const d of ['coordinator', ...HOSTS] as Daemon[]) await this.startDaemon(d);
+    this.client = coordinatorClient(`127.0.0.1:${this.coordPort}`);
+    await this.waitFor('both hosts up', async () => {
+      const r = await this.call('ListHosts', {});
+      return (r as { hosts: { up: boolean }[] }).hosts.filter((h) => h.up).length === HOSTS.length;
+    });
+  }
+
+  stateDir(d: Daemon): string {
+    return join(this.dir, d);
+  }
+
+  private spec(d: Daemon): DaemonSpec {
+    if (d === 'coordinator')
+      return {
+        kind: 'coordinator',
+        opts: { listen: `127.0.0.1:${this.coordPort}`, stateDir: this.stateDir(d), ...this.coordinatorOpts },
+      };
+    return {
+      kind: 'agent',
+      pageBytes: 1 << 20,
+      opts: {
+        host: d,
+        coordinator: `127.0.0.1:${this.coordPort}`,
+        stateDir: this.stateDir(d),
+        orphanTimeoutSec: this.orphanTimeoutSec,
+        heartbeatMs: 200,
+      },
+    };
+  }
+
+  private async startDaemon(d: Daemon): Promise<void> {
+    mkdirSync(this.stateDir(d), { recursive: true });
+    const { port1, port2 } = new MessageChannel();
+    this.world.serve(port1);
+    const worker = new Worker(new URL('./daemon.js', import.meta.url), {
+      workerData: { spec: this.spec(d), world: port2 },
+      transferList: [port2],
+    });
+    const entry = { worker, exited: false };
+    this.workers.set(d, entry);
+    worker.on('exit', () => {
+      entry.exited = true;
+      port1.close();
+    });
+    worker.on('error', (e) => {
+      if (process.env.TERN_INPROC_LOG) process.stderr.write(`${d} died: ${e.stack}\n`);
+    });
+    const ready = await new Promise<{ ready: boolean; port?: number; error?: string }>((resolve) => {
+      worker.once('message', resolve);
+      worker.once('exit', () => resolve({ ready: false, error: 'exited before it was ready' }));
+    });
+    if (!ready.ready) throw new Error(`${d} did not start: ${ready.error}`);
+    if (d === 'coordinator') this.coordPort = ready.port ?? 0;
+  }
+
+  /** Kills a daemon at once, as SIGKILL would. */
+  async crash(d: Daemon): Promise<void> {
+    const e = this.workers.get(d);
+    if (e && !e.exited) await e.worker.terminate();
+  }
+
+  /** Waits (without restarting anything) until a daemon has died. */
+  async waitDead(d: Daemon, timeoutMs = 20_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (!this.workers.get(d)?.exited) {
+      if (Date.now() > until) throw new Error(`${d} did not die within ${timeoutMs} ms`);
+      await sleep(10);
+    }
+  }
+
+  /** Restarts every daemon that is no longer running (crashed by a fault or by the test). */
+  async restartDead(): Promise<void> {
+    for (const [d, e] of this.workers) if (e.exited) await this.startDaemon(d);
+  }
+
+  /** Arms fault points in a daemon (its <stateDir>/faults); '' disarms. */
+  faults(d: Daemon, text: string): void {
+    writeFileSync(join(this.stateDir(d), 'faults'), text);
+  }
+
+  disarm(): void {
+    for (const d of this.workers.keys()) this.faults(d, '');
+  }
+
+  call<T = unknown>(method: string, req: unknown, timeoutMs = 10_000): Promise<T> {
+    const c = this.client as CoordinatorClient;
+    const fn = (c as unknown as Record<string, unknown>)[method] as Parameters<typeof unary>[1];
+    return unary(c, fn, req, { timeoutMs, what: method }) as Promise<T>;
+  }
+
+  async waitFor(what: string, ok: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    let last: unknown;
+    while (Date.now() < until) {
+      try {
+        if (await ok()) return;
+      } catch (e) {
+        last = e;
+      }
+      await this.restartDead();
+      await sleep(50);
+    }
+    throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+  }
+
+  /** Starts a container on host; returns its host pid and its memory as the world holds it. */
+  async run(name: string, host: string): Promise<{ pid: number; memory: string }> {
+    const c = await this.call<{ pid: number }>('RunContainer', {
+      host,
+      name,
+      command: ['/bin/init'],
+      rootfs: this.rootfs,
+    });
+    const p = this.world.procs.get(c.pid);
+    assert.ok(p, `no simulated process ${c.pid} for ${name}`);
+    return { pid: c.pid, memory: p.memory };
+  }
+
+  async migrate(name: string, to: string): Promise<string> {
+    return (await this.call<Migration__Output>('StartMigration', { container: name, to })).id;
+  }
+
+  migration(id: string): Promise<Migration__Output> {
+    return this.call<Migration__Output>('GetMigration', { id });
+  }
+
+  /** Polls until the migration is in `phase` (restarting crashed daemons meanwhile). */
+  async waitPhase(id: string, phases: string[], timeoutMs = 30_000): Promise<Migration__Output> {
+    let m: Migration__Output | undefined;
+    await this.waitFor(
+      `migration ${id} in ${phases.join(' or ')}`,
+      async () => {
+        m = await this.migration(id);
+        return phases.includes(m.phase);
+      },
+      timeoutMs,
+    );
+    return m as Migration__Output;
+  }
+
+  waitEnd(id: string, timeoutMs = 60_000): Promise<Migration__Output> {
+    return this.waitPhase(id, ['done', 'aborted'], timeoutMs);
+  }
+
+  /**
+   * The exactly-once checks of the fault matrix: the container runs exactly
+   * once, where expected, with the memory it had, no tree is left frozen,
+   * and no host keeps a migration directory or a second copy.
+   */
+  async expectOnce(name: string, host: string, memory: string): Promise<void> {
+    await this.waitFor(
+      `${name} running once on ${host} with nothing left over`,
+      async () => {
+        const copies = this.world.copies(name);
+        if (copies.length !== 1 || copies[0].host !== host || copies[0].state !== 'running') return false;
+        if (this.world.pendingHolds() !== 0) return false;
+        for (const h of HOSTS) {
+          if (readdirSync(join(this.stateDir(h), 'migrations')).length !== 0) return false;
+          const dirs = readdirSync(join(this.stateDir(h), 'containers'));
+          if (dirs.includes(name) !== (h === host)) return false;
+        }
+        const r = await this.call<{ containers: { name: string; host: string; state: string }[] }>(
+          'ListContainers',
+          {},
+        );
+        const listed = r.containers.filter((c) => c.name === name);
+        return listed.length === 1 && listed[0].host === host && listed[0].state === 'running';
+      },
+      30_000,
+    ).catch(async (e) => {
+      const copies = this.world.copies(name).map((p) => `${p.host}:${p.pid}:${p.state}`);
+      const leftovers = HOSTS.map(
+        (h) => `${h}: ${readdirSync(join(this.stateDir(h), 'migrations')).join(',')}`,
+      );
+      throw new Error(
+        `${(e as Error).message}; copies [${copies}], holds ${this.world.pendingHolds()}, ${leftovers}`,
+      );
+    });
+    const [copy] = this.world.copies(name);
+    assert.equal(copy.memory, memory, `${name}'s memory changed across the move`);
+  }
+
+  async stop(): Promise<void> {
+    this.client?.close();
+    for (const e of this.workers.values()) if (!e.exited) await e.worker.terminate();
+    this.world.shutdown();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,60 @@
+// Worker-thread entry of the in-process tier: runs one real daemon (an agent
+// on the simulated engine and host, or a coordinator on SQLite) on
+// 127.0.0.1. Terminating the worker kills the daemon at once, as SIGKILL
+// would; an armed `crash` fault point ends the worker the same way.
+import { parentPort, workerData } from 'node:worker_threads';
+import { pino } from 'pino';
+import { AGENT_DEFAULTS, type AgentOptions } from '../../agent/config.js';
+import { Agent } from '../../agent/server.js';
+import { COORDINATOR_DEFAULTS, type CoordinatorOptions } from '../../coordinator/config.js';
+import { Coordinator } from '../../coordinator/server.js';
+import { SqliteStore } from '../../coordinator/sqlite-store.js';
+import { SimEngine, SimHost, WorldLink } from './fakes.js';
+
+export type DaemonSpec =
+  | {
+      kind: 'agent';
+      opts: Partial<AgentOptions> & Pick<AgentOptions, 'host' | 'coordinator' | 'stateDir'>;
+      pageBytes: number;
+    }
+  | {
+      kind: 'coordinator';
+      opts: Partial<CoordinatorOptions> & Pick<CoordinatorOptions, 'listen' | 'stateDir'>;
+    };
+
+async function main(): Promise<void> {
+  const spec = workerData.spec as DaemonSpec;
+  const port = workerData.world;
+  const log = pino({ level: process.env.TERN_INPROC_LOG ?? 'silent' });
+  if (spec.kind === 'agent') {
+    const w = new WorldLink(port, spec.opts.host);
+    const opts: AgentOptions = {
+      ...AGENT_DEFAULTS,
+      listen: '127.0.0.1:0',
+      skipCriuCheck: true,
+      ...spec.opts,
+    };
+    const agent = new Agent(
+      opts,
+      new SimEngine(w, spec.pageBytes),
+      log.child({ host: opts.host }),
+      new SimHost(w),
+    );
+    await agent.start();
+    parentPort?.postMessage({ ready: true, port: agent.port });
+  } else {
+    const opts: CoordinatorOptions = { ...COORDINATOR_DEFAULTS, socket: '', ...spec.opts };
+    const c = new Coordinator(
+      opts,
+      new SqliteStore(`${opts.stateDir}/tern.db`),
+      log.child({ daemon: 'coordinator' }),
+    );
+    await c.start();
+    parentPort?.postMessage({ ready: true, port: c.port });
+  }
+}
+
+main().catch((e) => {
+  parentPort?.postMessage({ ready: false, error: (e as Error).message });
+  process.exit(1);
+});

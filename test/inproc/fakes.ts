@@ -1,0 +1,186 @@
+// The engine and host that daemons in the in-process tier run on: real
+// files in real state directories, simulated processes, freezes, dumps and
+// links, kept by the World in the main thread (world.ts) and reached over a
+// message port. A dump writes real image files (an inventory and pages that
+// carry the container's simulated memory), so the image stream, its
+// checksums and the receiver's checks all run for real.
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MessagePort } from 'node:worker_threads';
+import { TernError } from '../../core/errors.js';
+import type {
+  CheckpointEngine,
+  DumpHooks,
+  DumpRequest,
+  DumpResult,
+  EngineInfo,
+  ImageProcess,
+  RestoreRequest,
+  RestoreResult,
+} from '../../kernel/engine.js';
+import type { ContainerLaunch, ContainerNet, ExecResult, HostRuntime } from '../../kernel/host.js';
+import type { Reply, Request } from './world.js';
+
+/** Calls into the World; every call names the host it is made from. */
+export class WorldLink {
+  private next = 1;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+  constructor(
+    private readonly port: MessagePort,
+    readonly host: string,
+  ) {
+    port.on('message', (r: Reply) => {
+      const p = this.pending.get(r.id);
+      if (!p) return;
+      this.pending.delete(r.id);
+      if (r.error) p.reject(new TernError('INTERNAL', r.error.message));
+      else p.resolve(r.result);
+    });
+  }
+
+  call<T>(method: string, ...args: unknown[]): Promise<T> {
+    const id = this.next++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.port.postMessage({ id, method, args } satisfies Request);
+    });
+  }
+}
+
+interface Inventory {
+  identity: string;
+  pagesSha256: string;
+}
+
+export class SimEngine implements CheckpointEngine {
+  constructor(
+    private readonly w: WorldLink,
+    private readonly pageBytes: number,
+  ) {}
+
+  async check(): Promise<EngineInfo> {
+    return { ok: true, version: '4.2.1-sim', kernel: 'sim' };
+  }
+
+  async dump(req: DumpRequest, hooks: DumpHooks, signal?: AbortSignal): Promise<DumpResult> {
+    const t0 = Date.now();
+    const { criuPid, identity, memory } = await this.w.call<{
+      criuPid: number;
+      identity: string;
+      memory: string;
+    }>('dumpBegin', this.w.host, req.pid, req.workDir, req.holdTimeoutSec);
+    const ended = this.w.call<'killed' | 'resumed'>('holdWait', criuPid);
+    try {
+      if (signal?.aborted) throw signal.reason;
+      // The pages carry the memory token first, then filler that does not compress.
+      const pages = Buffer.concat([Buffer.from(`${memory}\n`), randomBytes(this.pageBytes)]);
+      await writeFile(join(req.imagesDir, 'pages-1.img'), pages);
+      const inv: Inventory = { identity, pagesSha256: createHash('sha256').update(pages).digest('hex') };
+      await writeFile(join(req.imagesDir, 'inventory.img'), JSON.stringify(inv));
+      const frozenAtMs = Date.now();
+      await hooks.postDump?.({ imagesDir: req.imagesDir, frozenAtMs, criuPid });
+      await this.w.call('holdDecide', criuPid, 'kill');
+      return { outcome: await ended, dumpMs: frozenAtMs - t0, frozenAtMs };
+    } catch {
+      await this.w.call('holdDecide', criuPid, 'resume');
+      return { outcome: await ended, dumpMs: Date.now() - t0, frozenAtMs: 0 };
+    }
+  }
+
+  decideOrphanHold(workDir: string, verdict: 'kill' | 'resume'): Promise<boolean> {
+    return this.w.call('decideOrphanHold', workDir, verdict);
+  }
+
+  async restore(req: RestoreRequest, signal?: AbortSignal): Promise<RestoreResult> {
+    const t0 = Date.now();
+    const inv = JSON.parse(await readFile(join(req.imagesDir, 'inventory.img'), 'utf8')) as Inventory;
+    const pages = await readFile(join(req.imagesDir, 'pages-1.img'));
+    if (createHash('sha256').update(pages).digest('hex') !== inv.pagesSha256)
+      throw new TernError('INTERNAL', 'criu restore exited with status 1: pages image corrupt');
+    // What the criu-restore fault removes: a file the tree holds open.
+    await readFile(join(req.rootfs, 'tern', 'console.log')).catch(() => {
+      throw new TernError('INTERNAL', "criu restore exited with status 1: Can't open file tern/console.log");
+    });
+    const memory = pages.subarray(0, pages.indexOf(10)).toString();
+    const { pid } = await this.w.call<{ pid: number }>('restore', this.w.host, inv.identity, memory);
+    if (signal?.aborted) {
+      await this.w.call('kill', pid);
+      throw new TernError('CANCELLED', 'restore cancelled');
+    }
+    return { pid, shimPid: pid, restoreMs: Date.now() - t0 };
+  }
+
+  async processTree(): Promise<ImageProcess[]> {
+    return [];
+  }
+
+  async cpuinfo(): Promise<Buffer> {
+    return Buffer.from('sim-cpu');
+  }
+
+  async cpuinfoCompatible(): Promise<{ ok: boolean; detail: string }> {
+    return { ok: await this.w.call<boolean>('cpuinfoCompatible'), detail: '' };
+  }
+}
+
+export class SimHost implements HostRuntime {
+  constructor(private readonly w: WorldLink) {}
+
+  launch(spec: ContainerLaunch, net: ContainerNet): Promise<{ pid: number; shimPid: number }> {
+    return this.w.call('launch', this.w.host, spec.hostname, net.veth);
+  }
+
+  unwire(veth: string): Promise<void> {
+    return this.w.call('unwire', this.w.host, veth);
+  }
+
+  async linkNames(): Promise<Set<string>> {
+    return new Set(await this.w.call<string[]>('linkNames', this.w.host));
+  }
+
+  async announce(): Promise<void> {}
+
+  async exec(pid: number): Promise<ExecResult> {
+    const r = await this.w.call<{ code: number; stdout: string }>('exec', pid);
+    return { code: r.code, stdout: Buffer.from(r.stdout), stderr: Buffer.alloc(0) };
+  }
+
+  alive(pid: number): Promise<boolean> {
+    return this.w.call('alive', pid);
+  }
+
+  startTime(pid: number): Promise<string | undefined> {
+    return this.w.call('startTime', pid);
+  }
+
+  async waitGone(pid: number, timeoutMs: number): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (await this.alive(pid)) {
+      if (Date.now() > until) return false;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return true;
+  }
+
+  kill(pid: number): void {
+    void this.w.call('kill', pid);
+  }
+
+  resumeTree(root: number): Promise<void> {
+    return this.w.call('resumeTree', root);
+  }
+
+  async treeMemory(): Promise<number> {
+    return 64 << 20;
+  }
+
+  async diskUsage(): Promise<number> {
+    return 1 << 20;
+  }
+
+  exitedPid(): Promise<number> {
+    return this.w.call('exitedPid', this.w.host);
+  }
+}

@@ -1,0 +1,159 @@
+// The in-process tier: a real coordinator and two real agents, each in its
+// own worker thread on 127.0.0.1, over a simulated engine and host
+// (world.ts). No root, no CRIU: seconds, not minutes. Each case drives a
+// migration into a phase and then cancels it, makes the store refuse a
+// record, or kills a daemon there; afterwards the exactly-once checks of the
+// privileged fault matrix must hold: the container runs exactly once, where
+// the protocol says, with its memory intact, and nothing is left over.
+import assert from 'node:assert/strict';
+import { Cluster, type Daemon } from './cluster.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('in-process: coordinator and agents over a simulated host', function () {
+  this.timeout(90_000);
+  let c: Cluster;
+  let n = 0;
+  /** A fresh container on hostA for each case. */
+  const fresh = async () => {
+    const name = `c${++n}`;
+    const { memory } = await c.run(name, 'hostA');
+    return { name, memory };
+  };
+
+  before(async () => {
+    c = new Cluster();
+    await c.start();
+  });
+  after(async () => c?.stop());
+  afterEach(async () => {
+    c.disarm();
+    c.world.delays = { cpuinfoMs: 0, dumpMs: 0, restoreMs: 0 };
+    await c.restartDead();
+  });
+
+  it('moves a container: done, running once on the target with its memory', async () => {
+    const { name, memory } = await fresh();
+    const m = await c.waitEnd(await c.migrate(name, 'hostB'));
+    assert.equal(m.phase, 'done', m.error);
+    assert.equal(m.mode, 'stop-and-copy');
+    assert.deepEqual(
+      m.history.map((h) => h.phase),
+      ['preflight', 'dumping', 'transferring', 'restoring', 'committing', 'committed', 'done'],
+    );
+    assert.ok(Number(m.raw_bytes) > 1 << 20, `raw bytes ${m.raw_bytes}`);
+    await c.expectOnce(name, 'hostB', memory);
+  });
+
+  describe('cancel in every phase', () => {
+    // Each phase is made slow enough to be caught in: by the simulated engine
+    // (preflight, dumping, restoring) or by a delay fault in an agent.
+    const slow: Record<string, () => void> = {
+      preflight: () => (c.world.delays.cpuinfoMs = 600),
+      dumping: () => (c.world.delays.dumpMs = 600),
+      transferring: () => c.faults('hostA', 'transfer=delay:800'),
+      restoring: () => (c.world.delays.restoreMs = 600),
+      committing: () => c.faults('hostA', 'commit=delay:800'),
+      committed: () => c.faults('hostB', 'resume=delay:800'),
+    };
+    for (const phase of Object.keys(slow)) {
+      const before = ['preflight', 'dumping', 'transferring', 'restoring'].includes(phase);
+      it(`${phase}: ${before ? 'aborts, the container runs on the source' : 'is refused, the move finishes'}`, async () => {
+        const { name, memory } = await fresh();
+        slow[phase]();
+        const id = await c.migrate(name, 'hostB');
+        await c.waitPhase(id, [phase]);
+        const cancel = c.call('CancelMigration', { id });
+        if (before) await cancel;
+        else await assert.rejects(cancel, /past its commit point/);
+        const m = await c.waitEnd(id);
+        assert.equal(m.phase, before ? 'aborted' : 'done', m.error);
+        if (before) assert.match(m.error, /cancelled by the user/);
+        await c.expectOnce(name, before ? 'hostA' : 'hostB', memory);
+      });
+    }
+  });
+
+  describe('the store refuses to record a phase', () => {
+    // Up to the commit record a refused write leaves the migration abortable,
+    // and it aborts; past it the runner tries again until the store accepts.
+    for (const phase of ['dumping', 'transferring', 'restoring', 'committing']) {
+      it(`store-${phase}: aborted, the container runs on the source`, async () => {
+        const { name, memory } = await fresh();
+        c.faults('coordinator', `store-${phase}=fail`);
+        const m = await c.waitEnd(await c.migrate(name, 'hostB'));
+        assert.equal(m.phase, 'aborted');
+        assert.match(m.error, new RegExp(`injected fault at store-${phase}`));
+        assert.ok(
+          !m.history.some((h) => h.phase === phase),
+          `${phase} was recorded although the store refused it`,
+        );
+        await c.expectOnce(name, 'hostA', memory);
+      });
+    }
+    for (const phase of ['committed', 'done']) {
+      it(`store-${phase}: retried until the store takes it, done on the target`, async () => {
+        const { name, memory } = await fresh();
+        c.faults('coordinator', `store-${phase}=fail`);
+        const id = await c.migrate(name, 'hostB');
+        await c.waitPhase(id, [phase === 'committed' ? 'committing' : 'committed']);
+        await sleep(1200);
+        assert.notEqual((await c.migration(id)).phase, phase);
+        c.faults('coordinator', '');
+        const m = await c.waitEnd(id);
+        assert.equal(m.phase, 'done', m.error);
+        await c.expectOnce(name, 'hostB', memory);
+      });
+    }
+    for (const phase of ['aborting', 'aborted']) {
+      it(`store-${phase} after a failed restore: the source runs again, the abort is recorded once the store takes it`, async () => {
+        const { name, memory } = await fresh();
+        c.faults('hostB', 'restore=fail');
+        c.faults('coordinator', `store-${phase}=fail`);
+        const id = await c.migrate(name, 'hostB');
+        await sleep(2500);
+        // The store still refuses, but the container must not wait for it.
+        if (phase === 'aborting') await c.expectOnce(name, 'hostA', memory);
+        c.faults('coordinator', '');
+        const m = await c.waitEnd(id);
+        assert.equal(m.phase, 'aborted');
+        await c.expectOnce(name, 'hostA', memory);
+      });
+    }
+  });
+
+  describe('a daemon dies in every phase and restarts', () => {
+    const cases: { daemon: Daemon; point: string; expect: 'hostA' | 'hostB' }[] = [
+      { daemon: 'coordinator', point: 'after-dumping', expect: 'hostA' },
+      { daemon: 'coordinator', point: 'after-transferring', expect: 'hostA' },
+      { daemon: 'coordinator', point: 'after-restoring', expect: 'hostA' },
+      { daemon: 'coordinator', point: 'before-committing', expect: 'hostA' },
+      { daemon: 'coordinator', point: 'after-committing', expect: 'hostB' },
+      { daemon: 'coordinator', point: 'after-committed', expect: 'hostB' },
+      { daemon: 'coordinator', point: 'after-aborting', expect: 'hostA' },
+      { daemon: 'hostB', point: 'prepare', expect: 'hostA' },
+      { daemon: 'hostA', point: 'after-dump', expect: 'hostA' },
+      { daemon: 'hostA', point: 'transfer', expect: 'hostA' },
+      { daemon: 'hostB', point: 'restore', expect: 'hostA' },
+      { daemon: 'hostB', point: 'after-restore', expect: 'hostA' },
+      { daemon: 'hostA', point: 'commit', expect: 'hostB' },
+      { daemon: 'hostB', point: 'resume', expect: 'hostB' },
+    ];
+    for (const k of cases) {
+      it(`${k.daemon} at ${k.point}: ends on ${k.expect}`, async () => {
+        const { name, memory } = await fresh();
+        // after-aborting needs a migration that aborts: the target refuses the restore.
+        if (k.point === 'after-aborting') c.faults('hostB', 'restore=fail');
+        c.faults(k.daemon, `${k.point}=crash`);
+        const id = await c.migrate(name, 'hostB');
+        // The daemon dies at the point; disarm so that its successor runs normally.
+        await c.waitDead(k.daemon);
+        c.faults(k.daemon, '');
+        await c.restartDead();
+        const m = await c.waitEnd(id);
+        assert.equal(m.phase, k.expect === 'hostA' ? 'aborted' : 'done', m.error);
+        await c.expectOnce(name, k.expect, memory);
+      });
+    }
+  });
+});
