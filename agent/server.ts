@@ -231,6 +231,7 @@ export class Agent {
           image_files: r.imageFiles,
           frozen_at_ms: r.frozenAtMs,
           dump_ms: r.dumpMs,
+          hold_until_ms: r.frozenAtMs + this.opts.orphanTimeoutSec * 1000,
         };
       }),
       ReadImages: (call) => {
@@ -264,7 +265,10 @@ export class Agent {
           : (this.coord as CoordinatorClient);
         // waitForReady: a coordinator that just restarted may not be connected
         // yet; the receiver's stall deadline bounds the wait.
-        const stream = coord.PullImages({ migration_id: req.migration_id }, new grpc.Metadata({ waitForReady: true }));
+        const stream = coord.PullImages(
+          { migration_id: req.migration_id },
+          new grpc.Metadata({ waitForReady: true }),
+        );
         // grpc-js ends a failed stream before it emits the error, so the
         // receiver may have stopped reading when the error comes (it then
         // reports the missing end marker): the error must not take the agent down.

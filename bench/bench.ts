@@ -1,8 +1,8 @@
 // npm run bench: how long a container stops when tern moves it, beside the
 // same container moved by the plain pipeline a user could script by hand
 // (criu dump -> tar | lz4 -> TCP -> criu restore) and beside CRIU's own dump +
-// restore in place, all measured in one run on the local testbed (DESIGN.md,
-// "How performance is measured"). Absolute times on a shared 2-core machine
+// restore in place, all measured in one run on the local testbed (docs/design.md,
+// section 8, "How performance is measured"). Absolute times on a shared 2-core machine
 // are noise; the ratios are the result.
 //
 // Per case (memory size x content) and per run:

@@ -37,6 +37,7 @@ type Metrics = Pick<
   | 'memoryBytes'
   | 'rootfsBytes'
   | 'imageBytes'
+  | 'holdUntilMs'
 >;
 
 export class SqliteStore implements Store {
@@ -67,6 +68,7 @@ export class SqliteStore implements Store {
       memoryBytes: m.memoryBytes,
       rootfsBytes: m.rootfsBytes,
       imageBytes: m.imageBytes,
+      holdUntilMs: m.holdUntilMs,
     };
     const upsert = this.db.prepare(
       `INSERT INTO migrations (id, container, src, dst, mode, phase, error, started_ms, finished_ms, metrics)

@@ -61,6 +61,9 @@ const T = {
   abort: 120_000,
 };
 
+/** A commit needs this long before the source's hold gives up. */
+const HOLD_MARGIN_MS = 15_000;
+
 /** Room for the rootfs to grow between the estimate and the freeze, and for tar's headers. */
 const ROOTFS_SLACK = 256 << 20;
 
@@ -112,7 +115,12 @@ const dumping: Step = {
     );
     return {
       to: 'transferring',
-      patch: { dumpMs: Number(dump.dump_ms), frozenAtMs: dumpStart, imageBytes: Number(dump.image_bytes) },
+      patch: {
+        dumpMs: Number(dump.dump_ms),
+        frozenAtMs: dumpStart,
+        imageBytes: Number(dump.image_bytes),
+        holdUntilMs: Number(dump.hold_until_ms) || undefined,
+      },
       detail: `${dump.image_files} image files, ${dump.image_bytes} bytes`,
     };
   },
@@ -157,7 +165,14 @@ const restoring: Step = {
       { migration_id: m.id },
       { timeoutMs: T.restore, what: m.to, signal },
     );
-    // The next record is the commit point: once it is durable the source is told to kill.
+    // The next record is the commit point: once it is durable the source is
+    // told to kill. A hold about to give up would resume the source instead,
+    // and the commit could never finish: abort while that is still safe.
+    if (m.holdUntilMs && Date.now() > m.holdUntilMs - HOLD_MARGIN_MS)
+      throw new TernError(
+        'DEADLINE_EXCEEDED',
+        `the source's hold on ${m.from} ends at ${new Date(m.holdUntilMs).toISOString()}: too late to commit (raise the agent's --orphan-timeout-sec for moves this long)`,
+      );
     return { to: 'committing', patch: { restoreMs: Date.now() - t0 } };
   },
 };

@@ -37,6 +37,8 @@ export interface MigrationRecord {
   rootfsBytes?: number;
   /** Size of the image set the dump wrote. */
   imageBytes?: number;
+  /** When the source's hold gives up and its tree resumes there: no commit after this. */
+  holdUntilMs?: number;
 }
 
 export interface HostRecord {

@@ -20,5 +20,8 @@ export function migrationToWire(m: MigrationRecord): Migration {
     dump_ms: m.dumpMs ?? 0,
     transfer_ms: m.transferMs ?? 0,
     restore_ms: m.restoreMs ?? 0,
+    memory_bytes: m.memoryBytes ?? 0,
+    rootfs_bytes: m.rootfsBytes ?? 0,
+    image_bytes: m.imageBytes ?? 0,
   };
 }

@@ -115,7 +115,7 @@ export class PlainContainer {
     await waitReady(rootfs, this.id);
   }
 
-  /** criu dump as DESIGN.md shows it; the tree is killed once dumped. */
+  /** criu dump with the flags tern uses (docs/design.md); the tree is killed once dumped. */
   async dump(images: string, logs: string): Promise<number> {
     await mkdir(images, { recursive: true });
     await mkdir(logs, { recursive: true });

@@ -10,6 +10,7 @@ export interface DumpResponse {
   'rootfs_bytes'?: (number | string | Long);
   'frozen_at_ms'?: (number | string | Long);
   'dump_ms'?: (number | string | Long);
+  'hold_until_ms'?: (number | string | Long);
 }
 
 export interface DumpResponse__Output {
@@ -19,4 +20,5 @@ export interface DumpResponse__Output {
   'rootfs_bytes': (string);
   'frozen_at_ms': (string);
   'dump_ms': (string);
+  'hold_until_ms': (string);
 }

@@ -20,6 +20,9 @@ export interface Migration {
   'transfer_ms'?: (number | string | Long);
   'restore_ms'?: (number | string | Long);
   'mode'?: (string);
+  'memory_bytes'?: (number | string | Long);
+  'rootfs_bytes'?: (number | string | Long);
+  'image_bytes'?: (number | string | Long);
 }
 
 export interface Migration__Output {
@@ -39,4 +42,7 @@ export interface Migration__Output {
   'transfer_ms': (string);
   'restore_ms': (string);
   'mode': (string);
+  'memory_bytes': (string);
+  'rootfs_bytes': (string);
+  'image_bytes': (string);
 }
