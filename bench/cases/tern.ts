@@ -32,6 +32,9 @@ export interface TernRun {
   totalMs: number;
   /** Time spent in each phase, from the migration's history. */
   phases: Record<string, number>;
+  /** Image set as dumped, and rootfs as measured before the freeze. */
+  imageBytes: number;
+  rootfsBytes: number;
   /** Bytes the chunk stream carried before lz4: image files plus the rootfs tar. */
   rawBytes: number;
   /** Bytes the chunk stream carried after lz4. */
@@ -134,6 +137,8 @@ export async function ternRun(mib: number, kind: string, label: string, rootfs: 
       coordinatorDowntimeMs: Number(end.downtime_ms),
       totalMs: Number(end.finished_ms) - Number(end.started_ms),
       phases: phaseTimes(end),
+      imageBytes: Number(end.image_bytes),
+      rootfsBytes: Number(end.rootfs_bytes),
       rawBytes,
       wireBytes: Number(end.wire_bytes),
       chunkMiBps: transferMs > 0 ? rawBytes / MIB / (transferMs / 1000) : 0,
