@@ -294,8 +294,9 @@ export class Agent {
         call.on('cancelled', () =>
           ctl.abort(new TernError('CANCELLED', 'restore cancelled by the coordinator')),
         );
+        const t0 = Date.now();
         const rec = await this.handoff.restoreStopped(req.migration_id, ctl.signal);
-        return { container: toWire(host, rec), restore_ms: 0 };
+        return { container: toWire(host, rec), restore_ms: Date.now() - t0 };
       }),
       Resume: handleUnary(log, async (req) => ({
         container: toWire(host, await this.handoff.resume(req.migration_id)),

@@ -1,5 +1,5 @@
 // Shared by the `tern` and `migrate` commands: coordinator address, output helpers.
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, isUnreachable } from '../core/errors.js';
 import { type CoordinatorClient, coordinatorClient, type Migration__Output } from '../proto/index.js';
 import { unary } from '../proto/rpc.js';
 
@@ -14,15 +14,10 @@ export function connect(flag?: string): CoordinatorClient {
   return coordinatorClient(coordinatorAddress(flag));
 }
 
-/** Labels the CLI gives its own calls: a transport error under one of them means the coordinator is unreachable. */
-const OWN_CALLS = ['migrate', 'hosts', 'ps', 'run', 'exec', 'stop', 'migrations', 'get migration', 'cancel'];
-
 export function fail(cmd: string, e: unknown): never {
-  let msg = errorMessage(e);
-  const own = OWN_CALLS.some((w) => msg.startsWith(`${w}: `));
-  if (own && /No connection established|ECONNREFUSED|ENOENT/.test(msg)) {
-    msg = `cannot reach the coordinator at ${coordinatorAddress()} (is it running? try: deploy/testbed.sh up)`;
-  }
+  const msg = isUnreachable(e)
+    ? `cannot reach the coordinator at ${coordinatorAddress()} (is it running? try: deploy/testbed.sh up)`
+    : errorMessage(e);
   process.stderr.write(`${cmd}: error: ${msg}\n`);
   process.exit(1);
 }

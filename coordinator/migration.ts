@@ -232,8 +232,8 @@ export class MigrationRunner {
   /**
    * Records 'aborting'. A store that keeps refusing does not keep the
    * container frozen: every phase before the commit point recovers to an
-   * abort, so the agents are told to abort at once and the record follows
-   * when the store accepts it.
+   * abort, so after three refused writes the agents are told to abort anyway,
+   * and the record follows when the store accepts it.
    */
   private async enterAbort(m: MigrationRecord, error: string): Promise<void> {
     const log = this.log.child({ migration: m.id });

@@ -1,7 +1,7 @@
 // Keeps the coordinator's records in line with what agents report: where
-// running containers are (placements), and parts of ended migrations that an
-// agent still holds (told to abort, which unfreezes a held tree and removes
-// a stray stopped copy or stale images).
+// running containers are (placements), and parts of aborted (or unknown)
+// migrations that an agent still holds (told to abort, which unfreezes a held
+// tree and removes a stray stopped copy or stale images).
 import type { Logger } from 'pino';
 import { validateName } from '../core/names.js';
 import { unary } from '../proto/rpc.js';

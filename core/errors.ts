@@ -18,11 +18,19 @@ export type ErrorCode =
 
 export class TernError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  /** Set when the peer was never reached (no connection), as opposed to a peer that answered with an error. */
+  readonly unreachable: boolean;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; unreachable?: boolean }) {
     super(message, options);
     this.code = code;
+    this.unreachable = options?.unreachable ?? false;
     this.name = 'TernError';
   }
+}
+
+/** Whether err says the peer could not be reached at all (nothing answered). */
+export function isUnreachable(err: unknown): boolean {
+  return err instanceof TernError && err.unreachable;
 }
 
 export const invalid = (msg: string) => new TernError('INVALID_ARGUMENT', msg);

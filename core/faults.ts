@@ -38,7 +38,11 @@ export class Faults {
     return parseFaults(text);
   }
 
-  /** Whether anything is armed at `point` (for faults that are not fail or crash). */
+  /**
+   * Whether anything is armed at `point`, for points whose effect is their
+   * own (corrupt-chunk, criu-dump, criu-restore): arm them with any action,
+   * e.g. `corrupt-chunk=fail`.
+   */
   armed(point: string): boolean {
     return this.current().has(point);
   }

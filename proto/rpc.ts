@@ -43,10 +43,14 @@ export function fromServiceError(err: unknown, what: string): TernError {
       // UNAVAILABLE answer (e.g. "host hostB is down") already says it all.
       const transport =
         !e.details || /No connection|connect|Connection dropped|Deadline|ECONN|EHOST|socket/i.test(e.details);
+      // Never connected: grpc-js's own words, at the start (a peer's message names its peer first).
+      const unreachable =
+        e.code === grpc.status.UNAVAILABLE &&
+        (!e.details || /^(No connection established|connect E|Failed to connect)/.test(e.details));
       return new TernError(
         e.code === grpc.status.UNAVAILABLE ? 'UNAVAILABLE' : 'DEADLINE_EXCEEDED',
         transport ? `${what}: ${e.details || 'unreachable'}` : (e.details ?? what),
-        { cause: err },
+        { cause: err, unreachable },
       );
     }
     const code = fromStatus.get(e.code) ?? 'INTERNAL';

@@ -129,7 +129,7 @@ export class World {
 
   exec(pid: number): { code: number; stdout: string } {
     const p = this.live(pid);
-    if (!p || p.state !== 'running') return { code: 1, stdout: '' };
+    if (p?.state !== 'running') return { code: 1, stdout: '' };
     return { code: 0, stdout: p.memory };
   }
 

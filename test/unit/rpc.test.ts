@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { type ErrorCode, TernError } from '../../core/errors.js';
+import { type ErrorCode, isUnreachable, TernError } from '../../core/errors.js';
 import { fromServiceError, toServiceError } from '../../proto/rpc.js';
 
 const CODES: [ErrorCode, grpc.status][] = [
@@ -102,6 +102,18 @@ describe('rpc', () => {
       const te = fromServiceError(se(grpc.status.UNAVAILABLE, 'No connection established'), 'agent hostB');
       assert.equal(te.code, 'UNAVAILABLE');
       assert.equal(te.message, 'agent hostB: No connection established');
+    });
+
+    it('marks a peer that was never connected as unreachable, and a peer that answered as not', () => {
+      const local = fromServiceError(
+        se(grpc.status.UNAVAILABLE, 'No connection established. Last error: x'),
+        'ps',
+      );
+      assert.ok(isUnreachable(local));
+      // The coordinator relaying that one of its agents is unreachable did answer.
+      const relayed = fromServiceError(se(grpc.status.UNAVAILABLE, 'hostB: No connection established'), 'ps');
+      assert.equal(isUnreachable(relayed), false);
+      assert.equal(isUnreachable(fromServiceError(se(grpc.status.INTERNAL, 'boom'), 'ps')), false);
     });
 
     it('says "unreachable" for UNAVAILABLE without details', () => {

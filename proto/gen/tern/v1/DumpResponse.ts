@@ -7,7 +7,6 @@ export interface DumpResponse {
   'container'?: (_tern_v1_Container | null);
   'image_bytes'?: (number | string | Long);
   'image_files'?: (number);
-  'rootfs_bytes'?: (number | string | Long);
   'frozen_at_ms'?: (number | string | Long);
   'dump_ms'?: (number | string | Long);
   'hold_until_ms'?: (number | string | Long);
@@ -17,7 +16,6 @@ export interface DumpResponse__Output {
   'container': (_tern_v1_Container__Output | null);
   'image_bytes': (string);
   'image_files': (number);
-  'rootfs_bytes': (string);
   'frozen_at_ms': (string);
   'dump_ms': (string);
   'hold_until_ms': (string);
