@@ -8,16 +8,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import PQueue from 'p-queue';
 import { down, ROOT, TESTBED_DIR, up } from '../../deploy/testbed/driver.js';
-import {
-  type CompatTest,
-  prepare,
-  readList,
-  report,
-  runInPlace,
-  runMigrated,
-  type TestResult,
-  writeResults,
-} from './zdtm.js';
+import { report, writeResults } from './report.js';
+import { type CompatTest, prepare, readList, runInPlace, runMigrated, type TestResult } from './zdtm.js';
 
 const PARALLEL = Number(process.env.COMPAT_PARALLEL || 2);
 

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { firstError, passed, readList, summarize, summaryLine, type TestResult } from '../compat/zdtm.js';
+import { summarize, summaryLine } from '../compat/report.js';
+import { firstError, passed, readList, type TestResult } from '../compat/zdtm.js';
 
 const result = (name: string, inPlace: 'pass' | 'fail', migrated: 'pass' | 'fail'): TestResult => ({
   area: 'files',
