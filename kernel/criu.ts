@@ -22,7 +22,7 @@ import type {
 } from './engine.js';
 import { run } from './exec.js';
 import { loadImageTypes, readImage } from './images.js';
-import { restoreUnderShim } from './shim.js';
+import { isCriuFailure, restoreUnderShim } from './shim.js';
 
 /** CoreEntry.tc.task_state of a task that was stopped when dumped (criu/include/pid.h). */
 const TASK_STOPPED = 3;
@@ -37,6 +37,12 @@ export interface CriuOptions {
   shimPath: string;
   /** nftables works with tern's CRIU build; iptables needs the legacy tools. */
   networkLock?: 'nftables' | 'iptables' | 'skip';
+  /**
+   * How long a dump waits, with new connections held off, for the container
+   * to accept the connections already waiting in its listeners' queues
+   * (default 1000 ms). Whatever is still waiting then is left behind.
+   */
+  inFlightDrainMs?: number;
 }
 
 /** Compares dotted versions numerically: -1, 0, 1. */
@@ -54,17 +60,92 @@ export function compareVersions(a: string, b: string): number {
  * The post-dump action script. It tells the agent the tree is frozen by
  * writing to `ready`, then blocks reading `verdict`: "kill" exits 0 (CRIU
  * kills the tree), anything else, EOF or the hold timeout exits 1 (CRIU
- * unfreezes the tree and it runs on here).
+ * unfreezes the tree and it runs on here). On every way out it first lets new
+ * connections in again (`ungate.nft`, see gateScript), so the gate is lifted
+ * even when the agent that set it is gone; so does CRIU's network-unlock
+ * action, which runs whenever a dump fails and the tree runs on here.
  */
 export function holdScript(dir: string, timeoutSec: number): string {
   return `#!/bin/sh
 # tern post-dump hold: exit 0 kills the frozen tree, non-zero resumes it.
-[ "$CRTOOLS_SCRIPT_ACTION" = "post-dump" ] || exit 0
-timeout ${timeoutSec} sh -c 'echo ready > "${dir}/ready"' || exit 1
-v=$(timeout ${timeoutSec} head -n 1 "${dir}/verdict") || exit 1
+ungate() { [ -f "${dir}/ungate.nft" ] && PATH="$PATH:/usr/sbin:/sbin" nft -f "${dir}/ungate.nft" >/dev/null 2>&1; }
+case "$CRTOOLS_SCRIPT_ACTION" in
+post-dump) ;;
+network-unlock) ungate; exit 0 ;;
+*) exit 0 ;;
+esac
+timeout ${timeoutSec} sh -c 'echo ready > "${dir}/ready"' || { ungate; exit 1; }
+v=$(timeout ${timeoutSec} head -n 1 "${dir}/verdict") || { ungate; exit 1; }
+ungate
 [ "$v" = "kill" ] && exit 0
 exit 1
 `;
+}
+
+/** Interface names that are safe to put in an nft script. */
+const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+
+/** The nftables table that holds new connections off the container behind `veth`. */
+export function gateTable(veth: string): string {
+  return `tern_gate_${veth.replace(/[^A-Za-z0-9_]/g, '_')}`;
+}
+
+/**
+ * An nft script that drops every TCP SYN (no ACK) the host sends into the
+ * container through its veths: new connections to the container are held off
+ * (their clients retry the SYN, as they do when the frozen tree's network lock
+ * drops it), while packets of established connections, and the SYN-ACKs of
+ * connections the container opens, pass. Applying it replaces an older gate of
+ * the same veth; `lift` gives the script that removes it and succeeds whether
+ * or not it is there.
+ */
+export function gateScript(veths: string[], lift = false): string {
+  const out: string[] = [];
+  for (const v of veths) {
+    if (!IFNAME.test(v)) throw new TernError('INVALID_ARGUMENT', `bad veth name ${JSON.stringify(v)}`);
+    const t = gateTable(v);
+    out.push(`add table netdev ${t}`, `delete table netdev ${t}`);
+    if (lift) continue;
+    out.push(
+      `table netdev ${t} {`,
+      '  chain syn {',
+      `    type filter hook egress device "${v}" priority -300; policy accept;`,
+      '    tcp flags & (syn | ack) == syn drop',
+      '  }',
+      '}',
+    );
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** Connections of a network namespace that a dump cannot carry. */
+export interface InFlight {
+  /** Handshake complete, not yet accept()ed: waiting in listeners' accept queues. */
+  queued: number;
+  /** SYN received, SYN-ACK sent, the client's ACK not yet in (SYN_RECV). */
+  halfOpen: number;
+}
+
+const TCP_SYN_RECV = 0x03;
+const TCP_LISTEN = 0x0a;
+
+/**
+ * Counts in-flight connections in the text of /proc/PID/net/tcp and tcp6.
+ * For a listening socket the rx_queue column is the length of its accept
+ * queue; half-open connections are listed with state SYN_RECV.
+ */
+export function inFlightConnections(tables: string[]): InFlight {
+  const r: InFlight = { queued: 0, halfOpen: 0 };
+  for (const text of tables) {
+    for (const line of text.split('\n')) {
+      const f = line.trim().split(/\s+/);
+      if (!/^\d+:$/.test(f[0] ?? '') || f.length < 5) continue;
+      const st = Number.parseInt(f[3], 16);
+      if (st === TCP_SYN_RECV) r.halfOpen++;
+      else if (st === TCP_LISTEN) r.queued += Number.parseInt(f[4].split(':')[1] ?? '0', 16) || 0;
+    }
+  }
+  return r;
 }
 
 export class CriuEngine implements CheckpointEngine {
@@ -125,7 +206,23 @@ export class CriuEngine implements CheckpointEngine {
     return ['--network-lock', this.opts.networkLock ?? 'nftables', '--file-locks'];
   }
 
+  /**
+   * Dumps the tree and holds it frozen at post-dump (see DumpHooks).
+   *
+   * Connections that are not yet accepted cannot move: CRIU dumps a listening
+   * socket but not the connections waiting in its accept queue (it refuses the
+   * whole dump over them unless --skip-in-flight, which leaves them behind),
+   * and half-open ones are no socket it dumps at all. Their clients would be
+   * reset, or wait for an answer that never comes, once the container runs
+   * elsewhere. So before CRIU freezes the tree, new connections are held off
+   * at the container's veths (clients retry their SYN after a second, exactly
+   * as when the frozen tree's network lock drops it) and the container gets up
+   * to `inFlightDrainMs` to accept what is already waiting. A listener nobody
+   * accepts on cannot block the move: what is still waiting then is left
+   * behind (--skip-in-flight).
+   */
   async dump(req: DumpRequest, hooks: DumpHooks, signal?: AbortSignal): Promise<DumpResult> {
+    if (signal?.aborted) throw new TernError('CANCELLED', 'dump cancelled before criu dump started');
     await mkdir(req.imagesDir, { recursive: true });
     const hookDir = join(req.workDir, 'hold');
     await rm(hookDir, { recursive: true, force: true });
@@ -138,6 +235,58 @@ export class CriuEngine implements CheckpointEngine {
     await writeFile(script, holdScript(hookDir, req.holdTimeoutSec));
     await chmod(script, 0o700);
 
+    const gated = await this.gate(req.externalVeths, hookDir);
+    try {
+      await this.drainInFlight(req.pid, signal);
+      if (signal?.aborted) throw new TernError('CANCELLED', 'dump cancelled before criu dump started');
+      return await this.dumpHeld(req, hooks, script, hookDir, signal);
+    } finally {
+      if (gated) await this.ungate(hookDir);
+    }
+  }
+
+  /**
+   * Holds new connections off the container's veths (gateScript). Returns
+   * whether the gate is up; without nft the dump goes on without it.
+   */
+  private async gate(names: string[], hookDir: string): Promise<boolean> {
+    const veths = names.filter((v) => IFNAME.test(v));
+    if (veths.length === 0) return false;
+    // Written first: the hold script lifts the gate with it, whatever happens here.
+    await writeFile(join(hookDir, 'ungate.nft'), gateScript(veths, true));
+    const r = await run(['nft', '-f', '-'], { input: gateScript(veths), timeoutMs: 10_000 }).catch(
+      () => undefined,
+    );
+    return r?.code === 0;
+  }
+
+  private async ungate(hookDir: string): Promise<void> {
+    await run(['nft', '-f', join(hookDir, 'ungate.nft')], { timeoutMs: 10_000 }).catch(() => undefined);
+  }
+
+  /**
+   * Waits until no connection to the tree's network namespace is half-open
+   * or waiting to be accepted, up to inFlightDrainMs. Returns what is left.
+   */
+  private async drainInFlight(pid: number, signal?: AbortSignal): Promise<InFlight> {
+    const until = Date.now() + (this.opts.inFlightDrainMs ?? 1000);
+    for (;;) {
+      const tables = await Promise.all(
+        ['tcp', 'tcp6'].map((t) => readFile(`/proc/${pid}/net/${t}`, 'utf8').catch(() => '')),
+      );
+      const left = inFlightConnections(tables);
+      if ((left.queued === 0 && left.halfOpen === 0) || Date.now() >= until || signal?.aborted) return left;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  private async dumpHeld(
+    req: DumpRequest,
+    hooks: DumpHooks,
+    script: string,
+    hookDir: string,
+    signal?: AbortSignal,
+  ): Promise<DumpResult> {
     // Open the read end without blocking so the script's write never waits on
     // us. The socket owns the fd from here on and closes it on destroy().
     const ready = new Socket({
@@ -162,6 +311,9 @@ export class CriuEngine implements CheckpointEngine {
       // names still link it, is linked back under a temporary name, which
       // travels with the rootfs; restore removes it again.
       '--link-remap',
+      // Connections still waiting to be accepted after the drain (see dump)
+      // are left behind instead of failing the whole dump.
+      '--skip-in-flight',
     ];
     if (req.tcpEstablished) argv.push('--tcp-established');
     for (const v of req.externalVeths) argv.push('--external', `veth[${v}]`);
@@ -244,7 +396,13 @@ export class CriuEngine implements CheckpointEngine {
     }
   }
 
-  async restore(req: RestoreRequest, _signal?: AbortSignal): Promise<RestoreResult> {
+  /**
+   * Aborting `signal` while CRIU restores kills `criu restore` and every task
+   * it created (the restored pid namespace dies with its init, its net
+   * namespace and veth with it) and rejects with CANCELLED.
+   */
+  async restore(req: RestoreRequest, signal?: AbortSignal): Promise<RestoreResult> {
+    if (signal?.aborted) throw new TernError('CANCELLED', 'restore cancelled before criu restore started');
     await mkdir(req.workDir, { recursive: true });
     const pidfile = join(req.workDir, `restore-${Date.now()}.pid`);
     const log = join(req.workDir, 'restore.log');
@@ -268,13 +426,23 @@ export class CriuEngine implements CheckpointEngine {
     if (req.tcpEstablished) argv.push('--tcp-established');
     for (const v of req.veths) argv.push('--external', `veth[${v.inner}]:${v.outer}@${v.bridge}`);
     const started = Date.now();
+    // A gate a dump on this host once left on a veth of the same name (see
+    // gateScript; nftables attaches it to a new device of that name) would
+    // hold off the restored tree's new connections: make sure there is none,
+    // alongside the restore rather than before it.
+    const outers = req.veths.map((v) => v.outer).filter((v) => IFNAME.test(v));
+    const ungated = outers.length
+      ? run(['nft', '-f', '-'], { input: gateScript(outers, true), timeoutMs: 10_000 }).catch(() => undefined)
+      : Promise.resolve(undefined);
     const r = await restoreUnderShim(this.opts.shimPath, argv, {
       pidfile,
       log: join(req.workDir, 'restore.out'),
       exitFile: req.exitFile,
       timeoutMs: 300_000,
-    });
+      signal,
+    }).finally(() => ungated);
     if (r.failure) {
+      if (!isCriuFailure(r.failure)) throw new TernError('INTERNAL', `restore failed: ${r.failure}`);
       const text = await readFile(log, 'utf8').catch(() => '');
       const m = /status (\d+)/.exec(r.failure);
       throw new TernError('INTERNAL', criuFailure('restore', m ? Number(m[1]) : null, text || r.failure));

@@ -134,12 +134,6 @@ static int reap_until(pid_t target, const char *exit_file)
 	}
 }
 
-static void reap_nohang(void)
-{
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
-}
-
 /* ---------------- launch: container init side ---------------- */
 
 static int child_err_fd = -1;
@@ -401,6 +395,57 @@ static int do_launch(int argc, char **argv)
 
 /* ---------------- restore ---------------- */
 
+// SIGTERM while criu restores cancels the restore: criu dies at once and
+// everything it created is killed (see kill_children). Once the restored tree
+// is confirmed, SIGTERM is ignored again like in every other shim.
+static volatile sig_atomic_t cancelled;
+static volatile pid_t criu_pid;
+
+static void on_cancel(int sig)
+{
+	(void)sig;
+	cancelled = 1;
+	if (criu_pid > 0)
+		kill(criu_pid, SIGKILL);
+}
+
+static void block_cancel(int how)
+{
+	sigset_t s;
+	sigemptyset(&s);
+	sigaddset(&s, SIGTERM);
+	sigprocmask(how, &s, NULL);
+}
+
+/*
+ * Kills every child and reaps it until none is left. As a child subreaper the
+ * shim inherits whatever a dead criu leaves behind (the restored root and any
+ * helper); the restored root is the init of its pid namespace, so killing it
+ * takes every task of the namespace with it.
+ */
+static void kill_children(void)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+	struct timespec ts = { 0, 5 * 1000 * 1000 };
+	for (int round = 0; round < 2000; round++) {
+		FILE *f = fopen(path, "r");
+		long p;
+		if (f) {
+			while (fscanf(f, "%ld", &p) == 1)
+				kill((pid_t)p, SIGKILL);
+			fclose(f);
+		}
+		int st;
+		pid_t r;
+		while ((r = waitpid(-1, &st, WNOHANG)) > 0)
+			;
+		if (r < 0 && errno == ECHILD)
+			return;
+		nanosleep(&ts, NULL);
+	}
+}
+
 static pid_t read_pidfile(const char *file)
 {
 	struct timespec ts = { 0, 20 * 1000 * 1000 };
@@ -461,12 +506,21 @@ static int do_restore(int argc, char **argv)
 
 	common_start();
 
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_cancel; // no SA_RESTART: waitpid returns on SIGTERM
+	sigemptyset(&sa.sa_mask);
+	block_cancel(SIG_BLOCK);
+	sigaction(SIGTERM, &sa, NULL);
+
 	pid_t criu = fork();
 	if (criu < 0) {
 		printf("error: fork: %s\n", strerror(errno));
 		return 1;
 	}
 	if (criu == 0) {
+		signal(SIGTERM, SIG_DFL);
+		block_cancel(SIG_UNBLOCK);
 		int in = open("/dev/null", O_RDONLY);
 		int out = log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0644)
 			      : open("/dev/null", O_WRONLY);
@@ -480,33 +534,60 @@ static int do_restore(int argc, char **argv)
 		_exit(127);
 	}
 
+	criu_pid = criu;
+	if (cancelled)
+		kill(criu, SIGKILL);
+	block_cancel(SIG_UNBLOCK);
+
 	int st;
 	while (waitpid(criu, &st, 0) < 0)
 		if (errno != EINTR) {
 			printf("error: waitpid criu: %s\n", strerror(errno));
+			kill(criu, SIGKILL);
+			kill_children();
 			return 1;
 		}
+	block_cancel(SIG_BLOCK);
+	criu_pid = 0;
+	if (cancelled) {
+		kill_children();
+		printf("error: cancelled\n");
+		return 1;
+	}
+	// A restore that failed or was cut short must leave nothing running:
+	// criu cleans up after its own errors, but not when it is killed.
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		if (WIFSIGNALED(st))
 			printf("error: criu killed by signal %d\n", WTERMSIG(st));
 		else
 			printf("error: criu exited with status %d\n", WEXITSTATUS(st));
-		reap_nohang();
+		kill_children();
 		return 1;
 	}
 
 	pid_t pid = read_pidfile(pidfile);
 	if (pid < 0) {
 		printf("error: no pid in %s\n", pidfile);
-		reap_nohang();
+		kill_children();
 		return 1;
 	}
 	// criu has exited, so any re-parenting to us has already happened.
 	if (parent_of(pid) != getpid()) {
 		printf("error: restored task %d is not a child of the shim\n", pid);
-		reap_nohang();
+		kill(pid, SIGKILL);
+		kill_children();
 		return 1;
 	}
+	sigset_t pending;
+	sigpending(&pending);
+	if (sigismember(&pending, SIGTERM)) {
+		kill_children();
+		printf("error: cancelled\n");
+		return 1;
+	}
+	// From here on the shim is the tree's reaper and ignores SIGTERM again.
+	signal(SIGTERM, SIG_IGN);
+	block_cancel(SIG_UNBLOCK);
 	printf("pid %d\nok\n", pid);
 	fflush(stdout);
 	devnull_stdio();
