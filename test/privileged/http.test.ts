@@ -36,7 +36,7 @@ import {
   up,
   waitFor,
 } from '../../deploy/testbed/driver.js';
-import { inFlightConnections } from '../../kernel/criu.js';
+import { inFlightConnections } from '../../kernel/inflight.js';
 import { requirePrivileges } from '../lib/privileges.js';
 
 const SERVER = 'web';

@@ -6,8 +6,9 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gateScript, gateTable, holdScript, inFlightConnections } from '../../kernel/criu.js';
+import { holdScript } from '../../kernel/criu.js';
 import { run } from '../../kernel/exec.js';
+import { gateScript, gateTable, inFlightConnections } from '../../kernel/inflight.js';
 
 const HEADER =
   '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
