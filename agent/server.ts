@@ -223,8 +223,14 @@ export class Agent {
         ]);
         return { memory_bytes: memory, rootfs_bytes: rootfs };
       }),
-      DumpAndHold: handleUnary(log, async (req) => {
-        const r = await this.handoff.dumpAndHold(req.migration_id, req.name);
+      DumpAndHold: handleUnary(log, async (req, call) => {
+        // A coordinator that gives up on the call (cancel, deadline) stops a
+        // dump that has not frozen the tree yet (the in-flight drain).
+        const ctl = new AbortController();
+        call.on('cancelled', () =>
+          ctl.abort(new TernError('CANCELLED', 'dump cancelled by the coordinator')),
+        );
+        const r = await this.handoff.dumpAndHold(req.migration_id, req.name, ctl.signal);
         return {
           container: toWire(host, r.container),
           image_bytes: r.imageBytes,

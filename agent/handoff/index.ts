@@ -63,8 +63,8 @@ export class Handoff {
     return [...new Set([...this.source.ids(), ...this.target.ids()])];
   }
 
-  dumpAndHold(id: string, name: string): Promise<DumpOutcome> {
-    return this.source.dumpAndHold(this.fresh(id), name);
+  dumpAndHold(id: string, name: string, signal?: AbortSignal): Promise<DumpOutcome> {
+    return this.source.dumpAndHold(this.fresh(id), name, signal);
   }
 
   readImages(id: string, stats: EncodeStats): AsyncGenerator<ImageChunk> {

@@ -84,7 +84,7 @@ export class SourceHolds {
     this.holds.set(h.id, h);
   }
 
-  async dumpAndHold(id: string, name: string): Promise<DumpOutcome> {
+  async dumpAndHold(id: string, name: string, signal?: AbortSignal): Promise<DumpOutcome> {
     const { ctx } = this;
     const existing = this.holds.get(id);
     if (existing) throw precondition(`migration ${id} already dumped ${existing.name}`);
@@ -124,6 +124,7 @@ export class SourceHolds {
           return hold.promise;
         },
       },
+      signal,
     );
     const h: SourceHold = {
       id,

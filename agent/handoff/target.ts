@@ -28,6 +28,8 @@ export interface TargetSlot {
   received?: EncodeStats;
   /** While images arrive: stops the stream, and settles when the receiver has stopped writing. */
   receiving?: { stop: () => void; done: Promise<unknown> };
+  /** While the tree is restored: stops the restore, and settles when it has. */
+  restoring?: { stop: () => void; done: Promise<ContainerRecord> };
   restored?: ContainerRecord;
   resumed?: boolean;
 }
@@ -182,7 +184,27 @@ export class TargetSlots {
     const { ctx } = this;
     const s = this.slot(id);
     if (s.restored) return s.restored;
+    if (s.restoring) return s.restoring.done;
     if (!s.received) throw precondition(`images of migration ${id} were not received on ${ctx.opts.host}`);
+    // An abort stops a restore under way and waits for it, so that nothing
+    // it created outlives the slot.
+    const ctl = new AbortController();
+    const done = this.restoreInto(s, signal ? AbortSignal.any([signal, ctl.signal]) : ctl.signal);
+    s.restoring = {
+      stop: () => ctl.abort(new TernError('ABORTED', `migration ${id} aborted during the restore`)),
+      done,
+    };
+    done.catch(() => {});
+    try {
+      return await done;
+    } finally {
+      s.restoring = undefined;
+    }
+  }
+
+  private async restoreInto(s: TargetSlot, signal: AbortSignal): Promise<ContainerRecord> {
+    const { ctx } = this;
+    const id = s.id;
     const c = s.container;
     const dir = ctx.containers.dir(c.name);
     ctx.faults.hit('restore');
@@ -267,6 +289,8 @@ export class TargetSlots {
     if (s.resumed) throw precondition(`migration ${id} already resumed on ${ctx.opts.host}`);
     s.receiving?.stop();
     await s.receiving?.done;
+    s.restoring?.stop();
+    await s.restoring?.done.catch(() => {});
     if (s.restored) await ctx.containers.kill(s.restored);
     if (s.restored || !ctx.containers.find(s.container.name)) await ctx.containers.remove(s.container.name);
     ctx.containers.unreserve(s.container.name);
