@@ -1,0 +1,125 @@
+export type Role = 'source' | 'target' | 'coordinator';
+export type Where = 'source' | 'target';
+
+export interface Case {
+  /** fault point (as armed in a faults file) or external action */
+  point: string;
+  kind: 'fail' | 'crash' | 'corrupt' | 'sigkill' | 'link-down' | 'disk-full';
+  role: Role;
+  /** Where the container must run afterwards. */
+  expect: Where;
+  fast?: boolean;
+  /** A second fault armed together with the first, e.g. one that makes the migration abort. */
+  with?: { point: string; action: 'fail' | 'crash'; role: Role };
+  /**
+   * A store fault the runner keeps retrying (past the commit point, or while
+   * recording an abort): the fault stays armed until the store has refused
+   * this many writes, then it is disarmed so the next try succeeds.
+   */
+  refusals?: number;
+  /** link-down: how long the link stays down, against the receiver's stall deadline. */
+  cut?: 'short' | 'long';
+  /** MiB the workload holds (default WORKLOAD_MIB); more makes the transfer last longer. */
+  memMiB?: number;
+}
+
+/** A cut well under the stall deadline: the stream picks up again and the move finishes. */
+export const SHORT_CUT_MS = 2000;
+/** How far past the stall deadline a long cut lasts. */
+export const LONG_CUT_EXTRA_MS = 10_000;
+/** After a long cut the source's tree runs again within stall + cut + this. */
+export const RESUME_SLACK_MS = 60_000;
+/**
+ * The link-down cases move 1 GiB of incompressible memory: about 7 s of
+ * transferring on the testbed, so a cut started once the phase is seen lands
+ * inside the transfer with seconds to spare.
+ */
+export const LINK_MIB = 1024;
+
+export const MATRIX: Case[] = [
+  { point: 'prepare', kind: 'fail', role: 'target', expect: 'source' },
+  { point: 'prepare', kind: 'crash', role: 'target', expect: 'source' },
+  { point: 'after-dump', kind: 'fail', role: 'source', expect: 'source' },
+  { point: 'after-dump', kind: 'crash', role: 'source', expect: 'source' },
+  { point: 'transfer', kind: 'fail', role: 'source', expect: 'source' },
+  { point: 'transfer', kind: 'crash', role: 'source', expect: 'source', fast: true },
+  { point: 'corrupt-chunk', kind: 'corrupt', role: 'source', expect: 'source', fast: true },
+  { point: 'restore', kind: 'fail', role: 'target', expect: 'source' },
+  { point: 'restore', kind: 'crash', role: 'target', expect: 'source' },
+  { point: 'criu-restore', kind: 'fail', role: 'target', expect: 'source' },
+  { point: 'criu-dump', kind: 'fail', role: 'source', expect: 'source' },
+  { point: 'after-restore', kind: 'fail', role: 'target', expect: 'source' },
+  { point: 'after-restore', kind: 'crash', role: 'target', expect: 'source' },
+  { point: 'state-dir', kind: 'disk-full', role: 'target', expect: 'source' },
+  { point: 'before-committing', kind: 'fail', role: 'coordinator', expect: 'source' },
+  { point: 'before-committing', kind: 'crash', role: 'coordinator', expect: 'source' },
+  { point: 'after-committing', kind: 'fail', role: 'coordinator', expect: 'target' },
+  { point: 'after-committing', kind: 'crash', role: 'coordinator', expect: 'target', fast: true },
+  { point: 'commit', kind: 'fail', role: 'source', expect: 'target', fast: true },
+  { point: 'commit', kind: 'crash', role: 'source', expect: 'target' },
+  { point: 'before-committed', kind: 'crash', role: 'coordinator', expect: 'target' },
+  { point: 'after-committed', kind: 'crash', role: 'coordinator', expect: 'target' },
+  { point: 'resume', kind: 'fail', role: 'target', expect: 'target' },
+  { point: 'resume', kind: 'crash', role: 'target', expect: 'target', fast: true },
+  { point: 'mid-transfer', kind: 'sigkill', role: 'source', expect: 'source' },
+  { point: 'mid-transfer', kind: 'sigkill', role: 'target', expect: 'source' },
+  { point: 'mid-transfer', kind: 'sigkill', role: 'coordinator', expect: 'source' },
+  // The store itself refuses to record a phase. Up to and including
+  // committing the refused record leaves the migration abortable: it aborts
+  // and the container runs on the source. A refused committed or done is
+  // retried past the commit point until the store takes it.
+  { point: 'store-dumping', kind: 'fail', role: 'coordinator', expect: 'source' },
+  { point: 'store-transferring', kind: 'fail', role: 'coordinator', expect: 'source' },
+  { point: 'store-restoring', kind: 'fail', role: 'coordinator', expect: 'source' },
+  // The exactly-once hole that persist-then-act closes: the source must not
+  // be told to kill before committing is durable.
+  { point: 'store-committing', kind: 'fail', role: 'coordinator', expect: 'source', fast: true },
+  { point: 'store-committed', kind: 'fail', role: 'coordinator', expect: 'target', refusals: 2 },
+  { point: 'store-done', kind: 'fail', role: 'coordinator', expect: 'target', refusals: 2 },
+  // Recording the abort itself is refused: the agents are told to abort
+  // anyway (after the third refusal), so the container does not stay frozen.
+  {
+    point: 'store-aborting',
+    kind: 'fail',
+    role: 'coordinator',
+    expect: 'source',
+    refusals: 3,
+    with: { point: 'restore', action: 'fail', role: 'target' },
+    fast: true,
+  },
+  {
+    point: 'store-aborted',
+    kind: 'fail',
+    role: 'coordinator',
+    expect: 'source',
+    refusals: 2,
+    with: { point: 'restore', action: 'fail', role: 'target' },
+  },
+  // The source's underlay link cut in the middle of the transfer. A cut well
+  // under the receiver's stall deadline only pauses the stream: the move
+  // finishes. A cut past it ends the stream (the stall deadline, or the
+  // channel's keepalive if that gives up first): the move aborts, and the
+  // source's tree runs again once the source is reachable (the coordinator
+  // tells it to abort when its heartbeats come back).
+  {
+    point: 'mid-transfer',
+    kind: 'link-down',
+    role: 'source',
+    expect: 'target',
+    cut: 'short',
+    memMiB: LINK_MIB,
+  },
+  {
+    point: 'mid-transfer',
+    kind: 'link-down',
+    role: 'source',
+    expect: 'source',
+    cut: 'long',
+    memMiB: LINK_MIB,
+  },
+];
+
+export const FULL = process.env.TERN_FAULT_MATRIX === 'full';
+export const NAME = 'faulty';
+export const HOSTS = ['hostA', 'hostB'];
+export const WORKLOAD_MIB = 192;
