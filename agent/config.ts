@@ -11,6 +11,11 @@ export interface AgentOptions {
   host: string;
   /** gRPC listen address, host:port. */
   listen: string;
+  /**
+   * Where peers fetch image streams from this agent (host:port); default:
+   * the listen host on a port the system picks.
+   */
+  dataListen: string;
   /** Address the coordinator uses to reach this agent; default: listen. */
   advertise: string;
   /** Coordinator address, host:port or unix:///path. */
@@ -37,6 +42,7 @@ export interface AgentOptions {
 
 export const AGENT_DEFAULTS: Omit<AgentOptions, 'host' | 'listen' | 'coordinator'> & { advertise: string } = {
   advertise: '',
+  dataListen: '',
   bridge: 'br0',
   lan: '10.78.0.0/24',
   stateDir: '/var/lib/tern/agent',
@@ -53,6 +59,7 @@ const FLAGS = {
   config: { type: 'string' },
   host: { type: 'string' },
   listen: { type: 'string' },
+  'data-listen': { type: 'string' },
   advertise: { type: 'string' },
   coordinator: { type: 'string' },
   bridge: { type: 'string' },
@@ -81,6 +88,7 @@ export function agentOptions(argv: string[]): AgentOptions {
   const flags: Partial<AgentOptions> = {
     host: values.host,
     listen: values.listen,
+    dataListen: values['data-listen'],
     advertise: values.advertise,
     coordinator: values.coordinator,
     bridge: values.bridge,

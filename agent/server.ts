@@ -19,6 +19,7 @@ import {
 import { fromServiceError, handleUnary, toServiceError, unary, writeWithBackpressure } from '../proto/rpc.js';
 import type { AgentOptions } from './config.js';
 import { type ContainerRecord, Containers } from './containers.js';
+import { DataServer, fetchImages, splitAddress } from './data.js';
 import { Handoff } from './handoff/index.js';
 
 export function toWire(host: string, r: ContainerRecord): Container {
@@ -52,6 +53,13 @@ export function fromWire(c: Container): ContainerRecord {
   };
 }
 
+/** A migration's credential as the coordinator makes it: 32 random bytes in hex. */
+function checkCredential(c: string): string | undefined {
+  if (!c) return undefined;
+  if (!/^[0-9a-f]{64}$/.test(c)) throw new TernError('INVALID_ARGUMENT', 'malformed migration credential');
+  return c;
+}
+
 /** How long a receiver waits for the next chunk before it gives up, unless the coordinator says. */
 const DEFAULT_STALL_MS = 30_000;
 
@@ -66,6 +74,7 @@ export class Agent {
   private heartbeatMs: number;
   private registered = false;
   private info?: Promise<EngineInfo>;
+  private readonly data: DataServer;
   private cpu?: Promise<Buffer>;
   port = 0;
 
@@ -78,6 +87,10 @@ export class Agent {
     this.heartbeatMs = opts.heartbeatMs;
     this.containers = new Containers(opts, host, log);
     this.handoff = new Handoff(opts, engine, host, this.containers, log);
+    this.data = new DataServer(
+      (id, credential) => this.handoff.fetchImages(id, credential, { rawBytes: 0, wireBytes: 0, files: 0 }),
+      log,
+    );
   }
 
   /**
@@ -108,6 +121,11 @@ export class Agent {
     this.server.addService(ternProto().tern.v1.Agent.service, this.handlers());
     this.port = await bindServer(this.server, this.opts.listen);
     this.log.info({ listen: this.opts.listen, port: this.port }, 'agent listening');
+    const [dataHost, dataPort] = this.opts.dataListen
+      ? splitAddress(this.opts.dataListen, true)
+      : [splitAddress(this.opts.listen, true)[0], 0];
+    await this.data.start(dataHost, dataPort);
+    this.log.info({ data: this.dataAddress() }, 'data channel listening');
     this.coord = coordinatorClient(this.opts.coordinator);
     this.beat();
   }
@@ -115,6 +133,11 @@ export class Agent {
   private advertise(): string {
     const a = this.opts.advertise || this.opts.listen;
     return a.endsWith(':0') ? a.replace(/:0$/, `:${this.port}`) : a;
+  }
+
+  /** Where peers reach the data channel: the advertised host, the data port. */
+  private dataAddress(): string {
+    return `${splitAddress(this.advertise())[0]}:${this.data.port}`;
   }
 
   /** Registers, then heartbeats; re-registers whenever the coordinator forgot us. */
@@ -131,6 +154,7 @@ export class Agent {
             {
               name: this.opts.host,
               address: this.advertise(),
+              data_address: this.dataAddress(),
               criu_version: info.version,
               kernel: info.kernel,
               containers,
@@ -169,6 +193,7 @@ export class Agent {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.coord?.close();
+    await this.data.stop();
     await new Promise<void>((r) => (this.server ? this.server.tryShutdown(() => r()) : r()));
   }
 
@@ -230,7 +255,8 @@ export class Agent {
         call.on('cancelled', () =>
           ctl.abort(new TernError('CANCELLED', 'dump cancelled by the coordinator')),
         );
-        const r = await this.handoff.dumpAndHold(req.migration_id, req.name, ctl.signal);
+        const credential = checkCredential(req.credential);
+        const r = await this.handoff.dumpAndHold(req.migration_id, req.name, credential, ctl.signal);
         return {
           container: toWire(host, r.container),
           image_bytes: r.imageBytes,
@@ -262,10 +288,31 @@ export class Agent {
           fromWire(c),
           Number(req.image_bytes_estimate),
           cpu,
+          checkCredential(req.credential),
         );
         return { veth };
       }),
       ReceiveImages: handleUnary(log, async (req) => {
+        const limits = {
+          maxBytes: Number(req.max_bytes),
+          stallMs: req.stall_ms > 0 ? req.stall_ms : DEFAULT_STALL_MS,
+        };
+        if (req.source_data) {
+          // Directly from the source agent, with the credential given at PrepareTarget.
+          const credential = this.handoff.credentialFor(req.migration_id);
+          if (!credential)
+            throw new TernError(
+              'FAILED_PRECONDITION',
+              `migration ${req.migration_id} has no credential on ${host}`,
+            );
+          const stream = fetchImages(req.source_data, req.migration_id, credential);
+          try {
+            const stats = await this.handoff.receive(req.migration_id, stream, limits);
+            return { raw_bytes: stats.rawBytes, wire_bytes: stats.wireBytes, files: stats.files };
+          } finally {
+            stream.cancel();
+          }
+        }
         const coord = req.coordinator
           ? coordinatorClient(req.coordinator)
           : (this.coord as CoordinatorClient);
@@ -280,10 +327,7 @@ export class Agent {
         // reports the missing end marker): the error must not take the agent down.
         stream.on('error', () => {});
         try {
-          const stats = await this.handoff.receive(req.migration_id, stream, {
-            maxBytes: Number(req.max_bytes),
-            stallMs: req.stall_ms > 0 ? req.stall_ms : DEFAULT_STALL_MS,
-          });
+          const stats = await this.handoff.receive(req.migration_id, stream, limits);
           return { raw_bytes: stats.rawBytes, wire_bytes: stats.wireBytes, files: stats.files };
         } catch (e) {
           stream.cancel();

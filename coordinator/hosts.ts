@@ -73,6 +73,7 @@ export class HostRegistry {
     await this.store.putHost({
       name: h.name,
       address: h.address,
+      dataAddress: h.dataAddress,
       lan: h.lan,
       criuVersion: h.criuVersion,
       kernel: h.kernel,

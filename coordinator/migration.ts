@@ -49,6 +49,8 @@ export class MigrationRunner {
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly controllers = new Map<string, AbortController>();
   private readonly queues = new Map<string, PQueue>();
+  /** Each running migration's data channel credential (memory only; see StepContext). */
+  private readonly credentials = new Map<string, string>();
   /** Phase being written for a migration: a cancel must not slip in ahead of a commit record. */
   private readonly writing = new Map<string, Phase>();
   /** Fault points before-<phase> and after-<phase> around every durable record. */
@@ -159,6 +161,7 @@ export class MigrationRunner {
   async run(m: MigrationRecord, source: Container__Output): Promise<void> {
     const ctl = new AbortController();
     this.controllers.set(m.id, ctl);
+    this.credentials.set(m.id, randomBytes(32).toString('hex'));
     // Places on both hosts, taken in name order so two opposite migrations cannot deadlock.
     const releases: (() => void)[] = [];
     try {
@@ -170,6 +173,7 @@ export class MigrationRunner {
       await this.drive(m, ctl, source);
     } finally {
       this.controllers.delete(m.id);
+      this.credentials.delete(m.id);
       for (const r of releases) r();
     }
   }
@@ -201,7 +205,15 @@ export class MigrationRunner {
       const phase = m.phase;
       try {
         if (ctl.signal.aborted && abortable(phase)) throw ctl.signal.reason;
-        const adv = await table[phase].run({ m, fleet: this.fleet, log, signal: ctl.signal, source });
+        const credential = this.credentials.get(m.id);
+        const adv = await table[phase].run({
+          m,
+          fleet: this.fleet,
+          log,
+          signal: ctl.signal,
+          source,
+          credential,
+        });
         // A cancel that came while the step ran wins, as long as the step did not pass the commit point.
         if (ctl.signal.aborted && abortable(phase)) throw ctl.signal.reason;
         await this.transition(m, adv.to, adv.patch, adv.detail);

@@ -16,6 +16,7 @@ export function relayImages(
   migrations: Map<string, MigrationRecord>,
   hosts: HostRegistry,
   log: Logger,
+  count: (migration: string, bytes: number) => void,
 ): void {
   const id = call.request.migration_id;
   (async () => {
@@ -31,6 +32,7 @@ export function relayImages(
     for await (const chunk of upstream) {
       if (call.cancelled) return;
       await writeWithBackpressure(call, chunk);
+      count(id, chunk.data?.length ?? 0);
       n++;
     }
     log.debug({ migration: id, chunks: n }, 'relay: upstream ended');

@@ -38,6 +38,8 @@ export class Coordinator implements Fleet {
   private readonly migrations = new Map<string, MigrationRecord>();
   private readonly placement = new Map<string, Placement>();
   private readonly addresses = new AddressBook();
+  /** Image bytes relayed per migration, counted by the relay as they pass. */
+  private readonly relayed = new Map<string, number>();
   private readonly reconciler: Reconciler;
   readonly runner: MigrationRunner;
   private readonly servers: grpc.Server[] = [];
@@ -121,6 +123,14 @@ export class Coordinator implements Fleet {
     return this.opts.stallMs;
   }
 
+  dataAddress(host: string): string | undefined {
+    return this.hosts.get(host)?.dataAddress;
+  }
+
+  relayedBytes(migration: string): number {
+    return this.relayed.get(migration) ?? 0;
+  }
+
   isUp(name: string): boolean {
     return this.hosts.isUp(name);
   }
@@ -143,6 +153,7 @@ export class Coordinator implements Fleet {
         const h = await this.hosts.register({
           name: req.name,
           address: req.address,
+          dataAddress: req.data_address || undefined,
           lan: req.lan,
           criuVersion: req.criu_version,
           kernel: req.kernel,
@@ -164,6 +175,7 @@ export class Coordinator implements Fleet {
         hosts: this.hosts.all().map((h) => ({
           name: h.name,
           address: h.address,
+          data_address: h.dataAddress ?? '',
           up: this.hosts.isUp(h.name),
           last_seen_ms: h.lastSeenMs,
           criu_version: h.criuVersion,
@@ -280,7 +292,10 @@ export class Coordinator implements Fleet {
         call.on('cancelled', stop);
         send(m);
       },
-      PullImages: (call) => relayImages(call, this.migrations, this.hosts, log),
+      PullImages: (call) =>
+        relayImages(call, this.migrations, this.hosts, log, (id, n) =>
+          this.relayed.set(id, (this.relayed.get(id) ?? 0) + n),
+        ),
     };
   }
 

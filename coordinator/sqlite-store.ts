@@ -38,6 +38,7 @@ type Metrics = Pick<
   | 'rootfsBytes'
   | 'imageBytes'
   | 'holdUntilMs'
+  | 'coordinatorBytes'
 >;
 
 export class SqliteStore implements Store {
@@ -54,6 +55,10 @@ export class SqliteStore implements Store {
     const cols = this.db.prepare('PRAGMA table_info(migrations)').all() as { name: string }[];
     if (!cols.some((c) => c.name === 'mode'))
       this.db.exec(`ALTER TABLE migrations ADD COLUMN mode TEXT NOT NULL DEFAULT 'stop-and-copy'`);
+    // Hosts recorded before agents had a data channel have none until they register again.
+    const hostCols = this.db.prepare('PRAGMA table_info(hosts)').all() as { name: string }[];
+    if (!hostCols.some((c) => c.name === 'data_address'))
+      this.db.exec(`ALTER TABLE hosts ADD COLUMN data_address TEXT NOT NULL DEFAULT ''`);
   }
 
   async putMigration(m: MigrationRecord): Promise<void> {
@@ -69,6 +74,7 @@ export class SqliteStore implements Store {
       rootfsBytes: m.rootfsBytes,
       imageBytes: m.imageBytes,
       holdUntilMs: m.holdUntilMs,
+      coordinatorBytes: m.coordinatorBytes,
     };
     const upsert = this.db.prepare(
       `INSERT INTO migrations (id, container, src, dst, mode, phase, error, started_ms, finished_ms, metrics)
@@ -136,12 +142,12 @@ export class SqliteStore implements Store {
   async putHost(h: HostRecord): Promise<void> {
     this.db
       .prepare(
-        `INSERT INTO hosts (name, address, lan, criu_version, kernel, last_seen_ms)
-         VALUES (@name, @address, @lan, @criuVersion, @kernel, @lastSeenMs)
-         ON CONFLICT(name) DO UPDATE SET address = excluded.address, lan = excluded.lan,
+        `INSERT INTO hosts (name, address, data_address, lan, criu_version, kernel, last_seen_ms)
+         VALUES (@name, @address, @dataAddress, @lan, @criuVersion, @kernel, @lastSeenMs)
+         ON CONFLICT(name) DO UPDATE SET address = excluded.address, data_address = excluded.data_address, lan = excluded.lan,
            criu_version = excluded.criu_version, kernel = excluded.kernel, last_seen_ms = excluded.last_seen_ms`,
       )
-      .run(h);
+      .run({ ...h, dataAddress: h.dataAddress ?? '' });
   }
 
   async hosts(): Promise<HostRecord[]> {
@@ -149,6 +155,7 @@ export class SqliteStore implements Store {
       this.db.prepare('SELECT * FROM hosts ORDER BY name').all() as {
         name: string;
         address: string;
+        data_address: string;
         lan: string;
         criu_version: string;
         kernel: string;
@@ -157,6 +164,7 @@ export class SqliteStore implements Store {
     ).map((r) => ({
       name: r.name,
       address: r.address,
+      ...(r.data_address ? { dataAddress: r.data_address } : {}),
       lan: r.lan,
       criuVersion: r.criu_version,
       kernel: r.kernel,

@@ -17,6 +17,10 @@ export interface Fleet {
   coordinatorAddress(): string;
   /** How long a receiver waits for the next chunk before the move aborts. */
   stallMs(): number;
+  /** The data channel a host's agent registered, if any. */
+  dataAddress(host: string): string | undefined;
+  /** Image bytes of a migration that passed through this coordinator's relay. */
+  relayedBytes(migration: string): number;
 }
 
 export interface StepContext {
@@ -28,6 +32,11 @@ export interface StepContext {
   signal: AbortSignal;
   /** The container as its source reported it when the migration started (fresh runs only). */
   source?: Container__Output;
+  /**
+   * The migration's credential for the agents' data channel. Kept in memory
+   * only: a restarted coordinator aborts every migration that could still need it.
+   */
+  credential?: string;
 }
 
 /** Where a step leads: the next phase, and what to persist with it. */
@@ -69,7 +78,7 @@ const ROOTFS_SLACK = 256 << 20;
 
 const preflight: Step = {
   onRestart: 'abort',
-  async run({ m, fleet, log, signal, source }) {
+  async run({ m, fleet, log, signal, source, credential }) {
     if (!source) throw precondition(`migration ${m.id} has no source container record to start from`);
     const src = fleet.agent(m.from);
     const dst = fleet.agent(m.to);
@@ -90,6 +99,7 @@ const preflight: Step = {
         container: source,
         image_bytes_estimate: memoryBytes + rootfsBytes,
         source_cpuinfo_b64: sc.cpuinfo_b64,
+        credential: credential ?? '',
       },
       { timeoutMs: T.prepare, what: m.to, signal },
     );
@@ -104,13 +114,13 @@ const preflight: Step = {
 
 const dumping: Step = {
   onRestart: 'abort',
-  async run({ m, fleet, signal }) {
+  async run({ m, fleet, signal, credential }) {
     const src = fleet.agent(m.from);
     const dumpStart = Date.now();
     const dump = await unary(
       src,
       src.DumpAndHold,
-      { migration_id: m.id, name: m.container },
+      { migration_id: m.id, name: m.container, credential: credential ?? '' },
       { timeoutMs: T.dump, what: m.from, signal },
     );
     return {
@@ -128,8 +138,11 @@ const dumping: Step = {
 
 const transferring: Step = {
   onRestart: 'abort',
-  async run({ m, fleet, signal }) {
+  async run({ m, fleet, signal, credential }) {
     const dst = fleet.agent(m.to);
+    // Directly between the agents when the source has a data channel and both
+    // hold the credential; else through this coordinator's relay.
+    const direct = credential ? fleet.dataAddress(m.from) : undefined;
     const t0 = Date.now();
     const rx = await unary(
       dst,
@@ -139,6 +152,7 @@ const transferring: Step = {
         coordinator: fleet.coordinatorAddress(),
         max_bytes: (m.imageBytes ?? 0) + 2 * (m.rootfsBytes ?? 0) + ROOTFS_SLACK,
         stall_ms: fleet.stallMs(),
+        source_data: direct ?? '',
       },
       { timeoutMs: T.receive, what: m.to, signal },
     );
@@ -148,8 +162,9 @@ const transferring: Step = {
         transferMs: Date.now() - t0,
         rawBytes: Number(rx.raw_bytes),
         wireBytes: Number(rx.wire_bytes),
+        coordinatorBytes: fleet.relayedBytes(m.id),
       },
-      detail: `${rx.files} files verified, ${rx.raw_bytes} bytes raw, ${rx.wire_bytes} on the wire`,
+      detail: `${rx.files} files verified, ${rx.raw_bytes} bytes raw, ${rx.wire_bytes} on the wire, ${direct ? `direct from ${direct}` : 'through the coordinator'}`,
     };
   },
 };

@@ -39,11 +39,15 @@ export interface MigrationRecord {
   imageBytes?: number;
   /** When the source's hold gives up and its tree resumes there: no commit after this. */
   holdUntilMs?: number;
+  /** Image bytes the coordinator itself relayed (0 when the agents used their data channel). */
+  coordinatorBytes?: number;
 }
 
 export interface HostRecord {
   name: string;
   address: string;
+  /** The agent's data channel, where peers fetch image streams (host:port). */
+  dataAddress?: string;
   lan: string;
   criuVersion: string;
   kernel: string;

@@ -23,5 +23,6 @@ export function migrationToWire(m: MigrationRecord): Migration {
     memory_bytes: m.memoryBytes ?? 0,
     rootfs_bytes: m.rootfsBytes ?? 0,
     image_bytes: m.imageBytes ?? 0,
+    coordinator_bytes: m.coordinatorBytes ?? 0,
   };
 }

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'CANCELLED'
   | 'DEADLINE_EXCEEDED'
   | 'DATA_LOSS'
+  | 'PERMISSION_DENIED'
   | 'INTERNAL';
 
 export class TernError extends Error {

@@ -80,6 +80,11 @@ export function decompressBlock(data: Buffer, rawLength: number): Buffer {
   return out;
 }
 
+/** A compressed chunk must be at most this fraction of the raw one for compression to go on. */
+const PAYS = 0.9;
+/** Chunks sent raw after one that did not pay, before lz4 is tried again. */
+const PROBE_EVERY = 8;
+
 export interface EncodeStats {
   rawBytes: number;
   wireBytes: number;
@@ -97,9 +102,18 @@ export async function* encodeFiles(
     checkChunkName(f.name);
     const hash = createHash('sha256');
     let offset = 0;
+    // Compression only where it pays: after a chunk that lz4 could not shrink
+    // by a tenth, the next ones of the file go raw, with a new try every
+    // PROBE_EVERY chunks in case the content changes (memory is often half
+    // random, half zeroes).
+    let skip = 0;
     for await (const raw of rechunk(f.data, opts.chunkSize ?? CHUNK_SIZE)) {
       hash.update(raw);
-      const packed = compress ? compressBlock(raw) : { data: raw, compressed: false };
+      let packed: { data: Buffer; compressed: boolean } = { data: raw, compressed: false };
+      if (compress && skip === 0) {
+        packed = compressBlock(raw);
+        if (!packed.compressed || packed.data.length > raw.length * PAYS) skip = PROBE_EVERY;
+      } else if (skip > 0) skip--;
       stats.rawBytes += raw.length;
       stats.wireBytes += packed.data.length;
       yield {

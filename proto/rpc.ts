@@ -16,6 +16,7 @@ const toStatus: Record<ErrorCode, grpc.status> = {
   CANCELLED: grpc.status.CANCELLED,
   DEADLINE_EXCEEDED: grpc.status.DEADLINE_EXCEEDED,
   DATA_LOSS: grpc.status.DATA_LOSS,
+  PERMISSION_DENIED: grpc.status.PERMISSION_DENIED,
   INTERNAL: grpc.status.INTERNAL,
 };
 const fromStatus = new Map<number, ErrorCode>(Object.entries(toStatus).map(([k, v]) => [v, k as ErrorCode]));

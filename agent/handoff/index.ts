@@ -63,8 +63,17 @@ export class Handoff {
     return [...new Set([...this.source.ids(), ...this.target.ids()])];
   }
 
-  dumpAndHold(id: string, name: string, signal?: AbortSignal): Promise<DumpOutcome> {
-    return this.source.dumpAndHold(this.fresh(id), name, signal);
+  dumpAndHold(id: string, name: string, credential?: string, signal?: AbortSignal): Promise<DumpOutcome> {
+    return this.source.dumpAndHold(this.fresh(id), name, credential, signal);
+  }
+
+  fetchImages(id: string, credential: string, stats: EncodeStats): AsyncGenerator<ImageChunk> {
+    return this.source.fetchImages(checkMigrationId(id), credential, stats);
+  }
+
+  /** The credential the coordinator gave this target for fetching the images. */
+  credentialFor(id: string): string | undefined {
+    return this.target.credential(id);
   }
 
   readImages(id: string, stats: EncodeStats): AsyncGenerator<ImageChunk> {
@@ -75,8 +84,14 @@ export class Handoff {
     return this.source.commit(checkMigrationId(id));
   }
 
-  prepareTarget(id: string, c: ContainerRecord, estimate: number, sourceCpuinfo?: Buffer): Promise<string> {
-    return this.target.prepare(this.fresh(id), c, estimate, sourceCpuinfo);
+  prepareTarget(
+    id: string,
+    c: ContainerRecord,
+    estimate: number,
+    sourceCpuinfo?: Buffer,
+    credential?: string,
+  ): Promise<string> {
+    return this.target.prepare(this.fresh(id), c, estimate, sourceCpuinfo, credential);
   }
 
   receive(

@@ -2,6 +2,7 @@
 // frozen tree at post-dump until the coordinator decides, stream its images
 // and rootfs, then let CRIU kill it (commit) or unfreeze it (abort).
 import { spawn } from 'node:child_process';
+import { timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -32,6 +33,10 @@ export interface SourceHold {
   decide(verdict: 'kill' | 'resume'): Promise<'killed' | 'resumed'>;
   /** Set once the dump has ended (decided, or resumed by the hold timeout). */
   outcome?: 'killed' | 'resumed';
+  /** What the target presents to fetch the images on the data channel (none: no direct fetch). */
+  credential?: string;
+  /** A fetch of the images is under way: one at a time. */
+  fetching?: boolean;
 }
 
 export interface DumpOutcome {
@@ -84,7 +89,12 @@ export class SourceHolds {
     this.holds.set(h.id, h);
   }
 
-  async dumpAndHold(id: string, name: string, signal?: AbortSignal): Promise<DumpOutcome> {
+  async dumpAndHold(
+    id: string,
+    name: string,
+    credential?: string,
+    signal?: AbortSignal,
+  ): Promise<DumpOutcome> {
     const { ctx } = this;
     const existing = this.holds.get(id);
     if (existing) throw precondition(`migration ${id} already dumped ${existing.name}`);
@@ -131,6 +141,7 @@ export class SourceHolds {
       name,
       workDir,
       imagesDir,
+      credential,
       decide: async (verdict) => {
         if (verdict === 'kill') hold.resolve();
         else hold.reject(new TernError('ABORTED', `migration ${id} aborted`));
@@ -197,6 +208,30 @@ export class SourceHolds {
         continue;
       }
       yield chunk;
+    }
+  }
+
+  /**
+   * The images of a held dump for a peer on the data channel, if it presents
+   * this migration's credential; only while the tree is held, one fetch at a
+   * time.
+   */
+  async *fetchImages(id: string, credential: string, stats: EncodeStats): AsyncGenerator<ImageChunk> {
+    const { ctx } = this;
+    const h = this.holds.get(id);
+    const want = Buffer.from(h?.credential ?? '', 'hex');
+    const got = Buffer.from(credential, 'hex');
+    if (!h || h.outcome || want.length === 0 || want.length !== got.length || !timingSafeEqual(want, got))
+      throw new TernError(
+        'PERMISSION_DENIED',
+        `no images of migration ${id} on ${ctx.opts.host} for that credential`,
+      );
+    if (h.fetching) throw precondition(`images of migration ${id} are already being fetched`);
+    h.fetching = true;
+    try {
+      yield* this.readImages(id, stats);
+    } finally {
+      h.fetching = false;
     }
   }
 

@@ -32,6 +32,8 @@ export interface TargetSlot {
   restoring?: { stop: () => void; done: Promise<ContainerRecord> };
   restored?: ContainerRecord;
   resumed?: boolean;
+  /** Presented to the source's data channel to fetch this migration's images. */
+  credential?: string;
 }
 
 /** How the receiver bounds a stream. */
@@ -64,7 +66,17 @@ export class TargetSlots {
     this.slots.set(s.id, s);
   }
 
-  async prepare(id: string, c: ContainerRecord, estimate: number, sourceCpuinfo?: Buffer): Promise<string> {
+  credential(id: string): string | undefined {
+    return this.slots.get(id)?.credential;
+  }
+
+  async prepare(
+    id: string,
+    c: ContainerRecord,
+    estimate: number,
+    sourceCpuinfo?: Buffer,
+    credential?: string,
+  ): Promise<string> {
     const { ctx } = this;
     const known = this.slots.get(id);
     if (known) return known.container.veth;
@@ -88,7 +100,13 @@ export class TargetSlots {
       await rm(workDir, { recursive: true, force: true });
       await mkdir(join(workDir, 'images'), { recursive: true });
       const veth = await ctx.containers.freeVethName(c.name);
-      this.slots.set(id, { id, container: { ...c, veth }, workDir, imagesDir: join(workDir, 'images') });
+      this.slots.set(id, {
+        id,
+        container: { ...c, veth },
+        workDir,
+        imagesDir: join(workDir, 'images'),
+        credential,
+      });
       return veth;
     } catch (e) {
       ctx.containers.unreserve(c.name);

@@ -6,6 +6,9 @@
 // privileged fault matrix must hold: the container runs exactly once, where
 // the protocol says, with its memory intact, and nothing is left over.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { fetchImages } from '../../agent/data.js';
+import type { TernError } from '../../core/errors.js';
 import { Cluster, type Daemon } from './cluster.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -42,7 +45,54 @@ describe('in-process: coordinator and agents over a simulated host', function ()
       ['preflight', 'dumping', 'transferring', 'restoring', 'committing', 'committed', 'done'],
     );
     assert.ok(Number(m.raw_bytes) > 1 << 20, `raw bytes ${m.raw_bytes}`);
+    // The images went from agent to agent: the coordinator counted none.
+    assert.equal(Number(m.coordinator_bytes), 0);
+    assert.match(
+      m.history.find((h) => h.phase === 'restoring')?.detail ?? '',
+      /direct from 127\.0\.0\.1:\d+/,
+    );
     await c.expectOnce(name, 'hostB', memory);
+  });
+
+  describe("the source's data channel", () => {
+    const hostA = async () => {
+      const r = await c.call<{ hosts: { name: string; data_address: string }[] }>('ListHosts', {});
+      return r.hosts.find((h) => h.name === 'hostA')?.data_address ?? '';
+    };
+    const drain = async (s: AsyncIterable<unknown>) => {
+      for await (const _ of s);
+    };
+
+    it("refuses a credential that is not the migration's, while the tree is held; the move goes on", async () => {
+      const { name, memory } = await fresh();
+      c.world.delays.restoreMs = 800;
+      const id = await c.migrate(name, 'hostB');
+      await c.waitPhase(id, ['restoring']);
+      const forged = fetchImages(await hostA(), id, randomBytes(32).toString('hex'));
+      await assert.rejects(
+        drain(forged),
+        (e: TernError) => e.code === 'PERMISSION_DENIED' && /for that credential/.test(e.message),
+      );
+      const m = await c.waitEnd(id);
+      assert.equal(m.phase, 'done', m.error);
+      await c.expectOnce(name, 'hostB', memory);
+    });
+
+    it('serves nothing for a migration that has ended, whatever the credential', async () => {
+      const { name } = await fresh();
+      const id = await c.migrate(name, 'hostB');
+      assert.equal((await c.waitEnd(id)).phase, 'done');
+      const stale = fetchImages(await hostA(), id, randomBytes(32).toString('hex'));
+      await assert.rejects(drain(stale), (e: TernError) => e.code === 'PERMISSION_DENIED');
+    });
+
+    it('refuses a malformed opening line', async () => {
+      const bad = fetchImages(await hostA(), 'm1', 'not-hex-'.repeat(8));
+      await assert.rejects(
+        drain(bad),
+        (e: TernError) => e.code === 'INVALID_ARGUMENT' && /malformed opening line/.test(e.message),
+      );
+    });
   });
 
   describe('cancel in every phase', () => {

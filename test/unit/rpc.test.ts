@@ -14,6 +14,7 @@ const CODES: [ErrorCode, grpc.status][] = [
   ['CANCELLED', grpc.status.CANCELLED],
   ['DEADLINE_EXCEEDED', grpc.status.DEADLINE_EXCEEDED],
   ['DATA_LOSS', grpc.status.DATA_LOSS],
+  ['PERMISSION_DENIED', grpc.status.PERMISSION_DENIED],
   ['INTERNAL', grpc.status.INTERNAL],
 ];
 
@@ -128,7 +129,7 @@ describe('rpc', () => {
     });
 
     it('maps an unmapped status to INTERNAL', () => {
-      for (const status of [grpc.status.UNKNOWN, grpc.status.UNIMPLEMENTED, grpc.status.PERMISSION_DENIED]) {
+      for (const status of [grpc.status.UNKNOWN, grpc.status.UNIMPLEMENTED, grpc.status.UNAUTHENTICATED]) {
         const te = fromServiceError(se(status, 'nope'), 'x');
         assert.equal(te.code, 'INTERNAL');
         assert.equal(te.message, 'nope');

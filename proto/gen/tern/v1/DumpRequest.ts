@@ -4,9 +4,11 @@
 export interface DumpRequest {
   'migration_id'?: (string);
   'name'?: (string);
+  'credential'?: (string);
 }
 
 export interface DumpRequest__Output {
   'migration_id': (string);
   'name': (string);
+  'credential': (string);
 }

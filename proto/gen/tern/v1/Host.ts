@@ -11,6 +11,7 @@ export interface Host {
   'kernel'?: (string);
   'containers'?: (number);
   'lan'?: (string);
+  'data_address'?: (string);
 }
 
 export interface Host__Output {
@@ -22,4 +23,5 @@ export interface Host__Output {
   'kernel': (string);
   'containers': (number);
   'lan': (string);
+  'data_address': (string);
 }

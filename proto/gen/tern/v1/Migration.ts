@@ -23,6 +23,7 @@ export interface Migration {
   'memory_bytes'?: (number | string | Long);
   'rootfs_bytes'?: (number | string | Long);
   'image_bytes'?: (number | string | Long);
+  'coordinator_bytes'?: (number | string | Long);
 }
 
 export interface Migration__Output {
@@ -45,4 +46,5 @@ export interface Migration__Output {
   'memory_bytes': (string);
   'rootfs_bytes': (string);
   'image_bytes': (string);
+  'coordinator_bytes': (string);
 }

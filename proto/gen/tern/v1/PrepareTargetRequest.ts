@@ -8,6 +8,7 @@ export interface PrepareTargetRequest {
   'container'?: (_tern_v1_Container | null);
   'image_bytes_estimate'?: (number | string | Long);
   'source_cpuinfo_b64'?: (string);
+  'credential'?: (string);
 }
 
 export interface PrepareTargetRequest__Output {
@@ -15,4 +16,5 @@ export interface PrepareTargetRequest__Output {
   'container': (_tern_v1_Container__Output | null);
   'image_bytes_estimate': (string);
   'source_cpuinfo_b64': (string);
+  'credential': (string);
 }

@@ -7,6 +7,7 @@ export interface ReceiveImagesRequest {
   'coordinator'?: (string);
   'max_bytes'?: (number | string | Long);
   'stall_ms'?: (number);
+  'source_data'?: (string);
 }
 
 export interface ReceiveImagesRequest__Output {
@@ -14,4 +15,5 @@ export interface ReceiveImagesRequest__Output {
   'coordinator': (string);
   'max_bytes': (string);
   'stall_ms': (number);
+  'source_data': (string);
 }

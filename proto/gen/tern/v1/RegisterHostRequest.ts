@@ -11,6 +11,7 @@ export interface RegisterHostRequest {
   'lan'?: (string);
   'bridge'?: (string);
   'migrations'?: (string)[];
+  'data_address'?: (string);
 }
 
 export interface RegisterHostRequest__Output {
@@ -22,4 +23,5 @@ export interface RegisterHostRequest__Output {
   'lan': (string);
   'bridge': (string);
   'migrations': (string)[];
+  'data_address': (string);
 }

@@ -1,0 +1,141 @@
+// The data channel: image streams go from the source agent to the target
+// agent directly, over one TCP connection per fetch, never through the
+// coordinator. The target opens the connection and presents the migration's
+// credential (given to both agents by the coordinator); the source serves
+// that migration's images only while it holds the frozen tree, and only to
+// a fetcher with that credential. Frames are those of proto/frames.ts; the
+// target checks every chunk with the same strict receiver as on any path.
+import { once } from 'node:events';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { errorMessage, TernError } from '../core/errors.js';
+import { chunkFrame, errorFrame, helloLine, MAX_HELLO, parseHello, readFrames } from '../proto/frames.js';
+import type { ImageChunk, ImageChunk__Output } from '../proto/index.js';
+
+/** How long a fetcher has to send its opening line. */
+const HELLO_MS = 5000;
+
+export type ImageSource = (migration: string, credential: string) => AsyncGenerator<ImageChunk>;
+
+/** Reads the opening line (up to MAX_HELLO bytes) from a fresh connection. */
+function readHello(sock: Socket): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = Buffer.alloc(0);
+    const timer = setTimeout(
+      () => done(new TernError('DEADLINE_EXCEEDED', 'data channel: no opening line')),
+      HELLO_MS,
+    );
+    const done = (err?: Error, line?: string, rest?: Buffer) => {
+      clearTimeout(timer);
+      sock.off('data', onData);
+      sock.off('error', onEnd);
+      sock.off('end', onEnd);
+      sock.pause();
+      if (rest && rest.length > 0) sock.unshift(rest);
+      if (err) reject(err);
+      else resolve(line as string);
+    };
+    const onData = (b: Buffer) => {
+      got = Buffer.concat([got, b]);
+      const nl = got.indexOf(10);
+      if (nl >= 0) return done(undefined, got.subarray(0, nl).toString('latin1'), got.subarray(nl + 1));
+      if (got.length > MAX_HELLO)
+        done(new TernError('INVALID_ARGUMENT', 'data channel: opening line too long'));
+    };
+    const onEnd = () => done(new TernError('DATA_LOSS', 'data channel: closed before its opening line'));
+    sock.on('data', onData);
+    sock.once('error', onEnd);
+    sock.once('end', onEnd);
+  });
+}
+
+/** Writes chunks as frames with back-pressure: waits for 'drain' when the socket's buffer is full. */
+async function serve(sock: Socket, chunks: AsyncIterable<ImageChunk>): Promise<void> {
+  for await (const c of chunks) {
+    if (sock.destroyed) throw new TernError('CANCELLED', 'data channel: fetcher went away');
+    const [head, body] = chunkFrame(c);
+    sock.cork();
+    sock.write(head);
+    const ok = sock.write(body);
+    sock.uncork();
+    if (!ok) await Promise.race([once(sock, 'drain'), once(sock, 'close')]);
+  }
+  await new Promise<void>((r) => sock.end(r));
+}
+
+export class DataServer {
+  private server?: Server;
+  private readonly open = new Set<Socket>();
+  port = 0;
+
+  constructor(
+    private readonly images: ImageSource,
+    private readonly log: Logger,
+  ) {}
+
+  async start(host: string, port: number): Promise<number> {
+    this.server = createServer((sock) => void this.accept(sock));
+    this.server.listen(port, host);
+    await once(this.server, 'listening');
+    const a = this.server.address();
+    this.port = typeof a === 'object' && a ? a.port : 0;
+    return this.port;
+  }
+
+  private async accept(sock: Socket): Promise<void> {
+    this.open.add(sock);
+    sock.on('close', () => this.open.delete(sock));
+    sock.on('error', () => {});
+    sock.setKeepAlive(true, 5000);
+    let migration = '?';
+    try {
+      const hello = parseHello(await readHello(sock));
+      migration = hello.migration;
+      const t0 = Date.now();
+      await serve(sock, this.images(hello.migration, hello.credential));
+      this.log.info(
+        { migration, ms: Date.now() - t0, bytes: sock.bytesWritten },
+        'images served on the data channel',
+      );
+    } catch (e) {
+      const code = e instanceof TernError ? e.code : 'INTERNAL';
+      this.log.warn(
+        { migration, peer: sock.remoteAddress, err: errorMessage(e) },
+        'data channel fetch refused or failed',
+      );
+      if (!sock.destroyed) sock.end(errorFrame(code, errorMessage(e)));
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.open) s.destroy();
+    if (this.server) await new Promise<void>((r) => this.server?.close(() => r()));
+  }
+}
+
+/** host:port → [host, port], refusing anything else; port 0 (pick one) only for a listen address. */
+export function splitAddress(address: string, listen = false): [string, number] {
+  const i = address.lastIndexOf(':');
+  const port = Number(address.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port < (listen ? 0 : 1) || port > 65535)
+    throw new TernError('INVALID_ARGUMENT', `invalid data channel address ${JSON.stringify(address)}`);
+  return [address.slice(0, i).replace(/^\[|\]$/g, ''), port];
+}
+
+/** Fetches a migration's images from a source agent's data channel, as a stream of checked-later chunks. */
+export function fetchImages(
+  address: string,
+  migration: string,
+  credential: string,
+): AsyncIterable<ImageChunk__Output> & { cancel(): void } {
+  const [host, port] = splitAddress(address);
+  const sock = connect({ host, port });
+  // Errors reach the reader through the iterator; one before it reads must not go unhandled.
+  sock.on('error', () => {});
+  sock.setKeepAlive(true, 5000);
+  sock.write(helloLine(migration, credential));
+  return {
+    [Symbol.asyncIterator]: () => readFrames(sock)[Symbol.asyncIterator](),
+    cancel: () => sock.destroy(),
+  };
+}
