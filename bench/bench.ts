@@ -49,7 +49,8 @@ import type { InPlaceRun } from './cases/inplace.js';
 import { type PlainRun, type PlainSetup, plainRun } from './cases/plain.js';
 import { cancelActive, closeClient, leftovers, type TernRun, ternRun } from './cases/tern.js';
 import { checkStop, cleanupAll, Interrupted, isStopping, onCleanup, requestStop } from './cleanup.js';
-import { FROM, RUNS, runsFor, SHIM, SIZES, TCP_MIB, TO, VARIANTS, WARMUP, WORK_BASE } from './config.js';
+import { channelImage, channelNode } from './channel.js';
+import { FROM, IDLE, RUNS, runsFor, SHIM, SIZES, TCP_MIB, TO, VARIANTS, WARMUP, WORK_BASE } from './config.js';
 import { type CaseResult, cell, failedRuns, printReport, spread, writeResults } from './report.js';
 import { tcpNode } from './tcp.js';
 import { log, testbedEnv } from './util.js';
@@ -130,6 +131,8 @@ async function main(): Promise<void> {
   const shared = await useTestbed();
   const env = await testbedEnv();
   const toAddress = env[`TESTBED_UNDERLAY_${TO}`];
+  const fromAddress = env[`TESTBED_UNDERLAY_${FROM}`];
+  if (!fromAddress) throw new Error(`testbed has no ${FROM}`);
   if (!toAddress) throw new Error(`testbed has no ${TO}`);
 
   await mkdir(WORK_BASE, { recursive: true });
@@ -152,12 +155,23 @@ async function main(): Promise<void> {
     tcpRuns.push(await tcpNode(toAddress, TCP_MIB));
   }
   log(`raw TCP ${FROM} -> ${TO}: ${cell(spread(tcpRuns), 0)} MiB/s`);
+  const image = join(work, 'channel.img');
+  await channelImage(image, TCP_MIB);
+  const channelRuns: number[] = [];
+  for (let i = 0; i < Math.max(RUNS, 1); i++) {
+    checkStop();
+    channelRuns.push(await channelNode(fromAddress, image, work, TCP_MIB));
+  }
+  await rm(image, { force: true });
+  log(`data channel ${FROM} -> ${TO}: ${cell(spread(channelRuns), 0)} MiB/s`);
 
   const cases: CaseResult[] = [];
+  // An idle container (a heartbeat, a few MiB): what a move costs beyond CRIU's own work.
+  if (IDLE) cases.push(await runCase(0, 'idle', setup));
   for (const mib of SIZES) for (const kind of VARIANTS) cases.push(await runCase(mib, kind, setup));
 
   const seconds = (Date.now() - began) / 1000;
-  const results = { began, seconds, shared, tcpRuns, leftovers: await leftovers(), cases };
+  const results = { began, seconds, shared, tcpRuns, channelRuns, leftovers: await leftovers(), cases };
   printReport(results);
   if (results.leftovers.length > 0 || failedRuns(cases) > 0) process.exitCode = 1;
   await writeResults(results);

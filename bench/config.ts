@@ -28,6 +28,8 @@ export const VARIANTS = (process.env.BENCH_VARIANTS ?? 'random,half').split(',')
   return v;
 });
 export const TCP_MIB = intEnv('BENCH_TCP_MIB', 512);
+/** The idle case (a heartbeat only, a few MiB) runs first unless BENCH_IDLE=0. */
+export const IDLE = process.env.BENCH_IDLE !== '0';
 export const WARMUP = process.env.BENCH_WARMUP !== '0';
 export const OUT = process.env.BENCH_OUT || join(ROOT, 'bench', 'results', 'latest.json');
 export const WORK_BASE = process.env.BENCH_DIR || '/var/lib/tern/bench';

@@ -75,6 +75,7 @@ function rows(tcp: number | undefined): [string, number, (r: CaseRun) => number 
     ['  criu restore (ms)', 0, (r) => r.inPlace.restoreMs],
     ['RATIO tern / plain downtime', 2, (r) => ratio(r.tern.downtimeMs, r.plain.downtimeMs)],
     ['RATIO tern / in-place dump+restore', 2, (r) => ratio(r.tern.downtimeMs, r.inPlace.totalMs)],
+    ['bytes through the coordinator', 0, (r) => r.tern.coordinatorBytes],
     ['chunk stream (MiB/s raw)', 0, (r) => r.tern.chunkMiBps],
     ['RATIO chunk stream / raw TCP', 2, (r) => ratio(r.tern.chunkMiBps, tcp)],
   ];
@@ -108,6 +109,8 @@ export interface Results {
   shared: boolean;
   /** MiB/s of each raw TCP probe. */
   tcpRuns: number[];
+  /** MiB/s of each data channel probe (the same bytes through tern's channel code). */
+  channelRuns: number[];
   /** Records tern still lists for this run's containers. */
   leftovers: string[];
   cases: CaseResult[];
@@ -125,6 +128,11 @@ export function printReport(r: Results): void {
   process.stdout.write(`${table(r.cases, tcpS?.median)}\n\n`);
   process.stdout.write(
     `raw TCP ${FROM} -> ${TO} over the underlay (one node-to-node stream of ${TCP_MIB} MiB): ${cell(tcpS, 0)} MiB/s\n`,
+  );
+  const chS = spread(r.channelRuns);
+  process.stdout.write(
+    `tern data channel ${FROM} -> ${TO} (the same size of random image, checked and written): ${cell(chS, 0)} MiB/s` +
+      ` = ${chS && tcpS ? (chS.median / tcpS.median).toFixed(2) : '-'} x raw TCP\n`,
   );
   for (const l of r.leftovers) process.stdout.write(`leftover in tern: ${l}\n`);
   const failed = failedRuns(r.cases);
@@ -161,6 +169,7 @@ export async function writeResults(r: Results): Promise<void> {
           warmup: WARMUP,
         },
         rawTcpMiBps: { ...tcpS, runs: r.tcpRuns },
+        dataChannelMiBps: { ...spread(r.channelRuns), runs: r.channelRuns },
         leftovers: r.leftovers,
         cases: r.cases.map((c) => ({ ...c, summary: summarize(c, tcpS?.median) })),
       },

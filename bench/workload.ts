@@ -11,6 +11,8 @@ import { log, sleep } from './util.js';
 
 /** A heartbeat every millisecond into /tmp/hb, and `mib` MiB of memory (kind random or half) checksummed into /tmp/mem. */
 export function workloadScript(mib: number, kind: string, seed: number): string {
+  // Idle: the heartbeat alone; /tmp/mem says it is ready at once.
+  if (kind === 'idle') return '/bin/workload heartbeat /tmp/hb & echo idle > /tmp/mem; wait';
   return `/bin/workload heartbeat /tmp/hb & /bin/workload memhog ${mib} ${seed} ${kind} /tmp/mem & wait`;
 }
 

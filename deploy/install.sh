@@ -20,7 +20,8 @@ CRIU_MIN="4.2.1"
 CRIU_KNOWN_SHA256="29ec0ee09e296479fe7048c80980e8ef1d0684d0b0204c2b101dfea19f6725b9"
 
 # lz4: the command-line compressor of the plain CRIU pipeline that `npm run bench` compares against.
-RUNTIME_DEBS=(iproute2 nftables iptables busybox-static procps util-linux tar gcc libc6-dev make lz4)
+# libssl-dev: libcrypto for tern-relay's SHA-256 of the page stream (kernel/native).
+RUNTIME_DEBS=(iproute2 nftables iptables busybox-static procps util-linux tar gcc libc6-dev make lz4 libssl-dev)
 BUILD_DEBS=(libbsd-dev libcap-dev libgnutls28-dev libnet1-dev libnftables-dev libnl-3-dev
   libprotobuf-c-dev libprotobuf-dev pkgconf protobuf-c-compiler protobuf-compiler
   uuid-dev python3-protobuf dpkg-dev xz-utils)

@@ -32,6 +32,8 @@ export interface TernRun {
   totalMs: number;
   /** Time spent in each phase, from the migration's history. */
   phases: Record<string, number>;
+  /** Image bytes that passed through the coordinator, as it counted them (0 on the direct path). */
+  coordinatorBytes: number;
   /** Image set as dumped, and rootfs as measured before the freeze. */
   imageBytes: number;
   rootfsBytes: number;
@@ -138,6 +140,7 @@ export async function ternRun(mib: number, kind: string, label: string, rootfs: 
       totalMs: Number(end.finished_ms) - Number(end.started_ms),
       phases: phaseTimes(end),
       imageBytes: Number(end.image_bytes),
+      coordinatorBytes: Number(end.coordinator_bytes),
       rootfsBytes: Number(end.rootfs_bytes),
       rawBytes,
       wireBytes: Number(end.wire_bytes),
