@@ -9,13 +9,28 @@ import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { errorMessage, TernError } from '../core/errors.js';
-import { chunkFrame, errorFrame, helloLine, MAX_HELLO, parseHello, readFrames } from '../proto/frames.js';
+import {
+  chunkFrame,
+  errorFrame,
+  helloLine,
+  MAX_HELLO,
+  PAGES_OK,
+  parseHello,
+  readFrames,
+} from '../proto/frames.js';
 import type { ImageChunk, ImageChunk__Output } from '../proto/index.js';
 
 /** How long a fetcher has to send its opening line. */
 const HELLO_MS = 5000;
 
 export type ImageSource = (migration: string, credential: string) => AsyncGenerator<ImageChunk>;
+
+/**
+ * Takes over a page stream for a migration this host receives, if the
+ * credential is that migration's: answers PAGES_OK on the socket and hands
+ * it to a page server. Throws (and leaves the socket alone) otherwise.
+ */
+export type PageSink = (migration: string, credential: string, sock: Socket) => Promise<void>;
 
 /** Reads the opening line (up to MAX_HELLO bytes) from a fresh connection. */
 function readHello(sock: Socket): Promise<string> {
@@ -49,6 +64,19 @@ function readHello(sock: Socket): Promise<string> {
   });
 }
 
+/** Settles when the socket can take more, or has closed. */
+function drained(sock: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      sock.off('drain', done);
+      sock.off('close', done);
+      resolve();
+    };
+    sock.on('drain', done);
+    sock.on('close', done);
+  });
+}
+
 /** Writes chunks as frames with back-pressure: waits for 'drain' when the socket's buffer is full. */
 async function serve(sock: Socket, chunks: AsyncIterable<ImageChunk>): Promise<void> {
   for await (const c of chunks) {
@@ -58,7 +86,7 @@ async function serve(sock: Socket, chunks: AsyncIterable<ImageChunk>): Promise<v
     sock.write(head);
     const ok = sock.write(body);
     sock.uncork();
-    if (!ok) await Promise.race([once(sock, 'drain'), once(sock, 'close')]);
+    if (!ok) await drained(sock);
   }
   await new Promise<void>((r) => sock.end(r));
 }
@@ -70,6 +98,7 @@ export class DataServer {
 
   constructor(
     private readonly images: ImageSource,
+    private readonly pages: PageSink,
     private readonly log: Logger,
   ) {}
 
@@ -91,6 +120,11 @@ export class DataServer {
     try {
       const hello = parseHello(await readHello(sock));
       migration = hello.migration;
+      if (hello.want === 'pages') {
+        await this.pages(hello.migration, hello.credential, sock);
+        this.log.info({ migration, peer: sock.remoteAddress }, 'page stream handed to the page server');
+        return;
+      }
       const t0 = Date.now();
       await serve(sock, this.images(hello.migration, hello.credential));
       this.log.info(
@@ -120,6 +154,74 @@ export function splitAddress(address: string, listen = false): [string, number] 
   if (i <= 0 || !Number.isInteger(port) || port < (listen ? 0 : 1) || port > 65535)
     throw new TernError('INVALID_ARGUMENT', `invalid data channel address ${JSON.stringify(address)}`);
   return [address.slice(0, i).replace(/^\[|\]$/g, ''), port];
+}
+
+/**
+ * Opens a page stream to a target agent for a migration: connects, presents
+ * the credential and waits for the target's page server to accept. The
+ * socket is then ready to hand to the dump (nothing else may read from it).
+ */
+export async function openPageChannel(
+  address: string,
+  migration: string,
+  credential: string,
+): Promise<Socket> {
+  const [host, port] = splitAddress(address);
+  const sock = connect({ host, port });
+  sock.setKeepAlive(true, 5000);
+  sock.on('error', () => {});
+  try {
+    sock.write(helloLine(migration, credential, 'pages'));
+    const answer = await readAnswer(sock);
+    if (answer.toString('latin1') === PAGES_OK) return sock;
+    // Anything else is an error frame: it says why the target refused.
+    const rest = (async function* () {
+      yield answer;
+      for await (const b of sock) yield b as Buffer;
+    })();
+    for await (const _ of readFrames(rest));
+    throw new TernError('DATA_LOSS', `page stream to ${address}: the target closed it without an answer`);
+  } catch (e) {
+    sock.destroy();
+    throw e instanceof TernError
+      ? e
+      : new TernError('UNAVAILABLE', `page stream to ${address}: ${errorMessage(e)}`);
+  }
+}
+
+/** Reads the first bytes of the target's answer (as long as PAGES_OK), leaving the rest in the socket. */
+function readAnswer(sock: Socket): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    let got = Buffer.alloc(0);
+    const timer = setTimeout(
+      () => finish(new TernError('DEADLINE_EXCEEDED', 'page stream: no answer from the target')),
+      HELLO_MS,
+    );
+    const finish = (err?: Error) => {
+      clearTimeout(timer);
+      sock.off('data', onData);
+      sock.off('end', onEnd);
+      sock.off('error', onErr);
+      sock.pause();
+      if (err) return reject(err);
+      if (got.length > PAGES_OK.length) sock.unshift(got.subarray(PAGES_OK.length));
+      resolve(got.subarray(0, PAGES_OK.length));
+    };
+    const onData = (b: Buffer) => {
+      got = Buffer.concat([got, b]);
+      if (got.length >= PAGES_OK.length) finish();
+    };
+    const onEnd = () =>
+      finish(
+        got.length > 0
+          ? undefined
+          : new TernError('DATA_LOSS', 'page stream: the target closed it unanswered'),
+      );
+    const onErr = (e: Error) => finish(new TernError('UNAVAILABLE', `page stream: ${e.message}`));
+    sock.on('data', onData);
+    sock.once('end', onEnd);
+    sock.once('error', onErr);
+  });
 }
 
 /** Fetches a migration's images from a source agent's data channel, as a stream of checked-later chunks. */

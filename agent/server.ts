@@ -89,6 +89,7 @@ export class Agent {
     this.handoff = new Handoff(opts, engine, host, this.containers, log);
     this.data = new DataServer(
       (id, credential) => this.handoff.fetchImages(id, credential, { rawBytes: 0, wireBytes: 0, files: 0 }),
+      (id, credential, sock) => this.handoff.acceptPages(id, credential, sock),
       log,
     );
   }
@@ -256,7 +257,13 @@ export class Agent {
           ctl.abort(new TernError('CANCELLED', 'dump cancelled by the coordinator')),
         );
         const credential = checkCredential(req.credential);
-        const r = await this.handoff.dumpAndHold(req.migration_id, req.name, credential, ctl.signal);
+        const r = await this.handoff.dumpAndHold(
+          req.migration_id,
+          req.name,
+          credential,
+          ctl.signal,
+          req.pages_to || undefined,
+        );
         return {
           container: toWire(host, r.container),
           image_bytes: r.imageBytes,
@@ -264,6 +271,8 @@ export class Agent {
           frozen_at_ms: r.frozenAtMs,
           dump_ms: r.dumpMs,
           hold_until_ms: r.frozenAtMs + this.opts.orphanTimeoutSec * 1000,
+          pages_bytes: r.pages?.bytes ?? 0,
+          pages_sha256: r.pages?.sha256 ?? '',
         };
       }),
       ReadImages: (call) => {
@@ -296,6 +305,7 @@ export class Agent {
         const limits = {
           maxBytes: Number(req.max_bytes),
           stallMs: req.stall_ms > 0 ? req.stall_ms : DEFAULT_STALL_MS,
+          pages: req.pages_sha256 ? { bytes: Number(req.pages_bytes), sha256: req.pages_sha256 } : undefined,
         };
         if (req.source_data) {
           // Directly from the source agent, with the credential given at PrepareTarget.

@@ -48,9 +48,21 @@ import { shimWrappers } from './cases/container.js';
 import type { InPlaceRun } from './cases/inplace.js';
 import { type PlainRun, type PlainSetup, plainRun } from './cases/plain.js';
 import { cancelActive, closeClient, leftovers, type TernRun, ternRun } from './cases/tern.js';
-import { checkStop, cleanupAll, Interrupted, isStopping, onCleanup, requestStop } from './cleanup.js';
 import { channelImage, channelNode } from './channel.js';
-import { FROM, IDLE, RUNS, runsFor, SHIM, SIZES, TCP_MIB, TO, VARIANTS, WARMUP, WORK_BASE } from './config.js';
+import { checkStop, cleanupAll, Interrupted, isStopping, onCleanup, requestStop } from './cleanup.js';
+import {
+  FROM,
+  IDLE,
+  RUNS,
+  runsFor,
+  SHIM,
+  SIZES,
+  TCP_MIB,
+  TO,
+  VARIANTS,
+  WARMUP,
+  WORK_BASE,
+} from './config.js';
 import { type CaseResult, cell, failedRuns, printReport, spread, writeResults } from './report.js';
 import { tcpNode } from './tcp.js';
 import { log, testbedEnv } from './util.js';

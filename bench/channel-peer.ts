@@ -14,13 +14,24 @@ import { ChunkReceiver, encodeFiles } from '../proto/chunks.js';
 const MIGRATION = 'bench-channel';
 const CREDENTIAL = 'b7'.repeat(32);
 
+async function refusePages(): Promise<void> {
+  throw new TernError('PERMISSION_DENIED', 'this probe serves images only');
+}
+
 async function main(): Promise<void> {
   const [mode, address, path] = process.argv.slice(2);
   if (mode === 'serve') {
-    const server = new DataServer(async function* (id, credential) {
-      if (id !== MIGRATION || credential !== CREDENTIAL) throw new TernError('PERMISSION_DENIED', 'wrong credential');
-      yield* encodeFiles([{ name: 'pages-1.img', data: createReadStream(path, { highWaterMark: 1 << 20 }) }]);
-    }, pino({ level: 'silent' }));
+    const server = new DataServer(
+      async function* (id, credential) {
+        if (id !== MIGRATION || credential !== CREDENTIAL)
+          throw new TernError('PERMISSION_DENIED', 'wrong credential');
+        yield* encodeFiles([
+          { name: 'pages-1.img', data: createReadStream(path, { highWaterMark: 1 << 20 }) },
+        ]);
+      },
+      refusePages,
+      pino({ level: 'silent' }),
+    );
     const [host, port] = splitAddress(address);
     await server.start(host, port);
     process.stdout.write('listening\n');

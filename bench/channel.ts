@@ -21,7 +21,12 @@ export async function channelImage(file: string, mib: number): Promise<void> {
 }
 
 /** MiB/s of one image fetch hostA -> hostB on the data channel (fetcher times its whole fetch). */
-export async function channelNode(fromAddress: string, image: string, work: string, mib: number): Promise<number> {
+export async function channelNode(
+  fromAddress: string,
+  image: string,
+  work: string,
+  mib: number,
+): Promise<number> {
   const port = freePort();
   const address = `${fromAddress}:${port}`;
   const server = background(

@@ -39,6 +39,8 @@ type Metrics = Pick<
   | 'imageBytes'
   | 'holdUntilMs'
   | 'coordinatorBytes'
+  | 'pagesBytes'
+  | 'pagesSha256'
 >;
 
 export class SqliteStore implements Store {
@@ -75,6 +77,8 @@ export class SqliteStore implements Store {
       imageBytes: m.imageBytes,
       holdUntilMs: m.holdUntilMs,
       coordinatorBytes: m.coordinatorBytes,
+      pagesBytes: m.pagesBytes,
+      pagesSha256: m.pagesSha256,
     };
     const upsert = this.db.prepare(
       `INSERT INTO migrations (id, container, src, dst, mode, phase, error, started_ms, finished_ms, metrics)

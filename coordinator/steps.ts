@@ -120,7 +120,13 @@ const dumping: Step = {
     const dump = await unary(
       src,
       src.DumpAndHold,
-      { migration_id: m.id, name: m.container, credential: credential ?? '' },
+      {
+        migration_id: m.id,
+        name: m.container,
+        credential: credential ?? '',
+        // Pages go straight to the target's page server when it has a data channel.
+        pages_to: credential ? (fleet.dataAddress(m.to) ?? '') : '',
+      },
       { timeoutMs: T.dump, what: m.from, signal },
     );
     return {
@@ -130,8 +136,12 @@ const dumping: Step = {
         frozenAtMs: dumpStart,
         imageBytes: Number(dump.image_bytes),
         holdUntilMs: Number(dump.hold_until_ms) || undefined,
+        pagesBytes: dump.pages_sha256 ? Number(dump.pages_bytes) : undefined,
+        pagesSha256: dump.pages_sha256 || undefined,
       },
-      detail: `${dump.image_files} image files, ${dump.image_bytes} bytes`,
+      detail:
+        `${dump.image_files} image files, ${dump.image_bytes} bytes` +
+        (dump.pages_sha256 ? `; ${dump.pages_bytes} bytes of pages sent to ${m.to} during the dump` : ''),
     };
   },
 };
@@ -153,6 +163,8 @@ const transferring: Step = {
         max_bytes: (m.imageBytes ?? 0) + 2 * (m.rootfsBytes ?? 0) + ROOTFS_SLACK,
         stall_ms: fleet.stallMs(),
         source_data: direct ?? '',
+        pages_bytes: m.pagesBytes ?? 0,
+        pages_sha256: m.pagesSha256 ?? '',
       },
       { timeoutMs: T.receive, what: m.to, signal },
     );

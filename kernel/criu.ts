@@ -17,12 +17,15 @@ import type {
   DumpResult,
   EngineInfo,
   ImageProcess,
+  PageServerRequest,
   RestoreRequest,
   RestoreResult,
+  StreamDigest,
 } from './engine.js';
 import { run } from './exec.js';
 import { loadImageTypes, readImage } from './images.js';
 import { drainInFlight, gate, gateScript, IFNAME, ungate } from './inflight.js';
+import { defaultRelayPath, PS_FD, readDigest, relayArgs } from './relay.js';
 import { isCriuFailure, restoreUnderShim } from './shim.js';
 
 /** CoreEntry.tc.task_state of a task that was stopped when dumped (criu/include/pid.h). */
@@ -36,6 +39,8 @@ export interface CriuOptions {
   /** Directory with CRIU's images/*.proto; default: <criu dir>/images. */
   protoDir?: string;
   shimPath: string;
+  /** tern-relay, which carries and hashes page streams (default: beside tern-shim in dist/native). */
+  relayPath?: string;
   /** nftables works with tern's CRIU build; iptables needs the legacy tools. */
   networkLock?: 'nftables' | 'iptables' | 'skip';
   /**
@@ -221,9 +226,28 @@ export class CriuEngine implements CheckpointEngine {
     const started = Date.now();
     let frozenAtMs = 0;
     let verdict: 'kill' | 'resume' | undefined;
-    const child = spawn(this.opts.criuPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // With a page channel, CRIU sends the pages to the peer's page server as
+    // it dumps them, through tern-relay, which hashes them on the way. CRIU
+    // waits for the page server's "all received" before post-dump, so the
+    // pages are all on the peer when the hold begins.
+    const sentDigest = join(req.workDir, 'pages.sent');
+    const child = req.pages
+      ? spawn(
+          this.relayPath(),
+          relayArgs('send', sentDigest, [
+            this.opts.criuPath,
+            ...argv,
+            '--page-server',
+            '--ps-socket',
+            String(PS_FD),
+          ]),
+          { stdio: ['ignore', 'ignore', 'pipe', req.pages] },
+        )
+      : spawn(this.opts.criuPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // The child has its own copy of the socket now; ours must not read from it.
+    req.pages?.destroy();
     let stderr = '';
-    child.stderr.on('data', (b: Buffer) => {
+    child.stderr?.on('data', (b: Buffer) => {
       stderr += b.toString();
     });
     const exited = new Promise<number | null>((resolve) => {
@@ -244,7 +268,8 @@ export class CriuEngine implements CheckpointEngine {
     const hookDone = gotReady.then(async () => {
       frozenAtMs = Date.now();
       try {
-        await (hooks.postDump?.({ imagesDir: req.imagesDir, frozenAtMs, criuPid: child.pid ?? 0 }) ??
+        const pages = req.pages ? await readDigest(sentDigest, 10_000) : undefined;
+        await (hooks.postDump?.({ imagesDir: req.imagesDir, frozenAtMs, criuPid: child.pid ?? 0, pages }) ??
           Promise.resolve());
         verdict = 'kill';
       } catch {
@@ -272,6 +297,48 @@ export class CriuEngine implements CheckpointEngine {
     }
     // The hook declined: CRIU exits non-zero by design and resumes the tree.
     return { outcome: 'resumed', dumpMs, frozenAtMs };
+  }
+
+  private relayPath(): string {
+    return this.opts.relayPath ?? defaultRelayPath();
+  }
+
+  async servePages(req: PageServerRequest, signal?: AbortSignal): Promise<StreamDigest> {
+    const digest = join(req.workDir, 'pages.received');
+    const log = join(req.workDir, 'page-server.log');
+    await mkdir(req.imagesDir, { recursive: true });
+    const command = [
+      this.opts.criuPath,
+      'page-server',
+      '-D',
+      req.imagesDir,
+      '-o',
+      log,
+      '-v4',
+      '--ps-socket',
+      String(PS_FD),
+    ];
+    const child = spawn(this.relayPath(), relayArgs('recv', digest, command), {
+      stdio: ['ignore', 'ignore', 'pipe', req.socket],
+    });
+    req.socket.destroy();
+    let stderr = '';
+    child.stderr?.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
+    const onAbort = () => child.kill('SIGTERM');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const code = await new Promise<number | null>((resolve) => {
+      child.on('error', () => resolve(-1));
+      child.on('close', (c) => resolve(c));
+    });
+    signal?.removeEventListener('abort', onAbort);
+    if (signal?.aborted) throw new TernError('CANCELLED', 'page server stopped');
+    if (code !== 0) {
+      const text = await readFile(log, 'utf8').catch(() => '');
+      throw new TernError('DATA_LOSS', criuFailure('page-server', code, text || stderr));
+    }
+    return readDigest(digest, 1000);
   }
 
   decideOrphanHold(workDir: string, verdict: 'kill' | 'resume'): Promise<boolean> {

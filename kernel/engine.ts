@@ -1,6 +1,7 @@
 // The checkpoint/restart engine behind one narrow interface. Today CRIU
 // (kernel/criu.ts) implements it; nothing outside kernel/ knows CRIU's flags,
 // logs or image format.
+import type { Socket } from 'node:net';
 
 export interface EngineInfo {
   ok: boolean;
@@ -8,6 +9,12 @@ export interface EngineInfo {
   /** Why the engine cannot be used, with what to run to fix it. */
   error?: string;
   kernel: string;
+}
+
+/** What one side saw of a page stream: its length and SHA-256. Both sides must agree. */
+export interface StreamDigest {
+  bytes: number;
+  sha256: string;
 }
 
 export interface DumpRequest {
@@ -26,6 +33,12 @@ export interface DumpRequest {
    * gives up and the tree resumes here (the agent or coordinator is gone).
    */
   holdTimeoutSec: number;
+  /**
+   * Memory pages go to the peer's page server over this socket while the
+   * dump runs, instead of into imagesDir. The socket is connected and
+   * authenticated; the engine takes it over (the caller must not use it).
+   */
+  pages?: Socket;
 }
 
 export interface DumpHooks {
@@ -35,7 +48,12 @@ export interface DumpHooks {
    * (the container lives on wherever the images are restored); rejecting
    * unfreezes it, and the container keeps running here as if nothing happened.
    */
-  postDump?(info: { imagesDir: string; frozenAtMs: number; criuPid: number }): Promise<void>;
+  postDump?(info: {
+    imagesDir: string;
+    frozenAtMs: number;
+    criuPid: number;
+    pages?: StreamDigest;
+  }): Promise<void>;
 }
 
 export interface DumpResult {
@@ -78,6 +96,14 @@ export interface ImageProcess {
   stopSigno?: number;
 }
 
+export interface PageServerRequest {
+  /** Receives the pages (pagemap and pages images). */
+  imagesDir: string;
+  workDir: string;
+  /** Connected to the dumping peer, authenticated; the engine takes it over. */
+  socket: Socket;
+}
+
 export interface CheckpointEngine {
   check(): Promise<EngineInfo>;
   dump(req: DumpRequest, hooks: DumpHooks, signal?: AbortSignal): Promise<DumpResult>;
@@ -87,6 +113,11 @@ export interface CheckpointEngine {
    * Returns false if nothing was waiting for a verdict.
    */
   decideOrphanHold(workDir: string, verdict: 'kill' | 'resume'): Promise<boolean>;
+  /**
+   * Serves one dump's pages into imagesDir; resolves once the dump has sent
+   * them all, with what arrived (to compare with what the peer sent).
+   */
+  servePages(req: PageServerRequest, signal?: AbortSignal): Promise<StreamDigest>;
   /** Restores detached and stopped: tasks exist, none runs until resumed. */
   restore(req: RestoreRequest, signal?: AbortSignal): Promise<RestoreResult>;
   /** The process tree recorded in an image set (pids as seen inside). */

@@ -17,8 +17,15 @@ const ERROR = 2;
 const HEADER = 5;
 /** A chunk frame carries at most a chunk's data plus its fields. */
 const MAX_FRAME = MAX_CHUNK + 64 * 1024;
-/** The opening line: `TERN-DATA 1 <migration> <credential> images`. */
-const HELLO = /^TERN-DATA 1 ([A-Za-z0-9_-]{1,64}) ([0-9a-f]{64}) images$/;
+/**
+ * The opening line: `TERN-DATA 1 <migration> <credential> <want>`: `images`
+ * fetches a held dump's images from a source; `pages` opens a page stream to
+ * a target's page server.
+ */
+const HELLO = /^TERN-DATA 1 ([A-Za-z0-9_-]{1,64}) ([0-9a-f]{64}) (images|pages)$/;
+export type Want = 'images' | 'pages';
+/** What a target answers on a page stream it accepts, before the page server takes it over. */
+export const PAGES_OK = 'OK\n';
 const MAX_HELLO = 256;
 
 let chunkType: protobuf.Type | undefined;
@@ -28,19 +35,19 @@ function type(): protobuf.Type {
   return chunkType;
 }
 
-export function helloLine(migration: string, credential: string): string {
-  return `TERN-DATA 1 ${checkMigrationId(migration)} ${credential} images\n`;
+export function helloLine(migration: string, credential: string, want: Want = 'images'): string {
+  return `TERN-DATA 1 ${checkMigrationId(migration)} ${credential} ${want}\n`;
 }
 
 /** Parses the opening line a fetcher sent; throws INVALID_ARGUMENT naming what is wrong. */
-export function parseHello(line: string): { migration: string; credential: string } {
+export function parseHello(line: string): { migration: string; credential: string; want: Want } {
   const m = HELLO.exec(line);
   if (!m)
     throw new TernError(
       'INVALID_ARGUMENT',
       `data channel: malformed opening line ${JSON.stringify(line.slice(0, 80))}`,
     );
-  return { migration: m[1], credential: m[2] };
+  return { migration: m[1], credential: m[2], want: m[3] as Want };
 }
 
 function header(kind: number, length: number): Buffer {

@@ -3,6 +3,7 @@
 // coordinator's verdict; the target half (target.ts) receives, restores
 // stopped and resumes. readopt.ts takes over what an earlier agent left.
 // Every method is idempotent where the coordinator may repeat it.
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { TernError } from '../../core/errors.js';
 import { Faults } from '../../core/faults.js';
@@ -63,8 +64,18 @@ export class Handoff {
     return [...new Set([...this.source.ids(), ...this.target.ids()])];
   }
 
-  dumpAndHold(id: string, name: string, credential?: string, signal?: AbortSignal): Promise<DumpOutcome> {
-    return this.source.dumpAndHold(this.fresh(id), name, credential, signal);
+  dumpAndHold(
+    id: string,
+    name: string,
+    credential?: string,
+    signal?: AbortSignal,
+    pagesTo?: string,
+  ): Promise<DumpOutcome> {
+    return this.source.dumpAndHold(this.fresh(id), name, credential, signal, pagesTo);
+  }
+
+  acceptPages(id: string, credential: string, sock: Socket): Promise<void> {
+    return this.target.acceptPages(checkMigrationId(id), credential, sock);
   }
 
   fetchImages(id: string, credential: string, stats: EncodeStats): AsyncGenerator<ImageChunk> {

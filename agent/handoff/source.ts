@@ -8,9 +8,11 @@ import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { notFound, precondition, TernError } from '../../core/errors.js';
 import { checkMigrationId } from '../../core/names.js';
+import type { StreamDigest } from '../../kernel/engine.js';
 import { type EncodeStats, encodeFiles, type SourceFile } from '../../proto/chunks.js';
 import type { ImageChunk } from '../../proto/index.js';
 import type { ContainerRecord } from '../containers.js';
+import { openPageChannel } from '../data.js';
 import { type HandoffContext, ROOTFS_TAR, workDirOf } from './context.js';
 
 /** What a source hold leaves on disk so a restarted agent can still decide it. */
@@ -41,6 +43,8 @@ export interface SourceHold {
 
 export interface DumpOutcome {
   container: ContainerRecord;
+  /** The page stream as sent to the target's page server, when the dump sent one. */
+  pages?: StreamDigest;
   imageBytes: number;
   imageFiles: number;
   frozenAtMs: number;
@@ -94,6 +98,7 @@ export class SourceHolds {
     name: string,
     credential?: string,
     signal?: AbortSignal,
+    pagesTo?: string,
   ): Promise<DumpOutcome> {
     const { ctx } = this;
     const existing = this.holds.get(id);
@@ -102,6 +107,10 @@ export class SourceHolds {
     if (rec.migrationId)
       throw precondition(`container ${name} is already being migrated (${rec.migrationId})`);
     if (rec.state !== 'running') throw precondition(`container ${name} is ${rec.state}, not running`);
+    // Pages go straight to the target's page server while CRIU dumps; the
+    // stream is opened (and refused, if it is) before anything is frozen.
+    const pagesSock = pagesTo && credential ? await openPageChannel(pagesTo, id, credential) : undefined;
+    let pages: StreamDigest | undefined;
     const workDir = workDirOf(ctx, id);
     const imagesDir = join(workDir, 'images');
     await rm(workDir, { recursive: true, force: true });
@@ -125,9 +134,11 @@ export class SourceHolds {
         externalVeths: [rec.veth],
         tcpEstablished: true,
         holdTimeoutSec: ctx.opts.orphanTimeoutSec,
+        pages: pagesSock,
       },
       {
-        postDump: async ({ frozenAtMs, criuPid }) => {
+        postDump: async ({ frozenAtMs, criuPid, pages: sent }) => {
+          pages = sent;
           const hf: HoldFile = { id, name, criuPid };
           await writeFile(join(workDir, HOLD_FILE), JSON.stringify(hf));
           frozen(frozenAtMs);
@@ -165,6 +176,7 @@ export class SourceHolds {
       frozenAtMs = await Promise.race([frozenP, dump.then(() => 0)]);
       if (!frozenAtMs) throw new TernError('INTERNAL', 'criu dump ended without reaching post-dump');
     } catch (e) {
+      pagesSock?.destroy();
       this.holds.delete(id);
       rec.migrationId = undefined;
       await ctx.containers.save(rec);
@@ -177,7 +189,14 @@ export class SourceHolds {
     ctx.faults.hit('after-dump');
     const { bytes, files } = await dirSize(imagesDir);
     log.info({ imageBytes: bytes, files, dumpMs: frozenAtMs - started }, 'tree frozen at post-dump');
-    return { container: rec, imageBytes: bytes, imageFiles: files, frozenAtMs, dumpMs: frozenAtMs - started };
+    return {
+      container: rec,
+      imageBytes: bytes,
+      imageFiles: files,
+      frozenAtMs,
+      dumpMs: frozenAtMs - started,
+      pages,
+    };
   }
 
   /** The image files of a held dump, then the rootfs as a tar stream. */

@@ -1,12 +1,16 @@
 // The target half of the handoff: reserve the name and pick a veth, pull and
 // verify the image stream, restore the tree stopped, let it run once the
 // source's tree is confirmed gone, or remove the stopped copy on abort.
+import { timingSafeEqual } from 'node:crypto';
 import { mkdir, rm, statfs, writeFile } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { notFound, precondition, TernError } from '../../core/errors.js';
 import { checkMigrationId, validateName } from '../../core/names.js';
+import type { StreamDigest } from '../../kernel/engine.js';
 import { runOk } from '../../kernel/exec.js';
 import { ChunkReceiver, type EncodeStats } from '../../proto/chunks.js';
+import { PAGES_OK } from '../../proto/frames.js';
 import type { ImageChunk__Output } from '../../proto/index.js';
 import type { ContainerRecord } from '../containers.js';
 import { type HandoffContext, ROOTFS_TAR, workDirOf } from './context.js';
@@ -34,6 +38,8 @@ export interface TargetSlot {
   resumed?: boolean;
   /** Presented to the source's data channel to fetch this migration's images. */
   credential?: string;
+  /** A page server receiving this migration's pages while the source dumps. */
+  pages?: { result: Promise<StreamDigest>; stop: () => void };
 }
 
 /** How the receiver bounds a stream. */
@@ -42,6 +48,8 @@ export interface ReceiveLimits {
   maxBytes: number;
   /** Give up when no chunk arrives for this long. */
   stallMs: number;
+  /** The page stream as the source sent it during the dump, if it sent one. */
+  pages?: StreamDigest;
 }
 
 /** Room kept free on the target beyond what a move needs. */
@@ -68,6 +76,33 @@ export class TargetSlots {
 
   credential(id: string): string | undefined {
     return this.slots.get(id)?.credential;
+  }
+
+  /**
+   * The source's dump opens a page stream: if it presents this migration's
+   * credential, answer and hand the socket to a page server writing into
+   * the slot's images. One stream per migration.
+   */
+  async acceptPages(id: string, credential: string, sock: Socket): Promise<void> {
+    const { ctx } = this;
+    const s = this.slots.get(id);
+    const want = Buffer.from(s?.credential ?? '', 'hex');
+    const got = Buffer.from(credential, 'hex');
+    if (!s || want.length === 0 || want.length !== got.length || !timingSafeEqual(want, got))
+      throw new TernError(
+        'PERMISSION_DENIED',
+        `no migration ${id} on ${ctx.opts.host} takes pages with that credential`,
+      );
+    if (s.pages || s.received || s.receiving)
+      throw precondition(`migration ${id} already has its pages on ${ctx.opts.host}`);
+    await new Promise<void>((resolve, reject) => sock.write(PAGES_OK, (e) => (e ? reject(e) : resolve())));
+    const ctl = new AbortController();
+    const result = ctx.engine.servePages(
+      { imagesDir: s.imagesDir, workDir: s.workDir, socket: sock },
+      ctl.signal,
+    );
+    result.catch(() => {});
+    s.pages = { result, stop: () => ctl.abort() };
   }
 
   async prepare(
@@ -153,8 +188,11 @@ export class TargetSlots {
     stream: AsyncIterable<ImageChunk__Output> & { cancel(): void },
     limits: ReceiveLimits,
   ): Promise<EncodeStats> {
-    await rm(s.imagesDir, { recursive: true, force: true });
-    await mkdir(s.imagesDir, { recursive: true });
+    // Pages a page server already wrote stay; anything else left from an earlier try goes.
+    if (!s.pages) {
+      await rm(s.imagesDir, { recursive: true, force: true });
+      await mkdir(s.imagesDir, { recursive: true });
+    }
     const rx = new ChunkReceiver(s.imagesDir, limits.maxBytes > 0 ? { maxBytes: limits.maxBytes } : {});
     // A stream that stops moving (a cut link, a peer that hangs) ends the
     // receive after stallMs instead of holding the source frozen until the
@@ -187,6 +225,7 @@ export class TargetSlots {
       clearTimeout(timer);
     }
     if (!rx.received.includes(ROOTFS_TAR)) throw new TernError('DATA_LOSS', 'image stream carried no rootfs');
+    await this.checkPages(s, limits);
     const rootfs = this.ctx.containers.rootfs(s.container.name);
     await rm(rootfs, { recursive: true, force: true });
     await mkdir(rootfs, { recursive: true });
@@ -196,6 +235,35 @@ export class TargetSlots {
     });
     await rm(tarFile);
     return rx.stats;
+  }
+
+  /** The pages the page server received are, byte for byte, the ones the source sent. */
+  private async checkPages(s: TargetSlot, limits: ReceiveLimits): Promise<void> {
+    const sent = limits.pages;
+    if (!s.pages) {
+      if (sent)
+        throw new TernError(
+          'DATA_LOSS',
+          `the source sent ${sent.bytes} bytes of pages, but no page server here received them`,
+        );
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const got = await Promise.race([
+      s.pages.result,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new TernError('DEADLINE_EXCEEDED', 'the page server did not finish')),
+          limits.stallMs,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (!sent) throw new TernError('DATA_LOSS', 'pages arrived, but the source announced none');
+    if (got.bytes !== sent.bytes || got.sha256 !== sent.sha256)
+      throw new TernError(
+        'DATA_LOSS',
+        `page stream corrupted: the source sent ${sent.bytes} bytes (sha256 ${sent.sha256.slice(0, 16)}…), the page server received ${got.bytes} (sha256 ${got.sha256.slice(0, 16)}…)`,
+      );
   }
 
   async restoreStopped(id: string, signal?: AbortSignal): Promise<ContainerRecord> {
@@ -309,6 +377,8 @@ export class TargetSlots {
     await s.receiving?.done;
     s.restoring?.stop();
     await s.restoring?.done.catch(() => {});
+    s.pages?.stop();
+    await s.pages?.result.catch(() => {});
     if (s.restored) await ctx.containers.kill(s.restored);
     if (s.restored || !ctx.containers.find(s.container.name)) await ctx.containers.remove(s.container.name);
     ctx.containers.unreserve(s.container.name);

@@ -16,8 +16,10 @@ import type {
   DumpResult,
   EngineInfo,
   ImageProcess,
+  PageServerRequest,
   RestoreRequest,
   RestoreResult,
+  StreamDigest,
 } from '../../kernel/engine.js';
 import type { ContainerLaunch, ContainerNet, ExecResult, HostRuntime } from '../../kernel/host.js';
 import type { Reply, Request } from './world.js';
@@ -76,17 +78,48 @@ export class SimEngine implements CheckpointEngine {
       if (signal?.aborted) throw signal.reason;
       // The pages carry the memory token first, then filler that does not compress.
       const pages = Buffer.concat([Buffer.from(`${memory}\n`), randomBytes(this.pageBytes)]);
-      await writeFile(join(req.imagesDir, 'pages-1.img'), pages);
-      const inv: Inventory = { identity, pagesSha256: createHash('sha256').update(pages).digest('hex') };
+      const pagesSha256 = createHash('sha256').update(pages).digest('hex');
+      let sent: StreamDigest | undefined;
+      if (req.pages) {
+        // As CRIU's page server does: the pages go to the peer as the dump runs.
+        const sock = req.pages;
+        await new Promise<void>((resolve, reject) => {
+          sock.once('error', reject);
+          sock.end(pages, () => resolve());
+        });
+        sent = { bytes: pages.length, sha256: pagesSha256 };
+      } else {
+        await writeFile(join(req.imagesDir, 'pages-1.img'), pages);
+      }
+      const inv: Inventory = { identity, pagesSha256 };
       await writeFile(join(req.imagesDir, 'inventory.img'), JSON.stringify(inv));
       const frozenAtMs = Date.now();
-      await hooks.postDump?.({ imagesDir: req.imagesDir, frozenAtMs, criuPid });
+      await hooks.postDump?.({ imagesDir: req.imagesDir, frozenAtMs, criuPid, pages: sent });
       await this.w.call('holdDecide', criuPid, 'kill');
       return { outcome: await ended, dumpMs: frozenAtMs - t0, frozenAtMs };
     } catch {
       await this.w.call('holdDecide', criuPid, 'resume');
       return { outcome: await ended, dumpMs: Date.now() - t0, frozenAtMs: 0 };
     }
+  }
+
+  async servePages(req: PageServerRequest, signal?: AbortSignal): Promise<StreamDigest> {
+    const parts: Buffer[] = [];
+    const hash = createHash('sha256');
+    const onAbort = () => req.socket.destroy();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      for await (const b of req.socket) {
+        parts.push(b as Buffer);
+        hash.update(b as Buffer);
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    if (signal?.aborted) throw new TernError('CANCELLED', 'page server stopped');
+    const pages = Buffer.concat(parts);
+    await writeFile(join(req.imagesDir, 'pages-1.img'), pages);
+    return { bytes: pages.length, sha256: hash.digest('hex') };
   }
 
   decideOrphanHold(workDir: string, verdict: 'kill' | 'resume'): Promise<boolean> {

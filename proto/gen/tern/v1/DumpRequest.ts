@@ -5,10 +5,12 @@ export interface DumpRequest {
   'migration_id'?: (string);
   'name'?: (string);
   'credential'?: (string);
+  'pages_to'?: (string);
 }
 
 export interface DumpRequest__Output {
   'migration_id': (string);
   'name': (string);
   'credential': (string);
+  'pages_to': (string);
 }

@@ -10,6 +10,8 @@ export interface DumpResponse {
   'frozen_at_ms'?: (number | string | Long);
   'dump_ms'?: (number | string | Long);
   'hold_until_ms'?: (number | string | Long);
+  'pages_bytes'?: (number | string | Long);
+  'pages_sha256'?: (string);
 }
 
 export interface DumpResponse__Output {
@@ -19,4 +21,6 @@ export interface DumpResponse__Output {
   'frozen_at_ms': (string);
   'dump_ms': (string);
   'hold_until_ms': (string);
+  'pages_bytes': (string);
+  'pages_sha256': (string);
 }

@@ -8,6 +8,8 @@ export interface ReceiveImagesRequest {
   'max_bytes'?: (number | string | Long);
   'stall_ms'?: (number);
   'source_data'?: (string);
+  'pages_bytes'?: (number | string | Long);
+  'pages_sha256'?: (string);
 }
 
 export interface ReceiveImagesRequest__Output {
@@ -16,4 +18,6 @@ export interface ReceiveImagesRequest__Output {
   'max_bytes': (string);
   'stall_ms': (number);
   'source_data': (string);
+  'pages_bytes': (string);
+  'pages_sha256': (string);
 }

@@ -1,0 +1,51 @@
+// tern-relay (kernel/native/tern-relay.c) runs a CRIU command whose page
+// stream goes through a socket the agent connected and authenticated, and
+// hashes that stream on its way. These helpers build its command line and
+// read the digest it leaves.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TernError } from '../core/errors.js';
+import type { StreamDigest } from './engine.js';
+
+/** Built by `npm run build` into dist/native/, beside tern-shim. */
+export function defaultRelayPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [
+    join(here, '..', 'native', 'tern-relay'),
+    join(here, '..', 'dist', 'native', 'tern-relay'),
+  ];
+  return candidates.find((p) => existsSync(p)) ?? candidates[0];
+}
+
+/** The network socket is the child's fd 3; CRIU gets its end of the relay as fd 4. */
+export const NET_FD = 3;
+export const PS_FD = 4;
+
+/** argv (without the relay itself) that runs `command` with its page stream relayed. */
+export function relayArgs(direction: 'send' | 'recv', digestFile: string, command: string[]): string[] {
+  return [direction, String(NET_FD), String(PS_FD), digestFile, '--', ...command];
+}
+
+export function parseDigest(text: string): StreamDigest {
+  const m = /^(\d+) ([0-9a-f]{64})\n?$/.exec(text);
+  if (!m)
+    throw new TernError('DATA_LOSS', `page stream digest unreadable: ${JSON.stringify(text.slice(0, 100))}`);
+  return { bytes: Number(m[1]), sha256: m[2] };
+}
+
+/** Waits for the relay's digest file (written when the page stream ends). */
+export async function readDigest(file: string, timeoutMs: number): Promise<StreamDigest> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    if (text !== undefined) return parseDigest(text);
+    if (Date.now() > until)
+      throw new TernError(
+        'DATA_LOSS',
+        `the page stream did not end within ${Math.round(timeoutMs / 1000)} s`,
+      );
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
