@@ -23,7 +23,12 @@ import type { ImageChunk, ImageChunk__Output } from '../proto/index.js';
 /** How long a fetcher has to send its opening line. */
 const HELLO_MS = 5000;
 
-export type ImageSource = (migration: string, credential: string) => AsyncGenerator<ImageChunk>;
+/** Serves `images` (a held dump's) or `rootfs` (the pre-copy) of a migration to a fetcher with its credential. */
+export type ImageSource = (
+  migration: string,
+  credential: string,
+  want: 'images' | 'rootfs',
+) => AsyncGenerator<ImageChunk>;
 
 /**
  * Takes over a page stream for a migration this host receives, if the
@@ -126,7 +131,7 @@ export class DataServer {
         return;
       }
       const t0 = Date.now();
-      await serve(sock, this.images(hello.migration, hello.credential));
+      await serve(sock, this.images(hello.migration, hello.credential, hello.want));
       this.log.info(
         { migration, ms: Date.now() - t0, bytes: sock.bytesWritten },
         'images served on the data channel',
@@ -229,13 +234,14 @@ export function fetchImages(
   address: string,
   migration: string,
   credential: string,
+  want: 'images' | 'rootfs' = 'images',
 ): AsyncIterable<ImageChunk__Output> & { cancel(): void } {
   const [host, port] = splitAddress(address);
   const sock = connect({ host, port });
   // Errors reach the reader through the iterator; one before it reads must not go unhandled.
   sock.on('error', () => {});
   sock.setKeepAlive(true, 5000);
-  sock.write(helloLine(migration, credential));
+  sock.write(helloLine(migration, credential, want));
   return {
     [Symbol.asyncIterator]: () => readFrames(sock)[Symbol.asyncIterator](),
     cancel: () => sock.destroy(),

@@ -88,7 +88,10 @@ export class Agent {
     this.containers = new Containers(opts, host, log);
     this.handoff = new Handoff(opts, engine, host, this.containers, log);
     this.data = new DataServer(
-      (id, credential) => this.handoff.fetchImages(id, credential, { rawBytes: 0, wireBytes: 0, files: 0 }),
+      (id, credential, want) =>
+        want === 'rootfs'
+          ? this.handoff.fetchRootfs(id, credential, { rawBytes: 0, wireBytes: 0, files: 0 })
+          : this.handoff.fetchImages(id, credential, { rawBytes: 0, wireBytes: 0, files: 0 }),
       (id, credential, sock) => this.handoff.acceptPages(id, credential, sock),
       log,
     );
@@ -248,6 +251,33 @@ export class Agent {
           this.host.diskUsage(this.containers.rootfs(rec.name)),
         ]);
         return { memory_bytes: memory, rootfs_bytes: rootfs };
+      }),
+      PrepareSource: handleUnary(log, async (req) => {
+        const credential = checkCredential(req.credential);
+        if (!credential)
+          throw new TernError('INVALID_ARGUMENT', 'PrepareSource needs the migration credential');
+        await this.handoff.prepareSource(req.migration_id, req.name, credential);
+        return {};
+      }),
+      ReceiveRootfs: handleUnary(log, async (req) => {
+        const credential = this.handoff.credentialFor(req.migration_id);
+        if (!credential)
+          throw new TernError(
+            'FAILED_PRECONDITION',
+            `migration ${req.migration_id} has no credential on ${host}`,
+          );
+        if (!req.source_data)
+          throw new TernError('INVALID_ARGUMENT', 'ReceiveRootfs needs the source data channel');
+        const stream = fetchImages(req.source_data, req.migration_id, credential, 'rootfs');
+        try {
+          const stats = await this.handoff.receiveRootfs(req.migration_id, stream, {
+            maxBytes: Number(req.max_bytes),
+            stallMs: req.stall_ms > 0 ? req.stall_ms : DEFAULT_STALL_MS,
+          });
+          return { raw_bytes: stats.rawBytes, wire_bytes: stats.wireBytes, files: stats.files };
+        } finally {
+          stream.cancel();
+        }
       }),
       DumpAndHold: handleUnary(log, async (req, call) => {
         // A coordinator that gives up on the call (cancel, deadline) stops a

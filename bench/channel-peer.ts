@@ -22,8 +22,8 @@ async function main(): Promise<void> {
   const [mode, address, path] = process.argv.slice(2);
   if (mode === 'serve') {
     const server = new DataServer(
-      async function* (id, credential) {
-        if (id !== MIGRATION || credential !== CREDENTIAL)
+      async function* (id, credential, want) {
+        if (id !== MIGRATION || credential !== CREDENTIAL || want !== 'images')
           throw new TernError('PERMISSION_DENIED', 'wrong credential');
         yield* encodeFiles([
           { name: 'pages-1.img', data: createReadStream(path, { highWaterMark: 1 << 20 }) },

@@ -19,11 +19,12 @@ const HEADER = 5;
 const MAX_FRAME = MAX_CHUNK + 64 * 1024;
 /**
  * The opening line: `TERN-DATA 1 <migration> <credential> <want>`: `images`
- * fetches a held dump's images from a source; `pages` opens a page stream to
- * a target's page server.
+ * fetches a held dump's images from a source; `rootfs` fetches the rootfs of
+ * a container about to move (the pre-copy); `pages` opens a page stream to a
+ * target's page server.
  */
-const HELLO = /^TERN-DATA 1 ([A-Za-z0-9_-]{1,64}) ([0-9a-f]{64}) (images|pages)$/;
-export type Want = 'images' | 'pages';
+const HELLO = /^TERN-DATA 1 ([A-Za-z0-9_-]{1,64}) ([0-9a-f]{64}) (images|pages|rootfs)$/;
+export type Want = 'images' | 'pages' | 'rootfs';
 /** What a target answers on a page stream it accepts, before the page server takes it over. */
 export const PAGES_OK = 'OK\n';
 const MAX_HELLO = 256;

@@ -82,6 +82,22 @@ export class Handoff {
     return this.source.fetchImages(checkMigrationId(id), credential, stats);
   }
 
+  prepareSource(id: string, name: string, credential: string): Promise<void> {
+    return this.source.prepare(this.fresh(id), name, credential);
+  }
+
+  fetchRootfs(id: string, credential: string, stats: EncodeStats): AsyncGenerator<ImageChunk> {
+    return this.source.fetchRootfs(checkMigrationId(id), credential, stats);
+  }
+
+  receiveRootfs(
+    id: string,
+    stream: AsyncIterable<ImageChunk__Output> & { cancel(): void },
+    limits: ReceiveLimits,
+  ): Promise<EncodeStats> {
+    return this.target.receiveRootfs(checkMigrationId(id), stream, limits);
+  }
+
   /** The credential the coordinator gave this target for fetching the images. */
   credentialFor(id: string): string | undefined {
     return this.target.credential(id);

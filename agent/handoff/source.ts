@@ -1,7 +1,6 @@
 // The source half of the handoff: freeze and dump a container, hold the
 // frozen tree at post-dump until the coordinator decides, stream its images
 // and rootfs, then let CRIU kill it (commit) or unfreeze it (abort).
-import { spawn } from 'node:child_process';
 import { timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -14,6 +13,7 @@ import type { ImageChunk } from '../../proto/index.js';
 import type { ContainerRecord } from '../containers.js';
 import { openPageChannel } from '../data.js';
 import { type HandoffContext, ROOTFS_TAR, workDirOf } from './context.js';
+import { listFile, ROOTFS_DELTA, ROOTFS_LIST, scanChanges, takeMarker, tarStream } from './rootfs.js';
 
 /** What a source hold leaves on disk so a restarted agent can still decide it. */
 export interface HoldFile {
@@ -39,6 +39,8 @@ export interface SourceHold {
   credential?: string;
   /** A fetch of the images is under way: one at a time. */
   fetching?: boolean;
+  /** The rootfs went to the target before the freeze; this marker dates that copy. */
+  precopied?: string;
 }
 
 export interface DumpOutcome {
@@ -75,17 +77,68 @@ async function dirSize(dir: string): Promise<{ bytes: number; files: number }> {
   return { bytes, files };
 }
 
+/** A migration announced before its dump: its credential, and whether the rootfs was pre-copied. */
+interface Prepared {
+  name: string;
+  credential: string;
+  workDir: string;
+  /** The pre-copy went out whole; the marker dates it. */
+  precopied?: string;
+}
+
 export class SourceHolds {
   private readonly holds = new Map<string, SourceHold>();
+  private readonly prepared = new Map<string, Prepared>();
 
   constructor(private readonly ctx: HandoffContext) {}
 
   ids(): string[] {
-    return [...this.holds.keys()];
+    return [...new Set([...this.holds.keys(), ...this.prepared.keys()])];
   }
 
   get(id: string): SourceHold | undefined {
     return this.holds.get(id);
+  }
+
+  /** Before the dump: the target may fetch the rootfs with this credential while the container runs. */
+  async prepare(id: string, name: string, credential: string): Promise<void> {
+    const { ctx } = this;
+    const rec = ctx.containers.get(name);
+    if (rec.migrationId)
+      throw precondition(`container ${name} is already being migrated (${rec.migrationId})`);
+    const known = this.prepared.get(id);
+    if (known) {
+      if (known.name !== name) throw precondition(`migration ${id} was prepared for ${known.name}`);
+      return;
+    }
+    const workDir = workDirOf(ctx, id);
+    await rm(workDir, { recursive: true, force: true });
+    await mkdir(workDir, { recursive: true });
+    this.prepared.set(id, { name, credential, workDir });
+  }
+
+  /** Forgets a prepared migration that will not dump here (aborted before its dump). */
+  async unprepare(id: string): Promise<boolean> {
+    const p = this.prepared.get(id);
+    if (!p) return false;
+    this.prepared.delete(id);
+    if (!this.holds.has(id)) await rm(p.workDir, { recursive: true, force: true });
+    return true;
+  }
+
+  /** The whole rootfs of a prepared migration's container, for the pre-copy; marks when it started. */
+  async *fetchRootfs(id: string, credential: string, stats: EncodeStats): AsyncGenerator<ImageChunk> {
+    const { ctx } = this;
+    const p = this.prepared.get(id);
+    if (!p || this.holds.has(id) || !sameCredential(p.credential, credential))
+      throw new TernError(
+        'PERMISSION_DENIED',
+        `no rootfs of migration ${id} on ${ctx.opts.host} for that credential`,
+      );
+    p.precopied = undefined;
+    const marker = await takeMarker(p.workDir);
+    yield* encodeFiles([{ name: ROOTFS_TAR, data: tarStream(ctx.containers.rootfs(p.name)) }], stats);
+    p.precopied = marker;
   }
 
   /** Takes over a hold whose CRIU outlived an earlier agent (see readopt.ts). */
@@ -113,7 +166,10 @@ export class SourceHolds {
     let pages: StreamDigest | undefined;
     const workDir = workDirOf(ctx, id);
     const imagesDir = join(workDir, 'images');
-    await rm(workDir, { recursive: true, force: true });
+    const prepared = this.prepared.get(id);
+    // A prepared migration keeps its directory: the pre-copy's marker is there.
+    if (!prepared) await rm(workDir, { recursive: true, force: true });
+    await rm(imagesDir, { recursive: true, force: true });
     await mkdir(imagesDir, { recursive: true });
     const log = ctx.log.child({ migration: id, container: name });
 
@@ -152,7 +208,8 @@ export class SourceHolds {
       name,
       workDir,
       imagesDir,
-      credential,
+      credential: credential ?? prepared?.credential,
+      precopied: prepared?.precopied,
       decide: async (verdict) => {
         if (verdict === 'kill') hold.resolve();
         else hold.reject(new TernError('ABORTED', `migration ${id} aborted`));
@@ -208,10 +265,21 @@ export class SourceHolds {
     const h = held;
     const names = (await readdir(h.imagesDir)).sort();
     const rootfs = ctx.containers.rootfs(h.name);
+    // After a pre-copy, only what changed since its marker (and the list of
+    // what exists); else the whole rootfs.
+    const delta = h.precopied ? await scanChanges(rootfs, h.precopied) : undefined;
     async function* files(): AsyncGenerator<SourceFile> {
       for (const n of names)
         yield { name: n, data: createReadStream(join(h.imagesDir, n), { highWaterMark: 1 << 20 }) };
-      yield { name: ROOTFS_TAR, data: tarStream(rootfs) };
+      if (delta) {
+        yield {
+          name: ROOTFS_LIST,
+          data: (async function* () {
+            yield listFile(delta.all);
+          })(),
+        };
+        yield { name: ROOTFS_DELTA, data: tarStream(rootfs, delta.changed) };
+      } else yield { name: ROOTFS_TAR, data: tarStream(rootfs) };
     }
     let n = 0;
     let corrupt = ctx.faults.armed('corrupt-chunk');
@@ -238,9 +306,7 @@ export class SourceHolds {
   async *fetchImages(id: string, credential: string, stats: EncodeStats): AsyncGenerator<ImageChunk> {
     const { ctx } = this;
     const h = this.holds.get(id);
-    const want = Buffer.from(h?.credential ?? '', 'hex');
-    const got = Buffer.from(credential, 'hex');
-    if (!h || h.outcome || want.length === 0 || want.length !== got.length || !timingSafeEqual(want, got))
+    if (!h || h.outcome || !sameCredential(h.credential, credential))
       throw new TernError(
         'PERMISSION_DENIED',
         `no images of migration ${id} on ${ctx.opts.host} for that credential`,
@@ -274,6 +340,7 @@ export class SourceHolds {
     // even if cleaning up below fails half way.
     await ctx.outcomes.record(id, 'committed');
     this.holds.delete(id);
+    this.prepared.delete(id);
     try {
       await ctx.containers.kill(rec);
       await ctx.containers.remove(h.name);
@@ -295,6 +362,7 @@ export class SourceHolds {
     if (!h) {
       if ((await ctx.outcomes.get(id)) === 'committed')
         throw precondition(`migration ${id} is past its commit point on ${ctx.opts.host}`);
+      await this.unprepare(id);
       return false;
     }
     const outcome = await h.decide('resume');
@@ -316,25 +384,14 @@ export class SourceHolds {
       rec.migrationId = undefined;
       await ctx.containers.save(rec);
     }
+    this.prepared.delete(h.id);
     await rm(h.workDir, { recursive: true, force: true });
   }
 }
 
-/** The rootfs as a tar stream; throws at the end if tar failed. */
-async function* tarStream(rootfs: string): AsyncGenerator<Buffer> {
-  const tar = spawn('tar', ['-C', rootfs, '--numeric-owner', '--xattrs', '-cpf', '-', '.'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  tar.stderr.on('data', (b: Buffer) => {
-    err += b.toString();
-  });
-  const exited = new Promise<number | null>((r) => tar.on('close', r));
-  try {
-    for await (const b of tar.stdout) yield b as Buffer;
-    const code = await exited;
-    if (code !== 0) throw new TernError('INTERNAL', `tar of the rootfs failed: ${err.trim()}`);
-  } finally {
-    if (tar.exitCode === null) tar.kill('SIGKILL');
-  }
+/** Whether a presented credential is the expected one (in constant time). */
+export function sameCredential(expected: string | undefined, presented: string): boolean {
+  const want = Buffer.from(expected ?? '', 'hex');
+  const got = Buffer.from(presented, 'hex');
+  return want.length > 0 && want.length === got.length && timingSafeEqual(want, got);
 }

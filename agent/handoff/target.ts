@@ -8,12 +8,12 @@ import { join } from 'node:path';
 import { notFound, precondition, TernError } from '../../core/errors.js';
 import { checkMigrationId, validateName } from '../../core/names.js';
 import type { StreamDigest } from '../../kernel/engine.js';
-import { runOk } from '../../kernel/exec.js';
 import { ChunkReceiver, type EncodeStats } from '../../proto/chunks.js';
 import { PAGES_OK } from '../../proto/frames.js';
 import type { ImageChunk__Output } from '../../proto/index.js';
 import type { ContainerRecord } from '../containers.js';
 import { type HandoffContext, ROOTFS_TAR, workDirOf } from './context.js';
+import { applyDelta, ROOTFS_DELTA, ROOTFS_LIST, unpackRootfs } from './rootfs.js';
 
 /** What a target slot leaves on disk once its tree is restored. */
 export interface SlotFile {
@@ -38,6 +38,8 @@ export interface TargetSlot {
   resumed?: boolean;
   /** Presented to the source's data channel to fetch this migration's images. */
   credential?: string;
+  /** The rootfs arrived before the freeze (the pre-copy): the images bring only what changed. */
+  rootfsPrecopied?: boolean;
   /** A page server receiving this migration's pages while the source dumps. */
   pages?: { result: Promise<StreamDigest>; stop: () => void };
 }
@@ -155,6 +157,77 @@ export class TargetSlots {
     return s;
   }
 
+  /**
+   * Before the freeze: the container's whole rootfs, fetched from the source
+   * while the container runs, into the container's directory here.
+   */
+  async receiveRootfs(
+    id: string,
+    stream: AsyncIterable<ImageChunk__Output> & { cancel(): void },
+    limits: ReceiveLimits,
+  ): Promise<EncodeStats> {
+    const s = this.slot(id);
+    if (s.receiving || s.received) throw precondition(`migration ${id} is already receiving its images`);
+    const dir = join(s.workDir, 'rootfs-in');
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    const rx = new ChunkReceiver(dir, limits.maxBytes > 0 ? { maxBytes: limits.maxBytes } : {});
+    const done = (async () => {
+      await this.pump(stream, rx, limits.stallMs);
+      if (!rx.received.includes(ROOTFS_TAR))
+        throw new TernError('DATA_LOSS', 'rootfs pre-copy carried no rootfs');
+      const rootfs = this.ctx.containers.rootfs(s.container.name);
+      await rm(rootfs, { recursive: true, force: true });
+      await mkdir(rootfs, { recursive: true });
+      await unpackRootfs(rootfs, join(dir, ROOTFS_TAR));
+      await rm(dir, { recursive: true, force: true });
+      return rx.stats;
+    })();
+    s.receiving = { stop: () => stream.cancel(), done: done.catch(() => {}) };
+    try {
+      const stats = await done;
+      s.rootfsPrecopied = true;
+      return stats;
+    } finally {
+      s.receiving = undefined;
+    }
+  }
+
+  /** Feeds a stream into a receiver; a stream that stops moving for stallMs ends it. */
+  private async pump(
+    stream: AsyncIterable<ImageChunk__Output> & { cancel(): void },
+    rx: ChunkReceiver,
+    stallMs: number,
+  ): Promise<void> {
+    let stalled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        stalled = true;
+        stream.cancel();
+      }, stallMs);
+    };
+    try {
+      arm();
+      for await (const chunk of stream) {
+        arm();
+        await rx.accept(chunk);
+      }
+      rx.finish();
+    } catch (e) {
+      await rx.discard();
+      if (stalled)
+        throw new TernError(
+          'DEADLINE_EXCEEDED',
+          `image stream stalled: no data for ${Math.round(stallMs / 1000)} s`,
+        );
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Writes a pulled chunk stream into the slot, verifies it, unpacks the rootfs. */
   async receive(
     id: string,
@@ -194,46 +267,26 @@ export class TargetSlots {
       await mkdir(s.imagesDir, { recursive: true });
     }
     const rx = new ChunkReceiver(s.imagesDir, limits.maxBytes > 0 ? { maxBytes: limits.maxBytes } : {});
-    // A stream that stops moving (a cut link, a peer that hangs) ends the
-    // receive after stallMs instead of holding the source frozen until the
-    // call's own deadline.
-    let stalled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        stalled = true;
-        stream.cancel();
-      }, limits.stallMs);
-    };
-    try {
-      arm();
-      for await (const chunk of stream) {
-        arm();
-        await rx.accept(chunk);
-      }
-      rx.finish();
-    } catch (e) {
-      await rx.discard();
-      if (stalled)
-        throw new TernError(
-          'DEADLINE_EXCEEDED',
-          `image stream stalled: no data for ${Math.round(limits.stallMs / 1000)} s`,
-        );
-      throw e;
-    } finally {
-      clearTimeout(timer);
-    }
-    if (!rx.received.includes(ROOTFS_TAR)) throw new TernError('DATA_LOSS', 'image stream carried no rootfs');
+    await this.pump(stream, rx, limits.stallMs);
     await this.checkPages(s, limits);
     const rootfs = this.ctx.containers.rootfs(s.container.name);
-    await rm(rootfs, { recursive: true, force: true });
-    await mkdir(rootfs, { recursive: true });
-    const tarFile = join(s.imagesDir, ROOTFS_TAR);
-    await runOk(['tar', '-C', rootfs, '--numeric-owner', '--xattrs', '-xpf', tarFile]).catch((e) => {
-      throw new TernError('INTERNAL', `unpacking the rootfs failed: ${(e as Error).message}`);
-    });
-    await rm(tarFile);
+    if (rx.received.includes(ROOTFS_TAR)) {
+      await rm(rootfs, { recursive: true, force: true });
+      await mkdir(rootfs, { recursive: true });
+      await unpackRootfs(rootfs, join(s.imagesDir, ROOTFS_TAR));
+      await rm(join(s.imagesDir, ROOTFS_TAR));
+    } else if (s.rootfsPrecopied && rx.received.includes(ROOTFS_DELTA) && rx.received.includes(ROOTFS_LIST)) {
+      await applyDelta(rootfs, join(s.imagesDir, ROOTFS_DELTA), join(s.imagesDir, ROOTFS_LIST));
+      await rm(join(s.imagesDir, ROOTFS_DELTA));
+      await rm(join(s.imagesDir, ROOTFS_LIST));
+    } else {
+      throw new TernError(
+        'DATA_LOSS',
+        s.rootfsPrecopied
+          ? 'image stream carried neither the rootfs nor its changes'
+          : 'image stream carried no rootfs',
+      );
+    }
     return rx.stats;
   }
 

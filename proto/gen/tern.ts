@@ -31,11 +31,14 @@ import type { ListMigrationsResponse as _tern_v1_ListMigrationsResponse, ListMig
 import type { Migration as _tern_v1_Migration, Migration__Output as _tern_v1_Migration__Output } from './tern/v1/Migration';
 import type { MigrationRef as _tern_v1_MigrationRef, MigrationRef__Output as _tern_v1_MigrationRef__Output } from './tern/v1/MigrationRef';
 import type { PhaseEvent as _tern_v1_PhaseEvent, PhaseEvent__Output as _tern_v1_PhaseEvent__Output } from './tern/v1/PhaseEvent';
+import type { PrepareSourceRequest as _tern_v1_PrepareSourceRequest, PrepareSourceRequest__Output as _tern_v1_PrepareSourceRequest__Output } from './tern/v1/PrepareSourceRequest';
+import type { PrepareSourceResponse as _tern_v1_PrepareSourceResponse, PrepareSourceResponse__Output as _tern_v1_PrepareSourceResponse__Output } from './tern/v1/PrepareSourceResponse';
 import type { PrepareTargetRequest as _tern_v1_PrepareTargetRequest, PrepareTargetRequest__Output as _tern_v1_PrepareTargetRequest__Output } from './tern/v1/PrepareTargetRequest';
 import type { PrepareTargetResponse as _tern_v1_PrepareTargetResponse, PrepareTargetResponse__Output as _tern_v1_PrepareTargetResponse__Output } from './tern/v1/PrepareTargetResponse';
 import type { ReadImagesRequest as _tern_v1_ReadImagesRequest, ReadImagesRequest__Output as _tern_v1_ReadImagesRequest__Output } from './tern/v1/ReadImagesRequest';
 import type { ReceiveImagesRequest as _tern_v1_ReceiveImagesRequest, ReceiveImagesRequest__Output as _tern_v1_ReceiveImagesRequest__Output } from './tern/v1/ReceiveImagesRequest';
 import type { ReceiveImagesResponse as _tern_v1_ReceiveImagesResponse, ReceiveImagesResponse__Output as _tern_v1_ReceiveImagesResponse__Output } from './tern/v1/ReceiveImagesResponse';
+import type { ReceiveRootfsRequest as _tern_v1_ReceiveRootfsRequest, ReceiveRootfsRequest__Output as _tern_v1_ReceiveRootfsRequest__Output } from './tern/v1/ReceiveRootfsRequest';
 import type { RegisterHostRequest as _tern_v1_RegisterHostRequest, RegisterHostRequest__Output as _tern_v1_RegisterHostRequest__Output } from './tern/v1/RegisterHostRequest';
 import type { RegisterHostResponse as _tern_v1_RegisterHostResponse, RegisterHostResponse__Output as _tern_v1_RegisterHostResponse__Output } from './tern/v1/RegisterHostResponse';
 import type { RestoreRequest as _tern_v1_RestoreRequest, RestoreRequest__Output as _tern_v1_RestoreRequest__Output } from './tern/v1/RestoreRequest';
@@ -82,11 +85,14 @@ export interface ProtoGrpcType {
       Migration: MessageTypeDefinition<_tern_v1_Migration, _tern_v1_Migration__Output>
       MigrationRef: MessageTypeDefinition<_tern_v1_MigrationRef, _tern_v1_MigrationRef__Output>
       PhaseEvent: MessageTypeDefinition<_tern_v1_PhaseEvent, _tern_v1_PhaseEvent__Output>
+      PrepareSourceRequest: MessageTypeDefinition<_tern_v1_PrepareSourceRequest, _tern_v1_PrepareSourceRequest__Output>
+      PrepareSourceResponse: MessageTypeDefinition<_tern_v1_PrepareSourceResponse, _tern_v1_PrepareSourceResponse__Output>
       PrepareTargetRequest: MessageTypeDefinition<_tern_v1_PrepareTargetRequest, _tern_v1_PrepareTargetRequest__Output>
       PrepareTargetResponse: MessageTypeDefinition<_tern_v1_PrepareTargetResponse, _tern_v1_PrepareTargetResponse__Output>
       ReadImagesRequest: MessageTypeDefinition<_tern_v1_ReadImagesRequest, _tern_v1_ReadImagesRequest__Output>
       ReceiveImagesRequest: MessageTypeDefinition<_tern_v1_ReceiveImagesRequest, _tern_v1_ReceiveImagesRequest__Output>
       ReceiveImagesResponse: MessageTypeDefinition<_tern_v1_ReceiveImagesResponse, _tern_v1_ReceiveImagesResponse__Output>
+      ReceiveRootfsRequest: MessageTypeDefinition<_tern_v1_ReceiveRootfsRequest, _tern_v1_ReceiveRootfsRequest__Output>
       RegisterHostRequest: MessageTypeDefinition<_tern_v1_RegisterHostRequest, _tern_v1_RegisterHostRequest__Output>
       RegisterHostResponse: MessageTypeDefinition<_tern_v1_RegisterHostResponse, _tern_v1_RegisterHostResponse__Output>
       RestoreRequest: MessageTypeDefinition<_tern_v1_RestoreRequest, _tern_v1_RestoreRequest__Output>

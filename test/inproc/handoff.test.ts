@@ -7,6 +7,9 @@
 // the protocol says, with its memory intact, and nothing is left over.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fetchImages } from '../../agent/data.js';
 import type { TernError } from '../../core/errors.js';
 import { Cluster, type Daemon } from './cluster.js';
@@ -57,6 +60,31 @@ describe('in-process: coordinator and agents over a simulated host', function ()
       m.history.find((h) => h.phase === 'restoring')?.detail ?? '',
       /direct from 127\.0\.0\.1:\d+/,
     );
+    await c.expectOnce(name, 'hostB', memory);
+  });
+
+  it('pre-copies the rootfs; changes made after the pre-copy arrive, deleted files go', async () => {
+    const { name, memory } = await fresh();
+    const src = join(c.stateDir('hostA'), 'containers', name, 'rootfs');
+    await writeFile(join(src, 'old.txt'), 'before the move');
+    await writeFile(join(src, 'doomed.txt'), 'to be deleted');
+    c.world.delays.dumpMs = 600;
+    const id = await c.migrate(name, 'hostB');
+    await c.waitPhase(id, ['dumping']);
+    // After the pre-copy, before the freeze: the container writes, rewrites and deletes.
+    await writeFile(join(src, 'new.txt'), 'written just before the freeze');
+    await writeFile(join(src, 'old.txt'), 'rewritten');
+    await rm(join(src, 'doomed.txt'));
+    const m = await c.waitEnd(id);
+    assert.equal(m.phase, 'done', m.error);
+    assert.match(m.history.find((h) => h.phase === 'dumping')?.detail ?? '', /rootfs pre-copied \(\d+ bytes/);
+    const dst = join(c.stateDir('hostB'), 'containers', name, 'rootfs');
+    assert.equal(await readFile(join(dst, 'new.txt'), 'utf8'), 'written just before the freeze');
+    assert.equal(await readFile(join(dst, 'old.txt'), 'utf8'), 'rewritten');
+    assert.equal(existsSync(join(dst, 'doomed.txt')), false);
+    assert.ok(existsSync(join(dst, 'tern', 'console.log')));
+    // The freeze carried the changes only, not the whole rootfs again.
+    assert.ok(Number(m.raw_bytes) < 64 * 1024, `raw bytes ${m.raw_bytes}`);
     await c.expectOnce(name, 'hostB', memory);
   });
 

@@ -17,11 +17,14 @@ import type { HandoffRequest as _tern_v1_HandoffRequest, HandoffRequest__Output 
 import type { ImageChunk as _tern_v1_ImageChunk, ImageChunk__Output as _tern_v1_ImageChunk__Output } from '../../tern/v1/ImageChunk';
 import type { ListContainersRequest as _tern_v1_ListContainersRequest, ListContainersRequest__Output as _tern_v1_ListContainersRequest__Output } from '../../tern/v1/ListContainersRequest';
 import type { ListContainersResponse as _tern_v1_ListContainersResponse, ListContainersResponse__Output as _tern_v1_ListContainersResponse__Output } from '../../tern/v1/ListContainersResponse';
+import type { PrepareSourceRequest as _tern_v1_PrepareSourceRequest, PrepareSourceRequest__Output as _tern_v1_PrepareSourceRequest__Output } from '../../tern/v1/PrepareSourceRequest';
+import type { PrepareSourceResponse as _tern_v1_PrepareSourceResponse, PrepareSourceResponse__Output as _tern_v1_PrepareSourceResponse__Output } from '../../tern/v1/PrepareSourceResponse';
 import type { PrepareTargetRequest as _tern_v1_PrepareTargetRequest, PrepareTargetRequest__Output as _tern_v1_PrepareTargetRequest__Output } from '../../tern/v1/PrepareTargetRequest';
 import type { PrepareTargetResponse as _tern_v1_PrepareTargetResponse, PrepareTargetResponse__Output as _tern_v1_PrepareTargetResponse__Output } from '../../tern/v1/PrepareTargetResponse';
 import type { ReadImagesRequest as _tern_v1_ReadImagesRequest, ReadImagesRequest__Output as _tern_v1_ReadImagesRequest__Output } from '../../tern/v1/ReadImagesRequest';
 import type { ReceiveImagesRequest as _tern_v1_ReceiveImagesRequest, ReceiveImagesRequest__Output as _tern_v1_ReceiveImagesRequest__Output } from '../../tern/v1/ReceiveImagesRequest';
 import type { ReceiveImagesResponse as _tern_v1_ReceiveImagesResponse, ReceiveImagesResponse__Output as _tern_v1_ReceiveImagesResponse__Output } from '../../tern/v1/ReceiveImagesResponse';
+import type { ReceiveRootfsRequest as _tern_v1_ReceiveRootfsRequest, ReceiveRootfsRequest__Output as _tern_v1_ReceiveRootfsRequest__Output } from '../../tern/v1/ReceiveRootfsRequest';
 import type { RestoreRequest as _tern_v1_RestoreRequest, RestoreRequest__Output as _tern_v1_RestoreRequest__Output } from '../../tern/v1/RestoreRequest';
 import type { RestoreResponse as _tern_v1_RestoreResponse, RestoreResponse__Output as _tern_v1_RestoreResponse__Output } from '../../tern/v1/RestoreResponse';
 import type { ResumeResponse as _tern_v1_ResumeResponse, ResumeResponse__Output as _tern_v1_ResumeResponse__Output } from '../../tern/v1/ResumeResponse';
@@ -92,6 +95,15 @@ export interface AgentClient extends grpc.Client {
   listContainers(argument: _tern_v1_ListContainersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_ListContainersResponse__Output>): grpc.ClientUnaryCall;
   listContainers(argument: _tern_v1_ListContainersRequest, callback: grpc.requestCallback<_tern_v1_ListContainersResponse__Output>): grpc.ClientUnaryCall;
   
+  PrepareSource(argument: _tern_v1_PrepareSourceRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_PrepareSourceResponse__Output>): grpc.ClientUnaryCall;
+  PrepareSource(argument: _tern_v1_PrepareSourceRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_PrepareSourceResponse__Output>): grpc.ClientUnaryCall;
+  PrepareSource(argument: _tern_v1_PrepareSourceRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_PrepareSourceResponse__Output>): grpc.ClientUnaryCall;
+  PrepareSource(argument: _tern_v1_PrepareSourceRequest, callback: grpc.requestCallback<_tern_v1_PrepareSourceResponse__Output>): grpc.ClientUnaryCall;
+  prepareSource(argument: _tern_v1_PrepareSourceRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_PrepareSourceResponse__Output>): grpc.ClientUnaryCall;
+  prepareSource(argument: _tern_v1_PrepareSourceRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_PrepareSourceResponse__Output>): grpc.ClientUnaryCall;
+  prepareSource(argument: _tern_v1_PrepareSourceRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_PrepareSourceResponse__Output>): grpc.ClientUnaryCall;
+  prepareSource(argument: _tern_v1_PrepareSourceRequest, callback: grpc.requestCallback<_tern_v1_PrepareSourceResponse__Output>): grpc.ClientUnaryCall;
+  
   PrepareTarget(argument: _tern_v1_PrepareTargetRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_PrepareTargetResponse__Output>): grpc.ClientUnaryCall;
   PrepareTarget(argument: _tern_v1_PrepareTargetRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_PrepareTargetResponse__Output>): grpc.ClientUnaryCall;
   PrepareTarget(argument: _tern_v1_PrepareTargetRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_PrepareTargetResponse__Output>): grpc.ClientUnaryCall;
@@ -114,6 +126,15 @@ export interface AgentClient extends grpc.Client {
   receiveImages(argument: _tern_v1_ReceiveImagesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_ReceiveImagesResponse__Output>): grpc.ClientUnaryCall;
   receiveImages(argument: _tern_v1_ReceiveImagesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_ReceiveImagesResponse__Output>): grpc.ClientUnaryCall;
   receiveImages(argument: _tern_v1_ReceiveImagesRequest, callback: grpc.requestCallback<_tern_v1_ReceiveImagesResponse__Output>): grpc.ClientUnaryCall;
+  
+  ReceiveRootfs(argument: _tern_v1_ReceiveRootfsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_ReceiveImagesResponse__Output>): grpc.ClientUnaryCall;
+  ReceiveRootfs(argument: _tern_v1_ReceiveRootfsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_ReceiveImagesResponse__Output>): grpc.ClientUnaryCall;
+  ReceiveRootfs(argument: _tern_v1_ReceiveRootfsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_ReceiveImagesResponse__Output>): grpc.ClientUnaryCall;
+  ReceiveRootfs(argument: _tern_v1_ReceiveRootfsRequest, callback: grpc.requestCallback<_tern_v1_ReceiveImagesResponse__Output>): grpc.ClientUnaryCall;
+  receiveRootfs(argument: _tern_v1_ReceiveRootfsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_ReceiveImagesResponse__Output>): grpc.ClientUnaryCall;
+  receiveRootfs(argument: _tern_v1_ReceiveRootfsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_ReceiveImagesResponse__Output>): grpc.ClientUnaryCall;
+  receiveRootfs(argument: _tern_v1_ReceiveRootfsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_ReceiveImagesResponse__Output>): grpc.ClientUnaryCall;
+  receiveRootfs(argument: _tern_v1_ReceiveRootfsRequest, callback: grpc.requestCallback<_tern_v1_ReceiveImagesResponse__Output>): grpc.ClientUnaryCall;
   
   RestoreStopped(argument: _tern_v1_RestoreRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_RestoreResponse__Output>): grpc.ClientUnaryCall;
   RestoreStopped(argument: _tern_v1_RestoreRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_RestoreResponse__Output>): grpc.ClientUnaryCall;
@@ -168,11 +189,15 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   
   ListContainers: grpc.handleUnaryCall<_tern_v1_ListContainersRequest__Output, _tern_v1_ListContainersResponse>;
   
+  PrepareSource: grpc.handleUnaryCall<_tern_v1_PrepareSourceRequest__Output, _tern_v1_PrepareSourceResponse>;
+  
   PrepareTarget: grpc.handleUnaryCall<_tern_v1_PrepareTargetRequest__Output, _tern_v1_PrepareTargetResponse>;
   
   ReadImages: grpc.handleServerStreamingCall<_tern_v1_ReadImagesRequest__Output, _tern_v1_ImageChunk>;
   
   ReceiveImages: grpc.handleUnaryCall<_tern_v1_ReceiveImagesRequest__Output, _tern_v1_ReceiveImagesResponse>;
+  
+  ReceiveRootfs: grpc.handleUnaryCall<_tern_v1_ReceiveRootfsRequest__Output, _tern_v1_ReceiveImagesResponse>;
   
   RestoreStopped: grpc.handleUnaryCall<_tern_v1_RestoreRequest__Output, _tern_v1_RestoreResponse>;
   
@@ -192,9 +217,11 @@ export interface AgentDefinition extends grpc.ServiceDefinition {
   Estimate: MethodDefinition<_tern_v1_ContainerRef, _tern_v1_EstimateResponse, _tern_v1_ContainerRef__Output, _tern_v1_EstimateResponse__Output>
   Exec: MethodDefinition<_tern_v1_ExecRequest, _tern_v1_ExecResponse, _tern_v1_ExecRequest__Output, _tern_v1_ExecResponse__Output>
   ListContainers: MethodDefinition<_tern_v1_ListContainersRequest, _tern_v1_ListContainersResponse, _tern_v1_ListContainersRequest__Output, _tern_v1_ListContainersResponse__Output>
+  PrepareSource: MethodDefinition<_tern_v1_PrepareSourceRequest, _tern_v1_PrepareSourceResponse, _tern_v1_PrepareSourceRequest__Output, _tern_v1_PrepareSourceResponse__Output>
   PrepareTarget: MethodDefinition<_tern_v1_PrepareTargetRequest, _tern_v1_PrepareTargetResponse, _tern_v1_PrepareTargetRequest__Output, _tern_v1_PrepareTargetResponse__Output>
   ReadImages: MethodDefinition<_tern_v1_ReadImagesRequest, _tern_v1_ImageChunk, _tern_v1_ReadImagesRequest__Output, _tern_v1_ImageChunk__Output>
   ReceiveImages: MethodDefinition<_tern_v1_ReceiveImagesRequest, _tern_v1_ReceiveImagesResponse, _tern_v1_ReceiveImagesRequest__Output, _tern_v1_ReceiveImagesResponse__Output>
+  ReceiveRootfs: MethodDefinition<_tern_v1_ReceiveRootfsRequest, _tern_v1_ReceiveImagesResponse, _tern_v1_ReceiveRootfsRequest__Output, _tern_v1_ReceiveImagesResponse__Output>
   RestoreStopped: MethodDefinition<_tern_v1_RestoreRequest, _tern_v1_RestoreResponse, _tern_v1_RestoreRequest__Output, _tern_v1_RestoreResponse__Output>
   Resume: MethodDefinition<_tern_v1_HandoffRequest, _tern_v1_ResumeResponse, _tern_v1_HandoffRequest__Output, _tern_v1_ResumeResponse__Output>
   RunContainer: MethodDefinition<_tern_v1_RunContainerRequest, _tern_v1_Container, _tern_v1_RunContainerRequest__Output, _tern_v1_Container__Output>

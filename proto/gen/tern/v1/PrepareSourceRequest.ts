@@ -1,0 +1,14 @@
+// Original file: proto/tern.proto
+
+
+export interface PrepareSourceRequest {
+  'migration_id'?: (string);
+  'name'?: (string);
+  'credential'?: (string);
+}
+
+export interface PrepareSourceRequest__Output {
+  'migration_id': (string);
+  'name': (string);
+  'credential': (string);
+}
