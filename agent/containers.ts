@@ -12,6 +12,7 @@ import { runOk } from '../kernel/exec.js';
 import type { HostRuntime } from '../kernel/host.js';
 import type { AgentOptions } from './config.js';
 import { randomMac, vethName } from './policy.js';
+import { Trash } from './trash.js';
 
 export type ContainerState = 'running' | 'frozen' | 'restored' | 'exited';
 
@@ -59,6 +60,7 @@ export class Containers {
     private readonly opts: AgentOptions,
     private readonly host: HostRuntime,
     private readonly log: Logger,
+    readonly trash: Trash = new Trash(opts.stateDir, log),
   ) {}
 
   dir(name: string): string {
@@ -70,6 +72,7 @@ export class Containers {
 
   /** Loads records from disk; containers whose init is gone are marked exited. */
   async load(): Promise<void> {
+    await this.trash.purge();
     const base = join(this.opts.stateDir, 'containers');
     await mkdir(base, { recursive: true });
     for (const name of await readdir(base)) {
@@ -261,21 +264,12 @@ export class Containers {
     await this.host.unwire(rec.veth);
   }
 
+  /** Forgets a container and takes its directory away at once (deleted in the background). */
   async remove(name: string): Promise<void> {
     const dir = this.dir(name);
     await this.serialized(name, async () => {
       this.records.delete(name);
-      // The shim of a tree that just died may still be writing its exit file
-      // into the directory: removing then fails with ENOTEMPTY, so try again.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await rm(dir, { recursive: true, force: true });
-          return;
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY' || attempt >= 10) throw e;
-          await new Promise((r) => setTimeout(r, 50 * attempt));
-        }
-      }
+      await this.trash.discard(dir);
     });
   }
 }

@@ -181,7 +181,9 @@ export class CriuEngine implements CheckpointEngine {
       if (signal?.aborted) throw new TernError('CANCELLED', 'dump cancelled before criu dump started');
       return await this.dumpHeld(req, hooks, script, hookDir, signal);
     } finally {
-      if (gated) await ungate(hookDir);
+      // The hold script lifted the gate already when the hold ended; this is
+      // the safety net, and the caller does not wait for it.
+      if (gated) void ungate(hookDir);
     }
   }
 

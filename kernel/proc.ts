@@ -92,7 +92,7 @@ export async function waitGone(pid: number, timeoutMs: number): Promise<boolean>
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (!(await alive(pid))) return true;
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 5));
   }
   return !(await alive(pid));
 }

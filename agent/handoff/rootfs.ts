@@ -4,15 +4,17 @@
 // what changed since goes: every path whose mtime or ctime is newer than the
 // marker (ctime cannot be set back from inside a container, so a file
 // written and then given an old mtime still counts), as a tar of just those
-// paths, and the list of every path that exists, so the target removes what
-// the container deleted. A container that wrote nothing sends two small files.
+// paths, and the list of paths the pre-copy had that are gone now, so the
+// target removes what the container deleted. A container that changed
+// nothing sends nothing for its rootfs while frozen.
 import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TernError } from '../../core/errors.js';
 import { run, runOk } from '../../kernel/exec.js';
 
-export const ROOTFS_LIST = 'rootfs.list';
+/** Paths the pre-copy carried that no longer exist, NUL-terminated. */
+export const ROOTFS_GONE = 'rootfs.gone';
 export const ROOTFS_DELTA = 'rootfs-delta.tar';
 /** Taken in the source's migration directory when the pre-copy starts. */
 export const MARKER = 'rootfs.marker';
@@ -39,6 +41,12 @@ export async function* tarStream(rootfs: string, paths?: string[]): AsyncGenerat
   } finally {
     if (tar.exitCode === null) tar.kill('SIGKILL');
   }
+}
+
+/** Every path under rootfs (relative, "./..."). */
+export async function listPaths(rootfs: string): Promise<string[]> {
+  const out = await runOk(['find', '.', '-print0'], { cwd: rootfs, maxOutput: 1 << 30 });
+  return out.split('\0').filter(Boolean);
 }
 
 /** Every path under rootfs (relative, "./..."), and those changed since the marker's time. */
@@ -84,21 +92,20 @@ export async function unpackRootfs(rootfs: string, tarFile: string): Promise<voi
 }
 
 /**
- * Brings a pre-copied rootfs up to date: unpacks the delta over it, then
- * removes every path the source no longer has (deepest first).
+ * Brings a pre-copied rootfs up to date: unpacks the changed paths over it
+ * (when any changed), then removes the paths the source no longer has.
  */
-export async function applyDelta(rootfs: string, deltaTar: string, listFile: string): Promise<void> {
-  await run(['tar', '-C', rootfs, ...TAR_FLAGS, '--overwrite', '-xpf', deltaTar]).then((r) => {
+export async function applyDelta(rootfs: string, deltaTar?: string, goneFile?: string): Promise<void> {
+  if (deltaTar) {
+    const r = await run(['tar', '-C', rootfs, ...TAR_FLAGS, '--overwrite', '-xpf', deltaTar]);
     if (r.code !== 0)
       throw new TernError('INTERNAL', `applying the rootfs changes failed: ${r.stderr.toString().trim()}`);
-  });
-  const keep = new Set((await readFile(listFile, 'utf8')).split('\0').filter(Boolean));
-  const here = (await runOk(['find', '.', '-depth', '-print0'], { cwd: rootfs, maxOutput: 1 << 30 }))
-    .split('\0')
-    .filter(Boolean);
-  for (const p of here) {
-    if (p === '.' || keep.has(p)) continue;
-    if (p.split('/').includes('..')) continue;
+  }
+  if (!goneFile) return;
+  const gone = (await readFile(goneFile, 'utf8')).split('\0').filter(Boolean);
+  // Deepest first, and only plain relative paths inside the rootfs.
+  for (const p of gone.sort((x, y) => y.length - x.length)) {
+    if (!p.startsWith('./') || p.split('/').includes('..')) continue;
     await rm(join(rootfs, p), { recursive: true, force: true });
   }
 }

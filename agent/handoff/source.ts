@@ -13,7 +13,15 @@ import type { ImageChunk } from '../../proto/index.js';
 import type { ContainerRecord } from '../containers.js';
 import { openPageChannel } from '../data.js';
 import { type HandoffContext, ROOTFS_TAR, workDirOf } from './context.js';
-import { listFile, ROOTFS_DELTA, ROOTFS_LIST, scanChanges, takeMarker, tarStream } from './rootfs.js';
+import {
+  listFile,
+  listPaths,
+  ROOTFS_DELTA,
+  ROOTFS_GONE,
+  scanChanges,
+  takeMarker,
+  tarStream,
+} from './rootfs.js';
 
 /** What a source hold leaves on disk so a restarted agent can still decide it. */
 export interface HoldFile {
@@ -41,6 +49,7 @@ export interface SourceHold {
   fetching?: boolean;
   /** The rootfs went to the target before the freeze; this marker dates that copy. */
   precopied?: string;
+  precopyPaths?: string[];
 }
 
 export interface DumpOutcome {
@@ -84,6 +93,8 @@ interface Prepared {
   workDir: string;
   /** The pre-copy went out whole; the marker dates it. */
   precopied?: string;
+  /** The paths that existed when the pre-copy began. */
+  precopyPaths?: string[];
 }
 
 export class SourceHolds {
@@ -136,9 +147,12 @@ export class SourceHolds {
         `no rootfs of migration ${id} on ${ctx.opts.host} for that credential`,
       );
     p.precopied = undefined;
+    const rootfs = ctx.containers.rootfs(p.name);
     const marker = await takeMarker(p.workDir);
-    yield* encodeFiles([{ name: ROOTFS_TAR, data: tarStream(ctx.containers.rootfs(p.name)) }], stats);
+    const paths = await listPaths(rootfs);
+    yield* encodeFiles([{ name: ROOTFS_TAR, data: tarStream(rootfs) }], stats);
     p.precopied = marker;
+    p.precopyPaths = paths;
   }
 
   /** Takes over a hold whose CRIU outlived an earlier agent (see readopt.ts). */
@@ -210,6 +224,7 @@ export class SourceHolds {
       imagesDir,
       credential: credential ?? prepared?.credential,
       precopied: prepared?.precopied,
+      precopyPaths: prepared?.precopyPaths,
       decide: async (verdict) => {
         if (verdict === 'kill') hold.resolve();
         else hold.reject(new TernError('ABORTED', `migration ${id} aborted`));
@@ -268,18 +283,23 @@ export class SourceHolds {
     // After a pre-copy, only what changed since its marker (and the list of
     // what exists); else the whole rootfs.
     const delta = h.precopied ? await scanChanges(rootfs, h.precopied) : undefined;
+    const now = new Set(delta?.all);
+    const gone = (h.precopyPaths ?? []).filter((p) => !now.has(p));
     async function* files(): AsyncGenerator<SourceFile> {
       for (const n of names)
         yield { name: n, data: createReadStream(join(h.imagesDir, n), { highWaterMark: 1 << 20 }) };
-      if (delta) {
+      if (!delta) {
+        yield { name: ROOTFS_TAR, data: tarStream(rootfs) };
+        return;
+      }
+      if (gone.length > 0)
         yield {
-          name: ROOTFS_LIST,
+          name: ROOTFS_GONE,
           data: (async function* () {
-            yield listFile(delta.all);
+            yield listFile(gone);
           })(),
         };
-        yield { name: ROOTFS_DELTA, data: tarStream(rootfs, delta.changed) };
-      } else yield { name: ROOTFS_TAR, data: tarStream(rootfs) };
+      if (delta.changed.length > 0) yield { name: ROOTFS_DELTA, data: tarStream(rootfs, delta.changed) };
     }
     let n = 0;
     let corrupt = ctx.faults.armed('corrupt-chunk');
@@ -329,28 +349,34 @@ export class SourceHolds {
     if (!h) throw notFound(`no held dump for migration ${id} on ${ctx.opts.host}`);
     const rec = ctx.containers.get(h.name);
     ctx.faults.hit('commit');
-    const outcome = await h.decide('kill');
-    if (outcome !== 'killed') {
-      await this.released(h);
-      throw new TernError('ABORTED', `the frozen tree of ${h.name} resumed instead of dying`);
+    // The tree is gone once its init is: the pid namespace dies with it. That
+    // comes before CRIU has finished and exited, and the commit need not wait
+    // for the rest.
+    const decided = h.decide('kill');
+    if (!(await ctx.host.waitGone(rec.pid, 10_000))) {
+      if ((await decided) !== 'killed') {
+        await this.released(h);
+        throw new TernError('ABORTED', `the frozen tree of ${h.name} resumed instead of dying`);
+      }
+      if (!(await ctx.host.waitGone(rec.pid, 10_000)))
+        throw new TernError('INTERNAL', `source tree of ${h.name} is still alive`);
     }
-    if (!(await ctx.host.waitGone(rec.pid, 10_000)))
-      throw new TernError('INTERNAL', `source tree of ${h.name} is still alive`);
     // The tree is gone: record that first, so a retry is answered "committed"
-    // even if cleaning up below fails half way.
+    // even if cleaning up below fails half way. The answer does not wait for
+    // the clean-up: the target's copy is waiting to run.
     await ctx.outcomes.record(id, 'committed');
     this.holds.delete(id);
     this.prepared.delete(id);
-    try {
-      await ctx.containers.kill(rec);
-      await ctx.containers.remove(h.name);
-      await rm(h.workDir, { recursive: true, force: true });
-    } catch (e) {
+    await ctx.containers.remove(h.name);
+    void (async () => {
+      await ctx.containers.trash.discard(h.workDir);
+      await ctx.host.unwire(rec.veth);
+    })().catch((e) =>
       ctx.log.warn(
         { migration: id, container: h.name, err: (e as Error).message },
         'committed, but cleaning up the source failed',
-      );
-    }
+      ),
+    );
     ctx.log.info({ migration: id, container: h.name }, 'source tree gone (committed)');
     return true;
   }

@@ -13,7 +13,7 @@ import { PAGES_OK } from '../../proto/frames.js';
 import type { ImageChunk__Output } from '../../proto/index.js';
 import type { ContainerRecord } from '../containers.js';
 import { type HandoffContext, ROOTFS_TAR, workDirOf } from './context.js';
-import { applyDelta, ROOTFS_DELTA, ROOTFS_LIST, unpackRootfs } from './rootfs.js';
+import { applyDelta, ROOTFS_DELTA, ROOTFS_GONE, unpackRootfs } from './rootfs.js';
 
 /** What a target slot leaves on disk once its tree is restored. */
 export interface SlotFile {
@@ -38,6 +38,8 @@ export interface TargetSlot {
   resumed?: boolean;
   /** Presented to the source's data channel to fetch this migration's images. */
   credential?: string;
+  /** Tasks that were stopped when dumped (by pid inside the container, with their signal): read while restoring. */
+  stopped?: Map<number, number | undefined>;
   /** The rootfs arrived before the freeze (the pre-copy): the images bring only what changed. */
   rootfsPrecopied?: boolean;
   /** A page server receiving this migration's pages while the source dumps. */
@@ -275,17 +277,14 @@ export class TargetSlots {
       await mkdir(rootfs, { recursive: true });
       await unpackRootfs(rootfs, join(s.imagesDir, ROOTFS_TAR));
       await rm(join(s.imagesDir, ROOTFS_TAR));
-    } else if (s.rootfsPrecopied && rx.received.includes(ROOTFS_DELTA) && rx.received.includes(ROOTFS_LIST)) {
-      await applyDelta(rootfs, join(s.imagesDir, ROOTFS_DELTA), join(s.imagesDir, ROOTFS_LIST));
-      await rm(join(s.imagesDir, ROOTFS_DELTA));
-      await rm(join(s.imagesDir, ROOTFS_LIST));
+    } else if (s.rootfsPrecopied) {
+      // Only what changed since the pre-copy (nothing at all if nothing did).
+      const delta = rx.received.includes(ROOTFS_DELTA) ? join(s.imagesDir, ROOTFS_DELTA) : undefined;
+      const gone = rx.received.includes(ROOTFS_GONE) ? join(s.imagesDir, ROOTFS_GONE) : undefined;
+      await applyDelta(rootfs, delta, gone);
+      for (const f of [delta, gone]) if (f) await rm(f);
     } else {
-      throw new TernError(
-        'DATA_LOSS',
-        s.rootfsPrecopied
-          ? 'image stream carried neither the rootfs nor its changes'
-          : 'image stream carried no rootfs',
-      );
+      throw new TernError('DATA_LOSS', 'image stream carried no rootfs');
     }
     return rx.stats;
   }
@@ -351,6 +350,9 @@ export class TargetSlots {
       // Makes CRIU itself fail: a file the tree holds open is missing.
       await rm(join(ctx.containers.rootfs(c.name), 'tern', 'console.log'), { force: true });
     }
+    // Which tasks were stopped when dumped is read from the images while CRIU
+    // restores, so that resuming does not wait for it.
+    const stopped = this.stoppedTasks(s);
     const r = await ctx.engine.restore(
       {
         imagesDir: s.imagesDir,
@@ -373,6 +375,7 @@ export class TargetSlots {
     await ctx.containers.save(rec);
     ctx.containers.unreserve(c.name);
     s.restored = rec;
+    s.stopped = await stopped;
     const sf: SlotFile = { id, container: s.container, received: s.received, restored: rec };
     await writeFile(join(s.workDir, SLOT_FILE), JSON.stringify(sf));
     ctx.faults.hit('after-restore');
@@ -381,6 +384,14 @@ export class TargetSlots {
       'restored stopped',
     );
     return rec;
+  }
+
+  private async stoppedTasks(s: TargetSlot): Promise<Map<number, number | undefined>> {
+    const tree = await this.ctx.engine.processTree(s.imagesDir).catch((e: Error) => {
+      this.ctx.log.warn({ migration: s.id, err: e.message }, 'cannot read task states; resuming every task');
+      return [];
+    });
+    return new Map(tree.filter((p) => p.stopped).map((p) => [p.pid, p.stopSigno]));
   }
 
   /** After the source confirmed its tree is gone: let the restored tree run. */
@@ -397,14 +408,7 @@ export class TargetSlots {
     if (!s.resumed) {
       ctx.faults.hit('resume');
       // Tasks that were stopped when dumped stay stopped; the rest run again.
-      const tree = await ctx.engine.processTree(s.imagesDir).catch((e: Error) => {
-        ctx.log.warn({ migration: id, err: e.message }, 'cannot read task states; resuming every task');
-        return [];
-      });
-      await ctx.host.resumeTree(
-        rec.pid,
-        new Map(tree.filter((p) => p.stopped).map((p) => [p.pid, p.stopSigno])),
-      );
+      await ctx.host.resumeTree(rec.pid, s.stopped ?? (await this.stoppedTasks(s)));
       rec.state = 'running';
       rec.migrationId = undefined;
       await ctx.containers.save(rec);
@@ -412,9 +416,10 @@ export class TargetSlots {
       // Recorded before the slot goes, so a repeated Resume is answered even
       // if the agent dies between the two.
       await ctx.outcomes.record(id, `resumed ${rec.name}`);
-      await ctx.containers.announce(rec);
-      await rm(s.workDir, { recursive: true, force: true });
       this.slots.delete(id);
+      // The tree runs: announcing its address and clearing the images need not hold the answer up.
+      void ctx.containers.announce(rec);
+      await ctx.containers.trash.discard(s.workDir);
       ctx.log.info({ migration: id, container: rec.name, pid: rec.pid }, 'resumed');
     }
     return rec;
