@@ -121,6 +121,8 @@ export class DataServer {
     sock.on('close', () => this.open.delete(sock));
     sock.on('error', () => {});
     sock.setKeepAlive(true, 5000);
+    // Many small frames end a stream: without this, Nagle and delayed ACKs hold the last ones back ~40 ms.
+    sock.setNoDelay(true);
     let migration = '?';
     try {
       const hello = parseHello(await readHello(sock));
@@ -174,6 +176,8 @@ export async function openPageChannel(
   const [host, port] = splitAddress(address);
   const sock = connect({ host, port });
   sock.setKeepAlive(true, 5000);
+  // Many small frames end a stream: without this, Nagle and delayed ACKs hold the last ones back ~40 ms.
+  sock.setNoDelay(true);
   sock.on('error', () => {});
   try {
     sock.write(helloLine(migration, credential, 'pages'));
@@ -241,6 +245,8 @@ export function fetchImages(
   // Errors reach the reader through the iterator; one before it reads must not go unhandled.
   sock.on('error', () => {});
   sock.setKeepAlive(true, 5000);
+  // Many small frames end a stream: without this, Nagle and delayed ACKs hold the last ones back ~40 ms.
+  sock.setNoDelay(true);
   sock.write(helloLine(migration, credential, want));
   return {
     [Symbol.asyncIterator]: () => readFrames(sock)[Symbol.asyncIterator](),

@@ -170,12 +170,17 @@ async function main(): Promise<void> {
   const image = join(work, 'channel.img');
   await channelImage(image, TCP_MIB);
   const channelRuns: number[] = [];
+  const imageChannelRuns: number[] = [];
+  const addresses = { from: fromAddress, to: toAddress };
   for (let i = 0; i < Math.max(RUNS, 1); i++) {
     checkStop();
-    channelRuns.push(await channelNode(fromAddress, image, work, TCP_MIB));
+    channelRuns.push(await channelNode('bulk', addresses, image, work, TCP_MIB));
+    imageChannelRuns.push(await channelNode('images', addresses, image, work, TCP_MIB));
   }
   await rm(image, { force: true });
-  log(`data channel ${FROM} -> ${TO}: ${cell(spread(channelRuns), 0)} MiB/s`);
+  log(
+    `data channel ${FROM} -> ${TO}: bulk ${cell(spread(channelRuns), 0)} MiB/s, images ${cell(spread(imageChannelRuns), 0)} MiB/s`,
+  );
 
   const cases: CaseResult[] = [];
   // An idle container (a heartbeat, a few MiB): what a move costs beyond CRIU's own work.
@@ -183,7 +188,16 @@ async function main(): Promise<void> {
   for (const mib of SIZES) for (const kind of VARIANTS) cases.push(await runCase(mib, kind, setup));
 
   const seconds = (Date.now() - began) / 1000;
-  const results = { began, seconds, shared, tcpRuns, channelRuns, leftovers: await leftovers(), cases };
+  const results = {
+    began,
+    seconds,
+    shared,
+    tcpRuns,
+    channelRuns,
+    imageChannelRuns,
+    leftovers: await leftovers(),
+    cases,
+  };
   printReport(results);
   if (results.leftovers.length > 0 || failedRuns(cases) > 0) process.exitCode = 1;
   await writeResults(results);

@@ -20,29 +20,43 @@ export async function channelImage(file: string, mib: number): Promise<void> {
   }
 }
 
-/** MiB/s of one image fetch hostA -> hostB on the data channel (fetcher times its whole fetch). */
+/**
+ * MiB/s of one large image moved hostA -> hostB through tern's channel code:
+ * `bulk` is the path memory pages take (the page stream through tern-relay,
+ * hashed on both sides), `images` the chunk stream of the other images.
+ */
 export async function channelNode(
-  fromAddress: string,
+  kind: 'bulk' | 'images',
+  addresses: { from: string; to: string },
   image: string,
   work: string,
   mib: number,
 ): Promise<number> {
   const port = freePort();
-  const address = `${fromAddress}:${port}`;
-  const server = background(
-    ['ip', 'netns', 'exec', `tern-${FROM}`, process.execPath, PEER, 'serve', address, image],
-    'channel server',
-  );
   const into = join(work, `channel-${port}`);
+  await mkdir(into, { recursive: true });
+  // The image stream is served by the source and fetched by the target; the
+  // page stream is opened by the source towards the target.
+  const [listenHost, address] =
+    kind === 'images' ? [FROM, `${addresses.from}:${port}`] : [TO, `${addresses.to}:${port}`];
+  const server = background(
+    kind === 'images'
+      ? ['ip', 'netns', 'exec', `tern-${FROM}`, process.execPath, PEER, 'serve', address, image]
+      : ['ip', 'netns', 'exec', `tern-${TO}`, process.execPath, PEER, 'sink', address, into],
+    `${kind} channel server`,
+  );
   try {
-    await waitListening(FROM, port);
-    await mkdir(into, { recursive: true });
+    await waitListening(listenHost, port);
     const out = await must(
-      sh(['ip', 'netns', 'exec', `tern-${TO}`, process.execPath, PEER, 'fetch', address, into]),
-      'channel fetch',
+      sh(
+        kind === 'images'
+          ? ['ip', 'netns', 'exec', `tern-${TO}`, process.execPath, PEER, 'fetch', address, into]
+          : ['ip', 'netns', 'exec', `tern-${FROM}`, process.execPath, PEER, 'send', address, image],
+      ),
+      `${kind} channel`,
     );
     const { bytes, ms } = JSON.parse(out) as { bytes: number; ms: number };
-    if (bytes !== mib * MIB) throw new Error(`channel fetch got ${bytes} bytes, not ${mib * MIB}`);
+    if (bytes !== mib * MIB) throw new Error(`${kind} channel moved ${bytes} bytes, not ${mib * MIB}`);
     return bytes / MIB / (ms / 1000);
   } finally {
     await server.stop();

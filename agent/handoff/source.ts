@@ -2,7 +2,7 @@
 // frozen tree at post-dump until the coordinator decides, stream its images
 // and rootfs, then let CRIU kill it (commit) or unfreeze it (abort).
 import { timingSafeEqual } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { notFound, precondition, TernError } from '../../core/errors.js';
@@ -286,8 +286,7 @@ export class SourceHolds {
     const now = new Set(delta?.all);
     const gone = (h.precopyPaths ?? []).filter((p) => !now.has(p));
     async function* files(): AsyncGenerator<SourceFile> {
-      for (const n of names)
-        yield { name: n, data: createReadStream(join(h.imagesDir, n), { highWaterMark: 1 << 20 }) };
+      for (const n of names) yield { name: n, data: fileData(join(h.imagesDir, n)) };
       if (!delta) {
         yield { name: ROOTFS_TAR, data: tarStream(rootfs) };
         return;
@@ -413,6 +412,15 @@ export class SourceHolds {
     this.prepared.delete(h.id);
     await rm(h.workDir, { recursive: true, force: true });
   }
+}
+
+/** Small files are read in one synchronous call; large ones stream in 1 MiB pieces. */
+async function* fileData(path: string): AsyncGenerator<Buffer> {
+  if (statSync(path).size <= 1 << 20) {
+    yield readFileSync(path);
+    return;
+  }
+  yield* createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
 }
 
 /** Whether a presented credential is the expected one (in constant time). */

@@ -66,6 +66,7 @@ async function freeBytes(dir: string): Promise<number> {
 
 export class TargetSlots {
   private readonly slots = new Map<string, TargetSlot>();
+  private firstChunkMs = 0;
 
   constructor(private readonly ctx: HandoffContext) {}
 
@@ -210,9 +211,11 @@ export class TargetSlots {
         stream.cancel();
       }, stallMs);
     };
+    const t0 = Date.now();
     try {
       arm();
       for await (const chunk of stream) {
+        if (!this.firstChunkMs) this.firstChunkMs = Date.now() - t0;
         arm();
         await rx.accept(chunk);
       }
@@ -269,8 +272,12 @@ export class TargetSlots {
       await mkdir(s.imagesDir, { recursive: true });
     }
     const rx = new ChunkReceiver(s.imagesDir, limits.maxBytes > 0 ? { maxBytes: limits.maxBytes } : {});
+    this.firstChunkMs = 0;
+    const t0 = Date.now();
     await this.pump(stream, rx, limits.stallMs);
+    const t1 = Date.now();
     await this.checkPages(s, limits);
+    const t2 = Date.now();
     const rootfs = this.ctx.containers.rootfs(s.container.name);
     if (rx.received.includes(ROOTFS_TAR)) {
       await rm(rootfs, { recursive: true, force: true });
@@ -286,6 +293,18 @@ export class TargetSlots {
     } else {
       throw new TernError('DATA_LOSS', 'image stream carried no rootfs');
     }
+    this.ctx.log.info(
+      {
+        migration: s.id,
+        firstMs: this.firstChunkMs,
+        files: rx.stats.files,
+        bytes: rx.stats.rawBytes,
+        streamMs: t1 - t0,
+        pagesMs: t2 - t1,
+        rootfsMs: Date.now() - t2,
+      },
+      'images received and checked',
+    );
     return rx.stats;
   }
 
