@@ -11,6 +11,11 @@ import type { HostRecord, Placement, Store } from './store.js';
 export interface LiveHost extends HostRecord {
   client?: AgentClient;
   containers: Container__Output[];
+  /**
+   * Whether the host has reported in since this coordinator started: what
+   * the store last knew of a host says nothing about whether it is up now.
+   */
+  heard?: boolean;
 }
 
 export class HostRegistry {
@@ -50,7 +55,7 @@ export class HostRegistry {
 
   isUp(name: string): boolean {
     const h = this.hosts.get(name);
-    return !!h && Date.now() - h.lastSeenMs < this.timeoutMs;
+    return !!h?.heard && Date.now() - h.lastSeenMs < this.timeoutMs;
   }
 
   agent(name: string): AgentClient {
@@ -59,7 +64,9 @@ export class HostRegistry {
     if (!this.isUp(name)) {
       throw new TernError(
         'UNAVAILABLE',
-        `host ${name} is down (no heartbeat for ${Math.round((Date.now() - h.lastSeenMs) / 1000)} s)`,
+        h.heard
+          ? `host ${name} is down (no heartbeat for ${Math.round((Date.now() - h.lastSeenMs) / 1000)} s)`
+          : `host ${name} has not reported in since the coordinator started`,
       );
     }
     if (!h.client) h.client = agentClient(h.address);
@@ -80,7 +87,7 @@ export class HostRegistry {
       lastSeenMs: h.lastSeenMs,
     });
     if (old?.client && old.address !== h.address) old.client.close();
-    const live: LiveHost = { ...h, client: old?.address === h.address ? old.client : undefined };
+    const live: LiveHost = { ...h, heard: true, client: old?.address === h.address ? old.client : undefined };
     this.hosts.set(h.name, live);
     this.log.info({ host: h.name, address: h.address }, 'host registered');
     return live;
@@ -90,6 +97,7 @@ export class HostRegistry {
     const h = this.hosts.get(name);
     if (!h) throw new TernError('NOT_FOUND', `host ${name} is not registered`);
     h.lastSeenMs = Date.now();
+    h.heard = true;
     h.containers = containers;
     return h;
   }

@@ -47,6 +47,12 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.keepalive_time_ms': 10_000,
   'grpc.keepalive_timeout_ms': 5_000,
   'grpc.keepalive_permit_without_calls': 1,
+  // A peer that was down (a coordinator restart, a cut link) is tried again
+  // within 2 s of coming back, not after grpc's default backoff of up to 2 min,
+  // during which every call fails at once: agents re-register and frozen
+  // sources hear their verdict in seconds.
+  'grpc.initial_reconnect_backoff_ms': 250,
+  'grpc.max_reconnect_backoff_ms': 2000,
 };
 export const SERVER_OPTIONS: grpc.ServerOptions = {
   'grpc.max_receive_message_length': 64 * 1024 * 1024,

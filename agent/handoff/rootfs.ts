@@ -4,26 +4,35 @@
 // what changed since goes: every path whose mtime or ctime is newer than the
 // marker (ctime cannot be set back from inside a container, so a file
 // written and then given an old mtime still counts), as a tar of just those
-// paths, and the list of paths the pre-copy had that are gone now, so the
-// target removes what the container deleted. A container that changed
+// paths. Deletions show the same way: removing, adding or renaming an entry
+// changes its directory's mtime, so for every changed directory the source
+// also sends the names it holds now, and the target removes whatever else it
+// has there. That is exact whatever happened while the pre-copy ran; a
+// directory that did not change lost no entries. A container that changed
 // nothing sends nothing for its rootfs while frozen.
 import { spawn } from 'node:child_process';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TernError } from '../../core/errors.js';
 import { run, runOk } from '../../kernel/exec.js';
 
-/** Paths the pre-copy carried that no longer exist, NUL-terminated. */
-export const ROOTFS_GONE = 'rootfs.gone';
+/** For each changed directory: its path, then the names it holds now; see dirListing. */
+export const ROOTFS_DIRS = 'rootfs.dirs';
 export const ROOTFS_DELTA = 'rootfs-delta.tar';
 /** Taken in the source's migration directory when the pre-copy starts. */
 export const MARKER = 'rootfs.marker';
 
 const TAR_FLAGS = ['--numeric-owner', '--xattrs', '--sparse'];
 
-/** A tar of the rootfs (or of the listed paths only) as a stream; throws at the end if tar failed. */
-export async function* tarStream(rootfs: string, paths?: string[]): AsyncGenerator<Buffer> {
+/**
+ * A tar of the rootfs (or of the listed paths only) as a stream; throws at
+ * the end if tar failed. `live`: the container runs while tar reads (the
+ * pre-copy), so a file that changes or goes meanwhile is no failure (tar
+ * exits 1): the changes made after the marker follow in the delta.
+ */
+export async function* tarStream(rootfs: string, paths?: string[], live = false): AsyncGenerator<Buffer> {
   const argv = ['-C', rootfs, ...TAR_FLAGS, '-cpf', '-'];
+  if (live) argv.push('--warning=no-file-changed', '--warning=no-file-removed', '--ignore-failed-read');
   if (paths) argv.push('--no-recursion', '--null', '-T', '-');
   else argv.push('.');
   const tar = spawn('tar', argv, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -37,51 +46,61 @@ export async function* tarStream(rootfs: string, paths?: string[]): AsyncGenerat
   try {
     for await (const b of tar.stdout) yield b as Buffer;
     const code = await exited;
-    if (code !== 0) throw new TernError('INTERNAL', `tar of the rootfs failed: ${err.trim()}`);
+    if (code !== 0 && !(live && code === 1))
+      throw new TernError('INTERNAL', `tar of the rootfs failed: ${err.trim()}`);
   } finally {
     if (tar.exitCode === null) tar.kill('SIGKILL');
   }
 }
 
-/** Every path under rootfs (relative, "./..."). */
-export async function listPaths(rootfs: string): Promise<string[]> {
-  const out = await runOk(['find', '.', '-print0'], { cwd: rootfs, maxOutput: 1 << 30 });
-  return out.split('\0').filter(Boolean);
-}
-
-/** Every path under rootfs (relative, "./..."), and those changed since the marker's time. */
+/**
+ * The paths under rootfs (relative, "./...") whose mtime or ctime is newer
+ * than the marker's, and which of them (the root included) are directories.
+ */
 export async function scanChanges(
   rootfs: string,
   marker: string,
-): Promise<{ changed: string[]; all: string[] }> {
-  const out = await runOk(
-    [
-      'find',
-      '.',
-      '(',
-      '-newer',
-      marker,
-      '-o',
-      '-cnewer',
-      marker,
-      ')',
-      '-printf',
-      'C%p\\0',
-      '-o',
-      '-printf',
-      'U%p\\0',
-    ],
-    { cwd: rootfs, maxOutput: 1 << 30 },
-  );
+): Promise<{ changed: string[]; dirs: string[] }> {
+  const argv = ['find', '.', '(', '-newer', marker, '-o', '-cnewer', marker, ')', '-printf', '%y%p\\0'];
+  const out = await runOk(argv, { cwd: rootfs, maxOutput: 1 << 30 });
   const changed: string[] = [];
-  const all: string[] = [];
+  const dirs: string[] = [];
   for (const e of out.split('\0')) {
     if (!e) continue;
     const p = e.slice(1);
-    all.push(p);
-    if (e[0] === 'C' && p !== '.') changed.push(p);
+    if (e[0] === 'd') dirs.push(p);
+    if (p !== '.') changed.push(p);
   }
-  return { changed, all };
+  return { changed, dirs };
+}
+
+/**
+ * The listing of each changed directory: its path, then each name it holds,
+ * every field NUL-terminated, a directory ended by an empty field.
+ */
+export async function dirListing(rootfs: string, dirs: string[]): Promise<Buffer> {
+  const parts: string[] = [];
+  for (const d of dirs) {
+    const names = await readdir(join(rootfs, d)).catch(() => undefined);
+    if (!names) continue; // gone since the scan: its parent's listing says so
+    parts.push(`${d}\0`, ...names.map((n) => `${n}\0`), '\0');
+  }
+  return Buffer.from(parts.join(''));
+}
+
+/** Parses dirListing's format. */
+export function parseListing(text: string): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  const fields = text.split('\0');
+  let i = 0;
+  while (i < fields.length && fields[i] !== '') {
+    const dir = fields[i++];
+    const names = new Set<string>();
+    while (i < fields.length && fields[i] !== '') names.add(fields[i++]);
+    i++;
+    out.set(dir, names);
+  }
+  return out;
 }
 
 /** Unpacks a full rootfs tar into an empty rootfs directory. */
@@ -93,27 +112,27 @@ export async function unpackRootfs(rootfs: string, tarFile: string): Promise<voi
 
 /**
  * Brings a pre-copied rootfs up to date: unpacks the changed paths over it
- * (when any changed), then removes the paths the source no longer has.
+ * (when any changed), then, in every directory that changed, removes what
+ * the source's listing of it does not have.
  */
-export async function applyDelta(rootfs: string, deltaTar?: string, goneFile?: string): Promise<void> {
+export async function applyDelta(rootfs: string, deltaTar?: string, dirsFile?: string): Promise<void> {
   if (deltaTar) {
     const r = await run(['tar', '-C', rootfs, ...TAR_FLAGS, '--overwrite', '-xpf', deltaTar]);
     if (r.code !== 0)
       throw new TernError('INTERNAL', `applying the rootfs changes failed: ${r.stderr.toString().trim()}`);
   }
-  if (!goneFile) return;
-  const gone = (await readFile(goneFile, 'utf8')).split('\0').filter(Boolean);
-  // Deepest first, and only plain relative paths inside the rootfs.
-  for (const p of gone.sort((x, y) => y.length - x.length)) {
-    if (!p.startsWith('./') || p.split('/').includes('..')) continue;
-    await rm(join(rootfs, p), { recursive: true, force: true });
+  if (!dirsFile) return;
+  for (const [dir, keep] of parseListing(await readFile(dirsFile, 'utf8'))) {
+    // Only plain relative paths inside the rootfs.
+    if (!(dir === '.' || dir.startsWith('./')) || dir.split('/').includes('..')) continue;
+    const here = await readdir(join(rootfs, dir)).catch(() => [] as string[]);
+    for (const name of here) {
+      if (keep.has(name) || name.includes('/')) continue;
+      await rm(join(rootfs, dir, name), { recursive: true, force: true });
+    }
   }
 }
 
-/** The list file's content: every path, NUL-terminated. */
-export function listFile(paths: string[]): Buffer {
-  return Buffer.from(paths.map((p) => `${p}\0`).join(''));
-}
 
 export async function takeMarker(workDir: string): Promise<string> {
   const m = join(workDir, MARKER);

@@ -13,15 +13,7 @@ import type { ImageChunk } from '../../proto/index.js';
 import type { ContainerRecord } from '../containers.js';
 import { openPageChannel } from '../data.js';
 import { type HandoffContext, ROOTFS_TAR, workDirOf } from './context.js';
-import {
-  listFile,
-  listPaths,
-  ROOTFS_DELTA,
-  ROOTFS_GONE,
-  scanChanges,
-  takeMarker,
-  tarStream,
-} from './rootfs.js';
+import { dirListing, ROOTFS_DELTA, ROOTFS_DIRS, scanChanges, takeMarker, tarStream } from './rootfs.js';
 
 /** What a source hold leaves on disk so a restarted agent can still decide it. */
 export interface HoldFile {
@@ -49,7 +41,6 @@ export interface SourceHold {
   fetching?: boolean;
   /** The rootfs went to the target before the freeze; this marker dates that copy. */
   precopied?: string;
-  precopyPaths?: string[];
 }
 
 export interface DumpOutcome {
@@ -93,8 +84,6 @@ interface Prepared {
   workDir: string;
   /** The pre-copy went out whole; the marker dates it. */
   precopied?: string;
-  /** The paths that existed when the pre-copy began. */
-  precopyPaths?: string[];
 }
 
 export class SourceHolds {
@@ -149,10 +138,8 @@ export class SourceHolds {
     p.precopied = undefined;
     const rootfs = ctx.containers.rootfs(p.name);
     const marker = await takeMarker(p.workDir);
-    const paths = await listPaths(rootfs);
-    yield* encodeFiles([{ name: ROOTFS_TAR, data: tarStream(rootfs) }], stats);
+    yield* encodeFiles([{ name: ROOTFS_TAR, data: tarStream(rootfs, undefined, true) }], stats);
     p.precopied = marker;
-    p.precopyPaths = paths;
   }
 
   /** Takes over a hold whose CRIU outlived an earlier agent (see readopt.ts). */
@@ -224,7 +211,6 @@ export class SourceHolds {
       imagesDir,
       credential: credential ?? prepared?.credential,
       precopied: prepared?.precopied,
-      precopyPaths: prepared?.precopyPaths,
       decide: async (verdict) => {
         if (verdict === 'kill') hold.resolve();
         else hold.reject(new TernError('ABORTED', `migration ${id} aborted`));
@@ -283,19 +269,18 @@ export class SourceHolds {
     // After a pre-copy, only what changed since its marker (and the list of
     // what exists); else the whole rootfs.
     const delta = h.precopied ? await scanChanges(rootfs, h.precopied) : undefined;
-    const now = new Set(delta?.all);
-    const gone = (h.precopyPaths ?? []).filter((p) => !now.has(p));
+    const listing = delta && delta.dirs.length > 0 ? await dirListing(rootfs, delta.dirs) : undefined;
     async function* files(): AsyncGenerator<SourceFile> {
       for (const n of names) yield { name: n, data: fileData(join(h.imagesDir, n)) };
       if (!delta) {
         yield { name: ROOTFS_TAR, data: tarStream(rootfs) };
         return;
       }
-      if (gone.length > 0)
+      if (listing)
         yield {
-          name: ROOTFS_GONE,
+          name: ROOTFS_DIRS,
           data: (async function* () {
-            yield listFile(gone);
+            yield listing;
           })(),
         };
       if (delta.changed.length > 0) yield { name: ROOTFS_DELTA, data: tarStream(rootfs, delta.changed) };

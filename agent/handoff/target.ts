@@ -13,7 +13,7 @@ import { PAGES_OK } from '../../proto/frames.js';
 import type { ImageChunk__Output } from '../../proto/index.js';
 import type { ContainerRecord } from '../containers.js';
 import { type HandoffContext, ROOTFS_TAR, workDirOf } from './context.js';
-import { applyDelta, ROOTFS_DELTA, ROOTFS_GONE, unpackRootfs } from './rootfs.js';
+import { applyDelta, ROOTFS_DELTA, ROOTFS_DIRS, unpackRootfs } from './rootfs.js';
 
 /** What a target slot leaves on disk once its tree is restored. */
 export interface SlotFile {
@@ -58,6 +58,12 @@ export interface ReceiveLimits {
 
 /** Room kept free on the target beyond what a move needs. */
 const SPACE_MARGIN = 1.1;
+
+async function migrationsDir(stateDir: string): Promise<string> {
+  const dir = join(stateDir, 'migrations');
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
 
 async function freeBytes(dir: string): Promise<number> {
   const s = await statfs(dir);
@@ -108,6 +114,8 @@ export class TargetSlots {
     );
     result.catch(() => {});
     s.pages = { result, stop: () => ctl.abort() };
+    // Fault point: the page server dies while the source is still dumping into it.
+    if (ctx.faults.armed('kill-page-server')) setTimeout(() => ctl.abort(), 20);
   }
 
   async prepare(
@@ -129,7 +137,8 @@ export class TargetSlots {
     }
     ctx.containers.reserve(c.name, c.ip);
     try {
-      const free = await freeBytes(ctx.opts.stateDir);
+      // Where the images will go (a separate filesystem can be mounted there).
+      const free = await freeBytes(await migrationsDir(ctx.opts.stateDir));
       if (free < estimate * SPACE_MARGIN) {
         throw new TernError(
           'RESOURCE_EXHAUSTED',
@@ -244,7 +253,7 @@ export class TargetSlots {
     if (s.receiving) throw precondition(`images of migration ${id} are already being received`);
     const { maxBytes } = limits;
     if (maxBytes > 0) {
-      const free = await freeBytes(this.ctx.opts.stateDir);
+      const free = await freeBytes(await migrationsDir(this.ctx.opts.stateDir));
       if (free < maxBytes * SPACE_MARGIN)
         throw new TernError(
           'RESOURCE_EXHAUSTED',
@@ -287,9 +296,9 @@ export class TargetSlots {
     } else if (s.rootfsPrecopied) {
       // Only what changed since the pre-copy (nothing at all if nothing did).
       const delta = rx.received.includes(ROOTFS_DELTA) ? join(s.imagesDir, ROOTFS_DELTA) : undefined;
-      const gone = rx.received.includes(ROOTFS_GONE) ? join(s.imagesDir, ROOTFS_GONE) : undefined;
-      await applyDelta(rootfs, delta, gone);
-      for (const f of [delta, gone]) if (f) await rm(f);
+      const dirs = rx.received.includes(ROOTFS_DIRS) ? join(s.imagesDir, ROOTFS_DIRS) : undefined;
+      await applyDelta(rootfs, delta, dirs);
+      for (const f of [delta, dirs]) if (f) await rm(f);
     } else {
       throw new TernError('DATA_LOSS', 'image stream carried no rootfs');
     }

@@ -34,7 +34,12 @@ export class Cluster {
     writeFileSync(join(this.rootfs, 'tern', 'console.log'), '');
     for (const d of ['coordinator', ...HOSTS] as Daemon[]) await this.startDaemon(d);
     this.client = coordinatorClient(`127.0.0.1:${this.coordPort}`);
-    await this.waitFor('both hosts up', async () => {
+    await this.waitUp();
+  }
+
+  /** Until the coordinator counts every host up (after a restart, agents report in again). */
+  async waitUp(): Promise<void> {
+    await this.waitFor('every host up', async () => {
       const r = await this.call('ListHosts', {});
       return (r as { hosts: { up: boolean }[] }).hosts.filter((h) => h.up).length === HOSTS.length;
     });

@@ -22,6 +22,7 @@ describe('in-process: coordinator and agents over a simulated host', function ()
   let n = 0;
   /** A fresh container on hostA for each case. */
   const fresh = async () => {
+    await c.waitUp();
     const name = `c${++n}`;
     const { memory } = await c.run(name, 'hostA');
     return { name, memory };
@@ -68,7 +69,7 @@ describe('in-process: coordinator and agents over a simulated host', function ()
     const src = join(c.stateDir('hostA'), 'containers', name, 'rootfs');
     await writeFile(join(src, 'old.txt'), 'before the move');
     await writeFile(join(src, 'doomed.txt'), 'to be deleted');
-    c.world.delays.dumpMs = 600;
+    c.world.delays.dumpMs = 1500;
     const id = await c.migrate(name, 'hostB');
     await c.waitPhase(id, ['dumping']);
     // After the pre-copy, before the freeze: the container writes, rewrites and deletes.
@@ -99,7 +100,7 @@ describe('in-process: coordinator and agents over a simulated host', function ()
 
     it("refuses a credential that is not the migration's, while the tree is held; the move goes on", async () => {
       const { name, memory } = await fresh();
-      c.world.delays.restoreMs = 800;
+      c.world.delays.restoreMs = 1500;
       const id = await c.migrate(name, 'hostB');
       await c.waitPhase(id, ['restoring']);
       const forged = fetchImages(await hostA(), id, randomBytes(32).toString('hex'));
@@ -133,12 +134,12 @@ describe('in-process: coordinator and agents over a simulated host', function ()
     // Each phase is made slow enough to be caught in: by the simulated engine
     // (preflight, dumping, restoring) or by a delay fault in an agent.
     const slow: Record<string, () => void> = {
-      preflight: () => (c.world.delays.cpuinfoMs = 600),
-      dumping: () => (c.world.delays.dumpMs = 600),
-      transferring: () => c.faults('hostA', 'transfer=delay:800'),
-      restoring: () => (c.world.delays.restoreMs = 600),
-      committing: () => c.faults('hostA', 'commit=delay:800'),
-      committed: () => c.faults('hostB', 'resume=delay:800'),
+      preflight: () => (c.world.delays.cpuinfoMs = 1500),
+      dumping: () => (c.world.delays.dumpMs = 1500),
+      transferring: () => c.faults('hostA', 'transfer=delay:1500'),
+      restoring: () => (c.world.delays.restoreMs = 1500),
+      committing: () => c.faults('hostA', 'commit=delay:1500'),
+      committed: () => c.faults('hostB', 'resume=delay:1500'),
     };
     for (const phase of Object.keys(slow)) {
       const before = ['preflight', 'dumping', 'transferring', 'restoring'].includes(phase);

@@ -61,8 +61,8 @@ async function runCase(c: Case, rootfs: string): Promise<void> {
   const problems: string[] = [];
   const notes: string[] = [];
   tally.injected++;
-  if (c.kind === 'fail' || c.kind === 'crash' || c.kind === 'corrupt') {
-    const action = c.kind === 'corrupt' ? 'fail' : c.kind;
+  if (c.kind === 'fail' || c.kind === 'crash' || c.kind === 'corrupt' || c.kind === 'kill') {
+    const action = c.kind === 'corrupt' || c.kind === 'kill' ? 'fail' : c.kind;
     await arm(daemonName(c.role, from, to), `${c.point}=${action}`);
   }
   if (c.with) await arm(daemonName(c.with.role, from, to), `${c.with.point}=${c.with.action}`);

@@ -4,7 +4,7 @@ export type Where = 'source' | 'target';
 export interface Case {
   /** fault point (as armed in a faults file) or external action */
   point: string;
-  kind: 'fail' | 'crash' | 'corrupt' | 'sigkill' | 'link-down' | 'disk-full';
+  kind: 'fail' | 'crash' | 'corrupt' | 'kill' | 'sigkill' | 'link-down' | 'disk-full';
   role: Role;
   /** Where the container must run afterwards. */
   expect: Where;
@@ -44,6 +44,8 @@ export const MATRIX: Case[] = [
   { point: 'transfer', kind: 'fail', role: 'source', expect: 'source' },
   { point: 'transfer', kind: 'crash', role: 'source', expect: 'source', fast: true },
   { point: 'corrupt-chunk', kind: 'corrupt', role: 'source', expect: 'source', fast: true },
+  // The target's page server dies while the source's dump sends it pages.
+  { point: 'kill-page-server', kind: 'kill', role: 'target', expect: 'source' },
   { point: 'restore', kind: 'fail', role: 'target', expect: 'source' },
   { point: 'restore', kind: 'crash', role: 'target', expect: 'source' },
   { point: 'criu-restore', kind: 'fail', role: 'target', expect: 'source' },
