@@ -133,7 +133,6 @@ export async function applyDelta(rootfs: string, deltaTar?: string, dirsFile?: s
   }
 }
 
-
 export async function takeMarker(workDir: string): Promise<string> {
   const m = join(workDir, MARKER);
   await writeFile(m, '');
