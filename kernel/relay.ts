@@ -2,22 +2,12 @@
 // stream goes through a socket the agent connected and authenticated, and
 // hashes that stream on its way. These helpers build its command line and
 // read the digest it leaves.
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TernError } from '../core/errors.js';
 import type { StreamDigest } from './engine.js';
+import { nativePath } from './shim.js';
 
-/** Built by `npm run build` into dist/native/, beside tern-shim. */
-export function defaultRelayPath(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [
-    join(here, '..', 'native', 'tern-relay'),
-    join(here, '..', 'dist', 'native', 'tern-relay'),
-  ];
-  return candidates.find((p) => existsSync(p)) ?? candidates[0];
-}
+export const defaultRelayPath = () => nativePath('tern-relay');
 
 /** The network socket is the child's fd 3; CRIU gets its end of the relay as fd 4. */
 export const NET_FD = 3;

@@ -11,15 +11,14 @@ import { fileURLToPath } from 'node:url';
 import { TernError } from '../core/errors.js';
 import { alive, innerPid, processTree } from './proc.js';
 
-/** Built by `npm run build` into dist/native/. */
-export function defaultShimPath(): string {
+/** A helper program that `npm run build` builds into dist/native/ (tern-shim, tern-relay). */
+export function nativePath(name: string): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [
-    join(here, '..', 'native', 'tern-shim'),
-    join(here, '..', 'dist', 'native', 'tern-shim'),
-  ];
+  const candidates = [join(here, '..', 'native', name), join(here, '..', 'dist', 'native', name)];
   return candidates.find((p) => existsSync(p)) ?? candidates[0];
 }
+
+export const defaultShimPath = () => nativePath('tern-shim');
 
 export interface LaunchSpec {
   rootfs: string;
