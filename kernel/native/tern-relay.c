@@ -12,6 +12,11 @@
 // and digest are written to DIGEST_FILE as `<bytes> <sha256 hex>\n`, so the
 // source and the target can prove they saw the same stream. tern-relay exits
 // with the command's status; SIGTERM and SIGINT are passed on to it.
+//
+// A peer that stops acknowledging (a cut link, a dead host) ends the stream
+// after $TERN_RELAY_TIMEOUT_MS (default 30000) instead of the kernel's many
+// minutes of retransmissions (TCP_USER_TIMEOUT): CRIU then fails, and a dump
+// that fails unfreezes its tree.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -110,6 +117,10 @@ int main(int argc, char **argv) {
 	const char *digest = argv[4];
 	int fl = fcntl(net, F_GETFL);
 	if (fl < 0 || fcntl(net, F_SETFL, fl & ~O_NONBLOCK) < 0) die("network socket");
+	const char *t = getenv("TERN_RELAY_TIMEOUT_MS");
+	unsigned int user_timeout = t && *t ? (unsigned int)strtoul(t, NULL, 10) : 30000;
+	/* Not a TCP socket (a test's socket pair): nothing to bound. */
+	setsockopt(net, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) die("socketpair");
 	signal(SIGPIPE, SIG_IGN);

@@ -40,10 +40,11 @@ import {
   latestMigration,
   leftovers,
   restartDead,
+  STREAM_PHASE,
   secs,
   startMigrate,
   timeline,
-  waitTransferring,
+  waitStreaming,
 } from './faults/harness.js';
 import { type Case, FULL, HOSTS, MATRIX, NAME, WORKLOAD_MIB } from './faults/matrix.js';
 
@@ -75,7 +76,7 @@ async function runCase(c: Case, rootfs: string): Promise<void> {
   const daemon = daemonName(c.role, from, to);
   let cut: CutReport | undefined;
   if (c.kind === 'sigkill') {
-    await waitTransferring();
+    await waitStreaming();
     process.kill(await daemonPid(daemon), 'SIGKILL');
   } else if (c.kind === 'link-down') {
     cut = await cutLink(c, from, to);
@@ -133,13 +134,13 @@ async function runCase(c: Case, rootfs: string): Promise<void> {
   if (cut) {
     notes.push(`cut ${secs(cut.cutMs)}, stall deadline ${secs(cut.stallMs)}`);
     const tl = await timeline(final.id).catch(() => []);
-    const i = tl.findIndex((h) => h.phase === 'transferring');
+    const i = tl.findIndex((h) => h.phase === STREAM_PHASE);
     const next = i >= 0 ? tl[i + 1] : undefined;
     if (next) notes.push(`${next.phase} ${secs(next.atMs - cut.atMs)} after the cut began`);
-    if (cut.phaseAtDown !== 'transferring')
-      problems.push(`the cut did not land inside transferring (${cut.phaseAtDown} as the link went down)`);
-    if (c.cut === 'short' && cut.phaseAtUp !== 'transferring')
-      problems.push(`the transfer did not outlast the cut (${cut.phaseAtUp} as the link came back)`);
+    if (cut.phaseAtDown !== STREAM_PHASE)
+      problems.push(`the cut did not land inside the page stream (${cut.phaseAtDown} as the link went down)`);
+    if (c.cut === 'short' && cut.phaseAtUp !== STREAM_PHASE)
+      problems.push(`the page stream did not outlast the cut (${cut.phaseAtUp} as the link came back)`);
     if (c.cut === 'long') {
       if (cut.resumedAfterMs === undefined)
         problems.push(`${NAME} did not run on ${from} within ${secs(cut.boundMs)} of the cut`);

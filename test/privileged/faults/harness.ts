@@ -246,10 +246,13 @@ export function startMigrate(to: string): Promise<{ code: number; out: string }>
   });
 }
 
-export function waitTransferring(): Promise<true> {
+/** Memory pages flow to the target while the source dumps: the bulk of a move's bytes. */
+export const STREAM_PHASE = 'dumping';
+
+export function waitStreaming(): Promise<true> {
   return waitFor(
-    'the transfer to start',
-    async () => ((await latestMigration())?.phase === 'transferring' ? true : undefined),
+    'the page stream to start',
+    async () => ((await latestMigration())?.phase === STREAM_PHASE ? true : undefined),
     30_000,
   );
 }
@@ -281,7 +284,7 @@ export async function cutLink(c: Case, from: string, to: string): Promise<CutRep
     `a short cut (${cutMs} ms) must stay well under ${stall} ms`,
   );
   const daemon = daemonName(c.role, from, to);
-  await waitTransferring();
+  await waitStreaming();
   const t0 = Date.now();
   const report: CutReport = { atMs: t0, cutMs, stallMs: stall, boundMs: stall + cutMs + RESUME_SLACK_MS };
   const r = await inHost(daemon, ['ip', 'link', 'set', 'ul', 'down']);

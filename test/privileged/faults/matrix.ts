@@ -63,9 +63,10 @@ export const MATRIX: Case[] = [
   { point: 'after-committed', kind: 'crash', role: 'coordinator', expect: 'target' },
   { point: 'resume', kind: 'fail', role: 'target', expect: 'target' },
   { point: 'resume', kind: 'crash', role: 'target', expect: 'target', fast: true },
-  { point: 'mid-transfer', kind: 'sigkill', role: 'source', expect: 'source' },
-  { point: 'mid-transfer', kind: 'sigkill', role: 'target', expect: 'source' },
-  { point: 'mid-transfer', kind: 'sigkill', role: 'coordinator', expect: 'source' },
+  // While the dump streams memory pages to the target's page server.
+  { point: 'mid-stream', kind: 'sigkill', role: 'source', expect: 'source' },
+  { point: 'mid-stream', kind: 'sigkill', role: 'target', expect: 'source' },
+  { point: 'mid-stream', kind: 'sigkill', role: 'coordinator', expect: 'source' },
   // The store itself refuses to record a phase. Up to and including
   // committing the refused record leaves the migration abortable: it aborts
   // and the container runs on the source. A refused committed or done is
@@ -104,7 +105,7 @@ export const MATRIX: Case[] = [
   // source's tree runs again once the source is reachable (the coordinator
   // tells it to abort when its heartbeats come back).
   {
-    point: 'mid-transfer',
+    point: 'mid-stream',
     kind: 'link-down',
     role: 'source',
     expect: 'target',
@@ -112,7 +113,7 @@ export const MATRIX: Case[] = [
     memMiB: LINK_MIB,
   },
   {
-    point: 'mid-transfer',
+    point: 'mid-stream',
     kind: 'link-down',
     role: 'source',
     expect: 'source',
