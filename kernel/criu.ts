@@ -4,7 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import { constants as fsc, openSync } from 'node:fs';
-import { chmod, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { release } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -23,9 +23,10 @@ import type {
   StreamDigest,
 } from './engine.js';
 import { run } from './exec.js';
+import { holdScript, sendVerdict } from './hold.js';
 import { loadImageTypes, readImage } from './images.js';
 import { drainInFlight, gate, gateScript, IFNAME, ungate } from './inflight.js';
-import { defaultRelayPath, PS_FD, readDigest, relayArgs } from './relay.js';
+import { defaultRelayPath, PS_FD, readDigest, relayArgs, runPageServer } from './relay.js';
 import { isCriuFailure, restoreUnderShim } from './shim.js';
 
 /** CoreEntry.tc.task_state of a task that was stopped when dumped (criu/include/pid.h). */
@@ -60,32 +61,6 @@ export function compareVersions(a: string, b: string): number {
     if (d !== 0) return d < 0 ? -1 : 1;
   }
   return 0;
-}
-
-/**
- * The post-dump action script. It tells the agent the tree is frozen by
- * writing to `ready`, then blocks reading `verdict`: "kill" exits 0 (CRIU
- * kills the tree), anything else, EOF or the hold timeout exits 1 (CRIU
- * unfreezes the tree and it runs on here). On every way out it first lets new
- * connections in again (`ungate.nft`, see gateScript), so the gate is lifted
- * even when the agent that set it is gone; so does CRIU's network-unlock
- * action, which runs whenever a dump fails and the tree runs on here.
- */
-export function holdScript(dir: string, timeoutSec: number): string {
-  return `#!/bin/sh
-# tern post-dump hold: exit 0 kills the frozen tree, non-zero resumes it.
-ungate() { [ -f "${dir}/ungate.nft" ] && PATH="$PATH:/usr/sbin:/sbin" nft -f "${dir}/ungate.nft" >/dev/null 2>&1; }
-case "$CRTOOLS_SCRIPT_ACTION" in
-post-dump) ;;
-network-unlock) ungate; exit 0 ;;
-*) exit 0 ;;
-esac
-timeout ${timeoutSec} sh -c 'echo ready > "${dir}/ready"' || { ungate; exit 1; }
-v=$(timeout ${timeoutSec} head -n 1 "${dir}/verdict") || { ungate; exit 1; }
-ungate
-[ "$v" = "kill" ] && exit 0
-exit 1
-`;
 }
 
 export class CriuEngine implements CheckpointEngine {
@@ -277,7 +252,7 @@ export class CriuEngine implements CheckpointEngine {
       } catch {
         verdict = 'resume';
       }
-      await this.sendVerdict(hookDir, verdict);
+      await sendVerdict(hookDir, verdict);
     });
 
     const code = await Promise.race([exited, hookDone.then(() => exited)]);
@@ -305,64 +280,12 @@ export class CriuEngine implements CheckpointEngine {
     return this.opts.relayPath ?? defaultRelayPath();
   }
 
-  async servePages(req: PageServerRequest, signal?: AbortSignal): Promise<StreamDigest> {
-    const digest = join(req.workDir, 'pages.received');
-    const log = join(req.workDir, 'page-server.log');
-    await mkdir(req.imagesDir, { recursive: true });
-    const command = [
-      this.opts.criuPath,
-      'page-server',
-      '-D',
-      req.imagesDir,
-      '-o',
-      log,
-      '-v4',
-      '--ps-socket',
-      String(PS_FD),
-    ];
-    const child = spawn(this.relayPath(), relayArgs('recv', digest, command), {
-      stdio: ['ignore', 'ignore', 'pipe', req.socket],
-    });
-    req.socket.destroy();
-    let stderr = '';
-    child.stderr?.on('data', (b: Buffer) => {
-      stderr += b.toString();
-    });
-    const onAbort = () => child.kill('SIGTERM');
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const code = await new Promise<number | null>((resolve) => {
-      child.on('error', () => resolve(-1));
-      child.on('close', (c) => resolve(c));
-    });
-    signal?.removeEventListener('abort', onAbort);
-    if (signal?.aborted) throw new TernError('CANCELLED', 'page server stopped');
-    if (code !== 0) {
-      const text = await readFile(log, 'utf8').catch(() => '');
-      throw new TernError('DATA_LOSS', criuFailure('page-server', code, text || stderr));
-    }
-    return readDigest(digest, 1000);
+  servePages(req: PageServerRequest, signal?: AbortSignal): Promise<StreamDigest> {
+    return runPageServer(this.opts.criuPath, this.relayPath(), req, signal);
   }
 
   decideOrphanHold(workDir: string, verdict: 'kill' | 'resume'): Promise<boolean> {
-    return this.sendVerdict(join(workDir, 'hold'), verdict);
-  }
-
-  /** Delivers the verdict to a script blocked on the verdict fifo. */
-  private async sendVerdict(hookDir: string, verdict: 'kill' | 'resume'): Promise<boolean> {
-    // The script may not have opened the fifo yet; O_NONBLOCK fails with ENXIO
-    // until it does, so retry for a while. If it never does, the hold timed out.
-    const until = Date.now() + 10_000;
-    for (;;) {
-      try {
-        const fh = await open(join(hookDir, 'verdict'), fsc.O_WRONLY | fsc.O_NONBLOCK);
-        await fh.write(`${verdict}\n`);
-        await fh.close();
-        return true;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENXIO' || Date.now() > until) return false;
-        await new Promise((r) => setTimeout(r, 2));
-      }
-    }
+    return sendVerdict(join(workDir, 'hold'), verdict);
   }
 
   /**

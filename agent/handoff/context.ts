@@ -1,5 +1,7 @@
 // What both halves of the handoff share: the daemon's options, the engine,
 // the host, the container records, outcome records and fault points.
+import { timingSafeEqual } from 'node:crypto';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Faults } from '../../core/faults.js';
@@ -27,3 +29,19 @@ export function workDirOf(ctx: HandoffContext, id: string): string {
 
 /** The rootfs travels as this file at the end of the image stream. */
 export const ROOTFS_TAR = 'rootfs.tar';
+
+/** Small files are read in one synchronous call; large ones stream in 1 MiB pieces. */
+export async function* fileData(path: string): AsyncGenerator<Buffer> {
+  if (statSync(path).size <= 1 << 20) {
+    yield readFileSync(path);
+    return;
+  }
+  yield* createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
+}
+
+/** Whether a presented credential is the expected one (in constant time). */
+export function sameCredential(expected: string | undefined, presented: string): boolean {
+  const want = Buffer.from(expected ?? '', 'hex');
+  const got = Buffer.from(presented, 'hex');
+  return want.length > 0 && want.length === got.length && timingSafeEqual(want, got);
+}

@@ -1,8 +1,3 @@
-// The source half of the handoff: freeze and dump a container, hold the
-// frozen tree at post-dump until the coordinator decides, stream its images
-// and rootfs, then let CRIU kill it (commit) or unfreeze it (abort).
-import { timingSafeEqual } from 'node:crypto';
-import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { notFound, precondition, TernError } from '../../core/errors.js';
@@ -12,7 +7,7 @@ import { type EncodeStats, encodeFiles, type SourceFile } from '../../proto/chun
 import type { ImageChunk } from '../../proto/index.js';
 import type { ContainerRecord } from '../containers.js';
 import { openPageChannel } from '../data.js';
-import { type HandoffContext, ROOTFS_TAR, workDirOf } from './context.js';
+import { fileData, type HandoffContext, ROOTFS_TAR, sameCredential, workDirOf } from './context.js';
 import { dirListing, ROOTFS_DELTA, ROOTFS_DIRS, scanChanges, takeMarker, tarStream } from './rootfs.js';
 
 /** What a source hold leaves on disk so a restarted agent can still decide it. */
@@ -397,20 +392,4 @@ export class SourceHolds {
     this.prepared.delete(h.id);
     await rm(h.workDir, { recursive: true, force: true });
   }
-}
-
-/** Small files are read in one synchronous call; large ones stream in 1 MiB pieces. */
-async function* fileData(path: string): AsyncGenerator<Buffer> {
-  if (statSync(path).size <= 1 << 20) {
-    yield readFileSync(path);
-    return;
-  }
-  yield* createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
-}
-
-/** Whether a presented credential is the expected one (in constant time). */
-export function sameCredential(expected: string | undefined, presented: string): boolean {
-  const want = Buffer.from(expected ?? '', 'hex');
-  const got = Buffer.from(presented, 'hex');
-  return want.length > 0 && want.length === got.length && timingSafeEqual(want, got);
 }

@@ -1,7 +1,3 @@
-// The target half of the handoff: reserve the name and pick a veth, pull and
-// verify the image stream, restore the tree stopped, let it run once the
-// source's tree is confirmed gone, or remove the stopped copy on abort.
-import { timingSafeEqual } from 'node:crypto';
 import { mkdir, rm, statfs, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -12,8 +8,9 @@ import { ChunkReceiver, type EncodeStats } from '../../proto/chunks.js';
 import { PAGES_OK } from '../../proto/frames.js';
 import type { ImageChunk__Output } from '../../proto/index.js';
 import type { ContainerRecord } from '../containers.js';
-import { type HandoffContext, ROOTFS_TAR, workDirOf } from './context.js';
-import { applyDelta, ROOTFS_DELTA, ROOTFS_DIRS, unpackRootfs } from './rootfs.js';
+import { type HandoffContext, ROOTFS_TAR, sameCredential, workDirOf } from './context.js';
+import { pump, writeImages } from './receive.js';
+import { unpackRootfs } from './rootfs.js';
 
 /** What a target slot leaves on disk once its tree is restored. */
 export interface SlotFile {
@@ -72,7 +69,6 @@ async function freeBytes(dir: string): Promise<number> {
 
 export class TargetSlots {
   private readonly slots = new Map<string, TargetSlot>();
-  private firstChunkMs = 0;
 
   constructor(private readonly ctx: HandoffContext) {}
 
@@ -97,9 +93,7 @@ export class TargetSlots {
   async acceptPages(id: string, credential: string, sock: Socket): Promise<void> {
     const { ctx } = this;
     const s = this.slots.get(id);
-    const want = Buffer.from(s?.credential ?? '', 'hex');
-    const got = Buffer.from(credential, 'hex');
-    if (!s || want.length === 0 || want.length !== got.length || !timingSafeEqual(want, got))
+    if (!s || !sameCredential(s.credential, credential))
       throw new TernError(
         'PERMISSION_DENIED',
         `no migration ${id} on ${ctx.opts.host} takes pages with that credential`,
@@ -185,7 +179,7 @@ export class TargetSlots {
     await mkdir(dir, { recursive: true });
     const rx = new ChunkReceiver(dir, limits.maxBytes > 0 ? { maxBytes: limits.maxBytes } : {});
     const done = (async () => {
-      await this.pump(stream, rx, limits.stallMs);
+      await pump(stream, rx, limits.stallMs);
       if (!rx.received.includes(ROOTFS_TAR))
         throw new TernError('DATA_LOSS', 'rootfs pre-copy carried no rootfs');
       const rootfs = this.ctx.containers.rootfs(s.container.name);
@@ -202,43 +196,6 @@ export class TargetSlots {
       return stats;
     } finally {
       s.receiving = undefined;
-    }
-  }
-
-  /** Feeds a stream into a receiver; a stream that stops moving for stallMs ends it. */
-  private async pump(
-    stream: AsyncIterable<ImageChunk__Output> & { cancel(): void },
-    rx: ChunkReceiver,
-    stallMs: number,
-  ): Promise<void> {
-    let stalled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        stalled = true;
-        stream.cancel();
-      }, stallMs);
-    };
-    const t0 = Date.now();
-    try {
-      arm();
-      for await (const chunk of stream) {
-        if (!this.firstChunkMs) this.firstChunkMs = Date.now() - t0;
-        arm();
-        await rx.accept(chunk);
-      }
-      rx.finish();
-    } catch (e) {
-      await rx.discard();
-      if (stalled)
-        throw new TernError(
-          'DEADLINE_EXCEEDED',
-          `image stream stalled: no data for ${Math.round(stallMs / 1000)} s`,
-        );
-      throw e;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -260,7 +217,7 @@ export class TargetSlots {
           `not enough space on ${this.ctx.opts.host} for the images: ${free} bytes free, up to ${maxBytes} announced`,
         );
     }
-    const done = this.receiveInto(s, stream, limits);
+    const done = writeImages(this.ctx, s, stream, limits);
     s.receiving = { stop: () => stream.cancel(), done: done.catch(() => {}) };
     try {
       s.received = await done;
@@ -268,82 +225,6 @@ export class TargetSlots {
     } finally {
       s.receiving = undefined;
     }
-  }
-
-  private async receiveInto(
-    s: TargetSlot,
-    stream: AsyncIterable<ImageChunk__Output> & { cancel(): void },
-    limits: ReceiveLimits,
-  ): Promise<EncodeStats> {
-    // Pages a page server already wrote stay; anything else left from an earlier try goes.
-    if (!s.pages) {
-      await rm(s.imagesDir, { recursive: true, force: true });
-      await mkdir(s.imagesDir, { recursive: true });
-    }
-    const rx = new ChunkReceiver(s.imagesDir, limits.maxBytes > 0 ? { maxBytes: limits.maxBytes } : {});
-    this.firstChunkMs = 0;
-    const t0 = Date.now();
-    await this.pump(stream, rx, limits.stallMs);
-    const t1 = Date.now();
-    await this.checkPages(s, limits);
-    const t2 = Date.now();
-    const rootfs = this.ctx.containers.rootfs(s.container.name);
-    if (rx.received.includes(ROOTFS_TAR)) {
-      await rm(rootfs, { recursive: true, force: true });
-      await mkdir(rootfs, { recursive: true });
-      await unpackRootfs(rootfs, join(s.imagesDir, ROOTFS_TAR));
-      await rm(join(s.imagesDir, ROOTFS_TAR));
-    } else if (s.rootfsPrecopied) {
-      // Only what changed since the pre-copy (nothing at all if nothing did).
-      const delta = rx.received.includes(ROOTFS_DELTA) ? join(s.imagesDir, ROOTFS_DELTA) : undefined;
-      const dirs = rx.received.includes(ROOTFS_DIRS) ? join(s.imagesDir, ROOTFS_DIRS) : undefined;
-      await applyDelta(rootfs, delta, dirs);
-      for (const f of [delta, dirs]) if (f) await rm(f);
-    } else {
-      throw new TernError('DATA_LOSS', 'image stream carried no rootfs');
-    }
-    this.ctx.log.info(
-      {
-        migration: s.id,
-        firstMs: this.firstChunkMs,
-        files: rx.stats.files,
-        bytes: rx.stats.rawBytes,
-        streamMs: t1 - t0,
-        pagesMs: t2 - t1,
-        rootfsMs: Date.now() - t2,
-      },
-      'images received and checked',
-    );
-    return rx.stats;
-  }
-
-  /** The pages the page server received are, byte for byte, the ones the source sent. */
-  private async checkPages(s: TargetSlot, limits: ReceiveLimits): Promise<void> {
-    const sent = limits.pages;
-    if (!s.pages) {
-      if (sent)
-        throw new TernError(
-          'DATA_LOSS',
-          `the source sent ${sent.bytes} bytes of pages, but no page server here received them`,
-        );
-      return;
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const got = await Promise.race([
-      s.pages.result,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new TernError('DEADLINE_EXCEEDED', 'the page server did not finish')),
-          limits.stallMs,
-        );
-      }),
-    ]).finally(() => clearTimeout(timer));
-    if (!sent) throw new TernError('DATA_LOSS', 'pages arrived, but the source announced none');
-    if (got.bytes !== sent.bytes || got.sha256 !== sent.sha256)
-      throw new TernError(
-        'DATA_LOSS',
-        `page stream corrupted: the source sent ${sent.bytes} bytes (sha256 ${sent.sha256.slice(0, 16)}…), the page server received ${got.bytes} (sha256 ${got.sha256.slice(0, 16)}…)`,
-      );
   }
 
   async restoreStopped(id: string, signal?: AbortSignal): Promise<ContainerRecord> {

@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { holdScript } from '../../kernel/criu.js';
 import { run } from '../../kernel/exec.js';
+import { holdScript } from '../../kernel/hold.js';
 import { gateScript, gateTable, inFlightConnections } from '../../kernel/inflight.js';
 
 const HEADER =

@@ -1,0 +1,123 @@
+// Receiving a migration's images on the target: the chunk stream written
+// into the slot and checked file by file, the page stream's digest compared
+// with what the source sent, and the rootfs brought up to date (whole, or the
+// changes since the pre-copy).
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TernError } from '../../core/errors.js';
+import { ChunkReceiver, type EncodeStats } from '../../proto/chunks.js';
+import type { ImageChunk__Output } from '../../proto/index.js';
+import { type HandoffContext, ROOTFS_TAR } from './context.js';
+import { applyDelta, ROOTFS_DELTA, ROOTFS_DIRS, unpackRootfs } from './rootfs.js';
+import type { ReceiveLimits, TargetSlot } from './target.js';
+
+/** Feeds a stream into a receiver; a stream that stops moving for stallMs ends it. */
+export async function pump(
+  stream: AsyncIterable<ImageChunk__Output> & { cancel(): void },
+  rx: ChunkReceiver,
+  stallMs: number,
+): Promise<void> {
+  let stalled = false;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      stalled = true;
+      stream.cancel();
+    }, stallMs);
+  };
+  try {
+    arm();
+    for await (const chunk of stream) {
+      arm();
+      await rx.accept(chunk);
+    }
+    rx.finish();
+  } catch (e) {
+    await rx.discard();
+    if (stalled)
+      throw new TernError(
+        'DEADLINE_EXCEEDED',
+        `image stream stalled: no data for ${Math.round(stallMs / 1000)} s`,
+      );
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Writes a pulled chunk stream into the slot, verifies it, unpacks the rootfs. */
+export async function writeImages(
+  ctx: HandoffContext,
+  s: TargetSlot,
+  stream: AsyncIterable<ImageChunk__Output> & { cancel(): void },
+  limits: ReceiveLimits,
+): Promise<EncodeStats> {
+  // Pages a page server already wrote stay; anything else left from an earlier try goes.
+  if (!s.pages) {
+    await rm(s.imagesDir, { recursive: true, force: true });
+    await mkdir(s.imagesDir, { recursive: true });
+  }
+  const rx = new ChunkReceiver(s.imagesDir, limits.maxBytes > 0 ? { maxBytes: limits.maxBytes } : {});
+  const t0 = Date.now();
+  await pump(stream, rx, limits.stallMs);
+  const t1 = Date.now();
+  await checkPages(s, limits);
+  const t2 = Date.now();
+  const rootfs = ctx.containers.rootfs(s.container.name);
+  if (rx.received.includes(ROOTFS_TAR)) {
+    await rm(rootfs, { recursive: true, force: true });
+    await mkdir(rootfs, { recursive: true });
+    await unpackRootfs(rootfs, join(s.imagesDir, ROOTFS_TAR));
+    await rm(join(s.imagesDir, ROOTFS_TAR));
+  } else if (s.rootfsPrecopied) {
+    // Only what changed since the pre-copy (nothing at all if nothing did).
+    const delta = rx.received.includes(ROOTFS_DELTA) ? join(s.imagesDir, ROOTFS_DELTA) : undefined;
+    const dirs = rx.received.includes(ROOTFS_DIRS) ? join(s.imagesDir, ROOTFS_DIRS) : undefined;
+    await applyDelta(rootfs, delta, dirs);
+    for (const f of [delta, dirs]) if (f) await rm(f);
+  } else {
+    throw new TernError('DATA_LOSS', 'image stream carried no rootfs');
+  }
+  ctx.log.info(
+    {
+      migration: s.id,
+      files: rx.stats.files,
+      bytes: rx.stats.rawBytes,
+      streamMs: t1 - t0,
+      pagesMs: t2 - t1,
+      rootfsMs: Date.now() - t2,
+    },
+    'images received and checked',
+  );
+  return rx.stats;
+}
+
+/** The pages the page server received are, byte for byte, the ones the source sent. */
+async function checkPages(s: TargetSlot, limits: ReceiveLimits): Promise<void> {
+  const sent = limits.pages;
+  if (!s.pages) {
+    if (sent)
+      throw new TernError(
+        'DATA_LOSS',
+        `the source sent ${sent.bytes} bytes of pages, but no page server here received them`,
+      );
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const got = await Promise.race([
+    s.pages.result,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new TernError('DEADLINE_EXCEEDED', 'the page server did not finish')),
+        limits.stallMs,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+  if (!sent) throw new TernError('DATA_LOSS', 'pages arrived, but the source announced none');
+  if (got.bytes !== sent.bytes || got.sha256 !== sent.sha256)
+    throw new TernError(
+      'DATA_LOSS',
+      `page stream corrupted: the source sent ${sent.bytes} bytes (sha256 ${sent.sha256.slice(0, 16)}…), the page server received ${got.bytes} (sha256 ${got.sha256.slice(0, 16)}…)`,
+    );
+}

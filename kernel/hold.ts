@@ -1,0 +1,49 @@
+// The post-dump hold: the action script CRIU runs at post-dump, which keeps
+// the frozen tree waiting for tern's verdict, and how the verdict reaches it.
+import { constants as fsc } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * The post-dump action script. It tells the agent the tree is frozen by
+ * writing to `ready`, then blocks reading `verdict`: "kill" exits 0 (CRIU
+ * kills the tree), anything else, EOF or the hold timeout exits 1 (CRIU
+ * unfreezes the tree and it runs on here). On every way out it first lets new
+ * connections in again (`ungate.nft`, see gateScript), so the gate is lifted
+ * even when the agent that set it is gone; so does CRIU's network-unlock
+ * action, which runs whenever a dump fails and the tree runs on here.
+ */
+export function holdScript(dir: string, timeoutSec: number): string {
+  return `#!/bin/sh
+# tern post-dump hold: exit 0 kills the frozen tree, non-zero resumes it.
+ungate() { [ -f "${dir}/ungate.nft" ] && PATH="$PATH:/usr/sbin:/sbin" nft -f "${dir}/ungate.nft" >/dev/null 2>&1; }
+case "$CRTOOLS_SCRIPT_ACTION" in
+post-dump) ;;
+network-unlock) ungate; exit 0 ;;
+*) exit 0 ;;
+esac
+timeout ${timeoutSec} sh -c 'echo ready > "${dir}/ready"' || { ungate; exit 1; }
+v=$(timeout ${timeoutSec} head -n 1 "${dir}/verdict") || { ungate; exit 1; }
+ungate
+[ "$v" = "kill" ] && exit 0
+exit 1
+`;
+}
+
+/** Delivers the verdict to a script blocked on the verdict fifo. */
+export async function sendVerdict(hookDir: string, verdict: 'kill' | 'resume'): Promise<boolean> {
+  // The script may not have opened the fifo yet; O_NONBLOCK fails with ENXIO
+  // until it does, so retry for a while. If it never does, the hold timed out.
+  const until = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const fh = await open(join(hookDir, 'verdict'), fsc.O_WRONLY | fsc.O_NONBLOCK);
+      await fh.write(`${verdict}\n`);
+      await fh.close();
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENXIO' || Date.now() > until) return false;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+}
