@@ -127,8 +127,10 @@ export class Coordinator implements Fleet {
     return this.hosts.get(host)?.dataAddress;
   }
 
-  relayedBytes(migration: string): number {
-    return this.relayed.get(migration) ?? 0;
+  takeRelayedBytes(migration: string): number {
+    const n = this.relayed.get(migration) ?? 0;
+    this.relayed.delete(migration);
+    return n;
   }
 
   isUp(name: string): boolean {

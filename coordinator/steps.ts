@@ -19,8 +19,8 @@ export interface Fleet {
   stallMs(): number;
   /** The data channel a host's agent registered, if any. */
   dataAddress(host: string): string | undefined;
-  /** Image bytes of a migration that passed through this coordinator's relay. */
-  relayedBytes(migration: string): number;
+  /** Image bytes of a migration that passed through this coordinator's relay (read once: the count goes). */
+  takeRelayedBytes(migration: string): number;
 }
 
 export interface StepContext {
@@ -199,7 +199,7 @@ const transferring: Step = {
         transferMs: Date.now() - t0,
         rawBytes: Number(rx.raw_bytes),
         wireBytes: Number(rx.wire_bytes),
-        coordinatorBytes: fleet.relayedBytes(m.id),
+        coordinatorBytes: fleet.takeRelayedBytes(m.id),
       },
       detail: `${rx.files} files verified, ${rx.raw_bytes} bytes raw, ${rx.wire_bytes} on the wire, ${direct ? `direct from ${direct}` : 'through the coordinator'}`,
     };

@@ -66,10 +66,7 @@ export async function writeImages(
   const t2 = Date.now();
   const rootfs = ctx.containers.rootfs(s.container.name);
   if (rx.received.includes(ROOTFS_TAR)) {
-    await rm(rootfs, { recursive: true, force: true });
-    await mkdir(rootfs, { recursive: true });
-    await unpackRootfs(rootfs, join(s.imagesDir, ROOTFS_TAR));
-    await rm(join(s.imagesDir, ROOTFS_TAR));
+    await replaceRootfs(rootfs, join(s.imagesDir, ROOTFS_TAR));
   } else if (s.rootfsPrecopied) {
     // Only what changed since the pre-copy (nothing at all if nothing did).
     const delta = rx.received.includes(ROOTFS_DELTA) ? join(s.imagesDir, ROOTFS_DELTA) : undefined;
@@ -120,4 +117,31 @@ async function checkPages(s: TargetSlot, limits: ReceiveLimits): Promise<void> {
       'DATA_LOSS',
       `page stream corrupted: the source sent ${sent.bytes} bytes (sha256 ${sent.sha256.slice(0, 16)}…), the page server received ${got.bytes} (sha256 ${got.sha256.slice(0, 16)}…)`,
     );
+}
+
+/** Before the freeze: the whole rootfs (the pre-copy), unpacked into the container's directory here. */
+export async function writeRootfs(
+  ctx: HandoffContext,
+  s: TargetSlot,
+  stream: AsyncIterable<ImageChunk__Output> & { cancel(): void },
+  limits: ReceiveLimits,
+): Promise<EncodeStats> {
+  const dir = join(s.workDir, 'rootfs-in');
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const rx = new ChunkReceiver(dir, limits.maxBytes > 0 ? { maxBytes: limits.maxBytes } : {});
+  await pump(stream, rx, limits.stallMs);
+  if (!rx.received.includes(ROOTFS_TAR))
+    throw new TernError('DATA_LOSS', 'rootfs pre-copy carried no rootfs');
+  await replaceRootfs(ctx.containers.rootfs(s.container.name), join(dir, ROOTFS_TAR));
+  await rm(dir, { recursive: true, force: true });
+  return rx.stats;
+}
+
+/** Replaces whatever is in rootfs with the content of a tar file, and removes the tar. */
+async function replaceRootfs(rootfs: string, tarFile: string): Promise<void> {
+  await rm(rootfs, { recursive: true, force: true });
+  await mkdir(rootfs, { recursive: true });
+  await unpackRootfs(rootfs, tarFile);
+  await rm(tarFile);
 }

@@ -4,13 +4,12 @@ import { join } from 'node:path';
 import { notFound, precondition, TernError } from '../../core/errors.js';
 import { checkMigrationId, validateName } from '../../core/names.js';
 import type { StreamDigest } from '../../kernel/engine.js';
-import { ChunkReceiver, type EncodeStats } from '../../proto/chunks.js';
+import type { EncodeStats } from '../../proto/chunks.js';
 import { PAGES_OK } from '../../proto/frames.js';
 import type { ImageChunk__Output } from '../../proto/index.js';
 import type { ContainerRecord } from '../containers.js';
-import { type HandoffContext, ROOTFS_TAR, sameCredential, workDirOf } from './context.js';
-import { pump, writeImages } from './receive.js';
-import { unpackRootfs } from './rootfs.js';
+import { type HandoffContext, sameCredential, workDirOf } from './context.js';
+import { writeImages, writeRootfs } from './receive.js';
 
 /** What a target slot leaves on disk once its tree is restored. */
 export interface SlotFile {
@@ -55,6 +54,16 @@ export interface ReceiveLimits {
 
 /** Room kept free on the target beyond what a move needs. */
 const SPACE_MARGIN = 1.1;
+
+/** Marks the slot as receiving while `done` runs, so that an abort can stop the stream and wait for it. */
+async function receiving<T>(s: TargetSlot, stream: { cancel(): void }, done: Promise<T>): Promise<T> {
+  s.receiving = { stop: () => stream.cancel(), done: done.catch(() => {}) };
+  try {
+    return await done;
+  } finally {
+    s.receiving = undefined;
+  }
+}
 
 async function migrationsDir(stateDir: string): Promise<string> {
   const dir = join(stateDir, 'migrations');
@@ -174,29 +183,9 @@ export class TargetSlots {
   ): Promise<EncodeStats> {
     const s = this.slot(id);
     if (s.receiving || s.received) throw precondition(`migration ${id} is already receiving its images`);
-    const dir = join(s.workDir, 'rootfs-in');
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
-    const rx = new ChunkReceiver(dir, limits.maxBytes > 0 ? { maxBytes: limits.maxBytes } : {});
-    const done = (async () => {
-      await pump(stream, rx, limits.stallMs);
-      if (!rx.received.includes(ROOTFS_TAR))
-        throw new TernError('DATA_LOSS', 'rootfs pre-copy carried no rootfs');
-      const rootfs = this.ctx.containers.rootfs(s.container.name);
-      await rm(rootfs, { recursive: true, force: true });
-      await mkdir(rootfs, { recursive: true });
-      await unpackRootfs(rootfs, join(dir, ROOTFS_TAR));
-      await rm(dir, { recursive: true, force: true });
-      return rx.stats;
-    })();
-    s.receiving = { stop: () => stream.cancel(), done: done.catch(() => {}) };
-    try {
-      const stats = await done;
-      s.rootfsPrecopied = true;
-      return stats;
-    } finally {
-      s.receiving = undefined;
-    }
+    const stats = await receiving(s, stream, writeRootfs(this.ctx, s, stream, limits));
+    s.rootfsPrecopied = true;
+    return stats;
   }
 
   /** Writes a pulled chunk stream into the slot, verifies it, unpacks the rootfs. */
@@ -217,14 +206,8 @@ export class TargetSlots {
           `not enough space on ${this.ctx.opts.host} for the images: ${free} bytes free, up to ${maxBytes} announced`,
         );
     }
-    const done = writeImages(this.ctx, s, stream, limits);
-    s.receiving = { stop: () => stream.cancel(), done: done.catch(() => {}) };
-    try {
-      s.received = await done;
-      return s.received;
-    } finally {
-      s.receiving = undefined;
-    }
+    s.received = await receiving(s, stream, writeImages(this.ctx, s, stream, limits));
+    return s.received;
   }
 
   async restoreStopped(id: string, signal?: AbortSignal): Promise<ContainerRecord> {

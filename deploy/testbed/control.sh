@@ -52,19 +52,23 @@ cmd_stop_agent() {
   stop_daemon "$1"
 }
 
+# Waits for an agent just started to register, unless --no-wait or no coordinator runs.
+await_agent() { # host [--no-wait]
+  [ "${2:-}" = --no-wait ] && return 0
+  if coordinator_running; then
+    wait_hosts_up "$1"
+    log "$1 is up"
+  else
+    log "coordinator is not running; not waiting for $1 to register"
+  fi
+}
+
 cmd_start_agent() { # host [--no-wait]
   need_root
   check_host_arg "${1:-}"
   take_lock
   start_daemon "$1"
-  if [ "${2:-}" != --no-wait ]; then
-    if coordinator_running; then
-      wait_hosts_up "$1"
-      log "$1 is up"
-    else
-      log "coordinator is not running; not waiting for $1 to register"
-    fi
-  fi
+  await_agent "$1" "${2:-}"
 }
 
 cmd_restart_agent() { # host [--no-wait]
@@ -73,14 +77,7 @@ cmd_restart_agent() { # host [--no-wait]
   take_lock
   stop_daemon "$1"
   start_daemon "$1"
-  if [ "${2:-}" != --no-wait ]; then
-    if coordinator_running; then
-      wait_hosts_up "$1"
-      log "$1 is up"
-    else
-      log "coordinator is not running; not waiting for $1 to register"
-    fi
-  fi
+  await_agent "$1" "${2:-}"
 }
 
 cmd_restart_coordinator() { # [--no-wait]
