@@ -1,4 +1,4 @@
-// Runs after tsc: builds tern-shim into dist/native and marks entry points executable.
+// Runs after tsc: builds the native helpers (kernel/native) into dist/native and marks entry points executable.
 import { execFileSync } from 'node:child_process';
 import { chmodSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -3,6 +3,7 @@
 // container. kernel/linux-host.ts drives the real host (tern-shim, /proc,
 // iproute2, nsenter); the in-process test tier puts a simulated host behind
 // the same interface, so that agents run unchanged without root.
+import type { WarmHold } from './warm.js';
 
 export interface ContainerLaunch {
   /** The tern-shim binary that becomes the container init's parent and reaper. */
@@ -67,4 +68,9 @@ export interface HostRuntime {
   diskUsage(dir: string): Promise<number>;
   /** A pid that existed a moment ago and is gone now (to make a dump fail on purpose). */
   exitedPid(): Promise<number>;
+  /**
+   * Holds up to `bytes` of memory touched until released, so that a move
+   * allocates memory that is still backed (kernel/warm.ts says why).
+   */
+  warmMemory(bytes: number): Promise<WarmHold>;
 }

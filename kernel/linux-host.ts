@@ -6,6 +6,7 @@ import { run, runOk } from './exec.js';
 import type { ContainerLaunch, ContainerNet, ExecResult, HostRuntime } from './host.js';
 import { alive, processTree, resumeTree, startTime, waitGone } from './proc.js';
 import { launchContainer } from './shim.js';
+import { type WarmHold, warmMemory } from './warm.js';
 
 const NSENTER = '/usr/bin/nsenter';
 
@@ -111,5 +112,9 @@ export class LinuxHost implements HostRuntime {
     const child = spawn('true', [], { stdio: 'ignore' });
     await new Promise((r) => child.on('close', r));
     return child.pid ?? 1;
+  }
+
+  warmMemory(bytes: number): Promise<WarmHold> {
+    return warmMemory(bytes);
   }
 }

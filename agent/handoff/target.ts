@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { notFound, precondition, TernError } from '../../core/errors.js';
 import { checkMigrationId, validateName } from '../../core/names.js';
 import type { StreamDigest } from '../../kernel/engine.js';
+import { NO_WARMTH, type WarmHold } from '../../kernel/warm.js';
 import type { EncodeStats } from '../../proto/chunks.js';
 import { PAGES_OK } from '../../proto/frames.js';
 import type { ImageChunk__Output } from '../../proto/index.js';
@@ -40,6 +41,12 @@ export interface TargetSlot {
   rootfsPrecopied?: boolean;
   /** A page server receiving this migration's pages while the source dumps. */
   pages?: { result: Promise<StreamDigest>; stop: () => void };
+  /**
+   * Memory warmed during the preflight (kernel/warm.ts): one hold for the
+   * dump's pages, let go when they start to arrive, one for the restored
+   * tree, let go when the restore starts.
+   */
+  warm?: { pages: WarmHold; restore: WarmHold };
 }
 
 /** How the receiver bounds a stream. */
@@ -51,6 +58,9 @@ export interface ReceiveLimits {
   /** The page stream as the source sent it during the dump, if it sent one. */
   pages?: StreamDigest;
 }
+
+/** The preflight waits at most this long for the memory warm-up (the prepare call allows 30 s). */
+const WARM_WAIT_MS = 10_000;
 
 /** Room kept free on the target beyond what a move needs. */
 const SPACE_MARGIN = 1.1;
@@ -109,6 +119,7 @@ export class TargetSlots {
       );
     if (s.pages || s.received || s.receiving)
       throw precondition(`migration ${id} already has its pages on ${ctx.opts.host}`);
+    await s.warm?.pages.release();
     await new Promise<void>((resolve, reject) => sock.write(PAGES_OK, (e) => (e ? reject(e) : resolve())));
     const ctl = new AbortController();
     const result = ctx.engine.servePages(
@@ -152,18 +163,53 @@ export class TargetSlots {
       await rm(workDir, { recursive: true, force: true });
       await mkdir(join(workDir, 'images'), { recursive: true });
       const veth = await ctx.containers.freeVethName(c.name);
-      this.slots.set(id, {
+      const slot: TargetSlot = {
         id,
         container: { ...c, veth },
         workDir,
         imagesDir: join(workDir, 'images'),
         credential,
-      });
+      };
+      this.slots.set(id, slot);
+      await this.warm(slot, estimate);
       return veth;
     } catch (e) {
       ctx.containers.unreserve(c.name);
       throw e;
     }
+  }
+
+  /**
+   * Holds, touched, the memory the frozen window will allocate here: the
+   * dump's pages, then the restored tree (each about `estimate`). The
+   * preflight waits for it, so that the warm-up is over before the freeze.
+   */
+  private async warm(s: TargetSlot, estimate: number): Promise<void> {
+    try {
+      const pages = await this.ctx.host.warmMemory(estimate);
+      s.warm = { pages, restore: NO_WARMTH };
+      s.warm.restore = await this.ctx.host.warmMemory(estimate);
+      const both = Promise.all([pages.ready, s.warm.restore.ready]);
+      const late = new Promise<undefined>((r) => void setTimeout(r, WARM_WAIT_MS));
+      const held = await Promise.race([both, late]);
+      if (!held) this.ctx.log.info({ migration: s.id }, 'memory still warming; the move goes on meanwhile');
+      else if (held[0].heldBytes + held[1].heldBytes > 0)
+        this.ctx.log.info(
+          {
+            migration: s.id,
+            bytes: held[0].heldBytes + held[1].heldBytes,
+            ms: Math.max(held[0].ms, held[1].ms),
+          },
+          'memory warmed for the move',
+        );
+    } catch (e) {
+      // Only a matter of speed: the move goes on with cold memory.
+      this.ctx.log.warn({ migration: s.id, err: (e as Error).message }, 'cannot warm memory for the move');
+    }
+  }
+
+  private async coolDown(s: TargetSlot): Promise<void> {
+    await Promise.all([s.warm?.pages.release(), s.warm?.restore.release()]);
   }
 
   private slot(id: string): TargetSlot {
@@ -206,6 +252,7 @@ export class TargetSlots {
           `not enough space on ${this.ctx.opts.host} for the images: ${free} bytes free, up to ${maxBytes} announced`,
         );
     }
+    await s.warm?.pages.release();
     s.received = await receiving(s, stream, writeImages(this.ctx, s, stream, limits));
     return s.received;
   }
@@ -245,6 +292,7 @@ export class TargetSlots {
     // Which tasks were stopped when dumped is read from the images while CRIU
     // restores, so that resuming does not wait for it.
     const stopped = this.stoppedTasks(s);
+    await this.coolDown(s);
     const r = await ctx.engine.restore(
       {
         imagesDir: s.imagesDir,
@@ -329,6 +377,7 @@ export class TargetSlots {
     await s.restoring?.done.catch(() => {});
     s.pages?.stop();
     await s.pages?.result.catch(() => {});
+    await this.coolDown(s);
     if (s.restored) await ctx.containers.kill(s.restored);
     if (s.restored || !ctx.containers.find(s.container.name)) await ctx.containers.remove(s.container.name);
     ctx.containers.unreserve(s.container.name);

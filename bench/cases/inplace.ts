@@ -1,6 +1,7 @@
 // The in-place case: the plain container, already moved to hostB, dumped and
 // restored there by CRIU alone: the floor for anything built on CRIU.
 import { join } from 'node:path';
+import { warmMemory } from '../../kernel/warm.js';
 import { checkStop } from '../cleanup.js';
 import { TO } from '../config.js';
 import { settle } from '../util.js';
@@ -13,10 +14,18 @@ export interface InPlaceRun {
   totalMs: number;
 }
 
-/** criu dump + criu restore of c on hostB, where the plain case left it; dir is its work dir. */
-export async function inPlaceRun(c: PlainContainer, dir: string): Promise<InPlaceRun> {
+/**
+ * criu dump + criu restore of c (mib MiB of workload) on hostB, where the
+ * plain case left it; dir is its work dir. The dump's page cache gets warm
+ * memory as tern's target does (kernel/warm.ts); the restore reuses what the
+ * dumped tree freed.
+ */
+export async function inPlaceRun(c: PlainContainer, dir: string, mib: number): Promise<InPlaceRun> {
   await settle();
   checkStop();
+  const warm = await warmMemory(mib << 20);
+  await warm.ready;
+  await warm.release();
   const dumpMs = await c.dump(join(dir, TO, 'images-in-place'), join(dir, TO, 'logs'));
   const restoreMs = await c.restore(TO, join(dir, TO, 'images-in-place'), join(dir, TO, 'logs'));
   await beatAfter(join(c.rootfs(TO), 'tmp', 'hb'), Date.now());

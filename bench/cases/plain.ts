@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { inHost } from '../../deploy/testbed/driver.js';
+import { type WarmHold, warmMemory } from '../../kernel/warm.js';
 import { background, checkStop } from '../cleanup.js';
 import { FROM, TO } from '../config.js';
 import { dirBytes, freePort, hex, must, settle, waitListening } from '../util.js';
@@ -55,6 +56,7 @@ export async function plainRun(
   const id = `bench-plain-${label}-${hex(2)}`;
   const dir = join(setup.work, id);
   const c = new PlainContainer(id, dir, setup.wrappers, setup.rootfs);
+  let warm: WarmHold[] = [];
   try {
     await c.launch(workloadScript(mib, kind, 7), benchAddress());
     await settle();
@@ -85,6 +87,12 @@ export async function plainRun(
     );
     await waitListening(TO, port);
 
+    // The memory the frozen window allocates (the images' page cache, then
+    // the restored tree) is warmed first and let go when needed, as tern's
+    // target does (kernel/warm.ts): a script could do the same.
+    warm = [await warmMemory(mib << 20), await warmMemory(mib << 20)];
+    await Promise.all(warm.map((w) => w.ready));
+    await warm[0].release();
     const before = await readBeat(join(c.rootfs(FROM), 'tmp', 'hb'));
     const t0 = performance.now();
     const dumpMs = await c.dump(join(dir, FROM, 'images'), join(dir, FROM, 'logs'));
@@ -101,6 +109,7 @@ export async function plainRun(
     if (got.code !== 0) throw new Error(`receiving the images failed (${got.code}): ${got.stderr.trim()}`);
     await rx.stop();
     const copyMs = performance.now() - t1;
+    await warm[1].release();
     const restoreMs = await c.restore(TO, join(dir, TO, 'images'), join(dir, TO, 'logs'));
     const pipelineMs = performance.now() - t0;
     const wallDone = Date.now();
@@ -113,8 +122,9 @@ export async function plainRun(
       restoreMs,
       imageBytes: await dirBytes(join(dir, TO, 'images')),
     };
-    return { plain, inPlace: await inPlaceRun(c, dir) };
+    return { plain, inPlace: await inPlaceRun(c, dir, mib) };
   } finally {
+    for (const w of warm) await w.release();
     await c.stop();
   }
 }

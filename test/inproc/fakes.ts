@@ -22,6 +22,7 @@ import type {
   StreamDigest,
 } from '../../kernel/engine.js';
 import type { ContainerLaunch, ContainerNet, ExecResult, HostRuntime } from '../../kernel/host.js';
+import { NO_WARMTH, type WarmHold } from '../../kernel/warm.js';
 import type { Reply, Request } from './world.js';
 
 /** Calls into the World; every call names the host it is made from. */
@@ -215,5 +216,9 @@ export class SimHost implements HostRuntime {
 
   exitedPid(): Promise<number> {
     return this.w.call('exitedPid', this.w.host);
+  }
+
+  async warmMemory(): Promise<WarmHold> {
+    return NO_WARMTH;
   }
 }
