@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { invalid } from '../core/errors.js';
 import { validateName } from '../core/names.js';
 import { parseCidr } from '../core/net.js';
+import { type CertFiles, certFiles, DEFAULT_PKI_DIR } from '../core/pki.js';
 import { defaultShimPath } from '../kernel/shim.js';
 
 export interface AgentOptions {
@@ -26,6 +27,8 @@ export interface AgentOptions {
   lan: string;
   /** Containers, rootfs copies, images and logs live here. */
   stateDir: string;
+  /** PKI directory (core/pki.ts): ca.crt and agent/<host>.crt, .key. */
+  pki: string;
   /** CRIU 4.2.1 or newer. */
   criu: string;
   /** tern-shim, the containers' reaper. */
@@ -46,6 +49,7 @@ export const AGENT_DEFAULTS: Omit<AgentOptions, 'host' | 'listen' | 'coordinator
   bridge: 'br0',
   lan: '10.78.0.0/24',
   stateDir: '/var/lib/tern/agent',
+  pki: DEFAULT_PKI_DIR,
   criu: '/opt/tern/criu/criu',
   shim: defaultShimPath(),
   defaultRootfs: '/opt/tern/rootfs/busybox',
@@ -65,6 +69,7 @@ const FLAGS = {
   bridge: { type: 'string' },
   lan: { type: 'string' },
   'state-dir': { type: 'string' },
+  pki: { type: 'string' },
   criu: { type: 'string' },
   shim: { type: 'string' },
   'default-rootfs': { type: 'string' },
@@ -94,6 +99,7 @@ export function agentOptions(argv: string[]): AgentOptions {
     bridge: values.bridge,
     lan: values.lan,
     stateDir: values['state-dir'],
+    pki: values.pki,
     criu: values.criu,
     shim: values.shim,
     defaultRootfs: values['default-rootfs'],
@@ -118,4 +124,9 @@ export function validateAgentOptions(o: AgentOptions): AgentOptions {
   if (!Number.isFinite(o.heartbeatMs) || o.heartbeatMs < 100)
     throw invalid('agent: heartbeatMs must be >= 100');
   return { ...o, advertise: o.advertise || o.listen };
+}
+
+/** This agent's certificate files. */
+export function agentCerts(o: AgentOptions): CertFiles {
+  return certFiles(o.pki, { role: 'agent', name: o.host });
 }

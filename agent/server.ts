@@ -13,11 +13,12 @@ import {
   type CoordinatorClient,
   coordinatorClient,
   grpc,
-  SERVER_OPTIONS,
+  newServer,
   ternProto,
 } from '../proto/index.js';
+import { AGENT_POLICY } from '../proto/roles.js';
 import { fromServiceError, handleUnary, toServiceError, unary, writeWithBackpressure } from '../proto/rpc.js';
-import type { AgentOptions } from './config.js';
+import { type AgentOptions, agentCerts } from './config.js';
 import { type ContainerRecord, Containers } from './containers.js';
 import { DataServer, fetchImages, splitAddress } from './data.js';
 import { Handoff } from './handoff/index.js';
@@ -121,16 +122,18 @@ export class Agent {
     }
     await this.containers.load();
     await this.handoff.load();
-    this.server = new grpc.Server(SERVER_OPTIONS);
+    this.server = newServer(AGENT_POLICY, (method, who) =>
+      this.log.warn({ method, caller: who }, 'call refused: not the coordinator'),
+    );
     this.server.addService(ternProto().tern.v1.Agent.service, this.handlers());
-    this.port = await bindServer(this.server, this.opts.listen);
+    this.port = await bindServer(this.server, this.opts.listen, agentCerts(this.opts));
     this.log.info({ listen: this.opts.listen, port: this.port }, 'agent listening');
     const [dataHost, dataPort] = this.opts.dataListen
       ? splitAddress(this.opts.dataListen, true)
       : [splitAddress(this.opts.listen, true)[0], 0];
     await this.data.start(dataHost, dataPort);
     this.log.info({ data: this.dataAddress() }, 'data channel listening');
-    this.coord = coordinatorClient(this.opts.coordinator);
+    this.coord = coordinatorClient(this.opts.coordinator, agentCerts(this.opts));
     this.beat();
   }
 
@@ -354,7 +357,7 @@ export class Agent {
           }
         }
         const coord = req.coordinator
-          ? coordinatorClient(req.coordinator)
+          ? coordinatorClient(req.coordinator, agentCerts(this.opts))
           : (this.coord as CoordinatorClient);
         // waitForReady: a coordinator that just restarted may not be connected
         // yet; the receiver's stall deadline bounds the wait.

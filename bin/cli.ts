@@ -1,5 +1,7 @@
 // Shared by the `tern` and `migrate` commands: coordinator address, output helpers.
+
 import { errorMessage, isUnreachable } from '../core/errors.js';
+import { type CertFiles, certFiles, DEFAULT_PKI_DIR } from '../core/pki.js';
 import { type CoordinatorClient, coordinatorClient, type Migration__Output } from '../proto/index.js';
 import { unary } from '../proto/rpc.js';
 
@@ -10,8 +12,16 @@ export function coordinatorAddress(flag?: string): string {
   return flag || process.env.TERN_COORDINATOR || `unix://${process.env.TERN_SOCKET || DEFAULT_SOCKET}`;
 }
 
+/** The operator certificate presented over TCP: $TERN_PKI/operator/$TERN_OPERATOR. */
+export function operatorCerts(): CertFiles {
+  return certFiles(process.env.TERN_PKI || DEFAULT_PKI_DIR, {
+    role: 'operator',
+    name: process.env.TERN_OPERATOR || 'admin',
+  });
+}
+
 export function connect(flag?: string): CoordinatorClient {
-  return coordinatorClient(coordinatorAddress(flag));
+  return coordinatorClient(coordinatorAddress(flag), operatorCerts());
 }
 
 export function fail(cmd: string, e: unknown): never {

@@ -2,6 +2,7 @@
 // tern: everything but `migrate`.
 import { parseArgs } from 'node:util';
 import { unary } from '../proto/rpc.js';
+import { CA_USAGE, caCommand } from './ca.js';
 import { connect, fail, follow, summary, table } from './cli.js';
 
 const USAGE = `usage: tern [--coordinator ADDR] COMMAND
@@ -13,7 +14,10 @@ const USAGE = `usage: tern [--coordinator ADDR] COMMAND
   migrations                              list migrations
   migration <id>                          one migration with its phase timeline
   migration cancel <id>                   abort a migration before its commit point
-The coordinator is reached at --coordinator, $TERN_COORDINATOR, or unix:///run/tern/coordinator.sock.`;
+${CA_USAGE}
+The coordinator is reached at --coordinator, $TERN_COORDINATOR, or unix:///run/tern/coordinator.sock.
+Over TCP, tern presents the operator certificate $TERN_PKI/operator/$TERN_OPERATOR.crt
+(defaults: /etc/tern/pki, admin); the local socket needs none.`;
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 /** Parses a subcommand's flags; `client()` connects to --coordinator given before or after the subcommand. */
@@ -50,6 +54,9 @@ async function main() {
   const out = (s: string) => process.stdout.write(s);
   try {
     switch (cmd) {
+      case 'ca':
+        await caCommand(argv, out);
+        return;
       case 'hosts': {
         const a = args(argv, {}, coordFlag);
         const c = a.client();

@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { invalid } from '../core/errors.js';
+import { validateName } from '../core/names.js';
+import { type CertFiles, certFiles, DEFAULT_PKI_DIR } from '../core/pki.js';
 
 export interface CoordinatorOptions {
   /** TCP listen address for agents (host:port); empty = no TCP. */
@@ -10,6 +12,10 @@ export interface CoordinatorOptions {
   advertise: string;
   /** Unix socket for the CLI on this machine. */
   socket: string;
+  /** PKI directory (core/pki.ts): ca.crt and coordinator/<name>.crt, .key. */
+  pki: string;
+  /** The name in this coordinator's certificate. */
+  name: string;
   /** Durable records of hosts, placements and migrations. */
   stateDir: string;
   /** sqlite (default): <stateDir>/tern.db; file: one JSON file per record. */
@@ -27,6 +33,8 @@ export const COORDINATOR_DEFAULTS: CoordinatorOptions = {
   listen: '0.0.0.0:7700',
   advertise: '',
   socket: '/run/tern/coordinator.sock',
+  pki: DEFAULT_PKI_DIR,
+  name: 'coordinator',
   stateDir: '/var/lib/tern/coordinator',
   store: 'sqlite',
   hostTimeoutMs: 6000,
@@ -44,6 +52,8 @@ export function coordinatorOptions(argv: string[]): CoordinatorOptions {
       listen: { type: 'string' },
       advertise: { type: 'string' },
       socket: { type: 'string' },
+      pki: { type: 'string' },
+      name: { type: 'string' },
       'state-dir': { type: 'string' },
       store: { type: 'string' },
       'host-timeout-ms': { type: 'string' },
@@ -64,6 +74,9 @@ export function coordinatorOptions(argv: string[]): CoordinatorOptions {
   if (values.listen !== undefined) o.listen = values.listen;
   if (values.advertise !== undefined) o.advertise = values.advertise;
   if (values.socket !== undefined) o.socket = values.socket;
+  if (values.pki !== undefined) o.pki = values.pki;
+  if (values.name !== undefined) o.name = values.name;
+  validateName('coordinator', o.name);
   if (values['state-dir'] !== undefined) o.stateDir = values['state-dir'];
   if (values.store !== undefined) o.store = values.store as CoordinatorOptions['store'];
   if (values['host-timeout-ms'] !== undefined) o.hostTimeoutMs = Number(values['host-timeout-ms']);
@@ -82,4 +95,9 @@ export function coordinatorOptions(argv: string[]): CoordinatorOptions {
   if (!Number.isFinite(o.hostTimeoutMs) || o.hostTimeoutMs < 500)
     throw invalid('coordinator: hostTimeoutMs must be >= 500');
   return { ...o, advertise: o.advertise || o.listen };
+}
+
+/** This coordinator's certificate files. */
+export function coordinatorCerts(o: CoordinatorOptions): CertFiles {
+  return certFiles(o.pki, { role: 'coordinator', name: o.name });
 }

@@ -1,9 +1,11 @@
 // The host registry: which agents exist, where they listen, whether they are
 // up (heartbeat within the host timeout), and what containers they last
 // reported. Clients to agents are made here and only for hosts that are up.
+
 import type { Logger } from 'pino';
 import { notFound, TernError } from '../core/errors.js';
 import { validateName } from '../core/names.js';
+import type { CertFiles } from '../core/pki.js';
 import { type AgentClient, agentClient, type Container__Output } from '../proto/index.js';
 import { unary } from '../proto/rpc.js';
 import type { HostRecord, Placement, Store } from './store.js';
@@ -25,6 +27,8 @@ export class HostRegistry {
     private readonly store: Store,
     private readonly timeoutMs: number,
     private readonly log: Logger,
+    /** The coordinator's certificate, presented to agents. */
+    private readonly certs: CertFiles,
   ) {}
 
   /** Hosts as the store last knew them; until one reports in, it holds what was placed there. */
@@ -69,7 +73,7 @@ export class HostRegistry {
           : `host ${name} has not reported in since the coordinator started`,
       );
     }
-    if (!h.client) h.client = agentClient(h.address);
+    if (!h.client) h.client = agentClient(h.address, this.certs, h.name);
     return h.client;
   }
 

@@ -2,9 +2,10 @@
 // here while the coordinator pulls it from the source agent, one message at a
 // time, so HTTP/2 flow control gives back-pressure end to end.
 import type { Logger } from 'pino';
-import { notFound, precondition } from '../core/errors.js';
+import { notFound, precondition, TernError } from '../core/errors.js';
 import type { CoordinatorHandlers } from '../proto/index.js';
 import { toServiceError, writeWithBackpressure } from '../proto/rpc.js';
+import { callerOf, describe } from '../proto/tls.js';
 import type { HostRegistry } from './hosts.js';
 import type { MigrationRecord } from './store.js';
 
@@ -23,6 +24,10 @@ export function relayImages(
     const m = migrations.get(id);
     if (!m) throw notFound(`no migration ${id}`);
     if (m.phase !== 'transferring') throw precondition(`migration ${id} is ${m.phase}, not transferring`);
+    // Only the migration's target may pull its images.
+    const caller = callerOf(call);
+    if (caller?.role !== 'agent' || caller.name !== m.to)
+      throw new TernError('PERMISSION_DENIED', `${describe(caller)} is not the target of migration ${id}`);
     const src = hosts.agent(m.from);
     const upstream = src.ReadImages({ migration_id: id }, { deadline: Date.now() + UPSTREAM_DEADLINE_MS });
     call.on('cancelled', () => upstream.cancel());

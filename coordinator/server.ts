@@ -2,7 +2,7 @@
 // registry (hosts.ts), container placements (reconcile.ts), addresses
 // (addresses.ts) and migrations, which the runner drives (migration.ts,
 // steps.ts), and relays image streams (relay.ts).
-import { mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { invalid, notFound, precondition, TernError } from '../core/errors.js';
@@ -12,13 +12,15 @@ import {
   type AgentClient,
   bindServer,
   type CoordinatorHandlers,
-  grpc,
-  SERVER_OPTIONS,
+  type grpc,
+  newServer,
   ternProto,
 } from '../proto/index.js';
+import { COORDINATOR_POLICY } from '../proto/roles.js';
 import { handleUnary, toServiceError, unary } from '../proto/rpc.js';
+import { callerOf, describe } from '../proto/tls.js';
 import { AddressBook } from './addresses.js';
-import type { CoordinatorOptions } from './config.js';
+import { type CoordinatorOptions, coordinatorCerts } from './config.js';
 import { HostRegistry } from './hosts.js';
 import { type Fleet, MigrationRunner } from './migration.js';
 import { MODES, type Mode, TERMINAL } from './phases.js';
@@ -52,7 +54,7 @@ export class Coordinator implements Fleet {
   ) {
     // Fault point store-<phase>: the store itself refuses to record that phase.
     this.store = faultyStore(store, new Faults(opts.stateDir));
-    this.hosts = new HostRegistry(this.store, opts.hostTimeoutMs, log);
+    this.hosts = new HostRegistry(this.store, opts.hostTimeoutMs, log, coordinatorCerts(opts));
     this.runner = new MigrationRunner(this.store, this, log, opts.maxMigrationsPerHost, opts.stateDir);
     this.reconciler = new Reconciler(
       this.store,
@@ -70,18 +72,21 @@ export class Coordinator implements Fleet {
     await this.hosts.load(placed);
     for (const m of await this.store.migrations()) this.migrations.set(m.id, m);
     const service = ternProto().tern.v1.Coordinator.service;
+    const denied = (method: string, who: string) => this.log.warn({ method, caller: who }, 'call refused');
     if (this.opts.listen) {
-      const s = new grpc.Server(SERVER_OPTIONS);
+      const s = newServer(COORDINATOR_POLICY, denied);
       s.addService(service, this.handlers());
-      this.port = await bindServer(s, this.opts.listen);
+      this.port = await bindServer(s, this.opts.listen, coordinatorCerts(this.opts));
       this.servers.push(s);
     }
     if (this.opts.socket) {
       await mkdir(dirname(this.opts.socket), { recursive: true });
       await rm(this.opts.socket, { force: true });
-      const s = new grpc.Server(SERVER_OPTIONS);
+      const s = newServer(COORDINATOR_POLICY, denied, true);
       s.addService(service, this.handlers());
       await bindServer(s, `unix://${this.opts.socket}`);
+      // Whoever may use this socket may move every container: root only, set here, not left to umask.
+      await chmod(this.opts.socket, 0o600);
       this.servers.push(s);
     }
     this.log.info(
@@ -150,7 +155,8 @@ export class Coordinator implements Fleet {
   private handlers(): CoordinatorHandlers {
     const log = this.log;
     return {
-      RegisterHost: handleUnary(log, async (req) => {
+      RegisterHost: handleUnary(log, async (req, call) => {
+        speaksFor(call, req.name);
         if (!req.address) throw invalid('RegisterHost needs an address');
         const h = await this.hosts.register({
           name: req.name,
@@ -167,7 +173,8 @@ export class Coordinator implements Fleet {
         // Agents beat three times per host timeout, so one lost beat does not count a host down.
         return { heartbeat_ms: Math.max(100, Math.floor(this.opts.hostTimeoutMs / 3)) };
       }),
-      Heartbeat: handleUnary(log, async (req) => {
+      Heartbeat: handleUnary(log, async (req, call) => {
+        speaksFor(call, req.name);
         const h = this.hosts.heartbeat(req.name, req.containers);
         await this.reconciler.placements(h);
         this.reconciler.migrationsOn(h.name, req.migrations);
@@ -306,4 +313,11 @@ export class Coordinator implements Fleet {
     if (!m) throw notFound(`no migration ${id}`);
     return m;
   }
+}
+
+/** Refuses a registration or heartbeat for a host other than the one the caller's certificate names. */
+function speaksFor(call: Parameters<typeof callerOf>[0], host: string): void {
+  const c = callerOf(call);
+  if (c?.role !== 'agent' || c.name !== host)
+    throw new TernError('PERMISSION_DENIED', `${describe(c)} may not speak for host ${JSON.stringify(host)}`);
 }

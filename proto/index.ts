@@ -4,7 +4,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import type { CertFiles } from '../core/pki.js';
 import type { ProtoGrpcType } from './gen/tern.js';
+import { authorize, channelCredentials, type Policy, requireTls, serverCredentials } from './tls.js';
 
 export type { AgentClient, AgentHandlers } from './gen/tern/v1/Agent.js';
 export type { Container, Container__Output } from './gen/tern/v1/Container.js';
@@ -68,22 +70,67 @@ export function grpcTarget(address: string): string {
   return address;
 }
 
-export function agentClient(address: string): import('./gen/tern/v1/Agent.js').AgentClient {
+const isUnix = (address: string) => grpcTarget(address).startsWith('unix:');
+
+/**
+ * A client of the agent serving `host` at address, over mutual TLS with
+ * files' certificate; the agent must present host's certificate.
+ */
+export function agentClient(
+  address: string,
+  tls: CertFiles | undefined,
+  host?: string,
+): import('./gen/tern/v1/Agent.js').AgentClient {
   const Ctor = ternProto().tern.v1.Agent;
-  return new Ctor(grpcTarget(address), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  const creds = channelCredentials(requireTls(tls, address), { role: 'agent', name: host });
+  // The name sent in TLS (SNI): the identity expected, not an IP address.
+  return new Ctor(grpcTarget(address), creds, {
+    ...CHANNEL_OPTIONS,
+    'grpc.ssl_target_name_override': host ?? 'agent',
+  });
 }
 
-export function coordinatorClient(address: string): import('./gen/tern/v1/Coordinator.js').CoordinatorClient {
+/**
+ * A client of the coordinator: over its local unix socket (no certificate),
+ * or over mutual TLS with files' certificate to a coordinator's certificate.
+ */
+export function coordinatorClient(
+  address: string,
+  tls?: CertFiles,
+): import('./gen/tern/v1/Coordinator.js').CoordinatorClient {
   const Ctor = ternProto().tern.v1.Coordinator;
-  return new Ctor(grpcTarget(address), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  if (isUnix(address))
+    return new Ctor(grpcTarget(address), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  const creds = channelCredentials(requireTls(tls, address), { role: 'coordinator' });
+  return new Ctor(grpcTarget(address), creds, {
+    ...CHANNEL_OPTIONS,
+    'grpc.ssl_target_name_override': 'coordinator',
+  });
 }
 
-/** Binds a server and resolves with the actual port (0 = pick one). */
-export function bindServer(server: grpc.Server, address: string): Promise<number> {
+/**
+ * A server whose every call passes the policy's role check first
+ * (proto/tls.ts). `local`: it is bound only to a unix socket, whose callers
+ * need no certificate.
+ */
+export function newServer(
+  policy: Policy,
+  onDenied?: (method: string, who: string) => void,
+  local = false,
+): grpc.Server {
+  return new grpc.Server({ ...SERVER_OPTIONS, interceptors: [authorize(policy, onDenied, local)] });
+}
+
+/**
+ * Binds a server and resolves with the actual port (0 = pick one): a unix
+ * socket in plaintext, a TCP address only with mutual TLS.
+ */
+export function bindServer(server: grpc.Server, address: string, tls?: CertFiles): Promise<number> {
+  const creds = isUnix(address)
+    ? grpc.ServerCredentials.createInsecure()
+    : serverCredentials(requireTls(tls, address));
   return new Promise((resolve, reject) => {
-    server.bindAsync(grpcTarget(address), grpc.ServerCredentials.createInsecure(), (err, port) =>
-      err ? reject(err) : resolve(port),
-    );
+    server.bindAsync(grpcTarget(address), creds, (err, port) => (err ? reject(err) : resolve(port)));
   });
 }
 

@@ -40,7 +40,20 @@ LOGS="$TB/logs"
 PIDS="$TB/pids"
 CMDS="$TB/cmd"
 ENV_FILE="$TB/testbed.env"
+# The testbed's cluster CA and certificates (core/pki.ts; `tern ca`).
+PKI="$TB/pki"
 STATE_FILE="$TB/.up-complete"
+
+# The testbed's CA, a certificate per host, the coordinator's and the operator "admin"'s.
+make_pki() { # host...
+  local h ca=("$TERN_NODE" "$TERN_ROOT/dist/bin/tern.js" ca)
+  "${ca[@]}" init --dir "$PKI" >/dev/null || die "cannot make the testbed CA in $PKI"
+  "${ca[@]}" issue --dir "$PKI" --coordinator coordinator >/dev/null || die "cannot issue the coordinator certificate"
+  "${ca[@]}" issue --dir "$PKI" --operator admin >/dev/null || die "cannot issue the operator certificate"
+  for h in "$@"; do
+    "${ca[@]}" issue --dir "$PKI" --host "$h" >/dev/null || die "cannot issue the certificate of $h"
+  done
+}
 
 # Host number i (0-based): its name, its underlay address and its br0 address.
 host_name() { printf 'host%s' "${LETTERS[$1]}"; }

@@ -1,5 +1,6 @@
 // The image-chunk stream over real gRPC on loopback: an Agent server whose
 // only handler is ReadImages, a client feeding a ChunkReceiver.
+
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -19,6 +20,7 @@ import {
   ternProto,
 } from '../../proto/index.js';
 import { fromServiceError, toServiceError, writeWithBackpressure } from '../../proto/rpc.js';
+import { testCert } from '../lib/pki.js';
 
 const MiB = 1024 * 1024;
 
@@ -112,8 +114,12 @@ describe('chunk stream over gRPC', function () {
       },
     };
     server.addService(ternProto().tern.v1.Agent.service, handlers as AgentHandlers);
-    const port = await bindServer(server, '127.0.0.1:0');
-    client = agentClient(`127.0.0.1:${port}`);
+    const port = await bindServer(server, '127.0.0.1:0', await testCert({ role: 'agent', name: 'hostA' }));
+    client = agentClient(
+      `127.0.0.1:${port}`,
+      await testCert({ role: 'coordinator', name: 'coordinator' }),
+      'hostA',
+    );
   });
 
   after(async () => {

@@ -3,6 +3,7 @@
 // World. Daemons can be crashed (the worker is terminated at once) and
 // restarted on the same state directory, as the privileged fault matrix
 // does with real processes.
+
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { type CoordinatorClient, coordinatorClient, type Migration__Output } from '../../proto/index.js';
 import { unary } from '../../proto/rpc.js';
+import { certFiles, testPki } from '../lib/pki.js';
 import type { DaemonSpec } from './daemon.js';
 import { World } from './world.js';
 
@@ -29,11 +31,21 @@ export class Cluster {
   readonly coordinatorOpts = { hostTimeoutMs: 1500, stallMs: 3000 };
   readonly orphanTimeoutSec = 20;
 
+  private pki = '';
+
   async start(): Promise<void> {
     mkdirSync(join(this.rootfs, 'tern'), { recursive: true });
     writeFileSync(join(this.rootfs, 'tern', 'console.log'), '');
+    this.pki = await testPki([
+      { role: 'coordinator', name: 'coordinator' },
+      { role: 'operator', name: 'tester' },
+      ...HOSTS.map((h) => ({ role: 'agent' as const, name: h })),
+    ]);
     for (const d of ['coordinator', ...HOSTS] as Daemon[]) await this.startDaemon(d);
-    this.client = coordinatorClient(`127.0.0.1:${this.coordPort}`);
+    this.client = coordinatorClient(
+      `127.0.0.1:${this.coordPort}`,
+      certFiles(this.pki, { role: 'operator', name: 'tester' }),
+    );
     await this.waitUp();
   }
 
@@ -53,7 +65,12 @@ export class Cluster {
     if (d === 'coordinator')
       return {
         kind: 'coordinator',
-        opts: { listen: `127.0.0.1:${this.coordPort}`, stateDir: this.stateDir(d), ...this.coordinatorOpts },
+        opts: {
+          listen: `127.0.0.1:${this.coordPort}`,
+          stateDir: this.stateDir(d),
+          pki: this.pki,
+          ...this.coordinatorOpts,
+        },
       };
     return {
       kind: 'agent',
@@ -62,6 +79,7 @@ export class Cluster {
         host: d,
         coordinator: `127.0.0.1:${this.coordPort}`,
         stateDir: this.stateDir(d),
+        pki: this.pki,
         orphanTimeoutSec: this.orphanTimeoutSec,
         heartbeatMs: 200,
       },

@@ -88,9 +88,12 @@ describe('config', () => {
         '500',
         '--log-level',
         'debug',
+        '--pki',
+        '/tmp/pki',
       ]);
       assert.deepEqual(
         {
+          pki: o.pki,
           bridge: o.bridge,
           lan: o.lan,
           stateDir: o.stateDir,
@@ -102,6 +105,7 @@ describe('config', () => {
           logLevel: o.logLevel,
         },
         {
+          pki: '/tmp/pki',
           bridge: 'br9',
           lan: '10.9.0.0/16',
           stateDir: '/tmp/s',
@@ -219,11 +223,17 @@ describe('config', () => {
           '4000',
           '--log-level',
           'warn',
+          '--pki',
+          '/tmp/pki',
+          '--name',
+          'coord1',
         ]),
         {
           listen: '127.0.0.1:9000',
           advertise: '10.0.0.1:9000',
           socket: '/tmp/c.sock',
+          pki: '/tmp/pki',
+          name: 'coord1',
           stateDir: '/tmp/state',
           store: 'file',
           hostTimeoutMs: 1500,

@@ -1,0 +1,135 @@
+// Who is calling. Every TCP port tern serves speaks mutual TLS with
+// certificates of the cluster CA (core/pki.ts); the subject's OU is the
+// caller's role and its CN its name. A server checks the role on every call
+// before the handler runs (authorize); a client checks that the server it
+// reached is the role and name it meant to reach, not just any certificate
+// of the CA (expectPeer). The coordinator's unix socket is the one plaintext
+// port: it is local, and its mode and group say who may use it.
+//
+// Certificate files are watched: a rotated certificate is used for new
+// connections within REFRESH_MS, without restarting anything.
+import type { PeerCertificate } from 'node:tls';
+import * as grpc from '@grpc/grpc-js';
+import { invalid } from '../core/errors.js';
+import { type CertFiles, type Identity, ROLES, type Role } from '../core/pki.js';
+
+const REFRESH_MS = Number(process.env.TERN_CERT_REFRESH_MS) || 10_000;
+
+/** The identity in a certificate of the cluster CA, or undefined if it names none. */
+export function identityOf(cert: PeerCertificate | undefined): Identity | undefined {
+  const subject = cert?.subject as Record<string, string | string[]> | undefined;
+  if (!subject) return undefined;
+  const one = (v: string | string[] | undefined) => (Array.isArray(v) ? undefined : v);
+  const role = one(subject.OU);
+  const name = one(subject.CN);
+  if (one(subject.O) !== 'tern' || !role || !name || !(ROLES as readonly string[]).includes(role))
+    return undefined;
+  return { role: role as Role, name };
+}
+
+/** A caller: a certificate's identity, or the local unix socket. */
+export type Caller = Identity | { role: 'local'; name: string };
+
+/**
+ * Who made this call: the identity in its client certificate; on a server
+ * bound only to the local unix socket (`local`), a caller without one is
+ * the local user. Undefined otherwise (never served).
+ */
+export function callerOf(
+  call: { getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null },
+  local = false,
+): Caller | undefined {
+  const id = identityOf(call.getAuthContext()?.sslPeerCertificate);
+  if (id) return id;
+  return local ? { role: 'local', name: 'unix socket' } : undefined;
+}
+
+export function describe(c: Caller | undefined): string {
+  if (!c) return 'a caller without a tern certificate';
+  return c.role === 'local' ? 'the local socket' : `${c.role} ${c.name}`;
+}
+
+/** Which callers may call each method: roles, and 'local' for the unix socket. */
+export type Policy = Record<string, readonly (Role | 'local')[]>;
+
+/**
+ * A server interceptor that refuses a call before its handler runs unless
+ * the caller's role is in the method's entry. A method missing from the
+ * policy is refused to everyone.
+ */
+export function authorize(
+  policy: Policy,
+  onDenied?: (method: string, who: string) => void,
+  local = false,
+): grpc.ServerInterceptor {
+  return (method, call) =>
+    new grpc.ServerInterceptingCall(call, {
+      start: (next) => {
+        next({
+          onReceiveMetadata: (md, mdNext) => {
+            const name = method.path.split('/').pop() ?? method.path;
+            const caller = callerOf(call, local);
+            const allowed = policy[name] ?? [];
+            if (caller && allowed.includes(caller.role)) {
+              mdNext(md);
+              return;
+            }
+            const who = describe(caller);
+            onDenied?.(name, who);
+            call.sendStatus({
+              code: caller ? grpc.status.PERMISSION_DENIED : grpc.status.UNAUTHENTICATED,
+              details: caller
+                ? `${name} is not allowed for ${who}`
+                : `${name} needs a client certificate of the tern cluster CA`,
+              metadata: new grpc.Metadata(),
+            });
+          },
+        });
+      },
+    });
+}
+
+function provider(files: CertFiles): grpc.experimental.FileWatcherCertificateProvider {
+  return new grpc.experimental.FileWatcherCertificateProvider({
+    caCertificateFile: files.ca,
+    certificateFile: files.cert,
+    privateKeyFile: files.key,
+    refreshIntervalMs: REFRESH_MS,
+  });
+}
+
+/** Server credentials that require a client certificate of the CA. */
+export function serverCredentials(files: CertFiles): grpc.ServerCredentials {
+  const p = provider(files);
+  return grpc.experimental.createCertificateProviderServerCredentials(p, p, true);
+}
+
+/**
+ * Client credentials presenting files' certificate, and accepting only a
+ * server whose certificate names `expect` (its role, and its name if given).
+ */
+export function channelCredentials(
+  files: CertFiles,
+  expect: { role: Role; name?: string },
+): grpc.ChannelCredentials {
+  const p = provider(files);
+  return grpc.experimental.createCertificateProviderChannelCredentials(p, p, {
+    checkServerIdentity: (_host, cert) => {
+      const id = identityOf(cert);
+      if (!id || id.role !== expect.role || (expect.name !== undefined && id.name !== expect.name))
+        return new Error(
+          `the server presented ${id ? `${id.role} ${id.name}` : 'no tern identity'}, not ${expect.role}${expect.name ? ` ${expect.name}` : ''}`,
+        );
+      return undefined;
+    },
+  });
+}
+
+/** Refuses a TCP address without TLS files: there is no plaintext TCP. */
+export function requireTls(files: CertFiles | undefined, address: string): CertFiles {
+  if (!files)
+    throw invalid(
+      `${address} is a TCP address: tern speaks only mutual TLS there; give the certificate files (--pki)`,
+    );
+  return files;
+}

@@ -1,0 +1,143 @@
+// Mutual TLS with roles on a real coordinator: who may call what, over TCP
+// and over the local socket. Each refused call names why.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { COORDINATOR_DEFAULTS } from '../../coordinator/config.js';
+import { Coordinator } from '../../coordinator/server.js';
+import { SqliteStore } from '../../coordinator/sqlite-store.js';
+import { type CertFiles, initCa, issue } from '../../core/pki.js';
+import { bindServer, type CoordinatorClient, coordinatorClient, grpc, ternProto } from '../../proto/index.js';
+import { testCert, testPkiDir } from '../lib/pki.js';
+
+type Call = (req: object, cb: (e: grpc.ServiceError | null, r?: unknown) => void) => void;
+
+function call(c: CoordinatorClient, method: string, req: object): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const fn = (c as unknown as Record<string, Call>)[method].bind(c);
+    fn(req, (e, r) => (e ? reject(e) : resolve(r)));
+  });
+}
+
+describe('mutual TLS and roles (coordinator)', function () {
+  this.timeout(30_000);
+  const dir = mkdtempSync(join(tmpdir(), 'tern-tls-'));
+  let coord: Coordinator;
+  let address = '';
+  const socket = join(dir, 'coordinator.sock');
+  const clients: CoordinatorClient[] = [];
+  const as = (files: CertFiles | undefined, where = address) => {
+    const c = coordinatorClient(where, files);
+    clients.push(c);
+    return c;
+  };
+
+  before(async () => {
+    const pki = await testPkiDir();
+    await testCert({ role: 'coordinator', name: 'coordinator' });
+    coord = new Coordinator(
+      { ...COORDINATOR_DEFAULTS, listen: '127.0.0.1:0', socket, stateDir: dir, pki },
+      new SqliteStore(join(dir, 'tern.db')),
+      pino({ level: 'silent' }),
+    );
+    await coord.start();
+    address = `127.0.0.1:${coord.port}`;
+  });
+
+  after(async () => {
+    for (const c of clients) c.close();
+    await coord?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves an operator certificate', async () => {
+    const r = (await call(as(await testCert({ role: 'operator', name: 'alice' })), 'ListHosts', {})) as {
+      hosts: unknown[];
+    };
+    assert.deepEqual(r.hosts, []);
+  });
+
+  it('serves the local socket without a certificate, and the socket is root-only', async () => {
+    await call(as(undefined, `unix://${socket}`), 'ListHosts', {});
+    assert.equal(statSync(socket).mode & 0o777, 0o600);
+  });
+
+  it('has no plaintext TCP: a client without certificates is refused before it connects', () => {
+    assert.throws(() => coordinatorClient(address), /speaks only mutual TLS/);
+  });
+
+  it('refuses a plaintext connection to the TCP port', async () => {
+    const Ctor = ternProto().tern.v1.Coordinator;
+    const plain = new Ctor(address, grpc.credentials.createInsecure());
+    clients.push(plain);
+    await assert.rejects(
+      call(plain, 'ListHosts', {}),
+      (e: grpc.ServiceError) => e.code === grpc.status.UNAVAILABLE,
+    );
+  });
+
+  it('refuses a certificate from another CA', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'tern-pki-other-'));
+    try {
+      await initCa(other);
+      const files = await issue(other, { role: 'operator', name: 'mallory' });
+      await assert.rejects(
+        call(as(files), 'ListHosts', {}),
+        (e: grpc.ServiceError) => e.code === grpc.status.UNAVAILABLE,
+      );
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses user operations to an agent certificate', async () => {
+    await assert.rejects(
+      call(as(await testCert({ role: 'agent', name: 'hostA' })), 'StartMigration', {
+        container: 'web',
+        to: 'hostA',
+      }),
+      (e: grpc.ServiceError) =>
+        e.code === grpc.status.PERMISSION_DENIED &&
+        /StartMigration is not allowed for agent hostA/.test(e.details),
+    );
+  });
+
+  it('refuses a registration from an operator', async () => {
+    await assert.rejects(
+      call(as(await testCert({ role: 'operator', name: 'alice' })), 'RegisterHost', {
+        name: 'hostA',
+        address: '127.0.0.1:1',
+      }),
+      (e: grpc.ServiceError) =>
+        e.code === grpc.status.PERMISSION_DENIED &&
+        /RegisterHost is not allowed for operator alice/.test(e.details),
+    );
+  });
+
+  it('refuses an agent that registers or beats for another host', async () => {
+    const hostA = as(await testCert({ role: 'agent', name: 'hostA' }));
+    for (const method of ['RegisterHost', 'Heartbeat'])
+      await assert.rejects(
+        call(hostA, method, { name: 'hostB', address: '127.0.0.1:1' }),
+        (e: grpc.ServiceError) =>
+          e.code === grpc.status.PERMISSION_DENIED &&
+          /agent hostA may not speak for host "hostB"/.test(e.details),
+      );
+  });
+
+  it('a client does not take a server of another role for the coordinator', async () => {
+    const server = new grpc.Server();
+    server.addService(ternProto().tern.v1.Coordinator.service, {});
+    const port = await bindServer(server, '127.0.0.1:0', await testCert({ role: 'agent', name: 'hostB' }));
+    try {
+      await assert.rejects(
+        call(as(await testCert({ role: 'operator', name: 'alice' }), `127.0.0.1:${port}`), 'ListHosts', {}),
+        (e: grpc.ServiceError) => e.code === grpc.status.UNAVAILABLE,
+      );
+    } finally {
+      server.forceShutdown();
+    }
+  });
+});
