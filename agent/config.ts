@@ -35,9 +35,17 @@ export interface AgentOptions {
   shim: string;
   /** Rootfs copied for containers started without --rootfs. */
   defaultRootfs: string;
+  /**
+   * `tern run --rootfs DIR` takes DIR only inside one of these (after
+   * resolving symlinks): a caller names a directory to copy, not any path
+   * of the host.
+   */
+  rootfsBases: string[];
   /** How long a frozen tree waits for the coordinator's verdict before it resumes here. */
   orphanTimeoutSec: number;
   heartbeatMs: number;
+  /** Honour fault injection (tests only; core/faults.ts). */
+  testFaults: boolean;
   /** Skip `criu check` at start (tests with an engine double only). */
   skipCriuCheck: boolean;
   logLevel: string;
@@ -53,9 +61,11 @@ export const AGENT_DEFAULTS: Omit<AgentOptions, 'host' | 'listen' | 'coordinator
   criu: '/opt/tern/criu/criu',
   shim: defaultShimPath(),
   defaultRootfs: '/opt/tern/rootfs/busybox',
+  rootfsBases: ['/var/lib/tern/rootfs', '/opt/tern/rootfs'],
   orphanTimeoutSec: 300,
   heartbeatMs: 2000,
   skipCriuCheck: false,
+  testFaults: false,
   logLevel: 'info',
 };
 
@@ -73,9 +83,11 @@ const FLAGS = {
   criu: { type: 'string' },
   shim: { type: 'string' },
   'default-rootfs': { type: 'string' },
+  'rootfs-base': { type: 'string', multiple: true },
   'orphan-timeout-sec': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
   'log-level': { type: 'string' },
+  'test-faults': { type: 'boolean' },
 } as const;
 
 /** Flags override the JSON config file (--config), which overrides defaults. */
@@ -103,9 +115,11 @@ export function agentOptions(argv: string[]): AgentOptions {
     criu: values.criu,
     shim: values.shim,
     defaultRootfs: values['default-rootfs'],
+    rootfsBases: values['rootfs-base'],
     orphanTimeoutSec: num(values['orphan-timeout-sec']),
     heartbeatMs: num(values['heartbeat-ms']),
     logLevel: values['log-level'],
+    testFaults: values['test-faults'] || undefined,
   };
   const merged = { ...AGENT_DEFAULTS, ...file } as AgentOptions;
   for (const [k, v] of Object.entries(flags))

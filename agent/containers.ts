@@ -2,9 +2,11 @@
 // under a tern-shim, wire their veth to the host bridge, list, exec, stop,
 // and keep a record of each in <stateDir>/containers/<name>/container.json
 // so a restarted agent adopts what is running.
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+
+import { mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { checkCaps } from '../core/caps.js';
 import { invalid, notFound, precondition, TernError } from '../core/errors.js';
 import { validateName } from '../core/names.js';
 import { validateAddress } from '../core/net.js';
@@ -30,6 +32,8 @@ export interface ContainerRecord {
   command: string[];
   createdMs: number;
   state: ContainerState;
+  /** Capabilities beyond the default set (kernel/native/shim-confine.c). */
+  capAdd?: string[];
   /** Set while a migration holds or restores this container. */
   migrationId?: string;
 }
@@ -43,6 +47,7 @@ export interface RunSpec {
   rootfs?: string;
   hostname?: string;
   env?: string[];
+  capAdd?: string[];
 }
 
 export class Containers {
@@ -181,7 +186,8 @@ export class Containers {
     const name = validateName('container', spec.name);
     if (!spec.command.length) throw invalid('no command given for the container');
     const ip = validateAddress(spec.ip, this.opts.lan);
-    const src = spec.rootfs || this.opts.defaultRootfs;
+    const capAdd = checkCaps(spec.capAdd ?? []);
+    const src = spec.rootfs ? await this.allowedRootfs(spec.rootfs) : this.opts.defaultRootfs;
     const st = await stat(src).catch(() => undefined);
     if (!st?.isDirectory()) throw invalid(`rootfs ${src} is not a directory on ${this.opts.host}`);
     this.reserve(name, ip);
@@ -201,6 +207,7 @@ export class Containers {
           hostname,
           console: CONSOLE,
           env: spec.env ?? [],
+          capAdd,
           command: spec.command,
           exitFile: join(dir, 'exit'),
         },
@@ -218,6 +225,7 @@ export class Containers {
         command: spec.command,
         createdMs: Date.now(),
         state: 'running',
+        capAdd,
       };
       await this.save(rec);
       this.log.info({ container: name, pid: rec.pid, ip, veth }, 'container started');
@@ -228,6 +236,25 @@ export class Containers {
     } finally {
       this.unreserve(name);
     }
+  }
+
+  /**
+   * The real path of a rootfs a caller named, if it lies inside one of the
+   * allowed base directories (symlinks resolved first, so none leads out).
+   */
+  private async allowedRootfs(dir: string): Promise<string> {
+    if (!dir.startsWith('/')) throw invalid(`rootfs ${JSON.stringify(dir)} must be an absolute path`);
+    const real = await realpath(dir).catch(() => {
+      throw invalid(`rootfs ${dir} does not exist on ${this.opts.host}`);
+    });
+    for (const base of this.opts.rootfsBases) {
+      const b = await realpath(base).catch(() => undefined);
+      if (b && (real === b || real.startsWith(b.endsWith('/') ? b : `${b}/`)) && real !== '/') return real;
+    }
+    throw new TernError(
+      'PERMISSION_DENIED',
+      `rootfs ${dir} is outside the directories this agent copies root filesystems from (${this.opts.rootfsBases.join(', ')}; agent option --rootfs-base)`,
+    );
   }
 
   /** Announces the container's address from inside its netns (gratuitous ARP). */
@@ -241,7 +268,10 @@ export class Containers {
     const rec = this.get(name);
     if (rec.state !== 'running') throw precondition(`container ${name} is ${rec.state}, not running`);
     if (!command.length) throw invalid('no command given');
-    return this.host.exec(rec.pid, command, timeoutMs || 60_000);
+    return this.host.exec(rec.pid, command, timeoutMs || 60_000, {
+      shim: this.opts.shim,
+      capAdd: rec.capAdd ?? [],
+    });
   }
 
   /** Kills the container's tree (its pid namespace dies with its init) and forgets it. */

@@ -2,7 +2,10 @@
 
 import { statfs } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { checkCaps } from '../core/caps.js';
 import { TernError } from '../core/errors.js';
+import { FAULTS_WARNING } from '../core/faults.js';
+import { privateDir } from '../core/files.js';
 import type { CheckpointEngine, EngineInfo } from '../kernel/engine.js';
 import type { HostRuntime } from '../kernel/host.js';
 import { LinuxHost } from '../kernel/linux-host.js';
@@ -15,6 +18,7 @@ import {
   grpc,
   newServer,
   ternProto,
+  tlsReady,
 } from '../proto/index.js';
 import { AGENT_POLICY } from '../proto/roles.js';
 import { fromServiceError, handleUnary, toServiceError, unary, writeWithBackpressure } from '../proto/rpc.js';
@@ -35,6 +39,7 @@ export function toWire(host: string, r: ContainerRecord): Container {
     hostname: r.hostname,
     command: r.command,
     created_ms: r.createdMs,
+    cap_add: r.capAdd ?? [],
   };
 }
 
@@ -51,6 +56,7 @@ export function fromWire(c: Container): ContainerRecord {
     command: c.command ?? [],
     createdMs: Number(c.created_ms ?? 0),
     state: 'running',
+    capAdd: checkCaps(c.cap_add ?? []),
   };
 }
 
@@ -120,6 +126,8 @@ export class Agent {
       if (!info.ok) throw new TernError('FAILED_PRECONDITION', info.error ?? 'criu is not usable');
       this.log.info({ criu: info.version, kernel: info.kernel }, 'criu ok');
     }
+    if (this.opts.testFaults) this.log.warn(FAULTS_WARNING);
+    await privateDir(this.opts.stateDir);
     await this.containers.load();
     await this.handoff.load();
     this.server = newServer(AGENT_POLICY, (method, who) =>
@@ -133,6 +141,7 @@ export class Agent {
       : [splitAddress(this.opts.listen, true)[0], 0];
     await this.data.start(dataHost, dataPort);
     this.log.info({ data: this.dataAddress() }, 'data channel listening');
+    await tlsReady(agentCerts(this.opts));
     this.coord = coordinatorClient(this.opts.coordinator, agentCerts(this.opts));
     this.beat();
   }
@@ -234,6 +243,7 @@ export class Agent {
           rootfs: req.rootfs,
           hostname: req.hostname,
           env: req.env,
+          capAdd: req.cap_add,
         });
         return toWire(host, rec);
       }),

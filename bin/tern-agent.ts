@@ -7,6 +7,8 @@ import { CriuEngine } from '../kernel/criu.js';
 import { daemonLogger } from './log.js';
 
 async function main() {
+  // Files the daemon makes are its own (containers get 022 back in tern-shim).
+  process.umask(0o077);
   const opts = agentOptions(process.argv.slice(2));
   const log = daemonLogger('tern-agent', opts.logLevel).child({ host: opts.host });
   const engine = new CriuEngine({ criuPath: opts.criu, shimPath: opts.shim });

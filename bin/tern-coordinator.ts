@@ -9,6 +9,8 @@ import { errorMessage } from '../core/errors.js';
 import { daemonLogger } from './log.js';
 
 async function main() {
+  // Files the daemon makes are its own (containers get 022 back in tern-shim).
+  process.umask(0o077);
   const opts = coordinatorOptions(process.argv.slice(2));
   const log = daemonLogger('tern-coordinator', opts.logLevel);
   const store: Store =

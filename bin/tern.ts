@@ -8,7 +8,9 @@ import { connect, fail, follow, summary, table } from './cli.js';
 const USAGE = `usage: tern [--coordinator ADDR] COMMAND
   hosts                                   list hosts and whether they are up
   ps [--host H]                           list containers: name, host, state, address
-  run --host H --name N [--ip A/P] [--rootfs DIR] [--hostname X] [--env K=V]... -- CMD...
+  run --host H --name N [--ip A/P] [--rootfs DIR] [--hostname X] [--env K=V]... [--cap-add CAP]... -- CMD...
+                                          containers get Docker's default capabilities less MKNOD,
+                                          no_new_privs and a masked /proc; --cap-add grants one more
   exec <ctr> [--timeout-ms N] -- CMD...   run CMD inside the container; stdout and exit code pass through
   stop <ctr>                              stop and remove a container
   migrations                              list migrations
@@ -91,6 +93,7 @@ async function main() {
             rootfs: { type: 'string' },
             hostname: { type: 'string' },
             env: { type: 'string', multiple: true },
+            'cap-add': { type: 'string', multiple: true },
           },
           coordFlag,
         );
@@ -109,6 +112,7 @@ async function main() {
             rootfs: (v.rootfs as string) ?? '',
             hostname: (v.hostname as string) ?? '',
             env: (v.env as string[]) ?? [],
+            cap_add: (v['cap-add'] as string[]) ?? [],
           },
           { timeoutMs: 130_000, what: 'run' },
         );

@@ -16,6 +16,15 @@ export interface CoordinatorOptions {
   pki: string;
   /** The name in this coordinator's certificate. */
   name: string;
+  /**
+   * Certificate files given one by one (as systemd's LoadCredential hands
+   * them over); each overrides its place in the pki directory.
+   */
+  ca?: string;
+  cert?: string;
+  key?: string;
+  /** Honour fault injection (tests only; core/faults.ts). */
+  testFaults: boolean;
   /** Durable records of hosts, placements and migrations. */
   stateDir: string;
   /** sqlite (default): <stateDir>/tern.db; file: one JSON file per record. */
@@ -35,6 +44,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorOptions = {
   socket: '/run/tern/coordinator.sock',
   pki: DEFAULT_PKI_DIR,
   name: 'coordinator',
+  testFaults: false,
   stateDir: '/var/lib/tern/coordinator',
   store: 'sqlite',
   hostTimeoutMs: 6000,
@@ -54,6 +64,10 @@ export function coordinatorOptions(argv: string[]): CoordinatorOptions {
       socket: { type: 'string' },
       pki: { type: 'string' },
       name: { type: 'string' },
+      ca: { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+      'test-faults': { type: 'boolean' },
       'state-dir': { type: 'string' },
       store: { type: 'string' },
       'host-timeout-ms': { type: 'string' },
@@ -76,6 +90,10 @@ export function coordinatorOptions(argv: string[]): CoordinatorOptions {
   if (values.socket !== undefined) o.socket = values.socket;
   if (values.pki !== undefined) o.pki = values.pki;
   if (values.name !== undefined) o.name = values.name;
+  if (values.ca !== undefined) o.ca = values.ca;
+  if (values.cert !== undefined) o.cert = values.cert;
+  if (values.key !== undefined) o.key = values.key;
+  if (values['test-faults']) o.testFaults = true;
   validateName('coordinator', o.name);
   if (values['state-dir'] !== undefined) o.stateDir = values['state-dir'];
   if (values.store !== undefined) o.store = values.store as CoordinatorOptions['store'];
@@ -99,5 +117,6 @@ export function coordinatorOptions(argv: string[]): CoordinatorOptions {
 
 /** This coordinator's certificate files. */
 export function coordinatorCerts(o: CoordinatorOptions): CertFiles {
-  return certFiles(o.pki, { role: 'coordinator', name: o.name });
+  const f = certFiles(o.pki, { role: 'coordinator', name: o.name });
+  return { ca: o.ca || f.ca, cert: o.cert || f.cert, key: o.key || f.key };
 }

@@ -62,9 +62,9 @@ export class MigrationRunner {
     private readonly log: Logger,
     /** How many migrations a host takes part in at once (as source or target). */
     private readonly perHost = 2,
-    stateDir?: string,
+    faults = new Faults(),
   ) {
-    this.faults = new Faults(stateDir);
+    this.faults = faults;
   }
 
   private queue(host: string): PQueue {

@@ -6,7 +6,8 @@ import { chmod, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { invalid, notFound, precondition, TernError } from '../core/errors.js';
-import { Faults } from '../core/faults.js';
+import { FAULTS_WARNING, Faults } from '../core/faults.js';
+import { privateDir } from '../core/files.js';
 import { validateName } from '../core/names.js';
 import {
   type AgentClient,
@@ -15,6 +16,7 @@ import {
   type grpc,
   newServer,
   ternProto,
+  tlsReady,
 } from '../proto/index.js';
 import { COORDINATOR_POLICY } from '../proto/roles.js';
 import { handleUnary, toServiceError, unary } from '../proto/rpc.js';
@@ -53,9 +55,10 @@ export class Coordinator implements Fleet {
     private readonly log: Logger,
   ) {
     // Fault point store-<phase>: the store itself refuses to record that phase.
-    this.store = faultyStore(store, new Faults(opts.stateDir));
+    const faults = new Faults(opts.stateDir, opts.testFaults);
+    this.store = faultyStore(store, faults);
     this.hosts = new HostRegistry(this.store, opts.hostTimeoutMs, log, coordinatorCerts(opts));
-    this.runner = new MigrationRunner(this.store, this, log, opts.maxMigrationsPerHost, opts.stateDir);
+    this.runner = new MigrationRunner(this.store, this, log, opts.maxMigrationsPerHost, faults);
     this.reconciler = new Reconciler(
       this.store,
       this.hosts,
@@ -67,6 +70,10 @@ export class Coordinator implements Fleet {
   }
 
   async start(): Promise<void> {
+    if (this.opts.testFaults) this.log.warn(FAULTS_WARNING);
+    await privateDir(this.opts.stateDir);
+    // Its certificate serves the TLS port and is presented to every agent.
+    await tlsReady(coordinatorCerts(this.opts));
     const placed = await this.store.placements();
     for (const p of placed) this.placement.set(p.name, p);
     await this.hosts.load(placed);
@@ -216,6 +223,7 @@ export class Coordinator implements Fleet {
               rootfs: req.rootfs,
               hostname: req.hostname,
               env: req.env,
+              cap_add: req.cap_add,
             },
             { timeoutMs: 120_000, what: req.host },
           );

@@ -1,4 +1,5 @@
-// Fault injection for tests (in the spirit of CRIU_FAULT). A process reads its
+// Fault injection for tests (in the spirit of CRIU_FAULT), live only in a
+// daemon started with --test-faults. Such a process reads its
 // faults from $TERN_FAULTS and from the file <stateDir>/faults (re-read at
 // every fault point, so a test can arm a running daemon). Each entry is
 // `point=action`, separated by commas or newlines; action is `fail` (the
@@ -24,9 +25,17 @@ export function parseFaults(text: string): Map<string, FaultAction> {
 }
 
 export class Faults {
-  constructor(private readonly stateDir?: string) {}
+  /**
+   * Nothing is ever armed unless `enabled`: production daemons enable fault
+   * injection only when started with --test-faults, and say so in their log.
+   */
+  constructor(
+    private readonly stateDir?: string,
+    readonly enabled = false,
+  ) {}
 
   private current(): Map<string, FaultAction> {
+    if (!this.enabled) return new Map();
     let text = process.env.TERN_FAULTS ?? '';
     if (this.stateDir) {
       try {
@@ -64,3 +73,7 @@ export class Faults {
     throw new TernError('INTERNAL', `injected fault at ${point}`);
   }
 }
+
+/** What a daemon started with --test-faults logs first. */
+export const FAULTS_WARNING =
+  'FAULT INJECTION ENABLED (--test-faults): this daemon fails on purpose when told to; never run it so in production';

@@ -13,6 +13,8 @@ export interface ContainerLaunch {
   /** Path inside the rootfs that receives the container's stdout and stderr. */
   console: string;
   env: string[];
+  /** Capabilities beyond the default set (core/caps.ts names). */
+  capAdd?: string[];
   command: string[];
   /** Written by the shim with the tree's exit status. */
   exitFile: string;
@@ -25,6 +27,13 @@ export interface ContainerNet {
   mac: string;
   /** a.b.c.d/prefix, given to the inner end (eth0). */
   ip: string;
+}
+
+export interface ExecConfinement {
+  /** The tern-shim binary that enters the container. */
+  shim: string;
+  /** The container's capabilities beyond the default set. */
+  capAdd: string[];
 }
 
 export interface ExecResult {
@@ -46,8 +55,11 @@ export interface HostRuntime {
   linkNames(): Promise<Set<string>>;
   /** Tells the LAN that the container's address now lives here (gratuitous ARP). */
   announce(pid: number, ip: string): Promise<void>;
-  /** Runs a command inside the container whose init is pid. */
-  exec(pid: number, command: string[], timeoutMs: number): Promise<ExecResult>;
+  /**
+   * Runs a command inside the container whose init is pid, confined as the
+   * container is (tern-shim exec: same capabilities, no_new_privs).
+   */
+  exec(pid: number, command: string[], timeoutMs: number, confine: ExecConfinement): Promise<ExecResult>;
   /** True while pid exists and is not a zombie. */
   alive(pid: number): Promise<boolean>;
   /** Identifies a process together with its pid (guards against pid reuse). */
@@ -64,7 +76,7 @@ export interface HostRuntime {
   resumeTree(root: number, keepStopped: ReadonlyMap<number, number | undefined>): Promise<void>;
   /** Resident memory of pid and all its descendants, in bytes. */
   treeMemory(pid: number): Promise<number>;
-  /** Bytes used under dir (a rootfs), as du counts them. */
+  /** Bytes allocated under dir (a rootfs), as du counts them (holes of sparse files excluded). */
   diskUsage(dir: string): Promise<number>;
   /** A pid that existed a moment ago and is gone now (to make a dump fail on purpose). */
   exitedPid(): Promise<number>;

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { run, runOk } from './exec.js';
-import type { ContainerLaunch, ContainerNet, ExecResult, HostRuntime } from './host.js';
+import type { ContainerLaunch, ContainerNet, ExecConfinement, ExecResult, HostRuntime } from './host.js';
 import { alive, processTree, resumeTree, startTime, waitGone } from './proc.js';
 import { launchContainer } from './shim.js';
 import { type WarmHold, warmMemory } from './warm.js';
@@ -63,8 +63,14 @@ export class LinuxHost implements HostRuntime {
     if (r.code !== 0) throw new Error(`gratuitous ARP failed: ${r.stderr.toString().trim()}`);
   }
 
-  async exec(pid: number, command: string[], timeoutMs: number): Promise<ExecResult> {
-    return run([NSENTER, '-t', String(pid), '-m', '-u', '-i', '-n', '-p', '-r', '-w', '--', ...command], {
+  async exec(
+    pid: number,
+    command: string[],
+    timeoutMs: number,
+    confine: ExecConfinement,
+  ): Promise<ExecResult> {
+    const caps = confine.capAdd.flatMap((c) => ['--cap-add', c]);
+    return run([confine.shim, 'exec', '--pid', String(pid), ...caps, '--', ...command], {
       env: { PATH: '/bin:/sbin:/usr/bin:/usr/sbin', HOME: '/root', TERM: 'dumb' },
       timeoutMs: timeoutMs || 60_000,
       maxOutput: 4 * 1024 * 1024,
@@ -105,7 +111,8 @@ export class LinuxHost implements HostRuntime {
   }
 
   async diskUsage(dir: string): Promise<number> {
-    return Number((await runOk(['du', '-sb', dir])).split('\t')[0]) || 0;
+    // Allocated bytes, not apparent size: a sparse file moves as sparse (tar --sparse).
+    return Number((await runOk(['du', '-s', '--block-size=1', dir])).split('\t')[0]) || 0;
   }
 
   async exitedPid(): Promise<number> {

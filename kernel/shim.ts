@@ -26,6 +26,8 @@ export interface LaunchSpec {
   /** Path inside the rootfs that receives the container's stdout and stderr. */
   console: string;
   env: string[];
+  /** Capabilities beyond the default set (core/caps.ts names). */
+  capAdd?: string[];
   command: string[];
   exitFile?: string;
 }
@@ -138,6 +140,7 @@ export async function launchContainer(
 ): Promise<Launched> {
   const args = ['launch', '--rootfs', spec.rootfs, '--hostname', spec.hostname, '--console', spec.console];
   for (const e of spec.env) args.push('--env', e);
+  for (const c of spec.capAdd ?? []) args.push('--cap-add', c);
   if (spec.exitFile) args.push('--exit-file', spec.exitFile);
   args.push('--', ...spec.command);
   const s = startShim(shim, args);

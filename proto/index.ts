@@ -6,7 +6,14 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { CertFiles } from '../core/pki.js';
 import type { ProtoGrpcType } from './gen/tern.js';
-import { authorize, channelCredentials, type Policy, requireTls, serverCredentials } from './tls.js';
+import {
+  authorize,
+  channelCredentials,
+  type Policy,
+  requireTls,
+  serverCredentials,
+  tlsReady,
+} from './tls.js';
 
 export type { AgentClient, AgentHandlers } from './gen/tern/v1/Agent.js';
 export type { Container, Container__Output } from './gen/tern/v1/Container.js';
@@ -125,13 +132,16 @@ export function newServer(
  * Binds a server and resolves with the actual port (0 = pick one): a unix
  * socket in plaintext, a TCP address only with mutual TLS.
  */
-export function bindServer(server: grpc.Server, address: string, tls?: CertFiles): Promise<number> {
-  const creds = isUnix(address)
-    ? grpc.ServerCredentials.createInsecure()
-    : serverCredentials(requireTls(tls, address));
+export async function bindServer(server: grpc.Server, address: string, tls?: CertFiles): Promise<number> {
+  let creds = grpc.ServerCredentials.createInsecure();
+  if (!isUnix(address)) {
+    const files = requireTls(tls, address);
+    await tlsReady(files);
+    creds = serverCredentials(files);
+  }
   return new Promise((resolve, reject) => {
     server.bindAsync(grpcTarget(address), creds, (err, port) => (err ? reject(err) : resolve(port)));
   });
 }
 
-export { grpc };
+export { grpc, tlsReady };

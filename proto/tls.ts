@@ -8,6 +8,8 @@
 //
 // Certificate files are watched: a rotated certificate is used for new
 // connections within REFRESH_MS, without restarting anything.
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { invalid } from '../core/errors.js';
@@ -89,13 +91,91 @@ export function authorize(
     });
 }
 
+const providers = new Map<string, grpc.experimental.FileWatcherCertificateProvider>();
+
+/**
+ * One file watcher per set of files, shared by every server and client of
+ * this process (it watches while any of them listens).
+ */
 function provider(files: CertFiles): grpc.experimental.FileWatcherCertificateProvider {
-  return new grpc.experimental.FileWatcherCertificateProvider({
-    caCertificateFile: files.ca,
-    certificateFile: files.cert,
-    privateKeyFile: files.key,
-    refreshIntervalMs: REFRESH_MS,
+  const key = `${files.ca}\0${files.cert}\0${files.key}`;
+  let p = providers.get(key);
+  if (!p) {
+    p = new grpc.experimental.FileWatcherCertificateProvider({
+      caCertificateFile: files.ca,
+      certificateFile: files.cert,
+      privateKeyFile: files.key,
+      refreshIntervalMs: REFRESH_MS,
+    });
+    providers.set(key, p);
+  }
+  return p;
+}
+
+/** Settles once the provider has delivered a CA and an identity; then stops listening. */
+function loadedOnce(p: grpc.experimental.FileWatcherCertificateProvider): {
+  done: Promise<void>;
+  cancel(): void;
+} {
+  let ca = false;
+  let id = false;
+  let settle!: () => void;
+  const done = new Promise<void>((r) => {
+    settle = r;
   });
+  const cancel = () => {
+    p.removeCaCertificateListener(onCa);
+    p.removeIdentityCertificateListener(onId);
+  };
+  const check = () => {
+    if (!ca || !id) return;
+    cancel();
+    settle();
+  };
+  const onCa = (u: unknown) => {
+    ca ||= !!u;
+    check();
+  };
+  const onId = (u: unknown) => {
+    id ||= !!u;
+    check();
+  };
+  p.addCaCertificateListener(onCa);
+  p.addIdentityCertificateListener(onId);
+  return { done, cancel };
+}
+
+/**
+ * Resolves once files' certificates are loaded, so that the first
+ * connection of a server or client already has them (a TLS connection
+ * before that would be dropped). Refuses, naming the file, when one cannot
+ * be read.
+ */
+export async function tlsReady(files: CertFiles, timeoutMs = 10_000): Promise<void> {
+  for (const [what, file] of [
+    ['CA certificate', files.ca],
+    ['certificate', files.cert],
+    ['key', files.key],
+  ] as const) {
+    await access(file, constants.R_OK).catch((e: Error) => {
+      throw invalid(`cannot read the ${what} ${file} (${e.message}); make it with \`tern ca\``);
+    });
+  }
+  const load = loadedOnce(provider(files));
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      load.cancel();
+      reject(
+        invalid(`certificate files ${files.cert} and ${files.key} did not load; are they a valid pair?`),
+      );
+    }, timeoutMs);
+  });
+  try {
+    await Promise.race([load.done, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Server credentials that require a client certificate of the CA. */

@@ -43,7 +43,7 @@ export class Handoff {
       containers,
       log,
       outcomes: new Outcomes(opts.stateDir),
-      faults: new Faults(opts.stateDir),
+      faults: new Faults(opts.stateDir, opts.testFaults),
     };
     this.source = new SourceHolds(this.ctx);
     this.target = new TargetSlots(this.ctx);

@@ -88,16 +88,20 @@ cmd_up() {
   # shellcheck disable=SC2206
   extra=($TERN_TESTBED_EXTRA_AGENT_ARGS)
   set +f
-  # A cluster CA of the testbed's own: every daemon speaks mutual TLS with a certificate
-  # of its role (coordinator, agent per host, and an operator "admin" for TCP clients).
+  # Daemons of a testbed honour fault injection (--test-faults: the fault matrix arms
+  # them); installed daemons never do unless started so. A cluster CA of the testbed's
+  # own: every daemon speaks mutual TLS with a certificate of its role (coordinator, an
+  # agent per host, and an operator "admin" for TCP clients).
   make_pki "${HOSTS[@]}"
   write_cmd coordinator "$COORD_NS" "$TERN_NODE" "$TERN_ROOT/dist/bin/tern-coordinator.js" \
-    --listen "$COORD_IP:$COORD_PORT" --socket "$SOCK" --state-dir "$TB/coordinator" --pki "$PKI"
+    --listen "$COORD_IP:$COORD_PORT" --socket "$SOCK" --state-dir "$TB/coordinator" --pki "$PKI" \
+    --test-faults
   for ((i = 0; i < n; i++)); do
     h="${HOSTS[$i]}"
     write_cmd "$h" "tern-$h" "$TERN_NODE" "$TERN_ROOT/dist/bin/tern-agent.js" \
       --host "$h" --listen "$(host_underlay_ip "$i"):$AGENT_PORT" --coordinator "$COORD_IP:$COORD_PORT" \
-      --bridge br0 --lan "$LAN_CIDR" --state-dir "$TB/hosts/$h" --criu "$TERN_CRIU" --pki "$PKI" \
+      --bridge br0 --lan "$LAN_CIDR" --state-dir "$TB/hosts/$h" --criu "$TERN_CRIU" --pki "$PKI" --test-faults \
+      --rootfs-base /opt/tern/rootfs --rootfs-base /var/lib/tern --rootfs-base "${TMPDIR:-/tmp}" \
       ${extra[@]+"${extra[@]}"}
   done
 

@@ -14,5 +14,9 @@ void write_exit_file(const char *file, int st);
 int reap_until(pid_t target, const char *exit_file);
 int do_launch(int argc, char **argv);
 int do_restore(int argc, char **argv);
+int do_exec(int argc, char **argv);
+int cap_by_name(const char *name);
+int confine_caps(unsigned long long add);
+const char *confine_proc(void);
 
 #endif

@@ -3,9 +3,10 @@
 // reaps the container init, because the host's orphan adopter never does.
 //
 //   tern-shim launch --rootfs DIR --hostname NAME --console PATH
-//                    [--env K=V]... [--exit-file FILE] -- CMD [ARGS...]
+//                    [--env K=V]... [--cap-add CAP]... [--exit-file FILE] -- CMD [ARGS...]
 //   tern-shim restore --pidfile FILE [--exit-file FILE] [--log FILE]
 //                    -- CRIU_PATH ARGS...
+//   tern-shim exec --pid PID [--cap-add CAP]... -- CMD [ARGS...]   (shim-exec.c)
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,7 @@
 
 struct launch_cfg {
 	const char *rootfs, *hostname, *console;
+	unsigned long long cap_add;
 	const char *env[MAX_ENV];
 	int nenv;
 	char **argv;
@@ -142,7 +144,6 @@ static int container_init(void *arg)
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		fail("make / private");
-	make_dev_entries(c->rootfs);
 	if (mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
 		fail("bind rootfs");
 	if (chdir(c->rootfs) < 0)
@@ -155,8 +156,14 @@ static int container_init(void *arg)
 		fail("umount old root");
 	if (chdir("/") < 0)
 		fail("chdir /");
+	// Only now, inside the new root: a symlink planted in the rootfs (dev ->
+	// /etc, say) resolves within the container, never on the host.
+	make_dev_entries("");
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		fail("mount proc");
+	const char *masked = confine_proc();
+	if (masked)
+		fail(masked);
 	mount_dev_filesystems();
 	if (sethostname(c->hostname, strlen(c->hostname)) < 0)
 		fail("sethostname");
@@ -189,6 +196,8 @@ static int container_init(void *arg)
 	for (int i = 0; i < c->nenv; i++)
 		if (putenv((char *)c->env[i]) != 0)
 			fail("putenv");
+	if (confine_caps(c->cap_add) < 0)
+		fail("drop capabilities");
 	execvp(c->argv[0], c->argv);
 	fail("exec");
 }
@@ -215,7 +224,12 @@ int do_launch(int argc, char **argv)
 			c.console = argv[++i];
 		else if (!strcmp(a, "--exit-file"))
 			exit_file = argv[++i];
-		else if (!strcmp(a, "--env")) {
+		else if (!strcmp(a, "--cap-add")) {
+			int cap = cap_by_name(argv[++i]);
+			if (cap < 0)
+				usage("--cap-add: unknown capability");
+			c.cap_add |= 1ULL << cap;
+		} else if (!strcmp(a, "--env")) {
 			if (c.nenv == MAX_ENV)
 				usage("too many --env");
 			if (!strchr(argv[i + 1], '='))
@@ -305,5 +319,7 @@ int main(int argc, char **argv)
 		return do_launch(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "restore"))
 		return do_restore(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "exec"))
+		return do_exec(argc - 2, argv + 2);
 	usage("unknown mode");
 }

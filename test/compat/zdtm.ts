@@ -18,6 +18,34 @@ export const ZDTM_DIR = process.env.TERN_ZDTM_DIR || '/opt/tern/criu/source/test
 export const WORK_DIR = process.env.TERN_COMPAT_DIR || '/var/lib/tern/compat';
 const BASE_ROOTFS = '/opt/tern/rootfs/busybox';
 const IN_CT_DIR = '/zdtm/static';
+/**
+ * zdtm's tests run as root in their container, and many do what a default
+ * container may not (sethostname, mounts, mknod, ptrace, queue limits...):
+ * they get these capabilities beyond the default set, in place and through
+ * tern alike. no_new_privs and the /proc masks stay, and so does the drop of
+ * what reaches the host itself (SYS_MODULE, SYS_RAWIO, SYS_TIME, SYS_BOOT).
+ */
+export const ZDTM_CAPS = [
+  'SYS_ADMIN',
+  'MKNOD',
+  'SYS_PTRACE',
+  'NET_ADMIN',
+  'NET_BROADCAST',
+  'SYS_RESOURCE',
+  'IPC_LOCK',
+  'IPC_OWNER',
+  'SYS_NICE',
+  'DAC_READ_SEARCH',
+  'LINUX_IMMUTABLE',
+  'LEASE',
+  'AUDIT_CONTROL',
+  'CHECKPOINT_RESTORE',
+  'SYS_PACCT',
+  'WAKE_ALARM',
+  'BLOCK_SUSPEND',
+  'SYS_TTY_CONFIG',
+];
+
 /** What every dump and restore gets, in place and by tern alike. */
 const COMMON_OPTS = ['--tcp-established', '--network-lock', 'nftables'];
 
@@ -248,6 +276,7 @@ export async function runInPlace(p: Prepared, t: CompatTest): Promise<RunResult>
         hostname: 'zdtm',
         console: '/zdtm/console.log',
         env: ['PATH=/bin:/sbin:/usr/bin:/usr/sbin', 'HOME=/root'],
+        capAdd: ZDTM_CAPS,
         command: ['/zdtm/init', IN_CT_DIR, ...argv],
       },
       async (pid) => {
@@ -345,6 +374,7 @@ export async function runMigrated(p: Prepared, t: CompatTest, from: string, to: 
       source,
       '--hostname',
       'zdtm',
+      ...ZDTM_CAPS.flatMap((c) => ['--cap-add', c]),
       '--',
       '/zdtm/init',
       IN_CT_DIR,

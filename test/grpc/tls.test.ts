@@ -4,29 +4,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { COORDINATOR_DEFAULTS } from '../../coordinator/config.js';
-import { Coordinator } from '../../coordinator/server.js';
-import { SqliteStore } from '../../coordinator/sqlite-store.js';
 import { type CertFiles, initCa, issue } from '../../core/pki.js';
 import { bindServer, type CoordinatorClient, coordinatorClient, grpc, ternProto } from '../../proto/index.js';
-import { testCert, testPkiDir } from '../lib/pki.js';
-
-type Call = (req: object, cb: (e: grpc.ServiceError | null, r?: unknown) => void) => void;
-
-function call(c: CoordinatorClient, method: string, req: object): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const fn = (c as unknown as Record<string, Call>)[method].bind(c);
-    fn(req, (e, r) => (e ? reject(e) : resolve(r)));
-  });
-}
+import { call, startCoordinator, type TestCoordinator } from '../lib/coordinator.js';
+import { testCert } from '../lib/pki.js';
 
 describe('mutual TLS and roles (coordinator)', function () {
   this.timeout(30_000);
-  const dir = mkdtempSync(join(tmpdir(), 'tern-tls-'));
-  let coord: Coordinator;
+  let t: TestCoordinator;
   let address = '';
-  const socket = join(dir, 'coordinator.sock');
+  let socket = '';
   const clients: CoordinatorClient[] = [];
   const as = (files: CertFiles | undefined, where = address) => {
     const c = coordinatorClient(where, files);
@@ -35,21 +22,14 @@ describe('mutual TLS and roles (coordinator)', function () {
   };
 
   before(async () => {
-    const pki = await testPkiDir();
-    await testCert({ role: 'coordinator', name: 'coordinator' });
-    coord = new Coordinator(
-      { ...COORDINATOR_DEFAULTS, listen: '127.0.0.1:0', socket, stateDir: dir, pki },
-      new SqliteStore(join(dir, 'tern.db')),
-      pino({ level: 'silent' }),
-    );
-    await coord.start();
-    address = `127.0.0.1:${coord.port}`;
+    t = await startCoordinator();
+    address = t.address;
+    socket = t.socket;
   });
 
   after(async () => {
     for (const c of clients) c.close();
-    await coord?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await t?.stop();
   });
 
   it('serves an operator certificate', async () => {
@@ -66,6 +46,14 @@ describe('mutual TLS and roles (coordinator)', function () {
 
   it('has no plaintext TCP: a client without certificates is refused before it connects', () => {
     assert.throws(() => coordinatorClient(address), /speaks only mutual TLS/);
+  });
+
+  it('a daemon without readable certificate files says which file', async () => {
+    const missing = { ca: '/nonexistent/ca.crt', cert: '/nonexistent/x.crt', key: '/nonexistent/x.key' };
+    await assert.rejects(
+      bindServer(new grpc.Server(), '127.0.0.1:0', missing),
+      /cannot read the CA certificate \/nonexistent\/ca\.crt/,
+    );
   });
 
   it('refuses a plaintext connection to the TCP port', async () => {

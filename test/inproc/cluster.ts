@@ -80,6 +80,7 @@ export class Cluster {
         coordinator: `127.0.0.1:${this.coordPort}`,
         stateDir: this.stateDir(d),
         pki: this.pki,
+        rootfsBases: [this.dir],
         orphanTimeoutSec: this.orphanTimeoutSec,
         heartbeatMs: 200,
       },

@@ -32,6 +32,7 @@ async function main(): Promise<void> {
       ...AGENT_DEFAULTS,
       listen: '127.0.0.1:0',
       skipCriuCheck: true,
+      testFaults: true,
       ...spec.opts,
     };
     const agent = new Agent(
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
     await agent.start();
     parentPort?.postMessage({ ready: true, port: agent.port });
   } else {
-    const opts: CoordinatorOptions = { ...COORDINATOR_DEFAULTS, socket: '', ...spec.opts };
+    const opts: CoordinatorOptions = { ...COORDINATOR_DEFAULTS, socket: '', testFaults: true, ...spec.opts };
     const c = new Coordinator(
       opts,
       new SqliteStore(`${opts.stateDir}/tern.db`),

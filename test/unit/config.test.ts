@@ -90,9 +90,16 @@ describe('config', () => {
         'debug',
         '--pki',
         '/tmp/pki',
+        '--rootfs-base',
+        '/srv/a',
+        '--rootfs-base',
+        '/srv/b',
+        '--test-faults',
       ]);
       assert.deepEqual(
         {
+          rootfsBases: o.rootfsBases,
+          testFaults: o.testFaults,
           pki: o.pki,
           bridge: o.bridge,
           lan: o.lan,
@@ -105,6 +112,8 @@ describe('config', () => {
           logLevel: o.logLevel,
         },
         {
+          rootfsBases: ['/srv/a', '/srv/b'],
+          testFaults: true,
           pki: '/tmp/pki',
           bridge: 'br9',
           lan: '10.9.0.0/16',
@@ -227,6 +236,7 @@ describe('config', () => {
           '/tmp/pki',
           '--name',
           'coord1',
+          '--test-faults',
         ]),
         {
           listen: '127.0.0.1:9000',
@@ -234,6 +244,7 @@ describe('config', () => {
           socket: '/tmp/c.sock',
           pki: '/tmp/pki',
           name: 'coord1',
+          testFaults: true,
           stateDir: '/tmp/state',
           store: 'file',
           hostTimeoutMs: 1500,

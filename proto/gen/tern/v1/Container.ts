@@ -13,6 +13,7 @@ export interface Container {
   'hostname'?: (string);
   'command'?: (string)[];
   'created_ms'?: (number | string | Long);
+  'cap_add'?: (string)[];
 }
 
 export interface Container__Output {
@@ -26,4 +27,5 @@ export interface Container__Output {
   'hostname': (string);
   'command': (string)[];
   'created_ms': (string);
+  'cap_add': (string)[];
 }

@@ -9,6 +9,7 @@ export interface CoordRunRequest {
   'rootfs'?: (string);
   'hostname'?: (string);
   'env'?: (string)[];
+  'cap_add'?: (string)[];
 }
 
 export interface CoordRunRequest__Output {
@@ -19,4 +20,5 @@ export interface CoordRunRequest__Output {
   'rootfs': (string);
   'hostname': (string);
   'env': (string)[];
+  'cap_add': (string)[];
 }

@@ -8,6 +8,7 @@ export interface RunContainerRequest {
   'rootfs'?: (string);
   'hostname'?: (string);
   'env'?: (string)[];
+  'cap_add'?: (string)[];
 }
 
 export interface RunContainerRequest__Output {
@@ -17,4 +18,5 @@ export interface RunContainerRequest__Output {
   'rootfs': (string);
   'hostname': (string);
   'env': (string)[];
+  'cap_add': (string)[];
 }
