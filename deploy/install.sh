@@ -8,7 +8,8 @@
 #   $TERN_PREFIX/criu/criu          CRIU >= 4.2.1 built from Debian unstable's source
 #   $TERN_PREFIX/criu/images/*.proto  CRIU's image definitions, loaded by kernel/
 #   $TERN_PREFIX/rootfs/busybox     the default container rootfs (static busybox)
-# and links tern, migrate, tern-agent and tern-coordinator into /usr/local/bin.
+#   $TERN_PREFIX/app                the build and its production dependencies, root-owned
+# and links tern, migrate, tern-agent and tern-coordinator (in $TERN_PREFIX/app) into /usr/local/bin.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -154,9 +155,40 @@ install_node() {
   fi
   log "building TypeScript"
   npm run --silent build
-  local b
+  install_app
+}
+
+# The daemons and the CLI run from a root-owned copy ($PREFIX/app: the build, the wire
+# contract and the production dependencies), not from the checkout: whoever may write
+# the checkout must not thereby own every host. Copied again only when the build or
+# the dependencies changed.
+install_app() {
+  local app="$PREFIX/app" new="$PREFIX/app.new" stamp="$PREFIX/app/.build-sha" want d b
+  want="$(cd "$ROOT" && { sha256sum package-lock.json proto/tern.proto; find dist -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    :
+  else
+    log "installing the build into $app"
+    rm -rf "$new"
+    mkdir -p "$new/proto" "$new/node_modules"
+    cp -a "$ROOT/dist" "$new/dist"
+    cp "$ROOT/proto/tern.proto" "$new/proto/"
+    cp "$ROOT/package.json" "$new/"
+    (cd "$ROOT" && npm ls --omit=dev --all --parseable 2>/dev/null) | sed "s|^$ROOT/||" |
+      grep -E '^node_modules/(@[^/]+/)?[^/]+$' | while read -r d; do
+      mkdir -p "$new/$(dirname "$d")"
+      cp -a "$ROOT/$d" "$new/$d"
+    done
+    chown -R root:root "$new"
+    chmod -R go-w "$new"
+    echo "$want" >"$new/.build-sha"
+    rm -rf "$app.old"
+    [ -d "$app" ] && mv "$app" "$app.old"
+    mv "$new" "$app"
+    rm -rf "$app.old"
+  fi
   for b in tern migrate tern-agent tern-coordinator; do
-    ln -sfn "$ROOT/dist/bin/$b.js" "/usr/local/bin/$b"
+    ln -sfn "$app/dist/bin/$b.js" "/usr/local/bin/$b"
   done
 }
 
