@@ -34,6 +34,8 @@ export interface ContainerRecord {
   state: ContainerState;
   /** Capabilities beyond the default set (kernel/native/shim-confine.c). */
   capAdd?: string[];
+  /** Runs without tern's seccomp filter. */
+  noSeccomp?: boolean;
   /** Set while a migration holds or restores this container. */
   migrationId?: string;
 }
@@ -48,6 +50,7 @@ export interface RunSpec {
   hostname?: string;
   env?: string[];
   capAdd?: string[];
+  noSeccomp?: boolean;
 }
 
 export class Containers {
@@ -208,6 +211,7 @@ export class Containers {
           console: CONSOLE,
           env: spec.env ?? [],
           capAdd,
+          noSeccomp: spec.noSeccomp,
           command: spec.command,
           exitFile: join(dir, 'exit'),
         },
@@ -226,6 +230,7 @@ export class Containers {
         createdMs: Date.now(),
         state: 'running',
         capAdd,
+        noSeccomp: spec.noSeccomp || undefined,
       };
       await this.save(rec);
       this.log.info({ container: name, pid: rec.pid, ip, veth }, 'container started');
@@ -271,6 +276,7 @@ export class Containers {
     return this.host.exec(rec.pid, command, timeoutMs || 60_000, {
       shim: this.opts.shim,
       capAdd: rec.capAdd ?? [],
+      noSeccomp: rec.noSeccomp ?? false,
     });
   }
 

@@ -22,6 +22,11 @@ import type { ImageChunk, ImageChunk__Output } from '../proto/index.js';
 
 /** How long a fetcher has to send its opening line. */
 const HELLO_MS = 5000;
+/**
+ * Connections served at once. A move uses one or two; more means a flood,
+ * which must not exhaust the agent's file descriptors or memory.
+ */
+export const MAX_CONNECTIONS = 64;
 
 /** Serves `images` (a held dump's) or `rootfs` (the pre-copy) of a migration to a fetcher with its credential. */
 export type ImageSource = (
@@ -117,9 +122,19 @@ export class DataServer {
   }
 
   private async accept(sock: Socket): Promise<void> {
+    const refuse = this.open.size >= MAX_CONNECTIONS;
     this.open.add(sock);
     sock.on('close', () => this.open.delete(sock));
     sock.on('error', () => {});
+    if (refuse) {
+      this.log.warn({ peer: sock.remoteAddress }, 'data channel: too many connections; refused');
+      sock.end(
+        errorFrame('RESOURCE_EXHAUSTED', `data channel: more than ${MAX_CONNECTIONS} connections at once`),
+      );
+      // A peer that never closes its end does not keep this one.
+      setTimeout(() => sock.destroy(), 2000).unref();
+      return;
+    }
     sock.setKeepAlive(true, 5000);
     // Many small frames end a stream: without this, Nagle and delayed ACKs hold the last ones back ~40 ms.
     sock.setNoDelay(true);

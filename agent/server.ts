@@ -40,6 +40,7 @@ export function toWire(host: string, r: ContainerRecord): Container {
     command: r.command,
     created_ms: r.createdMs,
     cap_add: r.capAdd ?? [],
+    no_seccomp: r.noSeccomp ?? false,
   };
 }
 
@@ -57,6 +58,7 @@ export function fromWire(c: Container): ContainerRecord {
     createdMs: Number(c.created_ms ?? 0),
     state: 'running',
     capAdd: checkCaps(c.cap_add ?? []),
+    noSeccomp: c.no_seccomp || undefined,
   };
 }
 
@@ -244,6 +246,7 @@ export class Agent {
           hostname: req.hostname,
           env: req.env,
           capAdd: req.cap_add,
+          noSeccomp: req.no_seccomp,
         });
         return toWire(host, rec);
       }),

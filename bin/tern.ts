@@ -8,7 +8,7 @@ import { connect, fail, follow, summary, table } from './cli.js';
 const USAGE = `usage: tern [--coordinator ADDR] COMMAND
   hosts                                   list hosts and whether they are up
   ps [--host H]                           list containers: name, host, state, address
-  run --host H --name N [--ip A/P] [--rootfs DIR] [--hostname X] [--env K=V]... [--cap-add CAP]... -- CMD...
+  run --host H --name N [--ip A/P] [--rootfs DIR] [--hostname X] [--env K=V]... [--cap-add CAP]... [--no-seccomp] -- CMD...
                                           containers get Docker's default capabilities less MKNOD,
                                           no_new_privs and a masked /proc; --cap-add grants one more
   exec <ctr> [--timeout-ms N] -- CMD...   run CMD inside the container; stdout and exit code pass through
@@ -94,6 +94,7 @@ async function main() {
             hostname: { type: 'string' },
             env: { type: 'string', multiple: true },
             'cap-add': { type: 'string', multiple: true },
+            'no-seccomp': { type: 'boolean' },
           },
           coordFlag,
         );
@@ -113,6 +114,7 @@ async function main() {
             hostname: (v.hostname as string) ?? '',
             env: (v.env as string[]) ?? [],
             cap_add: (v['cap-add'] as string[]) ?? [],
+            no_seccomp: a.values['no-seccomp'] === true,
           },
           { timeoutMs: 130_000, what: 'run' },
         );

@@ -224,6 +224,7 @@ export class Coordinator implements Fleet {
               hostname: req.hostname,
               env: req.env,
               cap_add: req.cap_add,
+              no_seccomp: req.no_seccomp,
             },
             { timeoutMs: 120_000, what: req.host },
           );

@@ -185,7 +185,9 @@ export async function issue(
 
 /** Reads a certificate's subject as an identity, for `tern ca show` and tests. */
 export async function readIdentity(certFile: string): Promise<Identity & { notAfter: string }> {
-  await readFile(certFile);
+  await readFile(certFile).catch((e: Error) => {
+    throw invalid(`cannot read the certificate ${certFile}: ${e.message}`);
+  });
   const { stdout } = await run('openssl', [
     'x509',
     '-in',

@@ -15,6 +15,8 @@ export interface ContainerLaunch {
   env: string[];
   /** Capabilities beyond the default set (core/caps.ts names). */
   capAdd?: string[];
+  /** Without tern's seccomp filter. */
+  noSeccomp?: boolean;
   command: string[];
   /** Written by the shim with the tree's exit status. */
   exitFile: string;
@@ -34,6 +36,8 @@ export interface ExecConfinement {
   shim: string;
   /** The container's capabilities beyond the default set. */
   capAdd: string[];
+  /** The container runs without tern's seccomp filter. */
+  noSeccomp: boolean;
 }
 
 export interface ExecResult {

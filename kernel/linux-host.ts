@@ -70,6 +70,7 @@ export class LinuxHost implements HostRuntime {
     confine: ExecConfinement,
   ): Promise<ExecResult> {
     const caps = confine.capAdd.flatMap((c) => ['--cap-add', c]);
+    if (confine.noSeccomp) caps.push('--no-seccomp', '1');
     return run([confine.shim, 'exec', '--pid', String(pid), ...caps, '--', ...command], {
       env: { PATH: '/bin:/sbin:/usr/bin:/usr/sbin', HOME: '/root', TERM: 'dumb' },
       timeoutMs: timeoutMs || 60_000,

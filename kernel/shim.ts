@@ -28,6 +28,8 @@ export interface LaunchSpec {
   env: string[];
   /** Capabilities beyond the default set (core/caps.ts names). */
   capAdd?: string[];
+  /** Without tern's seccomp filter. */
+  noSeccomp?: boolean;
   command: string[];
   exitFile?: string;
 }
@@ -141,6 +143,7 @@ export async function launchContainer(
   const args = ['launch', '--rootfs', spec.rootfs, '--hostname', spec.hostname, '--console', spec.console];
   for (const e of spec.env) args.push('--env', e);
   for (const c of spec.capAdd ?? []) args.push('--cap-add', c);
+  if (spec.noSeccomp) args.push('--no-seccomp', '1');
   if (spec.exitFile) args.push('--exit-file', spec.exitFile);
   args.push('--', ...spec.command);
   const s = startShim(shim, args);

@@ -139,18 +139,25 @@ interface OpenFile {
 }
 
 /**
+ * Files one image stream may carry: CRIU writes a few per process, so this
+ * is a tree of tens of thousands of processes; a stream of more is an attack.
+ */
+export const MAX_FILES = 100_000;
+
+/**
  * Writes a chunk stream into `dir`. Files are created exclusively: a stream
  * that names a file twice, or one that already exists, is refused.
  */
 export class ChunkReceiver {
   readonly stats: EncodeStats = { rawBytes: 0, wireBytes: 0, files: 0 };
   readonly received: string[] = [];
+  private readonly names = new Set<string>();
   private current: OpenFile | undefined;
   private ended = false;
 
   constructor(
     private readonly dir: string,
-    private readonly limits: { maxBytes?: number } = {},
+    private readonly limits: { maxBytes?: number; maxFiles?: number } = {},
   ) {}
 
   async accept(chunk: ImageChunk__Output): Promise<void> {
@@ -176,8 +183,11 @@ export class ChunkReceiver {
         throw new TernError('DATA_LOSS', `image file ${cur.name} was not finished before ${name} began`);
       if (offset !== 0)
         throw new TernError('DATA_LOSS', `image file ${name} starts at offset ${offset}, not 0`);
-      if (this.received.includes(name))
-        throw new TernError('INVALID_ARGUMENT', `image file ${name} sent twice`);
+      if (this.names.has(name)) throw new TernError('INVALID_ARGUMENT', `image file ${name} sent twice`);
+      const maxFiles = this.limits.maxFiles ?? MAX_FILES;
+      if (this.names.size >= maxFiles)
+        throw new TernError('RESOURCE_EXHAUSTED', `image set exceeds the ${maxFiles} files allowed`);
+      this.names.add(name);
       // Plain synchronous calls: a write lands in the page cache in
       // microseconds, while a round trip through the thread pool per call
       // costs more than that for the many small images a dump has.

@@ -156,3 +156,78 @@ const char *confine_proc(void)
 	}
 	return NULL;
 }
+
+#if defined(__x86_64__)
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <stddef.h>
+
+/*
+ * Syscalls no container needs and that reach the host's kernel as a whole:
+ * modules, kexec, reboot, swap, process accounting, the clock, raw I/O
+ * ports, the kernel keyring, BPF and perf, handles that bypass the mount
+ * namespace. Most also need a capability the container lacks; the filter
+ * holds even when --cap-add grants one. They fail with EPERM.
+ */
+static const int DENIED[] = {
+	SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_kexec_load,
+	SYS_kexec_file_load, SYS_reboot, SYS_swapon, SYS_swapoff, SYS_acct,
+	SYS_settimeofday, SYS_clock_settime, SYS_clock_adjtime, SYS_adjtimex,
+	SYS_iopl, SYS_ioperm, SYS_add_key, SYS_request_key, SYS_keyctl,
+	SYS_bpf, SYS_perf_event_open, SYS_open_by_handle_at, SYS_lookup_dcookie,
+	SYS_uselib, SYS_syslog, SYS_quotactl,
+};
+
+#define DENY (SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA))
+#define ALLOW SECCOMP_RET_ALLOW
+
+/*
+ * Installs the container's seccomp filter (x86_64 only). Unless `add`
+ * holds CAP_SYS_ADMIN, new user namespaces are refused too (unshare and
+ * clone with CLONE_NEWUSER; clone3, whose flags a filter cannot read, says
+ * ENOSYS so that the C library falls back to clone). Needs no_new_privs.
+ */
+int confine_seccomp(unsigned long long add)
+{
+	struct sock_filter f[128];
+	unsigned n = 0;
+	const unsigned ndeny = sizeof DENIED / sizeof DENIED[0];
+	int userns = (add >> CAP_SYS_ADMIN) & 1;
+
+#define STMT(code, k) (f[n++] = (struct sock_filter)BPF_STMT(code, k))
+#define JUMP(code, k, jt, jf) (f[n++] = (struct sock_filter)BPF_JUMP(code, k, jt, jf))
+	STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+	JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+	STMT(BPF_RET | BPF_K, DENY); /* i386 and x32 entry points */
+	STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+	JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1);
+	STMT(BPF_RET | BPF_K, DENY);
+	for (unsigned i = 0; i < ndeny; i++) {
+		JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)DENIED[i], 0, 1);
+		STMT(BPF_RET | BPF_K, DENY);
+	}
+	if (!userns) {
+		JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1);
+		STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA));
+		/* unshare(flags) and clone(flags, ...): flags is the first argument. */
+		JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_unshare, 1, 0);
+		JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, 3);
+		STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));
+		JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 0, 1);
+		STMT(BPF_RET | BPF_K, DENY);
+	}
+	STMT(BPF_RET | BPF_K, ALLOW);
+#undef STMT
+#undef JUMP
+	struct sock_fprog prog = { .len = (unsigned short)n, .filter = f };
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+#else
+int confine_seccomp(unsigned long long add)
+{
+	(void)add;
+	return 0; /* no filter for this architecture yet */
+}
+#endif

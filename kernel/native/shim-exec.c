@@ -1,7 +1,7 @@
 // tern-shim exec: runs a command inside a running container, confined as
 // the container's own processes are (shim-confine.c), for `tern exec`.
 //
-//   tern-shim exec --pid PID [--cap-add CAP]... -- CMD [ARGS...]
+//   tern-shim exec --pid PID [--cap-add CAP]... [--no-seccomp 1] -- CMD [ARGS...]
 //
 // Enters the ipc, uts, net, pid and mount namespaces of PID (the
 // container's init), forks so that the command is in the container's pid
@@ -26,6 +26,7 @@ int do_exec(int argc, char **argv)
 	static const char *const NS[] = { "ipc", "uts", "net", "pid", "mnt" };
 	int fds[sizeof NS / sizeof NS[0]];
 	unsigned long long add = 0;
+	int no_seccomp = 0;
 	long pid = 0;
 	int i;
 
@@ -45,6 +46,8 @@ int do_exec(int argc, char **argv)
 			if (cap < 0)
 				usage("--cap-add: unknown capability");
 			add |= 1ULL << cap;
+		} else if (!strcmp(a, "--no-seccomp")) {
+			no_seccomp = strcmp(argv[++i], "0") != 0;
 		} else
 			usage("unknown exec option");
 	}
@@ -82,8 +85,8 @@ int do_exec(int argc, char **argv)
 	}
 	if (child == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		if (confine_caps(add) < 0) {
-			fprintf(stderr, "tern-shim exec: dropping capabilities: %s\n", strerror(errno));
+		if (confine_caps(add) < 0 || (!no_seccomp && confine_seccomp(add) < 0)) {
+			fprintf(stderr, "tern-shim exec: confining: %s\n", strerror(errno));
 			_exit(126);
 		}
 		execvp(cmd[0], cmd);

@@ -17,6 +17,7 @@ int do_restore(int argc, char **argv);
 int do_exec(int argc, char **argv);
 int cap_by_name(const char *name);
 int confine_caps(unsigned long long add);
+int confine_seccomp(unsigned long long add);
 const char *confine_proc(void);
 
 #endif

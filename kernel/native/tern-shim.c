@@ -3,7 +3,8 @@
 // reaps the container init, because the host's orphan adopter never does.
 //
 //   tern-shim launch --rootfs DIR --hostname NAME --console PATH
-//                    [--env K=V]... [--cap-add CAP]... [--exit-file FILE] -- CMD [ARGS...]
+//                    [--env K=V]... [--cap-add CAP]... [--no-seccomp 1]
+//                    [--exit-file FILE] -- CMD [ARGS...]
 //   tern-shim restore --pidfile FILE [--exit-file FILE] [--log FILE]
 //                    -- CRIU_PATH ARGS...
 //   tern-shim exec --pid PID [--cap-add CAP]... -- CMD [ARGS...]   (shim-exec.c)
@@ -34,6 +35,7 @@
 struct launch_cfg {
 	const char *rootfs, *hostname, *console;
 	unsigned long long cap_add;
+	int no_seccomp;
 	const char *env[MAX_ENV];
 	int nenv;
 	char **argv;
@@ -198,6 +200,8 @@ static int container_init(void *arg)
 			fail("putenv");
 	if (confine_caps(c->cap_add) < 0)
 		fail("drop capabilities");
+	if (!c->no_seccomp && confine_seccomp(c->cap_add) < 0)
+		fail("seccomp filter");
 	execvp(c->argv[0], c->argv);
 	fail("exec");
 }
@@ -229,6 +233,8 @@ int do_launch(int argc, char **argv)
 			if (cap < 0)
 				usage("--cap-add: unknown capability");
 			c.cap_add |= 1ULL << cap;
+		} else if (!strcmp(a, "--no-seccomp")) {
+			c.no_seccomp = strcmp(argv[++i], "0") != 0;
 		} else if (!strcmp(a, "--env")) {
 			if (c.nenv == MAX_ENV)
 				usage("too many --env");

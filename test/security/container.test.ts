@@ -8,11 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   BASE_ROOTFS,
+  buildStatic,
   down,
   execIn,
   hostDir,
   migrate,
   ownsTestbed,
+  ROOT,
   sh,
   tern,
   up,
@@ -38,6 +40,17 @@ async function statusField(name: string, field: string): Promise<string> {
   return m[1];
 }
 
+/** What test/fixtures/syscalls.c reports inside the container: syscall -> 0 or errno name. */
+async function syscalls(name: string): Promise<Record<string, string>> {
+  const out = await execIn(name, '/bin/syscalls');
+  return Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .map((l) => l.split('=')),
+  );
+}
+
 /** Runs argv as the unprivileged user nobody on the host. */
 const asNobody = (argv: string[]) =>
   sh(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--', ...argv]);
@@ -52,6 +65,7 @@ describe('the container boundary (privileged)', function () {
     work = await mkdtemp(join(tmpdir(), 'tern-sec-'));
     const rootfs = join(work, 'rootfs');
     await cp(BASE_ROOTFS, rootfs, { recursive: true, verbatimSymlinks: true });
+    await buildStatic(join(ROOT, 'test/fixtures/syscalls.c'), join(rootfs, 'bin', 'syscalls'));
     const r = await tern(
       'run',
       '--host',
@@ -104,6 +118,16 @@ describe('the container boundary (privileged)', function () {
     assert.equal(await statusField(NAME, 'NoNewPrivs'), '1');
   });
 
+  it('filters syscalls: no user namespace, no keyring, no BPF, no clock', async () => {
+    assert.equal(await statusField(NAME, 'Seccomp'), '2');
+    assert.deepEqual(await syscalls(NAME), {
+      clock_settime: 'EPERM',
+      keyctl: 'EPERM',
+      bpf: 'EPERM',
+      unshare_user: 'EPERM',
+    });
+  });
+
   it('confines tern exec as the container is', async () => {
     const r = await tern('exec', NAME, '--', 'mknod', '/tmp/disk2', 'b', '8', '0');
     assert.notEqual(r.code, 0, 'mknod through tern exec succeeded');
@@ -124,6 +148,8 @@ describe('the container boundary (privileged)', function () {
     // The boundary moved with the tree.
     assert.equal(await statusField(NAME, 'CapBnd'), capBefore);
     assert.equal(await statusField(NAME, 'NoNewPrivs'), '1');
+    assert.equal(await statusField(NAME, 'Seccomp'), '2');
+    assert.equal((await syscalls(NAME)).unshare_user, 'EPERM');
     assert.equal((await execIn(NAME, 'wc', '-c', '/proc/timer_list')).trim().split(/\s+/)[0], '0');
     const r = await tern('exec', NAME, '--', 'sh', '-c', 'echo 1 > /proc/sys/kernel/sysrq');
     assert.notEqual(r.code, 0, 'wrote /proc/sys after the move');

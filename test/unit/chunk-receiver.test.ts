@@ -19,7 +19,7 @@ describe('chunks', () => {
     let out: string;
     let receivers: ChunkReceiver[] = [];
     /** A receiver into `out`, whose open file (if a test left one) is closed after the test. */
-    const receiver = (d: string, limits?: { maxBytes?: number }) => {
+    const receiver = (d: string, limits?: { maxBytes?: number; maxFiles?: number }) => {
       const rx = new ChunkReceiver(d, limits);
       receivers.push(rx);
       return rx;
@@ -273,6 +273,12 @@ describe('chunks', () => {
         await rejects(feed(rx, chunks), 'RESOURCE_EXHAUSTED', /^image set exceeds the 2500 bytes allowed$/);
         // The two chunks that fit were written; the third was not.
         assert.equal(rx.stats.rawBytes, 2048);
+      });
+
+      it('more files than maxFiles', async () => {
+        const rx = receiver(out, { maxFiles: 1 });
+        await rejects(feed(rx, chunks), 'RESOURCE_EXHAUSTED', /^image set exceeds the 1 files allowed$/);
+        assert.equal(rx.received.length, 1);
       });
 
       it('exactly maxBytes is allowed', async () => {

@@ -14,6 +14,7 @@ export interface Container {
   'command'?: (string)[];
   'created_ms'?: (number | string | Long);
   'cap_add'?: (string)[];
+  'no_seccomp'?: (boolean);
 }
 
 export interface Container__Output {
@@ -28,4 +29,5 @@ export interface Container__Output {
   'command': (string)[];
   'created_ms': (string);
   'cap_add': (string)[];
+  'no_seccomp': (boolean);
 }

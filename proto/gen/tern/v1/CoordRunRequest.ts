@@ -10,6 +10,7 @@ export interface CoordRunRequest {
   'hostname'?: (string);
   'env'?: (string)[];
   'cap_add'?: (string)[];
+  'no_seccomp'?: (boolean);
 }
 
 export interface CoordRunRequest__Output {
@@ -21,4 +22,5 @@ export interface CoordRunRequest__Output {
   'hostname': (string);
   'env': (string)[];
   'cap_add': (string)[];
+  'no_seccomp': (boolean);
 }

@@ -9,6 +9,7 @@ export interface RunContainerRequest {
   'hostname'?: (string);
   'env'?: (string)[];
   'cap_add'?: (string)[];
+  'no_seccomp'?: (boolean);
 }
 
 export interface RunContainerRequest__Output {
@@ -19,4 +20,5 @@ export interface RunContainerRequest__Output {
   'hostname': (string);
   'env': (string)[];
   'cap_add': (string)[];
+  'no_seccomp': (boolean);
 }
