@@ -369,9 +369,8 @@ export class Agent {
             stream.cancel();
           }
         }
-        const coord = req.coordinator
-          ? coordinatorClient(req.coordinator, agentCerts(this.opts))
-          : (this.coord as CoordinatorClient);
+        // Only ever the coordinator this agent is configured with.
+        const coord = this.coord as CoordinatorClient;
         // waitForReady: a coordinator that just restarted may not be connected
         // yet; the receiver's stall deadline bounds the wait.
         const stream = coord.PullImages(
@@ -390,8 +389,6 @@ export class Agent {
           throw (e as { code?: unknown }).code !== undefined && !(e instanceof TernError)
             ? fromServiceError(e, 'image stream')
             : e;
-        } finally {
-          if (req.coordinator) coord.close();
         }
       }),
       RestoreStopped: handleUnary(log, async (req, call) => {

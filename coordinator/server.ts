@@ -126,11 +126,6 @@ export class Coordinator implements Fleet {
     }
   }
 
-  coordinatorAddress(): string {
-    const a = this.opts.advertise || this.opts.listen;
-    return a.endsWith(':0') ? a.replace(/:0$/, `:${this.port}`) : a;
-  }
-
   stallMs(): number {
     return this.opts.stallMs;
   }

@@ -13,8 +13,6 @@ import type { MigrationRecord } from './store.js';
 export interface Fleet {
   /** Client for a host that is up; throws UNAVAILABLE naming the host otherwise. */
   agent(host: string): AgentClient;
-  /** Where the target agent pulls the image stream from. */
-  coordinatorAddress(): string;
   /** How long a receiver waits for the next chunk before the move aborts. */
   stallMs(): number;
   /** The data channel a host's agent registered, if any. */
@@ -184,7 +182,6 @@ const transferring: Step = {
       dst.ReceiveImages,
       {
         migration_id: m.id,
-        coordinator: fleet.coordinatorAddress(),
         max_bytes: (m.imageBytes ?? 0) + 2 * (m.rootfsBytes ?? 0) + ROOTFS_SLACK,
         stall_ms: fleet.stallMs(),
         source_data: direct ?? '',

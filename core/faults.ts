@@ -8,7 +8,6 @@
 // or a loaded host would, so a test can act while it is in that step).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isMainThread } from 'node:worker_threads';
 import { TernError } from './errors.js';
 
 export type FaultAction = 'fail' | 'crash' | `delay:${number}`;
@@ -64,12 +63,7 @@ export class Faults {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(action.slice(6)));
       return;
     }
-    if (action === 'crash') {
-      // A daemon run in a worker thread (the in-process test tier) dies alone;
-      // process.exit there ends only that thread, at once.
-      if (isMainThread) process.kill(process.pid, 'SIGKILL');
-      else process.exit(137);
-    }
+    if (action === 'crash') process.kill(process.pid, 'SIGKILL');
     throw new TernError('INTERNAL', `injected fault at ${point}`);
   }
 }

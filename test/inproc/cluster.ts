@@ -1,14 +1,16 @@
-// A cluster for the in-process tier: one coordinator and two agents, each a
-// real daemon in its own worker thread on 127.0.0.1, over one simulated
-// World. Daemons can be crashed (the worker is terminated at once) and
+// A cluster for the test tier without root: one coordinator and two agents,
+// each a real daemon in a child process of its own on 127.0.0.1 (mutual TLS
+// as always), over one simulated World held here. Daemons can be crashed
+// (SIGKILL) and
 // restarted on the same state directory, as the privileged fault matrix
 // does with real processes.
 
 import assert from 'node:assert/strict';
+import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
 import { type CoordinatorClient, coordinatorClient, type Migration__Output } from '../../proto/index.js';
 import { unary } from '../../proto/rpc.js';
 import { certFiles, testPki } from '../lib/pki.js';
@@ -24,7 +26,7 @@ export class Cluster {
   readonly world = new World();
   readonly dir = mkdtempSync(join(tmpdir(), 'tern-inproc-'));
   readonly rootfs = join(this.dir, 'rootfs');
-  private readonly workers = new Map<Daemon, { worker: Worker; exited: boolean }>();
+  private readonly workers = new Map<Daemon, { child: ChildProcess; exited: Promise<void>; dead: boolean }>();
   private coordPort = 0;
   private client?: CoordinatorClient;
   /** Coordinator settings: short timeouts so that failures show within seconds. */
@@ -89,24 +91,34 @@ export class Cluster {
 
   private async startDaemon(d: Daemon): Promise<void> {
     mkdirSync(this.stateDir(d), { recursive: true });
-    const { port1, port2 } = new MessageChannel();
-    this.world.serve(port1);
-    const worker = new Worker(new URL('./daemon.js', import.meta.url), {
-      workerData: { spec: this.spec(d), world: port2 },
-      transferList: [port2],
+    const child = fork(fileURLToPath(new URL('./daemon.js', import.meta.url)), [], {
+      env: { ...process.env, TERN_INPROC_SPEC: JSON.stringify(this.spec(d)) },
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const entry = { worker, exited: false };
+    const entry = {
+      child,
+      dead: false,
+      exited: new Promise<void>((r) => child.once('exit', () => r())),
+    };
+    void entry.exited.then(() => {
+      entry.dead = true;
+    });
     this.workers.set(d, entry);
-    worker.on('exit', () => {
-      entry.exited = true;
-      port1.close();
-    });
-    worker.on('error', (e) => {
+    child.on('error', (e) => {
       if (process.env.TERN_INPROC_LOG) process.stderr.write(`${d} died: ${e.stack}\n`);
     });
+    this.world.serve({
+      on: (_event, listener) => child.on('message', listener as (m: unknown) => void),
+      postMessage: (m) => {
+        if (child.connected) child.send(m as object, () => {});
+      },
+    });
     const ready = await new Promise<{ ready: boolean; port?: number; error?: string }>((resolve) => {
-      worker.once('message', resolve);
-      worker.once('exit', () => resolve({ ready: false, error: 'exited before it was ready' }));
+      child.on('message', (m: { ready?: boolean }) => {
+        if (m && typeof m.ready === 'boolean') resolve(m as { ready: boolean });
+      });
+      void entry.exited.then(() => resolve({ ready: false, error: 'exited before it was ready' }));
     });
     if (!ready.ready) throw new Error(`${d} did not start: ${ready.error}`);
     if (d === 'coordinator') this.coordPort = ready.port ?? 0;
@@ -115,13 +127,16 @@ export class Cluster {
   /** Kills a daemon at once, as SIGKILL would. */
   async crash(d: Daemon): Promise<void> {
     const e = this.workers.get(d);
-    if (e && !e.exited) await e.worker.terminate();
+    if (e && !e.dead) {
+      e.child.kill('SIGKILL');
+      await e.exited;
+    }
   }
 
   /** Waits (without restarting anything) until a daemon has died. */
   async waitDead(d: Daemon, timeoutMs = 20_000): Promise<void> {
     const until = Date.now() + timeoutMs;
-    while (!this.workers.get(d)?.exited) {
+    while (!this.workers.get(d)?.dead) {
       if (Date.now() > until) throw new Error(`${d} did not die within ${timeoutMs} ms`);
       await sleep(10);
     }
@@ -129,7 +144,7 @@ export class Cluster {
 
   /** Restarts every daemon that is no longer running (crashed by a fault or by the test). */
   async restartDead(): Promise<void> {
-    for (const [d, e] of this.workers) if (e.exited) await this.startDaemon(d);
+    for (const [d, e] of this.workers) if (e.dead) await this.startDaemon(d);
   }
 
   /** Arms fault points in a daemon (its <stateDir>/faults); '' disarms. */
@@ -241,7 +256,11 @@ export class Cluster {
 
   async stop(): Promise<void> {
     this.client?.close();
-    for (const e of this.workers.values()) if (!e.exited) await e.worker.terminate();
+    for (const e of this.workers.values())
+      if (!e.dead) {
+        e.child.kill('SIGKILL');
+        await e.exited;
+      }
     this.world.shutdown();
     rmSync(this.dir, { recursive: true, force: true });
   }

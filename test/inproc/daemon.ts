@@ -1,8 +1,8 @@
-// Worker-thread entry of the in-process tier: runs one real daemon (an agent
+// Child-process entry of the in-process tier: runs one real daemon (an agent
 // on the simulated engine and host, or a coordinator on SQLite) on
-// 127.0.0.1. Terminating the worker kills the daemon at once, as SIGKILL
-// would; an armed `crash` fault point ends the worker the same way.
-import { parentPort, workerData } from 'node:worker_threads';
+// 127.0.0.1, reaching the simulated world over its IPC channel. The test
+// kills it with SIGKILL; an armed `crash` fault point does the same.
+
 import { pino } from 'pino';
 import { AGENT_DEFAULTS, type AgentOptions } from '../../agent/config.js';
 import { Agent } from '../../agent/server.js';
@@ -10,6 +10,7 @@ import { COORDINATOR_DEFAULTS, type CoordinatorOptions } from '../../coordinator
 import { Coordinator } from '../../coordinator/server.js';
 import { SqliteStore } from '../../coordinator/sqlite-store.js';
 import { SimEngine, SimHost, WorldLink } from './fakes.js';
+import type { Port } from './world.js';
 
 export type DaemonSpec =
   | {
@@ -23,8 +24,11 @@ export type DaemonSpec =
     };
 
 async function main(): Promise<void> {
-  const spec = workerData.spec as DaemonSpec;
-  const port = workerData.world;
+  const spec = JSON.parse(process.env.TERN_INPROC_SPEC ?? '') as DaemonSpec;
+  const port: Port = {
+    on: (_event, listener) => process.on('message', listener as (m: unknown) => void),
+    postMessage: (m) => process.send?.(m),
+  };
   const log = pino({ level: process.env.TERN_INPROC_LOG ?? 'silent' });
   if (spec.kind === 'agent') {
     const w = new WorldLink(port, spec.opts.host);
@@ -42,7 +46,7 @@ async function main(): Promise<void> {
       new SimHost(w),
     );
     await agent.start();
-    parentPort?.postMessage({ ready: true, port: agent.port });
+    process.send?.({ ready: true, port: agent.port });
   } else {
     const opts: CoordinatorOptions = { ...COORDINATOR_DEFAULTS, socket: '', testFaults: true, ...spec.opts };
     const c = new Coordinator(
@@ -51,11 +55,10 @@ async function main(): Promise<void> {
       log.child({ daemon: 'coordinator' }),
     );
     await c.start();
-    parentPort?.postMessage({ ready: true, port: c.port });
+    process.send?.({ ready: true, port: c.port });
   }
 }
 
 main().catch((e) => {
-  parentPort?.postMessage({ ready: false, error: (e as Error).message });
-  process.exit(1);
+  process.send?.({ ready: false, error: (e as Error).message }, () => process.exit(1));
 });

@@ -1,13 +1,12 @@
 // The engine and host that daemons in the in-process tier run on: real
 // files in real state directories, simulated processes, freezes, dumps and
-// links, kept by the World in the main thread (world.ts) and reached over a
-// message port. A dump writes real image files (an inventory and pages that
+// links, kept by the World in the test process (world.ts) and reached over an
+// IPC channel. A dump writes real image files (an inventory and pages that
 // carry the container's simulated memory), so the image stream, its
 // checksums and the receiver's checks all run for real.
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { MessagePort } from 'node:worker_threads';
 import { TernError } from '../../core/errors.js';
 import type {
   CheckpointEngine,
@@ -23,7 +22,7 @@ import type {
 } from '../../kernel/engine.js';
 import type { ContainerLaunch, ContainerNet, ExecResult, HostRuntime } from '../../kernel/host.js';
 import { NO_WARMTH, type WarmHold } from '../../kernel/warm.js';
-import type { Reply, Request } from './world.js';
+import type { Port, Reply, Request } from './world.js';
 
 /** Calls into the World; every call names the host it is made from. */
 export class WorldLink {
@@ -31,11 +30,11 @@ export class WorldLink {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 
   constructor(
-    private readonly port: MessagePort,
+    private readonly port: Port,
     readonly host: string,
   ) {
     port.on('message', (r: Reply) => {
-      const p = this.pending.get(r.id);
+      const p = this.pending.get(r?.id);
       if (!p) return;
       this.pending.delete(r.id);
       if (r.error) p.reject(new TernError('INTERNAL', r.error.message));

@@ -1,5 +1,5 @@
 // The in-process tier: a real coordinator and two real agents, each in its
-// own worker thread on 127.0.0.1, over a simulated engine and host
+// own child process on 127.0.0.1, over a simulated engine and host
 // (world.ts). No root, no CRIU: seconds, not minutes. Each case drives a
 // migration into a phase and then cancels it, makes the store refuse a
 // record, or kills a daemon there; afterwards the exactly-once checks of the

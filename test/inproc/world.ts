@@ -1,11 +1,16 @@
 // The simulated machine behind the in-process tier: processes (container
 // inits, dumping "CRIU" processes), frozen holds and network links of every
-// simulated host. It lives in the test's main thread; the daemons run in
-// worker threads and reach it through a message port (fakes.ts), so a
+// simulated host. It lives in the test process; the daemons run in
+// child processes and reach it over their IPC channel (fakes.ts), so a
 // daemon killed mid-step leaves the world as a crashed daemon leaves a
 // real host: containers, frozen trees and waiting dumps go on.
 import { randomBytes } from 'node:crypto';
-import type { MessagePort } from 'node:worker_threads';
+
+/** A message channel to one daemon process (its IPC channel). */
+export interface Port {
+  on(event: 'message', listener: (m: never) => void): unknown;
+  postMessage(m: unknown): void;
+}
 
 export interface SimProcess {
   pid: number;
@@ -51,8 +56,9 @@ export class World {
   pageBytes = 1 << 20;
 
   /** Serves one daemon's requests on port; each request names its host. */
-  serve(port: MessagePort): void {
+  serve(port: Port): void {
     port.on('message', (req: Request) => {
+      if (typeof req?.method !== 'string') return; // a daemon's own message (ready)
       const fn = (this as unknown as Record<string, (...a: unknown[]) => unknown>)[req.method];
       Promise.resolve()
         .then(() => {

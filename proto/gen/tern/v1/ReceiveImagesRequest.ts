@@ -4,7 +4,6 @@ import type { Long } from '@grpc/proto-loader';
 
 export interface ReceiveImagesRequest {
   'migration_id'?: (string);
-  'coordinator'?: (string);
   'max_bytes'?: (number | string | Long);
   'stall_ms'?: (number);
   'source_data'?: (string);
@@ -14,7 +13,6 @@ export interface ReceiveImagesRequest {
 
 export interface ReceiveImagesRequest__Output {
   'migration_id': (string);
-  'coordinator': (string);
   'max_bytes': (string);
   'stall_ms': (number);
   'source_data': (string);
