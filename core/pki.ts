@@ -9,7 +9,8 @@
 //   ca.crt, ca.key                 the cluster CA (ca.key stays on the machine that issues)
 //   <role>/<name>.crt, .key        one per host, coordinator and operator
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { invalid, TernError } from './errors.js';
@@ -185,7 +186,7 @@ export async function issue(
 
 /** Reads a certificate's subject as an identity, for `tern ca show` and tests. */
 export async function readIdentity(certFile: string): Promise<Identity & { notAfter: string }> {
-  await readFile(certFile).catch((e: Error) => {
+  await access(certFile, constants.R_OK).catch((e: Error) => {
     throw invalid(`cannot read the certificate ${certFile}: ${e.message}`);
   });
   const { stdout } = await run('openssl', [

@@ -190,8 +190,11 @@ export class TargetSlots {
       s.warm = { pages, restore: NO_WARMTH };
       s.warm.restore = await this.ctx.host.warmMemory(estimate);
       const both = Promise.all([pages.ready, s.warm.restore.ready]);
-      const late = new Promise<undefined>((r) => void setTimeout(r, WARM_WAIT_MS));
-      const held = await Promise.race([both, late]);
+      let timer: Parameters<typeof clearTimeout>[0];
+      const late = new Promise<undefined>((r) => {
+        timer = setTimeout(r, WARM_WAIT_MS);
+      });
+      const held = await Promise.race([both, late]).finally(() => clearTimeout(timer));
       if (!held) this.ctx.log.info({ migration: s.id }, 'memory still warming; the move goes on meanwhile');
       else if (held[0].heldBytes + held[1].heldBytes > 0)
         this.ctx.log.info(

@@ -26,7 +26,7 @@ export class Cluster {
   readonly world = new World();
   readonly dir = mkdtempSync(join(tmpdir(), 'tern-inproc-'));
   readonly rootfs = join(this.dir, 'rootfs');
-  private readonly workers = new Map<Daemon, { child: ChildProcess; exited: Promise<void>; dead: boolean }>();
+  private readonly daemons = new Map<Daemon, { child: ChildProcess; exited: Promise<void>; dead: boolean }>();
   private coordPort = 0;
   private client?: CoordinatorClient;
   /** Coordinator settings: short timeouts so that failures show within seconds. */
@@ -104,7 +104,7 @@ export class Cluster {
     void entry.exited.then(() => {
       entry.dead = true;
     });
-    this.workers.set(d, entry);
+    this.daemons.set(d, entry);
     child.on('error', (e) => {
       if (process.env.TERN_INPROC_LOG) process.stderr.write(`${d} died: ${e.stack}\n`);
     });
@@ -126,7 +126,7 @@ export class Cluster {
 
   /** Kills a daemon at once, as SIGKILL would. */
   async crash(d: Daemon): Promise<void> {
-    const e = this.workers.get(d);
+    const e = this.daemons.get(d);
     if (e && !e.dead) {
       e.child.kill('SIGKILL');
       await e.exited;
@@ -136,7 +136,7 @@ export class Cluster {
   /** Waits (without restarting anything) until a daemon has died. */
   async waitDead(d: Daemon, timeoutMs = 20_000): Promise<void> {
     const until = Date.now() + timeoutMs;
-    while (!this.workers.get(d)?.dead) {
+    while (!this.daemons.get(d)?.dead) {
       if (Date.now() > until) throw new Error(`${d} did not die within ${timeoutMs} ms`);
       await sleep(10);
     }
@@ -144,7 +144,7 @@ export class Cluster {
 
   /** Restarts every daemon that is no longer running (crashed by a fault or by the test). */
   async restartDead(): Promise<void> {
-    for (const [d, e] of this.workers) if (e.dead) await this.startDaemon(d);
+    for (const [d, e] of this.daemons) if (e.dead) await this.startDaemon(d);
   }
 
   /** Arms fault points in a daemon (its <stateDir>/faults); '' disarms. */
@@ -153,7 +153,7 @@ export class Cluster {
   }
 
   disarm(): void {
-    for (const d of this.workers.keys()) this.faults(d, '');
+    for (const d of this.daemons.keys()) this.faults(d, '');
   }
 
   call<T = unknown>(method: string, req: unknown, timeoutMs = 10_000): Promise<T> {
@@ -256,7 +256,7 @@ export class Cluster {
 
   async stop(): Promise<void> {
     this.client?.close();
-    for (const e of this.workers.values())
+    for (const e of this.daemons.values())
       if (!e.dead) {
         e.child.kill('SIGKILL');
         await e.exited;
