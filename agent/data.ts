@@ -1,26 +1,34 @@
 // The data channel: image streams go from the source agent to the target
-// agent directly, over one TCP connection per fetch, never through the
-// coordinator. The target opens the connection and presents the migration's
-// credential (given to both agents by the coordinator); the source serves
-// that migration's images only while it holds the frozen tree, and only to
-// a fetcher with that credential. Frames are those of proto/frames.ts; the
-// target checks every chunk with the same strict receiver as on any path.
+// agent directly, over one TCP connection per stream, never through the
+// coordinator, inside mutual TLS with the agents' certificates
+// (proto/frames.ts has the wire format). Each side accepts only the agent of
+// the migration's peer host, and the connecting side presents the
+// migration's credential (given to both agents by the coordinator) inside
+// TLS. The source serves that migration's images only while it holds the
+// frozen tree; the target takes a page stream only for a migration it
+// prepared. The target checks every chunk with the same strict receiver as
+// on any path.
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { Logger } from 'pino';
 import { errorMessage, TernError } from '../core/errors.js';
+import type { CertFiles } from '../core/pki.js';
 import {
   chunkFrame,
+  credentialLine,
   errorFrame,
+  GO_TLS,
   helloLine,
   MAX_HELLO,
-  PAGES_OK,
+  parseCredential,
   parseHello,
   readFrames,
 } from '../proto/frames.js';
 import type { ImageChunk, ImageChunk__Output } from '../proto/index.js';
+import { checkPeer, identityOf, secureContextOf } from '../proto/tls.js';
 
-/** How long a fetcher has to send its opening line. */
+/** How long a peer has to send its opening line, and to finish the TLS handshake. */
 const HELLO_MS = 5000;
 /**
  * Connections served at once. A move uses one or two; more means a flood,
@@ -28,26 +36,32 @@ const HELLO_MS = 5000;
  */
 export const MAX_CONNECTIONS = 64;
 
-/** Serves `images` (a held dump's) or `rootfs` (the pre-copy) of a migration to a fetcher with its credential. */
+/**
+ * Serves `images` (a held dump's) or `rootfs` (the pre-copy) of a migration
+ * to `peer` (the agent that fetches, as its certificate names it) if it is
+ * the migration's target and presents its credential.
+ */
 export type ImageSource = (
   migration: string,
   credential: string,
   want: 'images' | 'rootfs',
+  peer: string,
 ) => AsyncGenerator<ImageChunk>;
 
 /**
- * Takes over a page stream for a migration this host receives, if the
- * credential is that migration's: answers PAGES_OK on the socket and hands
- * it to a page server. Throws (and leaves the socket alone) otherwise.
+ * Takes over a page stream for a migration this host receives: answers
+ * GO_TLS on the socket and hands it to a page server, which speaks the TLS
+ * and checks the peer and the credential. Throws (and leaves the socket
+ * alone) if no such migration waits for pages here.
  */
-export type PageSink = (migration: string, credential: string, sock: Socket) => Promise<void>;
+export type PageSink = (migration: string, sock: Socket) => Promise<void>;
 
-/** Reads the opening line (up to MAX_HELLO bytes) from a fresh connection. */
-function readHello(sock: Socket): Promise<string> {
+/** Reads one line (up to MAX_HELLO bytes) from a connection, leaving the rest in it. */
+function readLine(sock: Socket, what: string): Promise<string> {
   return new Promise((resolve, reject) => {
     let got = Buffer.alloc(0);
     const timer = setTimeout(
-      () => done(new TernError('DEADLINE_EXCEEDED', 'data channel: no opening line')),
+      () => done(new TernError('DEADLINE_EXCEEDED', `data channel: no ${what}`)),
       HELLO_MS,
     );
     const done = (err?: Error, line?: string, rest?: Buffer) => {
@@ -64,10 +78,9 @@ function readHello(sock: Socket): Promise<string> {
       got = Buffer.concat([got, b]);
       const nl = got.indexOf(10);
       if (nl >= 0) return done(undefined, got.subarray(0, nl).toString('latin1'), got.subarray(nl + 1));
-      if (got.length > MAX_HELLO)
-        done(new TernError('INVALID_ARGUMENT', 'data channel: opening line too long'));
+      if (got.length > MAX_HELLO) done(new TernError('INVALID_ARGUMENT', `data channel: ${what} too long`));
     };
-    const onEnd = () => done(new TernError('DATA_LOSS', 'data channel: closed before its opening line'));
+    const onEnd = () => done(new TernError('DATA_LOSS', `data channel: closed before its ${what}`));
     sock.on('data', onData);
     sock.once('error', onEnd);
     sock.once('end', onEnd);
@@ -101,6 +114,24 @@ async function serve(sock: Socket, chunks: AsyncIterable<ImageChunk>): Promise<v
   await new Promise<void>((r) => sock.end(r));
 }
 
+/** Resolves once a TLS socket has finished its handshake; refuses after HELLO_MS or on a TLS error. */
+function secured(t: TLSSocket, event: 'secure' | 'secureConnect'): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      t.destroy();
+      reject(new TernError('DEADLINE_EXCEEDED', `data channel: no TLS handshake within ${HELLO_MS} ms`));
+    }, HELLO_MS);
+    t.once(event, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    t.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new TernError('PERMISSION_DENIED', `data channel: TLS handshake failed: ${e.message}`));
+    });
+  });
+}
+
 export class DataServer {
   private server?: Server;
   private readonly open = new Set<Socket>();
@@ -109,10 +140,13 @@ export class DataServer {
   constructor(
     private readonly images: ImageSource,
     private readonly pages: PageSink,
+    private readonly certs: CertFiles,
     private readonly log: Logger,
   ) {}
 
   async start(host: string, port: number): Promise<number> {
+    // The files must be there before anyone connects: refused here, not per connection.
+    secureContextOf(this.certs);
     this.server = createServer((sock) => void this.accept(sock));
     this.server.listen(port, host);
     await once(this.server, 'listening');
@@ -139,18 +173,37 @@ export class DataServer {
     // Many small frames end a stream: without this, Nagle and delayed ACKs hold the last ones back ~40 ms.
     sock.setNoDelay(true);
     let migration = '?';
+    // Errors go in plaintext until TLS is up, then inside it.
+    let out: Socket = sock;
     try {
-      const hello = parseHello(await readHello(sock));
+      const hello = parseHello(await readLine(sock, 'opening line'));
       migration = hello.migration;
       if (hello.want === 'pages') {
-        await this.pages(hello.migration, hello.credential, sock);
+        await this.pages(hello.migration, sock);
         this.log.info({ migration, peer: sock.remoteAddress }, 'page stream handed to the page server');
         return;
       }
+      sock.write(GO_TLS);
+      const t = new TLSSocket(sock, {
+        isServer: true,
+        secureContext: secureContextOf(this.certs),
+        requestCert: true,
+        rejectUnauthorized: true,
+      });
+      t.on('error', () => {});
+      out = t;
+      await secured(t, 'secure');
+      const peer = identityOf(t.getPeerCertificate());
+      if (peer?.role !== 'agent')
+        throw new TernError(
+          'PERMISSION_DENIED',
+          `data channel: ${peer ? `${peer.role} ${peer.name}` : 'a peer without a tern identity'} is not an agent`,
+        );
+      const credential = parseCredential(await readLine(t, 'credential'));
       const t0 = Date.now();
-      await serve(sock, this.images(hello.migration, hello.credential, hello.want));
+      await serve(t, this.images(hello.migration, credential, hello.want, peer.name));
       this.log.info(
-        { migration, ms: Date.now() - t0, bytes: sock.bytesWritten },
+        { migration, peer: peer.name, ms: Date.now() - t0, bytes: sock.bytesWritten },
         'images served on the data channel',
       );
     } catch (e) {
@@ -159,7 +212,7 @@ export class DataServer {
         { migration, peer: sock.remoteAddress, err: errorMessage(e) },
         'data channel fetch refused or failed',
       );
-      if (!sock.destroyed) sock.end(errorFrame(code, errorMessage(e)));
+      if (!out.destroyed) out.end(errorFrame(code, errorMessage(e)));
     }
   }
 
@@ -178,15 +231,22 @@ export function splitAddress(address: string, listen = false): [string, number] 
   return [address.slice(0, i).replace(/^\[|\]$/g, ''), port];
 }
 
+/** The agent at the other end of a stream: who it must be, and our own certificate. */
+export interface PeerTls {
+  certs: CertFiles;
+  /** The peer's host name, as its agent certificate names it. */
+  host: string;
+}
+
 /**
- * Opens a page stream to a target agent for a migration: connects, presents
- * the credential and waits for the target's page server to accept. The
- * socket is then ready to hand to the dump (nothing else may read from it).
+ * Connects to a peer's data channel and sends the opening line; resolves
+ * with the plaintext socket once the peer answers that TLS follows. An error
+ * frame instead says why the peer refused.
  */
-export async function openPageChannel(
+async function dial(
   address: string,
   migration: string,
-  credential: string,
+  want: 'images' | 'pages' | 'rootfs',
 ): Promise<Socket> {
   const [host, port] = splitAddress(address);
   const sock = connect({ host, port });
@@ -195,30 +255,40 @@ export async function openPageChannel(
   sock.setNoDelay(true);
   sock.on('error', () => {});
   try {
-    sock.write(helloLine(migration, credential, 'pages'));
+    sock.write(helloLine(migration, want));
     const answer = await readAnswer(sock);
-    if (answer.toString('latin1') === PAGES_OK) return sock;
-    // Anything else is an error frame: it says why the target refused.
+    if (answer.toString('latin1') === GO_TLS) return sock;
+    // Anything else is an error frame: it says why the peer refused.
     const rest = (async function* () {
       yield answer;
       for await (const b of sock) yield b as Buffer;
     })();
     for await (const _ of readFrames(rest));
-    throw new TernError('DATA_LOSS', `page stream to ${address}: the target closed it without an answer`);
+    throw new TernError('DATA_LOSS', `data channel ${address}: the peer closed it without an answer`);
   } catch (e) {
     sock.destroy();
     throw e instanceof TernError
       ? e
-      : new TernError('UNAVAILABLE', `page stream to ${address}: ${errorMessage(e)}`);
+      : new TernError('UNAVAILABLE', `data channel ${address}: ${errorMessage(e)}`);
   }
 }
 
-/** Reads the first bytes of the target's answer (as long as PAGES_OK), leaving the rest in the socket. */
+/**
+ * Opens a page stream to a target agent for a migration: connects and
+ * waits for the target's page server to take it. The plaintext socket is
+ * then ready to hand to the dump's tern-relay, which speaks the TLS and
+ * presents the credential (nothing else may read from it).
+ */
+export function openPageChannel(address: string, migration: string): Promise<Socket> {
+  return dial(address, migration, 'pages');
+}
+
+/** Reads the first bytes of the peer's answer (as long as GO_TLS), leaving the rest in the socket. */
 function readAnswer(sock: Socket): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let got = Buffer.alloc(0);
     const timer = setTimeout(
-      () => finish(new TernError('DEADLINE_EXCEEDED', 'page stream: no answer from the target')),
+      () => finish(new TernError('DEADLINE_EXCEEDED', 'data channel: no answer from the peer')),
       HELLO_MS,
     );
     const finish = (err?: Error) => {
@@ -228,43 +298,66 @@ function readAnswer(sock: Socket): Promise<Buffer> {
       sock.off('error', onErr);
       sock.pause();
       if (err) return reject(err);
-      if (got.length > PAGES_OK.length) sock.unshift(got.subarray(PAGES_OK.length));
-      resolve(got.subarray(0, PAGES_OK.length));
+      if (got.length > GO_TLS.length) sock.unshift(got.subarray(GO_TLS.length));
+      resolve(got.subarray(0, GO_TLS.length));
     };
     const onData = (b: Buffer) => {
       got = Buffer.concat([got, b]);
-      if (got.length >= PAGES_OK.length) finish();
+      if (got.length >= GO_TLS.length) finish();
     };
     const onEnd = () =>
       finish(
         got.length > 0
           ? undefined
-          : new TernError('DATA_LOSS', 'page stream: the target closed it unanswered'),
+          : new TernError('DATA_LOSS', 'data channel: the peer closed it unanswered'),
       );
-    const onErr = (e: Error) => finish(new TernError('UNAVAILABLE', `page stream: ${e.message}`));
+    const onErr = (e: Error) => finish(new TernError('UNAVAILABLE', `data channel: ${e.message}`));
     sock.on('data', onData);
     sock.once('end', onEnd);
     sock.once('error', onErr);
   });
 }
 
-/** Fetches a migration's images from a source agent's data channel, as a stream of checked-later chunks. */
+/**
+ * Fetches a migration's images (or the rootfs pre-copy) from the source
+ * agent's data channel, inside TLS with the source's agent certificate, as
+ * a stream of checked-later chunks.
+ */
 export function fetchImages(
   address: string,
   migration: string,
   credential: string,
+  peer: PeerTls,
   want: 'images' | 'rootfs' = 'images',
 ): AsyncIterable<ImageChunk__Output> & { cancel(): void } {
-  const [host, port] = splitAddress(address);
-  const sock = connect({ host, port });
-  // Errors reach the reader through the iterator; one before it reads must not go unhandled.
-  sock.on('error', () => {});
-  sock.setKeepAlive(true, 5000);
-  // Many small frames end a stream: without this, Nagle and delayed ACKs hold the last ones back ~40 ms.
-  sock.setNoDelay(true);
-  sock.write(helloLine(migration, credential, want));
+  let plain: Socket | undefined;
+  let secure: TLSSocket | undefined;
+  let cancelled = false;
+  async function* frames(): AsyncGenerator<ImageChunk__Output> {
+    plain = await dial(address, migration, want);
+    if (cancelled) plain.destroy();
+    const t = tlsConnect({
+      socket: plain,
+      secureContext: secureContextOf(peer.certs),
+      servername: peer.host,
+      checkServerIdentity: (_name, cert) => checkPeer(cert, { role: 'agent', name: peer.host }, `${address}`),
+    });
+    secure = t;
+    t.on('error', () => {});
+    await secured(t, 'secureConnect');
+    t.write(credentialLine(credential));
+    yield* readFrames(t);
+  }
+  let it: AsyncGenerator<ImageChunk__Output> | undefined;
   return {
-    [Symbol.asyncIterator]: () => readFrames(sock)[Symbol.asyncIterator](),
-    cancel: () => sock.destroy(),
+    [Symbol.asyncIterator]: () => {
+      it ??= frames();
+      return it;
+    },
+    cancel: () => {
+      cancelled = true;
+      secure?.destroy();
+      plain?.destroy();
+    },
   };
 }

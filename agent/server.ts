@@ -97,13 +97,25 @@ export class Agent {
     this.containers = new Containers(opts, host, log);
     this.handoff = new Handoff(opts, engine, host, this.containers, log);
     this.data = new DataServer(
-      (id, credential, want) =>
+      (id, credential, want, peer) =>
         want === 'rootfs'
-          ? this.handoff.fetchRootfs(id, credential, { rawBytes: 0, wireBytes: 0, files: 0 })
-          : this.handoff.fetchImages(id, credential, { rawBytes: 0, wireBytes: 0, files: 0 }),
-      (id, credential, sock) => this.handoff.acceptPages(id, credential, sock),
+          ? this.handoff.fetchRootfs(id, credential, peer, { rawBytes: 0, wireBytes: 0, files: 0 })
+          : this.handoff.fetchImages(id, credential, peer, { rawBytes: 0, wireBytes: 0, files: 0 }),
+      (id, sock) => this.handoff.acceptPages(id, sock),
+      agentCerts(opts),
       log,
     );
+  }
+
+  /** The credential and source host given at PrepareTarget, for fetching from the source. */
+  private sourceOf(id: string): { credential: string; host: string } {
+    const peer = this.handoff.peerFor(id);
+    if (!peer)
+      throw new TernError(
+        'FAILED_PRECONDITION',
+        `migration ${id} has no credential and source host on ${this.opts.host}`,
+      );
+    return peer;
   }
 
   /**
@@ -272,19 +284,21 @@ export class Agent {
         const credential = checkCredential(req.credential);
         if (!credential)
           throw new TernError('INVALID_ARGUMENT', 'PrepareSource needs the migration credential');
-        await this.handoff.prepareSource(req.migration_id, req.name, credential);
+        if (!req.target_host) throw new TernError('INVALID_ARGUMENT', 'PrepareSource needs the target host');
+        await this.handoff.prepareSource(req.migration_id, req.name, credential, req.target_host);
         return {};
       }),
       ReceiveRootfs: handleUnary(log, async (req) => {
-        const credential = this.handoff.credentialFor(req.migration_id);
-        if (!credential)
-          throw new TernError(
-            'FAILED_PRECONDITION',
-            `migration ${req.migration_id} has no credential on ${host}`,
-          );
+        const peer = this.sourceOf(req.migration_id);
         if (!req.source_data)
           throw new TernError('INVALID_ARGUMENT', 'ReceiveRootfs needs the source data channel');
-        const stream = fetchImages(req.source_data, req.migration_id, credential, 'rootfs');
+        const stream = fetchImages(
+          req.source_data,
+          req.migration_id,
+          peer.credential,
+          { certs: agentCerts(this.opts), host: peer.host },
+          'rootfs',
+        );
         try {
           const stats = await this.handoff.receiveRootfs(req.migration_id, stream, {
             maxBytes: Number(req.max_bytes),
@@ -309,6 +323,7 @@ export class Agent {
           credential,
           ctl.signal,
           req.pages_to || undefined,
+          req.target_host || undefined,
         );
         return {
           container: toWire(host, r.container),
@@ -318,7 +333,6 @@ export class Agent {
           dump_ms: r.dumpMs,
           hold_until_ms: r.frozenAtMs + this.opts.orphanTimeoutSec * 1000,
           pages_bytes: r.pages?.bytes ?? 0,
-          pages_sha256: r.pages?.sha256 ?? '',
         };
       }),
       ReadImages: (call) => {
@@ -344,6 +358,7 @@ export class Agent {
           Number(req.image_bytes_estimate),
           cpu,
           checkCredential(req.credential),
+          req.source_host || undefined,
         );
         return { veth };
       }),
@@ -351,17 +366,15 @@ export class Agent {
         const limits = {
           maxBytes: Number(req.max_bytes),
           stallMs: req.stall_ms > 0 ? req.stall_ms : DEFAULT_STALL_MS,
-          pages: req.pages_sha256 ? { bytes: Number(req.pages_bytes), sha256: req.pages_sha256 } : undefined,
+          pages: Number(req.pages_bytes) > 0 ? { bytes: Number(req.pages_bytes) } : undefined,
         };
         if (req.source_data) {
           // Directly from the source agent, with the credential given at PrepareTarget.
-          const credential = this.handoff.credentialFor(req.migration_id);
-          if (!credential)
-            throw new TernError(
-              'FAILED_PRECONDITION',
-              `migration ${req.migration_id} has no credential on ${host}`,
-            );
-          const stream = fetchImages(req.source_data, req.migration_id, credential);
+          const peer = this.sourceOf(req.migration_id);
+          const stream = fetchImages(req.source_data, req.migration_id, peer.credential, {
+            certs: agentCerts(this.opts),
+            host: peer.host,
+          });
           try {
             const stats = await this.handoff.receive(req.migration_id, stream, limits);
             return { raw_bytes: stats.rawBytes, wire_bytes: stats.wireBytes, files: stats.files };

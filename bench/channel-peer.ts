@@ -1,24 +1,28 @@
 // One end of tern's data channel, for the benchmark's channel probes, run in
 // a testbed host's network namespace. Both ends are tern's own code, with
-// every check they make in a move.
+// every check they make in a move, and the testbed's agent certificates
+// ($TERN_TESTBED_DIR/pki; SELF is this end's host, PEER the other's).
 //   serve ADDR FILE / fetch ADDR DIR: the image stream (DataServer and
 //     fetchImages in agent/data.ts, encodeFiles and ChunkReceiver in
 //     proto/chunks.ts): what carries the images other than memory pages.
 //   sink ADDR DIR / send ADDR FILE: the bulk path that memory pages take in
-//     a move: the page stream opened with the migration's credential
-//     (openPageChannel), carried and hashed on both sides by tern-relay; the
+//     a move: the page stream (openPageChannel), carried inside TLS with the
+//     migration's credential and hashed on both sides by tern-relay; the
 //     sink stores it where CRIU's page server would.
 // fetch and send print bytes and milliseconds as JSON.
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { DataServer, fetchImages, openPageChannel, splitAddress } from '../agent/data.js';
 import { TernError } from '../core/errors.js';
-import { defaultRelayPath, PS_FD, readDigest, relayArgs } from '../kernel/relay.js';
+import { certFiles } from '../core/pki.js';
+import { TESTBED_DIR } from '../deploy/testbed/driver.js';
+import { defaultRelayPath, PS_FD, readLength, relayArgs } from '../kernel/relay.js';
 import { ChunkReceiver, encodeFiles } from '../proto/chunks.js';
-import { PAGES_OK } from '../proto/frames.js';
+import { GO_TLS } from '../proto/frames.js';
 
 const MIGRATION = 'bench-channel';
 const CREDENTIAL = 'b7'.repeat(32);
@@ -28,17 +32,23 @@ async function refusePages(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const [mode, address, path] = process.argv.slice(2);
+  const [mode, address, path, self, peer] = process.argv.slice(2);
+  if (!self || !peer) throw new Error('channel-peer: SELF and PEER host names are required');
+  const certs = certFiles(join(TESTBED_DIR, 'pki'), { role: 'agent', name: self });
+  const credentialFile = join(path, '..', `credential-${process.pid}`);
+  await writeFile(credentialFile, CREDENTIAL, { mode: 0o600 });
+  const tls = { ...certs, peer, credentialFile };
   if (mode === 'serve') {
     const server = new DataServer(
-      async function* (id, credential, want) {
-        if (id !== MIGRATION || credential !== CREDENTIAL || want !== 'images')
+      async function* (id, credential, want, from) {
+        if (id !== MIGRATION || credential !== CREDENTIAL || want !== 'images' || from !== peer)
           throw new TernError('PERMISSION_DENIED', 'wrong credential');
         yield* encodeFiles([
           { name: 'pages-1.img', data: createReadStream(path, { highWaterMark: 1 << 20 }) },
         ]);
       },
       refusePages,
+      certs,
       pino({ level: 'silent' }),
     );
     const [host, port] = splitAddress(address);
@@ -49,7 +59,8 @@ async function main(): Promise<void> {
   if (mode === 'fetch') {
     const t0 = performance.now();
     const rx = new ChunkReceiver(path);
-    for await (const c of fetchImages(address, MIGRATION, CREDENTIAL)) await rx.accept(c);
+    for await (const c of fetchImages(address, MIGRATION, CREDENTIAL, { certs, host: peer }))
+      await rx.accept(c);
     rx.finish();
     process.stdout.write(`${JSON.stringify({ bytes: rx.stats.rawBytes, ms: performance.now() - t0 })}\n`);
     return;
@@ -59,14 +70,13 @@ async function main(): Promise<void> {
       () => {
         throw new TernError('PERMISSION_DENIED', 'this probe takes pages only');
       },
-      async (id, credential, sock) => {
-        if (id !== MIGRATION || credential !== CREDENTIAL)
-          throw new TernError('PERMISSION_DENIED', 'wrong credential');
-        await new Promise<void>((resolve) => sock.write(PAGES_OK, () => resolve()));
+      async (id, sock) => {
+        if (id !== MIGRATION) throw new TernError('PERMISSION_DENIED', 'not this probe');
+        await new Promise<void>((resolve) => sock.write(GO_TLS, () => resolve()));
         const out = join(path, 'pages.img');
         const relay = spawn(
           defaultRelayPath(),
-          relayArgs('recv', join(path, 'digest'), ['sh', '-c', `cat <&${PS_FD} > "$1"`, 'sink', out]),
+          relayArgs('recv', join(path, 'digest'), tls, ['sh', '-c', `cat <&${PS_FD} > "$1"`, 'sink', out]),
           { stdio: ['ignore', 'inherit', 'inherit', sock] },
         );
         sock.destroy();
@@ -75,6 +85,7 @@ async function main(): Promise<void> {
           process.exitCode = code ?? 1;
         });
       },
+      certs,
       pino({ level: 'silent' }),
     );
     const [host, port] = splitAddress(address);
@@ -84,22 +95,24 @@ async function main(): Promise<void> {
   }
   if (mode === 'send') {
     const t0 = performance.now();
-    const sock = await openPageChannel(address, MIGRATION, CREDENTIAL);
+    const sock = await openPageChannel(address, MIGRATION);
     const digestFile = `${path}.digest`;
     const relay = spawn(
       defaultRelayPath(),
-      relayArgs('send', digestFile, ['sh', '-c', `cat "$1" >&${PS_FD}`, 'send', path]),
+      relayArgs('send', digestFile, tls, ['sh', '-c', `cat "$1" >&${PS_FD}`, 'send', path]),
       { stdio: ['ignore', 'inherit', 'inherit', sock] },
     );
     sock.destroy();
     const code = await new Promise<number | null>((r) => relay.on('close', r));
     if (code !== 0) throw new Error(`tern-relay exited with ${code}`);
     const ms = performance.now() - t0;
-    const d = await readDigest(digestFile, 1000);
+    const d = await readLength(digestFile, 1000);
     process.stdout.write(`${JSON.stringify({ bytes: d.bytes, ms })}\n`);
     return;
   }
-  throw new Error('usage: channel-peer serve ADDR FILE | fetch ADDR DIR | sink ADDR DIR | send ADDR FILE');
+  throw new Error(
+    'usage: channel-peer serve ADDR FILE | fetch ADDR DIR | sink ADDR DIR | send ADDR FILE, then SELF PEER',
+  );
 }
 
 main().catch((e) => {

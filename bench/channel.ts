@@ -41,8 +41,8 @@ export async function channelNode(
     kind === 'images' ? [FROM, `${addresses.from}:${port}`] : [TO, `${addresses.to}:${port}`];
   const server = background(
     kind === 'images'
-      ? ['ip', 'netns', 'exec', `tern-${FROM}`, process.execPath, PEER, 'serve', address, image]
-      : ['ip', 'netns', 'exec', `tern-${TO}`, process.execPath, PEER, 'sink', address, into],
+      ? ['ip', 'netns', 'exec', `tern-${FROM}`, process.execPath, PEER, 'serve', address, image, FROM, TO]
+      : ['ip', 'netns', 'exec', `tern-${TO}`, process.execPath, PEER, 'sink', address, into, TO, FROM],
     `${kind} channel server`,
   );
   try {
@@ -50,8 +50,8 @@ export async function channelNode(
     const out = await must(
       sh(
         kind === 'images'
-          ? ['ip', 'netns', 'exec', `tern-${TO}`, process.execPath, PEER, 'fetch', address, into]
-          : ['ip', 'netns', 'exec', `tern-${FROM}`, process.execPath, PEER, 'send', address, image],
+          ? ['ip', 'netns', 'exec', `tern-${TO}`, process.execPath, PEER, 'fetch', address, into, TO, FROM]
+          : ['ip', 'netns', 'exec', `tern-${FROM}`, process.execPath, PEER, 'send', address, image, FROM, TO],
       ),
       `${kind} channel`,
     );

@@ -40,7 +40,6 @@ type Metrics = Pick<
   | 'holdUntilMs'
   | 'coordinatorBytes'
   | 'pagesBytes'
-  | 'pagesSha256'
 >;
 
 export class SqliteStore implements Store {
@@ -78,7 +77,6 @@ export class SqliteStore implements Store {
       holdUntilMs: m.holdUntilMs,
       coordinatorBytes: m.coordinatorBytes,
       pagesBytes: m.pagesBytes,
-      pagesSha256: m.pagesSha256,
     };
     const upsert = this.db.prepare(
       `INSERT INTO migrations (id, container, src, dst, mode, phase, error, started_ms, finished_ms, metrics)

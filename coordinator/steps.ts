@@ -98,6 +98,7 @@ const preflight: Step = {
         image_bytes_estimate: memoryBytes + rootfsBytes,
         source_cpuinfo_b64: sc.cpuinfo_b64,
         credential: credential ?? '',
+        source_host: m.from,
       },
       { timeoutMs: T.prepare, what: m.to, signal },
     );
@@ -109,7 +110,7 @@ const preflight: Step = {
       await unary(
         src,
         src.PrepareSource,
-        { migration_id: m.id, name: m.container, credential },
+        { migration_id: m.id, name: m.container, credential, target_host: m.to },
         { timeoutMs: T.prepare, what: m.from, signal },
       );
       const t0 = Date.now();
@@ -149,6 +150,7 @@ const dumping: Step = {
         credential: credential ?? '',
         // Pages go straight to the target's page server when it has a data channel.
         pages_to: credential ? (fleet.dataAddress(m.to) ?? '') : '',
+        target_host: m.to,
       },
       { timeoutMs: T.dump, what: m.from, signal },
     );
@@ -159,12 +161,13 @@ const dumping: Step = {
         frozenAtMs: dumpStart,
         imageBytes: Number(dump.image_bytes),
         holdUntilMs: Number(dump.hold_until_ms) || undefined,
-        pagesBytes: dump.pages_sha256 ? Number(dump.pages_bytes) : undefined,
-        pagesSha256: dump.pages_sha256 || undefined,
+        pagesBytes: Number(dump.pages_bytes) || undefined,
       },
       detail:
         `${dump.image_files} image files, ${dump.image_bytes} bytes` +
-        (dump.pages_sha256 ? `; ${dump.pages_bytes} bytes of pages sent to ${m.to} during the dump` : ''),
+        (Number(dump.pages_bytes) > 0
+          ? `; ${dump.pages_bytes} bytes of pages sent to ${m.to} during the dump`
+          : ''),
     };
   },
 };
@@ -186,7 +189,6 @@ const transferring: Step = {
         stall_ms: fleet.stallMs(),
         source_data: direct ?? '',
         pages_bytes: m.pagesBytes ?? 0,
-        pages_sha256: m.pagesSha256 ?? '',
       },
       { timeoutMs: T.receive, what: m.to, signal },
     );

@@ -39,9 +39,8 @@ export interface MigrationRecord {
   imageBytes?: number;
   /** When the source's hold gives up and its tree resumes there: no commit after this. */
   holdUntilMs?: number;
-  /** The page stream the source sent to the target's page server during the dump. */
+  /** Length of the page stream the source sent to the target's page server during the dump. */
   pagesBytes?: number;
-  pagesSha256?: string;
   /** Image bytes the coordinator itself relayed (0 when the agents used their data channel). */
   coordinatorBytes?: number;
 }

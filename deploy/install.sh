@@ -15,13 +15,14 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 PREFIX="${TERN_PREFIX:-/opt/tern}"
+PKI="${TERN_PKI:-/etc/tern/pki}"
 CRIU_MIN="4.2.1"
 # The orig tarball sha256 we verified by hand; a newer unstable upload is accepted
 # when it verifies against its own .dsc (fetched over apt's signed index).
 CRIU_KNOWN_SHA256="29ec0ee09e296479fe7048c80980e8ef1d0684d0b0204c2b101dfea19f6725b9"
 
 # lz4: the command-line compressor of the plain CRIU pipeline that `npm run bench` compares against.
-# libssl-dev: libcrypto for tern-relay's SHA-256 of the page stream (kernel/native).
+# libssl-dev: OpenSSL for tern-relay's TLS on the page stream (kernel/native).
 RUNTIME_DEBS=(iproute2 nftables iptables busybox-static procps util-linux tar gcc libc6-dev make lz4 libssl-dev)
 BUILD_DEBS=(libbsd-dev libcap-dev libgnutls28-dev libnet1-dev libnftables-dev libnl-3-dev
   libprotobuf-c-dev libprotobuf-dev pkgconf protobuf-c-compiler protobuf-compiler
@@ -192,17 +193,36 @@ install_app() {
   done
 }
 
+# Every TCP port tern serves speaks mutual TLS, so a machine needs certificates
+# before its daemons can start. Without a cluster CA in $PKI yet, this machine
+# gets one of its own, with certificates for the coordinator, the operator
+# `admin` and this host's agent (its short host name): enough for one machine.
+# A fleet keeps one CA: its certificates copied into $PKI are used as they are
+# (README, "Installing on a fleet"). An existing CA is never touched.
+install_pki() {
+  local host
+  if [ -f "$PKI/ca.crt" ]; then
+    return
+  fi
+  host="$(hostname -s)"
+  log "making a cluster CA for this machine in $PKI (coordinator, operator admin, agent $host)"
+  /usr/local/bin/tern ca init --dir "$PKI" >/dev/null
+  /usr/local/bin/tern ca issue --coordinator coordinator --dir "$PKI" >/dev/null
+  /usr/local/bin/tern ca issue --operator admin --dir "$PKI" >/dev/null
+  /usr/local/bin/tern ca issue --host "$host" --dir "$PKI" >/dev/null ||
+    log "no agent certificate for '$host' (not a valid tern host name): issue one with tern ca issue --host NAME --dir $PKI"
+}
+
 main() {
   local with_node=1
   [ "${1:-}" = "--no-node" ] && with_node=0
   install_debs "${RUNTIME_DEBS[@]}" "${COMPAT_DEBS[@]}"
   install_criu
   install_rootfs
-  # CRIU caches its kernel probe in /run/criu.kdat only when /run is a tmpfs.
-  if ! mountpoint -q /run || [ "$(stat -f -c %T /run)" != tmpfs ]; then
-    :
+  if [ "$with_node" = 1 ]; then
+    install_node
+    install_pki
   fi
-  [ "$with_node" = 1 ] && install_node
   log "ok: criu $("$PREFIX/criu/criu" --version | sed -n 's/^Version: *//p') at $PREFIX/criu/criu"
 }
 

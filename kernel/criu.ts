@@ -18,15 +18,23 @@ import type {
   EngineInfo,
   ImageProcess,
   PageServerRequest,
+  PageStream,
   RestoreRequest,
   RestoreResult,
-  StreamDigest,
 } from './engine.js';
 import { run } from './exec.js';
 import { holdScript, sendVerdict } from './hold.js';
 import { loadImageTypes, readImage } from './images.js';
 import { drainInFlight, gate, gateScript, IFNAME, ungate } from './inflight.js';
-import { defaultRelayPath, PS_FD, readDigest, relayArgs, runPageServer } from './relay.js';
+import {
+  defaultRelayPath,
+  PS_FD,
+  REFUSED,
+  readLength,
+  relayArgs,
+  relayComplaint,
+  runPageServer,
+} from './relay.js';
 import { isCriuFailure, restoreUnderShim } from './shim.js';
 
 /** CoreEntry.tc.task_state of a task that was stopped when dumped (criu/include/pid.h). */
@@ -211,18 +219,18 @@ export class CriuEngine implements CheckpointEngine {
     const child = req.pages
       ? spawn(
           this.relayPath(),
-          relayArgs('send', sentDigest, [
+          relayArgs('send', sentDigest, req.pages.tls, [
             this.opts.criuPath,
             ...argv,
             '--page-server',
             '--ps-socket',
             String(PS_FD),
           ]),
-          { stdio: ['ignore', 'ignore', 'pipe', req.pages] },
+          { stdio: ['ignore', 'ignore', 'pipe', req.pages.socket] },
         )
       : spawn(this.opts.criuPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
     // The child has its own copy of the socket now; ours must not read from it.
-    req.pages?.destroy();
+    req.pages?.socket.destroy();
     let stderr = '';
     child.stderr?.on('data', (b: Buffer) => {
       stderr += b.toString();
@@ -245,7 +253,7 @@ export class CriuEngine implements CheckpointEngine {
     const hookDone = gotReady.then(async () => {
       frozenAtMs = Date.now();
       try {
-        const pages = req.pages ? await readDigest(sentDigest, 10_000) : undefined;
+        const pages = req.pages ? await readLength(sentDigest, 10_000) : undefined;
         await (hooks.postDump?.({ imagesDir: req.imagesDir, frozenAtMs, criuPid: child.pid ?? 0, pages }) ??
           Promise.resolve());
         verdict = 'kill';
@@ -260,6 +268,12 @@ export class CriuEngine implements CheckpointEngine {
     ready.destroy();
 
     if (!frozenAtMs) {
+      // The target refused the page stream: CRIU never started.
+      if (req.pages && code === REFUSED)
+        throw new TernError(
+          'PERMISSION_DENIED',
+          `page stream to the target refused: ${relayComplaint(stderr) ?? 'by tern-relay'}`,
+        );
       // CRIU failed (or was stopped) before the tree was frozen and dumped.
       const text = await readFile(log, 'utf8').catch(() => stderr);
       throw new TernError(signal?.aborted ? 'CANCELLED' : 'INTERNAL', criuFailure('dump', code, text));
@@ -280,7 +294,7 @@ export class CriuEngine implements CheckpointEngine {
     return this.opts.relayPath ?? defaultRelayPath();
   }
 
-  servePages(req: PageServerRequest, signal?: AbortSignal): Promise<StreamDigest> {
+  servePages(req: PageServerRequest, signal?: AbortSignal): Promise<PageStream> {
     return runPageServer(this.opts.criuPath, this.relayPath(), req, signal);
   }
 

@@ -2,6 +2,7 @@
 // (kernel/criu.ts) implements it; nothing outside kernel/ knows CRIU's flags,
 // logs or image format.
 import type { Socket } from 'node:net';
+import type { CertFiles } from '../core/pki.js';
 
 export interface EngineInfo {
   ok: boolean;
@@ -11,10 +12,15 @@ export interface EngineInfo {
   kernel: string;
 }
 
-/** What one side saw of a page stream: its length and SHA-256. Both sides must agree. */
-export interface StreamDigest {
+/**
+ * What one side saw of a page stream: its length. Both sides must agree.
+ * The stream runs inside TLS 1.3: the receiver checks every record's
+ * authentication tag (AES-GCM) before its bytes go on, and a stream cut
+ * short ends without TLS's closing alert, so equal lengths mean the same
+ * bytes, whole.
+ */
+export interface PageStream {
   bytes: number;
-  sha256: string;
 }
 
 export interface DumpRequest {
@@ -35,10 +41,22 @@ export interface DumpRequest {
   holdTimeoutSec: number;
   /**
    * Memory pages go to the peer's page server over this socket while the
-   * dump runs, instead of into imagesDir. The socket is connected and
-   * authenticated; the engine takes it over (the caller must not use it).
+   * dump runs, instead of into imagesDir, inside TLS: the engine takes the
+   * connected socket over (the caller must not use it), checks the peer and
+   * presents the credential before the dump starts.
    */
-  pages?: Socket;
+  pages?: { socket: Socket; tls: PageStreamTls };
+}
+
+/**
+ * How a page stream is secured: TLS with this agent's certificate files,
+ * accepting only the agent of host `peer`, and the migration's credential
+ * (presented by the sender, checked by the receiver).
+ */
+export interface PageStreamTls extends CertFiles {
+  peer: string;
+  /** A private file holding the migration's credential. */
+  credentialFile: string;
 }
 
 export interface DumpHooks {
@@ -52,7 +70,7 @@ export interface DumpHooks {
     imagesDir: string;
     frozenAtMs: number;
     criuPid: number;
-    pages?: StreamDigest;
+    pages?: PageStream;
   }): Promise<void>;
 }
 
@@ -100,8 +118,9 @@ export interface PageServerRequest {
   /** Receives the pages (pagemap and pages images). */
   imagesDir: string;
   workDir: string;
-  /** Connected to the dumping peer, authenticated; the engine takes it over. */
+  /** Connected to the dumping peer, before TLS; the engine takes it over. */
   socket: Socket;
+  tls: PageStreamTls;
 }
 
 export interface CheckpointEngine {
@@ -117,7 +136,7 @@ export interface CheckpointEngine {
    * Serves one dump's pages into imagesDir; resolves once the dump has sent
    * them all, with what arrived (to compare with what the peer sent).
    */
-  servePages(req: PageServerRequest, signal?: AbortSignal): Promise<StreamDigest>;
+  servePages(req: PageServerRequest, signal?: AbortSignal): Promise<PageStream>;
   /** Restores detached and stopped: tasks exist, none runs until resumed. */
   restore(req: RestoreRequest, signal?: AbortSignal): Promise<RestoreResult>;
   /** The process tree recorded in an image set (pids as seen inside). */

@@ -1,13 +1,13 @@
 // tern-relay (kernel/native/tern-relay.c) runs a CRIU command whose page
-// stream goes through a socket the agent connected and authenticated, and
-// hashes that stream on its way. These helpers build its command line and
-// read the digest it leaves.
+// stream goes through a socket the agent connected, inside mutual TLS with
+// the migration's credential, and counts that stream. These helpers build
+// its command line and read the length it leaves.
 import { spawn } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TernError } from '../core/errors.js';
 import { criuFailure } from './criu-log.js';
-import type { PageServerRequest, StreamDigest } from './engine.js';
+import type { PageServerRequest, PageStream, PageStreamTls } from './engine.js';
 import { nativePath } from './shim.js';
 
 export const defaultRelayPath = () => nativePath('tern-relay');
@@ -16,24 +16,50 @@ export const defaultRelayPath = () => nativePath('tern-relay');
 export const NET_FD = 3;
 export const PS_FD = 4;
 
+/** Exit status of tern-relay when the stream was refused (TLS, peer or credential) before the command ran. */
+export const REFUSED = 3;
+
 /** argv (without the relay itself) that runs `command` with its page stream relayed. */
-export function relayArgs(direction: 'send' | 'recv', digestFile: string, command: string[]): string[] {
-  return [direction, String(NET_FD), String(PS_FD), digestFile, '--', ...command];
+export function relayArgs(
+  direction: 'send' | 'recv',
+  digestFile: string,
+  tls: PageStreamTls,
+  command: string[],
+): string[] {
+  return [
+    direction,
+    String(NET_FD),
+    String(PS_FD),
+    digestFile,
+    tls.ca,
+    tls.cert,
+    tls.key,
+    tls.peer,
+    tls.credentialFile,
+    '--',
+    ...command,
+  ];
 }
 
-export function parseDigest(text: string): StreamDigest {
-  const m = /^(\d+) ([0-9a-f]{64})\n?$/.exec(text);
+/** The relay's own complaint (its last `tern-relay:` line), if it wrote one. */
+export function relayComplaint(stderr: string): string | undefined {
+  const lines = stderr.split('\n').filter((l) => l.startsWith('tern-relay: '));
+  return lines.length ? lines[lines.length - 1].slice('tern-relay: '.length) : undefined;
+}
+
+export function parseLength(text: string): PageStream {
+  const m = /^(\d+)\n?$/.exec(text);
   if (!m)
-    throw new TernError('DATA_LOSS', `page stream digest unreadable: ${JSON.stringify(text.slice(0, 100))}`);
-  return { bytes: Number(m[1]), sha256: m[2] };
+    throw new TernError('DATA_LOSS', `page stream length unreadable: ${JSON.stringify(text.slice(0, 100))}`);
+  return { bytes: Number(m[1]) };
 }
 
-/** Waits for the relay's digest file (written when the page stream ends). */
-export async function readDigest(file: string, timeoutMs: number): Promise<StreamDigest> {
+/** Waits for the relay's length file (written when the page stream has ended whole). */
+export async function readLength(file: string, timeoutMs: number): Promise<PageStream> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const text = await readFile(file, 'utf8').catch(() => undefined);
-    if (text !== undefined) return parseDigest(text);
+    if (text !== undefined) return parseLength(text);
     if (Date.now() > until)
       throw new TernError(
         'DATA_LOSS',
@@ -53,7 +79,7 @@ export async function runPageServer(
   relayPath: string,
   req: PageServerRequest,
   signal?: AbortSignal,
-): Promise<StreamDigest> {
+): Promise<PageStream> {
   const digest = join(req.workDir, 'pages.received');
   const log = join(req.workDir, 'page-server.log');
   await mkdir(req.imagesDir, { recursive: true });
@@ -68,7 +94,7 @@ export async function runPageServer(
     '--ps-socket',
     String(PS_FD),
   ];
-  const child = spawn(relayPath, relayArgs('recv', digest, command), {
+  const child = spawn(relayPath, relayArgs('recv', digest, req.tls, command), {
     stdio: ['ignore', 'ignore', 'pipe', req.socket],
   });
   req.socket.destroy();
@@ -84,9 +110,14 @@ export async function runPageServer(
   });
   signal?.removeEventListener('abort', onAbort);
   if (signal?.aborted) throw new TernError('CANCELLED', 'page server stopped');
+  if (code === REFUSED)
+    throw new TernError(
+      'PERMISSION_DENIED',
+      `page stream refused: ${relayComplaint(stderr) ?? 'by tern-relay'}`,
+    );
   if (code !== 0) {
     const text = await readFile(log, 'utf8').catch(() => '');
     throw new TernError('DATA_LOSS', criuFailure('page-server', code, text || stderr));
   }
-  return readDigest(digest, 1000);
+  return readLength(digest, 1000);
 }

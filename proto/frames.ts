@@ -1,11 +1,19 @@
 // The data channel's wire format: the same ImageChunk messages the gRPC
-// stream carries, framed over one plain TCP connection between two agents.
-// The fetching side opens with one line naming the migration and presenting
-// its credential; the serving side answers with frames
+// stream carries, framed over one TCP connection between two agents, inside
+// mutual TLS.
+//
+// The connecting side opens with one plaintext line naming the migration and
+// what it wants; the other side answers `TLS` (or an error frame saying why
+// not) and both then speak TLS with their agents' certificates, each
+// checking that the other is the agent of the migration's peer host. The
+// connecting side's first line inside TLS is the migration's credential.
+// Image streams then come as frames
 //   [type u8][length u32 BE][payload]
 // type 1 carries one ImageChunk (protobuf), type 2 an error as JSON
 // {code, message} that ends the stream. Every chunk is then checked by the
-// same strict receiver as on the gRPC path (chunks.ts).
+// same strict receiver as on the gRPC path (chunks.ts). A page stream is
+// answered `OK` (or `ERR <why>`) inside TLS and then carries CRIU's page
+// server protocol; tern-relay (kernel/native) speaks its TLS.
 import protobuf from 'protobufjs';
 import { type ErrorCode, TernError } from '../core/errors.js';
 import { checkMigrationId } from '../core/names.js';
@@ -18,16 +26,17 @@ const HEADER = 5;
 /** A chunk frame carries at most a chunk's data plus its fields. */
 const MAX_FRAME = MAX_CHUNK + 64 * 1024;
 /**
- * The opening line: `TERN-DATA 1 <migration> <credential> <want>`: `images`
- * fetches a held dump's images from a source; `rootfs` fetches the rootfs of
- * a container about to move (the pre-copy); `pages` opens a page stream to a
+ * The opening line: `TERN-DATA 2 <migration> <want>`: `images` fetches a
+ * held dump's images from a source; `rootfs` fetches the rootfs of a
+ * container about to move (the pre-copy); `pages` opens a page stream to a
  * target's page server.
  */
-const HELLO = /^TERN-DATA 1 ([A-Za-z0-9_-]{1,64}) ([0-9a-f]{64}) (images|pages|rootfs)$/;
+const HELLO = /^TERN-DATA 2 ([A-Za-z0-9_-]{1,64}) (images|pages|rootfs)$/;
 export type Want = 'images' | 'pages' | 'rootfs';
-/** What a target answers on a page stream it accepts, before the page server takes it over. */
-export const PAGES_OK = 'OK\n';
+/** The answer to an opening line the server takes: TLS follows. */
+export const GO_TLS = 'TLS\n';
 const MAX_HELLO = 256;
+const CREDENTIAL = /^[0-9a-f]{64}$/;
 
 let chunkType: protobuf.Type | undefined;
 function type(): protobuf.Type {
@@ -36,19 +45,30 @@ function type(): protobuf.Type {
   return chunkType;
 }
 
-export function helloLine(migration: string, credential: string, want: Want = 'images'): string {
-  return `TERN-DATA 1 ${checkMigrationId(migration)} ${credential} ${want}\n`;
+export function helloLine(migration: string, want: Want = 'images'): string {
+  return `TERN-DATA 2 ${checkMigrationId(migration)} ${want}\n`;
 }
 
-/** Parses the opening line a fetcher sent; throws INVALID_ARGUMENT naming what is wrong. */
-export function parseHello(line: string): { migration: string; credential: string; want: Want } {
+/** Parses the opening line a peer sent; throws INVALID_ARGUMENT naming what is wrong. */
+export function parseHello(line: string): { migration: string; want: Want } {
   const m = HELLO.exec(line);
   if (!m)
     throw new TernError(
       'INVALID_ARGUMENT',
       `data channel: malformed opening line ${JSON.stringify(line.slice(0, 80))}`,
     );
-  return { migration: m[1], credential: m[2], want: m[3] as Want };
+  return { migration: m[1], want: m[2] as Want };
+}
+
+/** The first line inside TLS: the migration's credential. */
+export function credentialLine(credential: string): string {
+  return `${parseCredential(credential)}\n`;
+}
+
+export function parseCredential(line: string): string {
+  if (!CREDENTIAL.test(line))
+    throw new TernError('INVALID_ARGUMENT', 'data channel: malformed credential line');
+  return line;
 }
 
 function header(kind: number, length: number): Buffer {

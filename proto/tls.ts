@@ -3,14 +3,14 @@
 // caller's role and its CN its name. A server checks the role on every call
 // before the handler runs (authorize); a client checks that the server it
 // reached is the role and name it meant to reach, not just any certificate
-// of the CA (expectPeer). The coordinator's unix socket is the one plaintext
+// of the CA (checkPeer). The coordinator's unix socket is the one plaintext
 // port: it is local, and its mode and group say who may use it.
 //
 // Certificate files are watched: a rotated certificate is used for new
 // connections within REFRESH_MS, without restarting anything.
-import { constants } from 'node:fs';
+import { constants, readFileSync, statSync } from 'node:fs';
 import { access } from 'node:fs/promises';
-import type { PeerCertificate } from 'node:tls';
+import { createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { invalid } from '../core/errors.js';
 import { type CertFiles, type Identity, ROLES, type Role } from '../core/pki.js';
@@ -184,25 +184,62 @@ export function serverCredentials(files: CertFiles): grpc.ServerCredentials {
   return grpc.experimental.createCertificateProviderServerCredentials(p, p, true);
 }
 
+/** Who a peer must be: a role, and a name if given. */
+export interface Expect {
+  role: Role;
+  name?: string;
+}
+
+/** Undefined if cert names the identity `expect` asks for; else the error that says whom it names. */
+export function checkPeer(
+  cert: PeerCertificate | undefined,
+  expect: Expect,
+  what = 'the server',
+): Error | undefined {
+  const id = identityOf(cert);
+  if (!id || id.role !== expect.role || (expect.name !== undefined && id.name !== expect.name))
+    return new Error(
+      `${what} presented ${id ? `${id.role} ${id.name}` : 'no tern identity'}, not ${expect.role}${expect.name ? ` ${expect.name}` : ''}`,
+    );
+  return undefined;
+}
+
 /**
  * Client credentials presenting files' certificate, and accepting only a
  * server whose certificate names `expect` (its role, and its name if given).
  */
-export function channelCredentials(
-  files: CertFiles,
-  expect: { role: Role; name?: string },
-): grpc.ChannelCredentials {
+export function channelCredentials(files: CertFiles, expect: Expect): grpc.ChannelCredentials {
   const p = provider(files);
   return grpc.experimental.createCertificateProviderChannelCredentials(p, p, {
-    checkServerIdentity: (_host, cert) => {
-      const id = identityOf(cert);
-      if (!id || id.role !== expect.role || (expect.name !== undefined && id.name !== expect.name))
-        return new Error(
-          `the server presented ${id ? `${id.role} ${id.name}` : 'no tern identity'}, not ${expect.role}${expect.name ? ` ${expect.name}` : ''}`,
-        );
-      return undefined;
-    },
+    checkServerIdentity: (_host, cert) => checkPeer(cert, expect),
   });
+}
+
+const contexts = new Map<string, { stamp: string; ctx: SecureContext }>();
+
+/**
+ * A TLS context (TLS 1.3 only) with files' CA and identity, for connections
+ * outside gRPC (the agents' data channel). Rebuilt when a file changes, so a
+ * rotated certificate serves the next connection.
+ */
+export function secureContextOf(files: CertFiles): SecureContext {
+  const key = `${files.ca}\0${files.cert}\0${files.key}`;
+  const stamp = [files.ca, files.cert, files.key]
+    .map((f) => {
+      const s = statSync(f);
+      return `${s.ino}:${s.size}:${s.mtimeMs}`;
+    })
+    .join('|');
+  const known = contexts.get(key);
+  if (known?.stamp === stamp) return known.ctx;
+  const ctx = createSecureContext({
+    ca: readFileSync(files.ca),
+    cert: readFileSync(files.cert),
+    key: readFileSync(files.key),
+    minVersion: 'TLSv1.3',
+  });
+  contexts.set(key, { stamp, ctx });
+  return ctx;
 }
 
 /** Refuses a TCP address without TLS files: there is no plaintext TCP. */

@@ -2,6 +2,7 @@
 // the host, the container records, outcome records and fault points.
 import { timingSafeEqual } from 'node:crypto';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Faults } from '../../core/faults.js';
@@ -44,4 +45,11 @@ export function sameCredential(expected: string | undefined, presented: string):
   const want = Buffer.from(expected ?? '', 'hex');
   const got = Buffer.from(presented, 'hex');
   return want.length > 0 && want.length === got.length && timingSafeEqual(want, got);
+}
+
+/** Writes a migration's credential into a private file in its directory, for tern-relay; returns the path. */
+export async function credentialFile(workDir: string, credential: string): Promise<string> {
+  const file = join(workDir, 'credential');
+  await writeFile(file, credential, { mode: 0o600 });
+  return file;
 }

@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { TernError } from '../../core/errors.js';
 import { Faults } from '../../core/faults.js';
-import { checkMigrationId } from '../../core/names.js';
+import { checkMigrationId, validateName } from '../../core/names.js';
 import type { CheckpointEngine } from '../../kernel/engine.js';
 import type { HostRuntime } from '../../kernel/host.js';
 import type { EncodeStats } from '../../proto/chunks.js';
@@ -70,24 +70,28 @@ export class Handoff {
     credential?: string,
     signal?: AbortSignal,
     pagesTo?: string,
+    targetHost?: string,
   ): Promise<DumpOutcome> {
-    return this.source.dumpAndHold(this.fresh(id), name, credential, signal, pagesTo);
+    if (targetHost) validateName('host', targetHost);
+    return this.source.dumpAndHold(this.fresh(id), name, credential, signal, pagesTo, targetHost);
   }
 
-  acceptPages(id: string, credential: string, sock: Socket): Promise<void> {
-    return this.target.acceptPages(checkMigrationId(id), credential, sock);
+  acceptPages(id: string, sock: Socket): Promise<void> {
+    return this.target.acceptPages(checkMigrationId(id), sock);
   }
 
-  fetchImages(id: string, credential: string, stats: EncodeStats): AsyncGenerator<ImageChunk> {
-    return this.source.fetchImages(checkMigrationId(id), credential, stats);
+  /** A held dump's images, for the agent `peer` (as its certificate names it) with the credential. */
+  fetchImages(id: string, credential: string, peer: string, stats: EncodeStats): AsyncGenerator<ImageChunk> {
+    return this.source.fetchImages(checkMigrationId(id), credential, peer, stats);
   }
 
-  prepareSource(id: string, name: string, credential: string): Promise<void> {
-    return this.source.prepare(this.fresh(id), name, credential);
+  prepareSource(id: string, name: string, credential: string, targetHost: string): Promise<void> {
+    validateName('host', targetHost);
+    return this.source.prepare(this.fresh(id), name, credential, targetHost);
   }
 
-  fetchRootfs(id: string, credential: string, stats: EncodeStats): AsyncGenerator<ImageChunk> {
-    return this.source.fetchRootfs(checkMigrationId(id), credential, stats);
+  fetchRootfs(id: string, credential: string, peer: string, stats: EncodeStats): AsyncGenerator<ImageChunk> {
+    return this.source.fetchRootfs(checkMigrationId(id), credential, peer, stats);
   }
 
   receiveRootfs(
@@ -98,9 +102,9 @@ export class Handoff {
     return this.target.receiveRootfs(checkMigrationId(id), stream, limits);
   }
 
-  /** The credential the coordinator gave this target for fetching the images. */
-  credentialFor(id: string): string | undefined {
-    return this.target.credential(id);
+  /** The credential the coordinator gave this target for fetching the images, and the source to fetch from. */
+  peerFor(id: string): { credential: string; host: string } | undefined {
+    return this.target.peer(id);
   }
 
   readImages(id: string, stats: EncodeStats): AsyncGenerator<ImageChunk> {
@@ -117,8 +121,9 @@ export class Handoff {
     estimate: number,
     sourceCpuinfo?: Buffer,
     credential?: string,
+    sourceHost?: string,
   ): Promise<string> {
-    return this.target.prepare(this.fresh(id), c, estimate, sourceCpuinfo, credential);
+    return this.target.prepare(this.fresh(id), c, estimate, sourceCpuinfo, credential, sourceHost);
   }
 
   receive(

@@ -2,12 +2,20 @@ import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { notFound, precondition, TernError } from '../../core/errors.js';
 import { checkMigrationId } from '../../core/names.js';
-import type { StreamDigest } from '../../kernel/engine.js';
+import type { PageStream } from '../../kernel/engine.js';
 import { type EncodeStats, encodeFiles, type SourceFile } from '../../proto/chunks.js';
 import type { ImageChunk } from '../../proto/index.js';
+import { agentCerts } from '../config.js';
 import type { ContainerRecord } from '../containers.js';
 import { openPageChannel } from '../data.js';
-import { fileData, type HandoffContext, ROOTFS_TAR, sameCredential, workDirOf } from './context.js';
+import {
+  credentialFile,
+  fileData,
+  type HandoffContext,
+  ROOTFS_TAR,
+  sameCredential,
+  workDirOf,
+} from './context.js';
 import { dirListing, ROOTFS_DELTA, ROOTFS_DIRS, scanChanges, takeMarker, tarStream } from './rootfs.js';
 
 /** What a source hold leaves on disk so a restarted agent can still decide it. */
@@ -32,6 +40,8 @@ export interface SourceHold {
   outcome?: 'killed' | 'resumed';
   /** What the target presents to fetch the images on the data channel (none: no direct fetch). */
   credential?: string;
+  /** The migration's target host: the only agent that may fetch the images. */
+  targetHost?: string;
   /** A fetch of the images is under way: one at a time. */
   fetching?: boolean;
   /** The rootfs went to the target before the freeze; this marker dates that copy. */
@@ -41,7 +51,7 @@ export interface SourceHold {
 export interface DumpOutcome {
   container: ContainerRecord;
   /** The page stream as sent to the target's page server, when the dump sent one. */
-  pages?: StreamDigest;
+  pages?: PageStream;
   imageBytes: number;
   imageFiles: number;
   frozenAtMs: number;
@@ -76,6 +86,8 @@ async function dirSize(dir: string): Promise<{ bytes: number; files: number }> {
 interface Prepared {
   name: string;
   credential: string;
+  /** The only agent that may fetch the rootfs. */
+  targetHost: string;
   workDir: string;
   /** The pre-copy went out whole; the marker dates it. */
   precopied?: string;
@@ -96,7 +108,7 @@ export class SourceHolds {
   }
 
   /** Before the dump: the target may fetch the rootfs with this credential while the container runs. */
-  async prepare(id: string, name: string, credential: string): Promise<void> {
+  async prepare(id: string, name: string, credential: string, targetHost: string): Promise<void> {
     const { ctx } = this;
     const rec = ctx.containers.get(name);
     if (rec.migrationId)
@@ -109,7 +121,7 @@ export class SourceHolds {
     const workDir = workDirOf(ctx, id);
     await rm(workDir, { recursive: true, force: true });
     await mkdir(workDir, { recursive: true });
-    this.prepared.set(id, { name, credential, workDir });
+    this.prepared.set(id, { name, credential, targetHost, workDir });
   }
 
   /** Forgets a prepared migration that will not dump here (aborted before its dump). */
@@ -122,13 +134,18 @@ export class SourceHolds {
   }
 
   /** The whole rootfs of a prepared migration's container, for the pre-copy; marks when it started. */
-  async *fetchRootfs(id: string, credential: string, stats: EncodeStats): AsyncGenerator<ImageChunk> {
+  async *fetchRootfs(
+    id: string,
+    credential: string,
+    peer: string,
+    stats: EncodeStats,
+  ): AsyncGenerator<ImageChunk> {
     const { ctx } = this;
     const p = this.prepared.get(id);
-    if (!p || this.holds.has(id) || !sameCredential(p.credential, credential))
+    if (!p || this.holds.has(id) || p.targetHost !== peer || !sameCredential(p.credential, credential))
       throw new TernError(
         'PERMISSION_DENIED',
-        `no rootfs of migration ${id} on ${ctx.opts.host} for that credential`,
+        `no rootfs of migration ${id} on ${ctx.opts.host} for ${peer} with that credential`,
       );
     p.precopied = undefined;
     const rootfs = ctx.containers.rootfs(p.name);
@@ -148,6 +165,7 @@ export class SourceHolds {
     credential?: string,
     signal?: AbortSignal,
     pagesTo?: string,
+    targetHost?: string,
   ): Promise<DumpOutcome> {
     const { ctx } = this;
     const existing = this.holds.get(id);
@@ -156,10 +174,9 @@ export class SourceHolds {
     if (rec.migrationId)
       throw precondition(`container ${name} is already being migrated (${rec.migrationId})`);
     if (rec.state !== 'running') throw precondition(`container ${name} is ${rec.state}, not running`);
-    // Pages go straight to the target's page server while CRIU dumps; the
-    // stream is opened (and refused, if it is) before anything is frozen.
-    const pagesSock = pagesTo && credential ? await openPageChannel(pagesTo, id, credential) : undefined;
-    let pages: StreamDigest | undefined;
+    if ((pagesTo || credential) && !targetHost)
+      throw new TernError('INVALID_ARGUMENT', `migration ${id}: a direct transfer needs the target host`);
+    let pages: PageStream | undefined;
     const workDir = workDirOf(ctx, id);
     const imagesDir = join(workDir, 'images');
     const prepared = this.prepared.get(id);
@@ -167,6 +184,17 @@ export class SourceHolds {
     if (!prepared) await rm(workDir, { recursive: true, force: true });
     await rm(imagesDir, { recursive: true, force: true });
     await mkdir(imagesDir, { recursive: true });
+    // Pages go straight to the target's page server while CRIU dumps, inside
+    // TLS; the stream is opened (and refused, if it is) before anything is frozen.
+    const pagesSock = pagesTo && credential && targetHost ? await openPageChannel(pagesTo, id) : undefined;
+    const pagesTls =
+      pagesSock && credential && targetHost
+        ? {
+            ...agentCerts(ctx.opts),
+            peer: targetHost,
+            credentialFile: await credentialFile(workDir, credential),
+          }
+        : undefined;
     const log = ctx.log.child({ migration: id, container: name });
 
     rec.migrationId = id;
@@ -186,7 +214,7 @@ export class SourceHolds {
         externalVeths: [rec.veth],
         tcpEstablished: true,
         holdTimeoutSec: ctx.opts.orphanTimeoutSec,
-        pages: pagesSock,
+        pages: pagesSock && pagesTls ? { socket: pagesSock, tls: pagesTls } : undefined,
       },
       {
         postDump: async ({ frozenAtMs, criuPid, pages: sent }) => {
@@ -205,6 +233,7 @@ export class SourceHolds {
       workDir,
       imagesDir,
       credential: credential ?? prepared?.credential,
+      targetHost: targetHost ?? prepared?.targetHost,
       precopied: prepared?.precopied,
       decide: async (verdict) => {
         if (verdict === 'kill') hold.resolve();
@@ -302,13 +331,18 @@ export class SourceHolds {
    * this migration's credential; only while the tree is held, one fetch at a
    * time.
    */
-  async *fetchImages(id: string, credential: string, stats: EncodeStats): AsyncGenerator<ImageChunk> {
+  async *fetchImages(
+    id: string,
+    credential: string,
+    peer: string,
+    stats: EncodeStats,
+  ): AsyncGenerator<ImageChunk> {
     const { ctx } = this;
     const h = this.holds.get(id);
-    if (!h || h.outcome || !sameCredential(h.credential, credential))
+    if (!h || h.outcome || h.targetHost !== peer || !sameCredential(h.credential, credential))
       throw new TernError(
         'PERMISSION_DENIED',
-        `no images of migration ${id} on ${ctx.opts.host} for that credential`,
+        `no images of migration ${id} on ${ctx.opts.host} for ${peer} with that credential`,
       );
     if (h.fetching) throw precondition(`images of migration ${id} are already being fetched`);
     h.fetching = true;

@@ -3,13 +3,14 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { notFound, precondition, TernError } from '../../core/errors.js';
 import { checkMigrationId, validateName } from '../../core/names.js';
-import type { StreamDigest } from '../../kernel/engine.js';
+import type { PageStream } from '../../kernel/engine.js';
 import { NO_WARMTH, type WarmHold } from '../../kernel/warm.js';
 import type { EncodeStats } from '../../proto/chunks.js';
-import { PAGES_OK } from '../../proto/frames.js';
+import { GO_TLS } from '../../proto/frames.js';
 import type { ImageChunk__Output } from '../../proto/index.js';
+import { agentCerts } from '../config.js';
 import type { ContainerRecord } from '../containers.js';
-import { type HandoffContext, sameCredential, workDirOf } from './context.js';
+import { credentialFile, type HandoffContext, workDirOf } from './context.js';
 import { writeImages, writeRootfs } from './receive.js';
 
 /** What a target slot leaves on disk once its tree is restored. */
@@ -35,12 +36,14 @@ export interface TargetSlot {
   resumed?: boolean;
   /** Presented to the source's data channel to fetch this migration's images. */
   credential?: string;
+  /** The migration's source host: the only agent that may send its pages, and serves its images. */
+  sourceHost?: string;
   /** Tasks that were stopped when dumped (by pid inside the container, with their signal): read while restoring. */
   stopped?: Map<number, number | undefined>;
   /** The rootfs arrived before the freeze (the pre-copy): the images bring only what changed. */
   rootfsPrecopied?: boolean;
   /** A page server receiving this migration's pages while the source dumps. */
-  pages?: { result: Promise<StreamDigest>; stop: () => void };
+  pages?: { result: Promise<PageStream>; stop: () => void };
   /**
    * Memory warmed during the preflight (kernel/warm.ts): one hold for the
    * dump's pages, let go when they start to arrive, one for the restored
@@ -56,7 +59,7 @@ export interface ReceiveLimits {
   /** Give up when no chunk arrives for this long. */
   stallMs: number;
   /** The page stream as the source sent it during the dump, if it sent one. */
-  pages?: StreamDigest;
+  pages?: PageStream;
 }
 
 /** The preflight waits at most this long for the memory warm-up (the prepare call allows 30 s). */
@@ -100,34 +103,50 @@ export class TargetSlots {
     this.slots.set(s.id, s);
   }
 
-  credential(id: string): string | undefined {
-    return this.slots.get(id)?.credential;
+  /** The credential of a migration this host receives, and the source it comes from. */
+  peer(id: string): { credential: string; host: string } | undefined {
+    const s = this.slots.get(id);
+    return s?.credential && s.sourceHost ? { credential: s.credential, host: s.sourceHost } : undefined;
   }
 
   /**
-   * The source's dump opens a page stream: if it presents this migration's
-   * credential, answer and hand the socket to a page server writing into
-   * the slot's images. One stream per migration.
+   * The source's dump opens a page stream: answer and hand the socket to a
+   * page server writing into the slot's images, which takes it only from
+   * the source's agent presenting this migration's credential (inside TLS,
+   * see tern-relay). One stream per migration; a refused one leaves the
+   * place to the next.
    */
-  async acceptPages(id: string, credential: string, sock: Socket): Promise<void> {
+  async acceptPages(id: string, sock: Socket): Promise<void> {
     const { ctx } = this;
     const s = this.slots.get(id);
-    if (!s || !sameCredential(s.credential, credential))
-      throw new TernError(
-        'PERMISSION_DENIED',
-        `no migration ${id} on ${ctx.opts.host} takes pages with that credential`,
-      );
+    if (!s?.credential || !s.sourceHost)
+      throw new TernError('PERMISSION_DENIED', `no migration ${id} on ${ctx.opts.host} takes pages`);
     if (s.pages || s.received || s.receiving)
       throw precondition(`migration ${id} already has its pages on ${ctx.opts.host}`);
-    await s.warm?.pages.release();
-    await new Promise<void>((resolve, reject) => sock.write(PAGES_OK, (e) => (e ? reject(e) : resolve())));
+    const tls = {
+      ...agentCerts(ctx.opts),
+      peer: s.sourceHost,
+      credentialFile: await credentialFile(s.workDir, s.credential),
+    };
+    await new Promise<void>((resolve, reject) => sock.write(GO_TLS, (e) => (e ? reject(e) : resolve())));
     const ctl = new AbortController();
     const result = ctx.engine.servePages(
-      { imagesDir: s.imagesDir, workDir: s.workDir, socket: sock },
+      { imagesDir: s.imagesDir, workDir: s.workDir, socket: sock, tls },
       ctl.signal,
     );
-    result.catch(() => {});
-    s.pages = { result, stop: () => ctl.abort() };
+    const mine = { result, stop: () => ctl.abort() };
+    s.pages = mine;
+    result.then(
+      () => {},
+      (e) => {
+        if (e instanceof TernError && e.code === 'PERMISSION_DENIED' && s.pages === mine) {
+          ctx.log.warn({ migration: id, err: e.message }, 'page stream refused');
+          s.pages = undefined;
+        }
+      },
+    );
+    // The pages start to arrive: the memory held for them is theirs now.
+    await s.warm?.pages.release();
     // Fault point: the page server dies while the source is still dumping into it.
     if (ctx.faults.armed('kill-page-server')) setTimeout(() => ctl.abort(), 20);
   }
@@ -138,11 +157,15 @@ export class TargetSlots {
     estimate: number,
     sourceCpuinfo?: Buffer,
     credential?: string,
+    sourceHost?: string,
   ): Promise<string> {
     const { ctx } = this;
     const known = this.slots.get(id);
     if (known) return known.container.veth;
     validateName('container', c.name);
+    if (credential && !sourceHost)
+      throw new TernError('INVALID_ARGUMENT', `migration ${id}: a direct transfer needs the source host`);
+    if (sourceHost) validateName('host', sourceHost);
     ctx.faults.hit('prepare');
     if (sourceCpuinfo && sourceCpuinfo.length > 0) {
       const cpu = await ctx.engine.cpuinfoCompatible(ctx.opts.stateDir, sourceCpuinfo);
@@ -169,6 +192,7 @@ export class TargetSlots {
         workDir,
         imagesDir: join(workDir, 'images'),
         credential,
+        sourceHost,
       };
       this.slots.set(id, slot);
       await this.warm(slot, estimate);

@@ -1,17 +1,31 @@
 // tern-relay: runs a CRIU command whose page-server connection goes through
-// an already connected network socket, and hashes the page stream on its way.
+// an already connected network socket, inside mutual TLS, and counts the
+// page stream on its way.
 //
-//   tern-relay send|recv NET_FD LOCAL_FD DIGEST_FILE -- criu ... --ps-socket LOCAL_FD
+//   tern-relay send|recv NET_FD LOCAL_FD LENGTH_FILE CA CERT KEY PEER CRED_FILE
+//       -- criu ... --ps-socket LOCAL_FD
 //
-// The agent opens and authenticates the TCP connection to its peer and hands
-// it over as NET_FD. tern-relay makes it blocking (CRIU needs that), creates
-// a socket pair, runs the command with one end as LOCAL_FD, and copies bytes
-// between the other end and NET_FD in both directions. The direction that
-// carries pages (CRIU -> network when sending, network -> CRIU when
-// receiving) goes through SHA-256; when that direction ends, the byte count
-// and digest are written to DIGEST_FILE as `<bytes> <sha256 hex>\n`, so the
-// source and the target can prove they saw the same stream. tern-relay exits
-// with the command's status; SIGTERM and SIGINT are passed on to it.
+// The agent opens the TCP connection to its peer (and sends the data
+// channel's plaintext opening line) and hands it over as NET_FD. tern-relay
+// then speaks TLS on it with the agent's certificate (CERT, KEY) of the
+// cluster CA (CA): `send` (the source, dumping) is the TLS client, `recv`
+// (the target's page server) the server. Each side accepts only a peer whose
+// certificate is an agent's named PEER. Inside TLS the sender presents the
+// migration's credential (the hex line in CRED_FILE) and the receiver answers
+// `OK` or `ERR <why>`. Only then does the command start: a refused stream
+// never starts a dump, so nothing is frozen for it. Exit status 3 means the
+// stream was refused (TLS or credential); the reason is on stderr.
+//
+// tern-relay makes the socket blocking (CRIU needs that for its end),
+// creates a socket pair, runs the command with one end as LOCAL_FD, and
+// copies bytes between the other end and the TLS stream in both directions.
+// TLS 1.3 authenticates every record (AES-GCM): the receiver passes on only
+// bytes the sender's relay sent, in order. When the direction that carries
+// pages (CRIU -> network when sending, network -> CRIU when receiving) has
+// ended with TLS's closing alert, its length is written to LENGTH_FILE as
+// `<bytes>\n`; the agents compare the two ends' lengths, so a stream cut
+// short is caught too. tern-relay exits with the command's status; SIGTERM
+// and SIGINT are passed on to it.
 //
 // A peer that stops acknowledging (a cut link, a dead host) ends the stream
 // after $TERN_RELAY_TIMEOUT_MS (default 30000) instead of the kernel's many
@@ -20,7 +34,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,15 +46,23 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define BUF (1 << 20)
+#define CRED_HEX 64
+#define ANSWER_MAX 512
+#define REFUSED 3
+#define HANDSHAKE_SEC 10
+#define HANDSHAKE_SEC_STR "10"
 
 static pid_t child = -1;
 
 static void forward_signal(int sig) {
 	if (child > 0) kill(child, sig);
+	/* Stopped before the command started (during the handshake): nothing else to wait for. */
+	else _exit(128 + sig);
 }
 
 static void die(const char *what) {
@@ -45,59 +70,290 @@ static void die(const char *what) {
 	exit(125);
 }
 
+static void tls_die(const char *what) {
+	unsigned long e = ERR_get_error();
+	char msg[256] = "unknown error";
+	if (e) ERR_error_string_n(e, msg, sizeof(msg));
+	fprintf(stderr, "tern-relay: %s: %s\n", what, msg);
+	exit(125);
+}
+
+/* ------------------------------------------------------------------ TLS */
+
+static SSL *ssl;
+/* The receiver, once TLS is up, tells the sender why it refuses. */
+static int answer_refusals;
+
+static void refuse(const char *fmt, const char *detail) {
+	char why[600];
+	snprintf(why, sizeof(why), fmt, detail);
+	fprintf(stderr, "tern-relay: %s\n", why);
+	if (answer_refusals) {
+		char line[620];
+		int n = snprintf(line, sizeof(line), "ERR %s\n", why);
+		if (SSL_write(ssl, line, n) > 0) BIO_flush(SSL_get_wbio(ssl));
+	}
+	exit(REFUSED);
+}
+
+/* The only value of a subject field: NULL if the field is missing or repeated. */
+static char *only_entry(X509_NAME *name, int nid) {
+	int i = X509_NAME_get_index_by_NID(name, nid, -1);
+	if (i < 0 || X509_NAME_get_index_by_NID(name, nid, i) >= 0) return NULL;
+	ASN1_STRING *v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+	unsigned char *utf8 = NULL;
+	int n = ASN1_STRING_to_UTF8(&utf8, v);
+	if (n < 0) return NULL;
+	char *s = strndup((char *)utf8, (size_t)n);
+	OPENSSL_free(utf8);
+	/* An embedded NUL would let a longer name pass as a shorter one. */
+	if (s && strlen(s) != (size_t)n) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* The peer holds a certificate of the CA for the agent of host `peer`. */
+static void check_peer(const char *peer) {
+	X509 *cert = SSL_get1_peer_certificate(ssl);
+	if (!cert) refuse("the peer presented no certificate%s", "");
+	long v = SSL_get_verify_result(ssl);
+	if (v != X509_V_OK) refuse("the peer's certificate does not verify: %s", X509_verify_cert_error_string(v));
+	X509_NAME *name = X509_get_subject_name(cert);
+	char *o = only_entry(name, NID_organizationName);
+	char *ou = only_entry(name, NID_organizationalUnitName);
+	char *cn = only_entry(name, NID_commonName);
+	int ok = o && ou && cn && !strcmp(o, "tern") && !strcmp(ou, "agent") && !strcmp(cn, peer);
+	if (!ok) {
+		char who[300];
+		snprintf(who, sizeof(who), "%s %s, not agent %s", ou ? ou : "?", cn ? cn : "?", peer);
+		refuse("the peer's certificate names %s", who);
+	}
+	free(o);
+	free(ou);
+	free(cn);
+	X509_free(cert);
+}
+
+static void tls_setup(int net, int server, const char *ca, const char *cert, const char *key) {
+	SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+	if (!ctx) tls_die("TLS context");
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	/* AES-128-GCM first: it authenticates every record at the lowest cost. */
+	SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384");
+	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) tls_die("CA certificate");
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) tls_die("certificate");
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) tls_die("key");
+	if (SSL_CTX_check_private_key(ctx) != 1) tls_die("certificate and key");
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	/* One stream per connection: no tickets, no resumption, no messages after the handshake. */
+	SSL_CTX_set_num_tickets(ctx, 0);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_read_ahead(ctx, 1);
+	SSL_CTX_set_default_read_buffer_len(ctx, 256 * 1024);
+	ssl = SSL_new(ctx);
+	if (!ssl) tls_die("TLS session");
+	/* Records are 16 KiB: written one by one, each would be its own send
+	 * (and its own short segment). A buffer in front of the socket sends a
+	 * whole batch at once; flush() ends every write. */
+	BIO *sock = BIO_new_socket(net, BIO_NOCLOSE);
+	BIO *batch = BIO_new(BIO_f_buffer());
+	if (!sock || !batch || BIO_set_write_buffer_size(batch, BUF) != 1) tls_die("TLS buffers");
+	BIO_up_ref(sock);
+	BIO_push(batch, sock);
+	SSL_set_bio(ssl, sock, batch);
+	/* A silent peer does not hold the handshake forever. */
+	struct timeval tv = {HANDSHAKE_SEC, 0};
+	setsockopt(net, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(net, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	int r = server ? SSL_accept(ssl) : SSL_connect(ssl);
+	if (r != 1) {
+		unsigned long e = ERR_get_error();
+		char msg[256] = "the peer closed the connection";
+		if (e) ERR_error_string_n(e, msg, sizeof(msg));
+		else if (errno == EAGAIN || errno == EWOULDBLOCK) snprintf(msg, sizeof(msg), "no answer within %d s", HANDSHAKE_SEC);
+		refuse("TLS handshake failed: %s", msg);
+	}
+}
+
+/* After the opening exchange, the stream's own bound is TCP_USER_TIMEOUT. */
+static void no_timeouts(int net) {
+	struct timeval none = {0, 0};
+	setsockopt(net, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+	setsockopt(net, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
+}
+
+static int flush(void) {
+	return BIO_flush(SSL_get_wbio(ssl)) == 1;
+}
+
+static void tls_write_all(const void *p, size_t n) {
+	if (SSL_write(ssl, p, (int)n) != (int)n || !flush()) tls_die("TLS write");
+}
+
+/* Bytes after an answer line that belong to the stream. */
+static char early[ANSWER_MAX];
+static size_t early_len;
+
+/* Reads one line (without its newline) inside TLS. */
+static void tls_read_line(char *line, size_t max) {
+	size_t have = 0;
+	for (;;) {
+		char *nl = memchr(line, '\n', have);
+		if (nl) {
+			size_t len = (size_t)(nl - line);
+			early_len = have - len - 1;
+			memcpy(early, nl + 1, early_len);
+			*nl = 0;
+			return;
+		}
+		if (have + 1 >= max) refuse("the peer's opening line is too long%s", "");
+		int r = SSL_read(ssl, line + have, (int)(max - 1 - have));
+		if (r <= 0)
+			refuse("the peer closed the connection or said nothing within %s s (refused?)", HANDSHAKE_SEC_STR);
+		have += (size_t)r;
+	}
+}
+
+static void read_credential(const char *file, char *out) {
+	FILE *f = fopen(file, "r");
+	if (!f) die("credential file");
+	size_t n = fread(out, 1, CRED_HEX, f);
+	fclose(f);
+	if (n != CRED_HEX) {
+		errno = EINVAL;
+		die("credential file");
+	}
+	out[CRED_HEX] = 0;
+}
+
+/* Sender: present the credential, read the answer. */
+static void present(const char *cred) {
+	char line[CRED_HEX + 1];
+	memcpy(line, cred, CRED_HEX);
+	line[CRED_HEX] = '\n';
+	tls_write_all(line, sizeof(line));
+	char answer[ANSWER_MAX];
+	tls_read_line(answer, sizeof(answer));
+	if (strcmp(answer, "OK") != 0)
+		refuse("the target refused the page stream: %s", strncmp(answer, "ERR ", 4) ? answer : answer + 4);
+}
+
+/* Receiver: check the credential, answer. */
+static void admit(const char *cred) {
+	char line[ANSWER_MAX];
+	tls_read_line(line, sizeof(line));
+	if (strlen(line) != CRED_HEX || CRYPTO_memcmp(line, cred, CRED_HEX) != 0)
+		refuse("%s", "not this migration's credential");
+	tls_write_all("OK\n", 3);
+}
+
+/* ---------------------------------------------------------------- pump */
+
 struct pipe_dir {
 	int from, to;
 	int open;       /* still copying */
-	int hashed;     /* this direction carries the pages */
+	int counted;    /* this direction carries the pages */
+	int tls_from;   /* reads come from the TLS stream */
 	size_t have, off;
 	char *buf;
 };
 
-static unsigned long long hashed_bytes;
-static EVP_MD_CTX *md;
+static unsigned long long counted_bytes;
 
-static void write_digest(const char *path) {
-	unsigned char d[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	char hex[2 * EVP_MAX_MD_SIZE + 1];
-	EVP_DigestFinal_ex(md, d, &n);
-	for (unsigned int i = 0; i < n; i++) sprintf(hex + 2 * i, "%02x", d[i]);
+static void write_length(const char *path) {
 	char tmp[4096];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	FILE *f = fopen(tmp, "w");
-	if (!f) die("digest file");
-	fprintf(f, "%llu %s\n", hashed_bytes, hex);
-	if (fclose(f) != 0 || rename(tmp, path) != 0) die("digest file");
+	if (!f) die("length file");
+	fprintf(f, "%llu\n", counted_bytes);
+	if (fclose(f) != 0 || rename(tmp, path) != 0) die("length file");
+}
+
+/* The TLS stream has ended (its end may have come in with the last data). */
+static int tls_eof;
+/* ... with TLS's closing alert, not a connection that just went away. */
+static int tls_closed;
+
+/* Reads what the TLS stream has ready (at least one record); 0 at its end. */
+static ssize_t tls_read_some(char *buf, size_t max) {
+	size_t got = 0;
+	if (tls_eof) return 0;
+	do {
+		int r = SSL_read(ssl, buf + got, (int)(max - got));
+		if (r <= 0) {
+			int e = SSL_get_error(ssl, r);
+			if (e == SSL_ERROR_ZERO_RETURN ||
+			    (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && (errno == 0 || errno == ECONNRESET))) {
+				tls_eof = 1;
+				tls_closed = e == SSL_ERROR_ZERO_RETURN;
+				break;
+			}
+			if (got > 0) break;
+			if (e == SSL_ERROR_SYSCALL) die("read");
+			tls_die("TLS read");
+		}
+		got += (size_t)r;
+	} while (got < max && SSL_has_pending(ssl));
+	return (ssize_t)got;
+}
+
+static void end_direction(struct pipe_dir *p, const char *length) {
+	if (p->tls_from) shutdown(p->to, SHUT_WR);
+	else {
+		SSL_shutdown(ssl);
+		flush();
+	}
+	/* Pages cut off without the sender's closing alert are no whole stream: no length. */
+	if (p->counted && (!p->tls_from || tls_closed)) write_length(length);
+	else if (p->counted) fprintf(stderr, "tern-relay: the page stream ended without TLS's closing alert\n");
+	p->open = 0;
 }
 
 /* Copies what is ready on one direction; returns 0 when it has ended. */
-static int pump(struct pipe_dir *p, const char *digest) {
+static int pump(struct pipe_dir *p, const char *length) {
 	if (p->have == p->off) {
-		ssize_t r = read(p->from, p->buf, BUF);
-		if (r < 0) {
-			if (errno == EINTR || errno == EAGAIN) return 1;
-			if (errno != ECONNRESET) die("read");
-			r = 0;
+		ssize_t r;
+		if (p->tls_from) {
+			r = tls_read_some(p->buf, BUF);
+		} else {
+			r = read(p->from, p->buf, BUF);
+			if (r < 0) {
+				if (errno == EINTR || errno == EAGAIN) return 1;
+				if (errno != ECONNRESET) die("read");
+				r = 0;
+			}
 		}
 		if (r == 0) {
-			shutdown(p->to, SHUT_WR);
-			if (p->hashed) write_digest(digest);
-			p->open = 0;
+			end_direction(p, length);
 			return 0;
 		}
-		if (p->hashed) {
-			EVP_DigestUpdate(md, p->buf, (size_t)r);
-			hashed_bytes += (unsigned long long)r;
-		}
+		if (p->counted) counted_bytes += (unsigned long long)r;
 		p->have = (size_t)r;
 		p->off = 0;
+	}
+	if (!p->tls_from) {
+		/* To the network: SSL_write returns once all of it is sent. */
+		int w = SSL_write(ssl, p->buf + p->off, (int)(p->have - p->off));
+		if (w > 0 && !flush()) w = -1;
+		if (w <= 0) {
+			p->open = 0;
+			if (p->counted) {
+				errno = EPIPE;
+				die("peer closed the page stream early");
+			}
+			return 0;
+		}
+		p->off += (size_t)w;
+		return 1;
 	}
 	ssize_t w = write(p->to, p->buf + p->off, p->have - p->off);
 	if (w < 0) {
 		if (errno == EINTR || errno == EAGAIN) return 1;
 		if (errno == EPIPE || errno == ECONNRESET) {
 			p->open = 0;
-			if (p->hashed) die("peer closed the page stream early");
+			if (p->counted) die("peer closed the page stream early");
 			return 0;
 		}
 		die("write");
@@ -106,44 +362,69 @@ static int pump(struct pipe_dir *p, const char *digest) {
 	return 1;
 }
 
+#define ARGS 10
+
 int main(int argc, char **argv) {
-	if (argc < 7 || strcmp(argv[5], "--") != 0 || (strcmp(argv[1], "send") && strcmp(argv[1], "recv"))) {
-		fprintf(stderr, "usage: tern-relay send|recv NET_FD LOCAL_FD DIGEST_FILE -- COMMAND...\n");
+	if (argc < ARGS + 2 || strcmp(argv[ARGS], "--") != 0 || (strcmp(argv[1], "send") && strcmp(argv[1], "recv"))) {
+		fprintf(stderr,
+		        "usage: tern-relay send|recv NET_FD LOCAL_FD DIGEST_FILE CA CERT KEY PEER CRED_FILE -- COMMAND...\n");
 		return 125;
 	}
 	int sending = strcmp(argv[1], "send") == 0;
 	int net = atoi(argv[2]);
 	int local_fd = atoi(argv[3]);
-	const char *digest = argv[4];
+	const char *length = argv[4];
+	char cred[CRED_HEX + 1];
+	read_credential(argv[9], cred);
 	int fl = fcntl(net, F_GETFL);
 	if (fl < 0 || fcntl(net, F_SETFL, fl & ~O_NONBLOCK) < 0) die("network socket");
 	const char *t = getenv("TERN_RELAY_TIMEOUT_MS");
 	unsigned int user_timeout = t && *t ? (unsigned int)strtoul(t, NULL, 10) : 30000;
 	/* Not a TCP socket (a test's socket pair): nothing to bound. */
 	setsockopt(net, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) die("socketpair");
 	signal(SIGPIPE, SIG_IGN);
-	child = fork();
-	if (child < 0) die("fork");
-	if (child == 0) {
-		/* dup2 onto itself would keep close-on-exec: clear it instead. */
-		if (sv[1] == local_fd ? fcntl(local_fd, F_SETFD, 0) < 0 : dup2(sv[1], local_fd) < 0) die("dup2");
-		close(net);
-		execvp(argv[6], argv + 6);
-		die("exec");
-	}
-	close(sv[1]);
 	struct sigaction sa = {0};
 	sa.sa_handler = forward_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	md = EVP_MD_CTX_new();
-	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) die("sha256");
-	struct pipe_dir out = {sv[0], net, 1, sending, 0, 0, malloc(BUF)};
-	struct pipe_dir in = {net, sv[0], 1, !sending, 0, 0, malloc(BUF)};
+
+	tls_setup(net, !sending, argv[5], argv[6], argv[7]);
+	answer_refusals = !sending;
+	check_peer(argv[8]);
+	if (sending) present(cred);
+	else admit(cred);
+	no_timeouts(net);
+
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) die("socketpair");
+	/* A stop signal between fork and knowing the child's pid waits until it is known. */
+	sigset_t stops, before;
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGTERM);
+	sigaddset(&stops, SIGINT);
+	sigprocmask(SIG_BLOCK, &stops, &before);
+	child = fork();
+	if (child < 0) die("fork");
+	if (child == 0) {
+		sigprocmask(SIG_SETMASK, &before, NULL);
+		/* dup2 onto itself would keep close-on-exec: clear it instead. */
+		if (sv[1] == local_fd ? fcntl(local_fd, F_SETFD, 0) < 0 : dup2(sv[1], local_fd) < 0) die("dup2");
+		close(net);
+		execvp(argv[ARGS + 1], argv + ARGS + 1);
+		die("exec");
+	}
+	sigprocmask(SIG_SETMASK, &before, NULL);
+	close(sv[1]);
+	struct pipe_dir out = {sv[0], net, 1, sending, 0, 0, 0, malloc(BUF)};
+	struct pipe_dir in = {net, sv[0], 1, !sending, 1, 0, 0, malloc(BUF)};
 	if (!out.buf || !in.buf) die("malloc");
-	/* Copy until the hashed direction has ended and the command has exited;
+	/* Stream bytes that came with the answer line go first. */
+	if (early_len > 0) {
+		memcpy(in.buf, early, early_len);
+		if (in.counted) counted_bytes += early_len;
+		in.have = early_len;
+	}
+	/* Copy until the counted direction has ended and the command has exited;
 	 * the other direction only carries CRIU's short answers. */
 	int status = 0, exited = 0;
 	while (!exited || out.open || in.open) {
@@ -154,6 +435,8 @@ int main(int argc, char **argv) {
 		struct pollfd fds[2];
 		int n = 0;
 		struct pipe_dir *dirs[2];
+		/* Decrypted or buffered TLS bytes do not show on the socket. */
+		int ready = in.open && in.have == in.off && (tls_eof || SSL_has_pending(ssl));
 		if (out.open) {
 			fds[n] = (struct pollfd){out.have == out.off ? out.from : out.to, out.have == out.off ? POLLIN : POLLOUT, 0};
 			dirs[n++] = &out;
@@ -166,9 +449,9 @@ int main(int argc, char **argv) {
 			if (!exited && waitpid(child, &status, 0) == child) exited = 1;
 			continue;
 		}
-		int r = poll(fds, n, exited ? 1000 : 200);
+		int r = poll(fds, n, ready ? 0 : exited ? 1000 : 200);
 		if (r < 0 && errno != EINTR) die("poll");
-		if (r == 0 && exited) {
+		if (r == 0 && !ready && exited) {
 			/* The command is gone and its peer went quiet: what is left cannot be delivered. */
 			struct pipe_dir *h = sending ? &out : &in;
 			if (h->open) {
@@ -178,7 +461,7 @@ int main(int argc, char **argv) {
 			break;
 		}
 		for (int i = 0; i < n; i++)
-			if (fds[i].revents) pump(dirs[i], digest);
+			if (fds[i].revents || (dirs[i] == &in && ready)) pump(dirs[i], length);
 	}
 	if (WIFEXITED(status)) return WEXITSTATUS(status);
 	if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);

@@ -4,6 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { DataServer, fetchImages, MAX_CONNECTIONS } from '../../agent/data.js';
 import { TernError } from '../../core/errors.js';
+import { testCert } from '../lib/pki.js';
 
 describe('data channel limits', function () {
   this.timeout(20_000);
@@ -19,6 +20,7 @@ describe('data channel limits', function () {
       async () => {
         throw new TernError('NOT_FOUND', 'nothing here');
       },
+      await testCert({ role: 'agent', name: 'hostA' }),
       pino({ level: 'silent' }),
     );
     await server.start('127.0.0.1', 0);
@@ -38,7 +40,10 @@ describe('data channel limits', function () {
     }
     // Let the server register them all.
     await new Promise((r) => setTimeout(r, 200));
-    const stream = fetchImages(`127.0.0.1:${server.port}`, 'm1', 'a'.repeat(64));
+    const stream = fetchImages(`127.0.0.1:${server.port}`, 'm1', 'a'.repeat(64), {
+      certs: await testCert({ role: 'agent', name: 'hostB' }),
+      host: 'hostA',
+    });
     await assert.rejects(
       (async () => {
         for await (const _ of stream);

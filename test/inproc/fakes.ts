@@ -3,9 +3,12 @@
 // links, kept by the World in the test process (world.ts) and reached over an
 // IPC channel. A dump writes real image files (an inventory and pages that
 // carry the container's simulated memory), so the image stream, its
-// checksums and the receiver's checks all run for real.
+// checksums and the receiver's checks all run for real. A page stream carries
+// the credential exchange tern-relay makes, in plaintext: TLS on it is
+// tern-relay's and tested with the real engine.
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { TernError } from '../../core/errors.js';
 import type {
@@ -16,9 +19,9 @@ import type {
   EngineInfo,
   ImageProcess,
   PageServerRequest,
+  PageStream,
   RestoreRequest,
   RestoreResult,
-  StreamDigest,
 } from '../../kernel/engine.js';
 import type { ContainerLaunch, ContainerNet, ExecResult, HostRuntime } from '../../kernel/host.js';
 import { NO_WARMTH, type WarmHold } from '../../kernel/warm.js';
@@ -56,6 +59,28 @@ interface Inventory {
   pagesSha256: string;
 }
 
+/** The first line from a socket (the rest stays in it). */
+function firstLine(sock: Socket): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = Buffer.alloc(0);
+    const onData = (b: Buffer) => {
+      got = Buffer.concat([got, b]);
+      const nl = got.indexOf(10);
+      if (nl < 0) return;
+      sock.off('data', onData);
+      sock.off('end', onEnd);
+      sock.pause();
+      if (nl + 1 < got.length) sock.unshift(got.subarray(nl + 1));
+      resolve(got.subarray(0, nl).toString());
+    };
+    const onEnd = () => reject(new TernError('DATA_LOSS', 'page stream closed before its first line'));
+    sock.on('data', onData);
+    sock.once('end', onEnd);
+    sock.once('close', onEnd);
+    sock.resume();
+  });
+}
+
 export class SimEngine implements CheckpointEngine {
   constructor(
     private readonly w: WorldLink,
@@ -79,15 +104,20 @@ export class SimEngine implements CheckpointEngine {
       // The pages carry the memory token first, then filler that does not compress.
       const pages = Buffer.concat([Buffer.from(`${memory}\n`), randomBytes(this.pageBytes)]);
       const pagesSha256 = createHash('sha256').update(pages).digest('hex');
-      let sent: StreamDigest | undefined;
+      let sent: PageStream | undefined;
       if (req.pages) {
-        // As CRIU's page server does: the pages go to the peer as the dump runs.
-        const sock = req.pages;
+        // As CRIU's page server does: the pages go to the peer as the dump
+        // runs, once the peer took the credential.
+        const sock = req.pages.socket;
+        sock.write(`${(await readFile(req.pages.tls.credentialFile, 'utf8')).trim()}\n`);
+        const answer = await firstLine(sock);
+        if (answer !== 'OK')
+          throw new TernError('PERMISSION_DENIED', `the target refused the page stream: ${answer}`);
         await new Promise<void>((resolve, reject) => {
           sock.once('error', reject);
           sock.end(pages, () => resolve());
         });
-        sent = { bytes: pages.length, sha256: pagesSha256 };
+        sent = { bytes: pages.length };
       } else {
         await writeFile(join(req.imagesDir, 'pages-1.img'), pages);
       }
@@ -103,15 +133,19 @@ export class SimEngine implements CheckpointEngine {
     }
   }
 
-  async servePages(req: PageServerRequest, signal?: AbortSignal): Promise<StreamDigest> {
+  async servePages(req: PageServerRequest, signal?: AbortSignal): Promise<PageStream> {
     const parts: Buffer[] = [];
-    const hash = createHash('sha256');
     const onAbort = () => req.socket.destroy();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
+      const want = (await readFile(req.tls.credentialFile, 'utf8')).trim();
+      if ((await firstLine(req.socket)) !== want) {
+        req.socket.end("ERR not this migration's credential\n");
+        throw new TernError('PERMISSION_DENIED', "page stream refused: not this migration's credential");
+      }
+      req.socket.write('OK\n');
       for await (const b of req.socket) {
         parts.push(b as Buffer);
-        hash.update(b as Buffer);
       }
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -119,7 +153,7 @@ export class SimEngine implements CheckpointEngine {
     if (signal?.aborted) throw new TernError('CANCELLED', 'page server stopped');
     const pages = Buffer.concat(parts);
     await writeFile(join(req.imagesDir, 'pages-1.img'), pages);
-    return { bytes: pages.length, sha256: hash.digest('hex') };
+    return { bytes: pages.length };
   }
 
   decideOrphanHold(workDir: string, verdict: 'kill' | 'resume'): Promise<boolean> {

@@ -9,9 +9,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
-import { fetchImages } from '../../agent/data.js';
+import { fetchImages, splitAddress } from '../../agent/data.js';
 import type { TernError } from '../../core/errors.js';
+import { readFrames } from '../../proto/frames.js';
+import { testCert } from '../lib/pki.js';
 import { Cluster, type Daemon } from './cluster.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -98,35 +101,78 @@ describe('in-process: coordinator and agents over a simulated host', function ()
       for await (const _ of s);
     };
 
-    it("refuses a credential that is not the migration's, while the tree is held; the move goes on", async () => {
+    /** A fetch presenting `as`'s agent certificate, expecting hostA's. */
+    const fetchAs = async (as: string, id: string, credential: string) =>
+      fetchImages(await hostA(), id, credential, {
+        certs: await testCert({ role: 'agent', name: as }),
+        host: 'hostA',
+      });
+
+    it("refuses a credential that is not the migration's, even from the target; the move goes on", async () => {
       const { name, memory } = await fresh();
       c.world.delays.restoreMs = 1500;
       const id = await c.migrate(name, 'hostB');
       await c.waitPhase(id, ['restoring']);
-      const forged = fetchImages(await hostA(), id, randomBytes(32).toString('hex'));
+      const forged = await fetchAs('hostB', id, randomBytes(32).toString('hex'));
       await assert.rejects(
         drain(forged),
-        (e: TernError) => e.code === 'PERMISSION_DENIED' && /for that credential/.test(e.message),
+        (e: TernError) => e.code === 'PERMISSION_DENIED' && /for hostB with that credential/.test(e.message),
       );
       const m = await c.waitEnd(id);
       assert.equal(m.phase, 'done', m.error);
       await c.expectOnce(name, 'hostB', memory);
     });
 
+    it("refuses an agent that is not the migration's target", async () => {
+      const { name, memory } = await fresh();
+      c.world.delays.restoreMs = 1500;
+      const id = await c.migrate(name, 'hostB');
+      await c.waitPhase(id, ['restoring']);
+      const other = await fetchAs('hostC', id, randomBytes(32).toString('hex'));
+      await assert.rejects(
+        drain(other),
+        (e: TernError) => e.code === 'PERMISSION_DENIED' && /for hostC/.test(e.message),
+      );
+      assert.equal((await c.waitEnd(id)).phase, 'done');
+      await c.expectOnce(name, 'hostB', memory);
+    });
+
+    it("refuses a certificate that is not an agent's", async () => {
+      const op = fetchImages(await hostA(), 'm1', randomBytes(32).toString('hex'), {
+        certs: await testCert({ role: 'operator', name: 'tester' }),
+        host: 'hostA',
+      });
+      await assert.rejects(
+        drain(op),
+        (e: TernError) => e.code === 'PERMISSION_DENIED' && /is not an agent/.test(e.message),
+      );
+    });
+
+    it('is refused by a fetcher that expected another host', async () => {
+      const wrong = fetchImages(await hostA(), 'm1', randomBytes(32).toString('hex'), {
+        certs: await testCert({ role: 'agent', name: 'hostB' }),
+        host: 'hostC',
+      });
+      await assert.rejects(drain(wrong), /presented agent hostA, not agent hostC/);
+    });
+
     it('serves nothing for a migration that has ended, whatever the credential', async () => {
       const { name } = await fresh();
       const id = await c.migrate(name, 'hostB');
       assert.equal((await c.waitEnd(id)).phase, 'done');
-      const stale = fetchImages(await hostA(), id, randomBytes(32).toString('hex'));
+      const stale = await fetchAs('hostB', id, randomBytes(32).toString('hex'));
       await assert.rejects(drain(stale), (e: TernError) => e.code === 'PERMISSION_DENIED');
     });
 
-    it('refuses a malformed opening line', async () => {
-      const bad = fetchImages(await hostA(), 'm1', 'not-hex-'.repeat(8));
+    it('refuses a malformed opening line, in plaintext before any TLS', async () => {
+      const [host, port] = splitAddress(await hostA());
+      const sock = connect({ host, port });
+      sock.write(`TERN-DATA 1 m1 ${'ab'.repeat(32)} images\n`);
       await assert.rejects(
-        drain(bad),
+        drain(readFrames(sock)),
         (e: TernError) => e.code === 'INVALID_ARGUMENT' && /malformed opening line/.test(e.message),
       );
+      sock.destroy();
     });
   });
 

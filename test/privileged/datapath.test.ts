@@ -172,10 +172,13 @@ describe('the data path: page server, rootfs pre-copy and delta, data channel cr
     // After the move: the source holds nothing of that migration for anyone.
     const moved = firstMove ?? { id: (await migrationsOf(MEM)).at(-1)?.id ?? 'none', from: 'hostA' };
     const address = await dataAddress(moved.from);
-    const stale = await fetchAs('hostB', address, moved.id, randomHex(), ['images', 'rootfs']);
+    const stale = await fetchAs('hostB', address, moved.from, moved.id, randomHex(), ['images', 'rootfs']);
     assertRefused(stale, `after migration ${moved.id}`);
     // Nor of a migration it never heard of.
-    assertRefused(await fetchAs('hostB', address, 'mnotamigration', randomHex(), ['images']), 'made-up id');
+    assertRefused(
+      await fetchAs('hostB', address, moved.from, 'mnotamigration', randomHex(), ['images']),
+      'made-up id',
+    );
 
     // During a move back: the coordinator stalls between the dump and the
     // transfer (fault point before-transferring), so the source holds its
@@ -197,7 +200,7 @@ describe('the data path: page server, rootfs pre-copy and delta, data channel cr
       },
       30_000,
     );
-    const held = await fetchAs('hostA', source, id, randomHex(), ['images', 'rootfs']);
+    const held = await fetchAs('hostA', source, 'hostB', id, randomHex(), ['images', 'rootfs']);
     const fetchedAt = Date.now();
     assertRefused(held, `during migration ${id}`);
 

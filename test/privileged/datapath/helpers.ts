@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { certFiles } from '../../../core/pki.js';
 import {
   alive,
   execIn,
@@ -151,24 +152,26 @@ export interface FetchResult {
 
 /**
  * Fetches from a data channel as a peer would, from inside `fromHost`'s
- * network namespace, with tern's own client (dist/agent/data.js): one fetch
- * per entry of `wants`, each presenting `credential` for `migration`.
+ * network namespace with `fromHost`'s agent certificate, expecting `peerHost`
+ * to serve, with tern's own client (dist/agent/data.js): one fetch per entry
+ * of `wants`, each presenting `credential` for `migration`.
  */
 export async function fetchAs(
   fromHost: string,
   address: string,
+  peerHost: string,
   migration: string,
   credential: string,
   wants: string[],
 ): Promise<FetchResult[]> {
   const script = `
-export const [data, address, migration, credential, ...wants] = process.argv.slice(1);
+export const [data, tls, address, migration, credential, ...wants] = process.argv.slice(1);
 export const { fetchImages } = await import(data);
 export const out = [];
 for (const want of wants) {
   let chunks = 0;
   try {
-    for await (const _ of fetchImages(address, migration, credential, want)) chunks++;
+    for await (const _ of fetchImages(address, migration, credential, JSON.parse(tls), want)) chunks++;
     out.push({ want, ok: true, chunks });
   } catch (e) {
     out.push({ want, ok: false, chunks, code: e.code, message: e.message });
@@ -182,6 +185,10 @@ process.stdout.write(JSON.stringify(out));
     '-e',
     script,
     join(ROOT, 'dist', 'agent', 'data.js'),
+    JSON.stringify({
+      certs: certFiles(join(TESTBED_DIR, 'pki'), { role: 'agent', name: fromHost }),
+      host: peerHost,
+    }),
     address,
     migration,
     credential,

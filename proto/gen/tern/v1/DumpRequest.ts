@@ -6,6 +6,7 @@ export interface DumpRequest {
   'name'?: (string);
   'credential'?: (string);
   'pages_to'?: (string);
+  'target_host'?: (string);
 }
 
 export interface DumpRequest__Output {
@@ -13,4 +14,5 @@ export interface DumpRequest__Output {
   'name': (string);
   'credential': (string);
   'pages_to': (string);
+  'target_host': (string);
 }

@@ -11,7 +11,6 @@ export interface DumpResponse {
   'dump_ms'?: (number | string | Long);
   'hold_until_ms'?: (number | string | Long);
   'pages_bytes'?: (number | string | Long);
-  'pages_sha256'?: (string);
 }
 
 export interface DumpResponse__Output {
@@ -22,5 +21,4 @@ export interface DumpResponse__Output {
   'dump_ms': (string);
   'hold_until_ms': (string);
   'pages_bytes': (string);
-  'pages_sha256': (string);
 }

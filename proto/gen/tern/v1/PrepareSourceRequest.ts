@@ -5,10 +5,12 @@ export interface PrepareSourceRequest {
   'migration_id'?: (string);
   'name'?: (string);
   'credential'?: (string);
+  'target_host'?: (string);
 }
 
 export interface PrepareSourceRequest__Output {
   'migration_id': (string);
   'name': (string);
   'credential': (string);
+  'target_host': (string);
 }

@@ -9,6 +9,7 @@ export interface PrepareTargetRequest {
   'image_bytes_estimate'?: (number | string | Long);
   'source_cpuinfo_b64'?: (string);
   'credential'?: (string);
+  'source_host'?: (string);
 }
 
 export interface PrepareTargetRequest__Output {
@@ -17,4 +18,5 @@ export interface PrepareTargetRequest__Output {
   'image_bytes_estimate': (string);
   'source_cpuinfo_b64': (string);
   'credential': (string);
+  'source_host': (string);
 }

@@ -8,7 +8,6 @@ export interface ReceiveImagesRequest {
   'stall_ms'?: (number);
   'source_data'?: (string);
   'pages_bytes'?: (number | string | Long);
-  'pages_sha256'?: (string);
 }
 
 export interface ReceiveImagesRequest__Output {
@@ -17,5 +16,4 @@ export interface ReceiveImagesRequest__Output {
   'stall_ms': (number);
   'source_data': (string);
   'pages_bytes': (string);
-  'pages_sha256': (string);
 }

@@ -1,0 +1,143 @@
+// tern-relay (kernel/native/tern-relay.c), the real binary, on both ends of
+// a connected socket pair: the page stream runs inside mutual TLS, reaches
+// the command only from the expected agent with the migration's credential,
+// and both ends count the same length. The commands stand in for CRIU (cat).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initCa, issue } from '../../core/pki.js';
+import { defaultRelayPath, PS_FD, parseLength, REFUSED, relayArgs } from '../../kernel/relay.js';
+import { testCert } from '../lib/pki.js';
+
+interface End {
+  code: number | null;
+  stderr: string;
+}
+
+/** Runs the relay on one end of a connection, with fd 3 the network socket. */
+function relay(sock: Socket, args: string[]): Promise<End> {
+  const child = spawn(defaultRelayPath(), args, { stdio: ['ignore', 'ignore', 'pipe', sock] });
+  sock.destroy();
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })));
+}
+
+/** A connected TCP pair on loopback. */
+async function pair(): Promise<[Socket, Socket]> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const accepted = new Promise<Socket>((r) => server.once('connection', r));
+  const client = connect({ host: '127.0.0.1', port });
+  await new Promise((r) => client.once('connect', r));
+  const s = await accepted;
+  server.close();
+  return [client, s];
+}
+
+describe('tern-relay: the page stream inside TLS', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let data: Buffer;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tern-relay-'));
+    data = randomBytes(3 * 1024 * 1024 + 123);
+    await writeFile(join(dir, 'pages'), data);
+    await writeFile(join(dir, 'cred'), 'ab'.repeat(32), { mode: 0o600 });
+    await writeFile(join(dir, 'other-cred'), 'cd'.repeat(32), { mode: 0o600 });
+  });
+
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  /** One stream hostA -> hostB; `as`/`expect` and credentials vary per case. */
+  async function stream(o: {
+    sender?: string;
+    senderExpects?: string;
+    receiverExpects?: string;
+    senderCred?: string;
+    receiverCred?: string;
+    senderCerts?: { ca: string; cert: string; key: string };
+  }): Promise<{ tx: End; rx: End; out: string }> {
+    const out = join(dir, `out-${randomBytes(4).toString('hex')}`);
+    const a = o.senderCerts ?? (await testCert({ role: 'agent', name: o.sender ?? 'hostA' }));
+    const b = await testCert({ role: 'agent', name: 'hostB' });
+    const [c, s] = await pair();
+    const rx = relay(
+      s,
+      relayArgs(
+        'recv',
+        `${out}.len`,
+        { ...b, peer: o.receiverExpects ?? 'hostA', credentialFile: join(dir, o.receiverCred ?? 'cred') },
+        ['sh', '-c', `cat <&${PS_FD} > "$1"`, 'sink', out],
+      ),
+    );
+    const tx = relay(
+      c,
+      relayArgs(
+        'send',
+        `${out}.sent`,
+        { ...a, peer: o.senderExpects ?? 'hostB', credentialFile: join(dir, o.senderCred ?? 'cred') },
+        ['sh', '-c', `cat "$1" >&${PS_FD}`, 'source', join(dir, 'pages')],
+      ),
+    );
+    return { tx: await tx, rx: await rx, out };
+  }
+
+  it('carries every byte from the expected agent with the credential; both ends count the same length', async () => {
+    const { tx, rx, out } = await stream({});
+    assert.equal(tx.code, 0, tx.stderr);
+    assert.equal(rx.code, 0, rx.stderr);
+    assert.ok((await readFile(out)).equals(data), 'the bytes that arrived differ');
+    assert.deepEqual(parseLength(await readFile(`${out}.sent`, 'utf8')), { bytes: data.length });
+    assert.deepEqual(parseLength(await readFile(`${out}.len`, 'utf8')), { bytes: data.length });
+  });
+
+  it("refuses a credential that is not the migration's: the command never runs on either end", async () => {
+    const { tx, rx, out } = await stream({ senderCred: 'other-cred' });
+    assert.equal(rx.code, REFUSED);
+    assert.match(rx.stderr, /not this migration's credential/);
+    assert.equal(tx.code, REFUSED);
+    assert.match(tx.stderr, /the target refused the page stream: not this migration's credential/);
+    assert.equal(existsSync(out), false, 'the page server ran');
+  });
+
+  it('refuses an agent that is not the migration source, and tells it why', async () => {
+    const { tx, rx, out } = await stream({ sender: 'hostC' });
+    assert.equal(rx.code, REFUSED);
+    assert.match(rx.stderr, /names agent hostC, not agent hostA/);
+    assert.equal(tx.code, REFUSED);
+    assert.match(tx.stderr, /refused the page stream: .*names agent hostC, not agent hostA/);
+    assert.equal(existsSync(out), false);
+  });
+
+  it('a sender does not stream to a receiver that is not the migration target', async () => {
+    const { tx, rx } = await stream({ senderExpects: 'hostC' });
+    assert.equal(tx.code, REFUSED);
+    assert.match(tx.stderr, /names agent hostB, not agent hostC/);
+    assert.notEqual(rx.code, 0);
+  });
+
+  it('refuses a certificate of another CA in the handshake', async () => {
+    const foreign = mkdtempSync(join(tmpdir(), 'tern-foreign-'));
+    try {
+      await initCa(foreign);
+      const certs = await issue(foreign, { role: 'agent', name: 'hostA' });
+      const { tx, rx, out } = await stream({ senderCerts: certs });
+      assert.equal(rx.code, REFUSED);
+      assert.match(rx.stderr, /TLS handshake failed/);
+      assert.notEqual(tx.code, 0);
+      assert.equal(existsSync(out), false);
+    } finally {
+      await rm(foreign, { recursive: true, force: true });
+    }
+  });
+});
