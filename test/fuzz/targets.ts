@@ -1,26 +1,25 @@
 // Hostile input, generated (fast-check): image chunk streams into the
-// receiver, and request messages into every coordinator RPC. Each target
+// receiver, request messages into every coordinator RPC and every agent RPC,
+// and opening lines into an agent's data channel. Each target
 // counts inputs, crashes (anything but a clear refusal: an exception that is
 // not a TernError, a gRPC UNKNOWN status, a daemon that stops answering) and
 // escapes (a file written outside the directory it was given). Used by
 // test/fuzz/fuzz.test.ts (short) and `npm run fuzz` (long).
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
+import { splitAddress } from '../../agent/data.js';
 import { TernError } from '../../core/errors.js';
 import { ChunkReceiver } from '../../proto/chunks.js';
-import {
-  type CoordinatorClient,
-  coordinatorClient,
-  grpc,
-  type ImageChunk__Output,
-} from '../../proto/index.js';
-import { COORDINATOR_POLICY } from '../../proto/roles.js';
+import { agentClient, coordinatorClient, grpc, type ImageChunk__Output } from '../../proto/index.js';
+import { AGENT_POLICY, COORDINATOR_POLICY } from '../../proto/roles.js';
+import { Cluster, HOSTS } from '../inproc/cluster.js';
 import { startCoordinator, type TestCoordinator } from '../lib/coordinator.js';
-import { testCert } from '../lib/pki.js';
+import { certFiles, testCert } from '../lib/pki.js';
 
 export interface Tally {
   inputs: number;
@@ -153,6 +152,14 @@ const value: fc.Arbitrary<unknown> = fc.oneof(
   fc.constant(null),
 );
 const FIELDS = [
+  'credential',
+  'source_host',
+  'target_host',
+  'image_bytes_estimate',
+  'max_bytes',
+  'stall_ms',
+  'pages_bytes',
+  'source_cpuinfo_b64',
   'name',
   'host',
   'to',
@@ -177,12 +184,28 @@ const request = fc
     fields: fc.dictionary(fc.constantFrom(...FIELDS), value, { maxKeys: 8 }),
     address: loopback,
     data_address: loopback,
+    source_data: loopback,
+    pages_to: loopback,
+    container: fc.record({
+      name: hostileString,
+      ip: hostileString,
+      veth: hostileString,
+      rootfs: hostileString,
+    }),
     containers: fc.array(
       fc.record({ name: hostileString, state: fc.constantFrom('running', 'exited', 'x'), ip: hostileString }),
       { maxLength: 3 },
     ),
   })
-  .map((r) => ({ ...r.fields, address: r.address, data_address: r.data_address, containers: r.containers }));
+  .map((r) => ({
+    ...r.fields,
+    address: r.address,
+    data_address: r.data_address,
+    source_data: r.source_data,
+    pages_to: r.pages_to,
+    container: r.container,
+    containers: r.containers,
+  }));
 
 type Unary = (
   req: object,
@@ -196,12 +219,14 @@ type Streaming = (
   opts: grpc.CallOptions,
 ) => grpc.ClientReadableStream<unknown>;
 
-function callOnce(c: CoordinatorClient, method: string, req: object): Promise<grpc.ServiceError | null> {
+const STREAMING = ['WatchMigration', 'PullImages', 'ReadImages'];
+
+function callOnce(c: grpc.Client, method: string, req: object): Promise<grpc.ServiceError | null> {
   return new Promise((resolve) => {
     const fn = (c as unknown as Record<string, unknown>)[method];
     const deadline = Date.now() + 5000;
     try {
-      if (method === 'WatchMigration' || method === 'PullImages') {
+      if (STREAMING.includes(method)) {
         const s = (fn as Streaming).call(c, req, new grpc.Metadata(), { deadline });
         s.on('data', () => {});
         s.on('error', (e: grpc.ServiceError) => resolve(e));
@@ -233,14 +258,7 @@ export async function fuzzCoordinator(runs: number, tally: Tally, seed?: number)
           // Mostly the role the method is for, sometimes the other one.
           const forAgents = COORDINATOR_POLICY[method].includes('agent');
           const asAgent = forAgents ? who < 9 : who < 1;
-          const e = await callOnce(asAgent ? agent : local, method, req);
-          // grpc-js reports a request it cannot encode as INTERNAL, without sending it.
-          const unsent = (e?.code as number) === -1 || /serialization failure/.test(e?.details ?? '');
-          const outcome = e ? (unsent ? 'unsent' : grpc.status[e.code]) : 'OK';
-          if (e?.code === grpc.status.INTERNAL) tally.internal.push(`${method}: ${e.details}`);
-          tally.outcomes[outcome] = (tally.outcomes[outcome] ?? 0) + 1;
-          if (e && e.code === grpc.status.UNKNOWN)
-            tally.crashes.push(`${method} ${JSON.stringify(req)}: ${e.details}`);
+          judge(tally, method, req, await callOnce(asAgent ? agent : local, method, req));
           return true;
         },
       ),
@@ -255,5 +273,105 @@ export async function fuzzCoordinator(runs: number, tally: Tally, seed?: number)
     local.close();
     agent.close();
     await t.stop();
+  }
+}
+
+/**
+ * Records one RPC answer: a gRPC UNKNOWN (an unhandled exception in a
+ * handler) is a crash. grpc-js reports a request it cannot encode as
+ * INTERNAL without sending it: counted 'unsent'.
+ */
+function judge(tally: Tally, method: string, req: object, e: grpc.ServiceError | null): void {
+  const unsent = (e?.code as number) === -1 || /serialization failure/.test(e?.details ?? '');
+  const outcome = e ? (unsent ? 'unsent' : grpc.status[e.code]) : 'OK';
+  if (e?.code === grpc.status.INTERNAL) tally.internal.push(`${method}: ${e.details}`);
+  tally.outcomes[outcome] = (tally.outcomes[outcome] ?? 0) + 1;
+  if (e && e.code === grpc.status.UNKNOWN)
+    tally.crashes.push(`${method} ${JSON.stringify(req)}: ${e.details}`);
+}
+
+/** Bytes a peer might open a data channel connection with. */
+const openingLine = fc.oneof(
+  fc.constantFrom(
+    'TERN-DATA 2 m1 images\n',
+    'TERN-DATA 2 m1 pages\n',
+    'TERN-DATA 2 ../../etc rootfs\n',
+    'TERN-DATA 1 m1 ' + 'ab'.repeat(32) + ' images\n',
+    'TERN-DATA 2 m1 images\n' + 'ab'.repeat(32) + '\n',
+    '\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03',
+    '\n',
+  ),
+  fc.string({ maxLength: 300 }).map((t) => `${t}\n`),
+  fc.uint8Array({ maxLength: 600 }).map((b) => Buffer.from(b).toString('latin1')),
+);
+
+/** Sends bytes to a data channel; resolves when the agent closes the connection (or after 3 s). */
+function poke(address: string, bytes: string): Promise<void> {
+  const [host, port] = splitAddress(address);
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    const done = () => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve();
+    };
+    const timer = setTimeout(done, 3000);
+    sock.on('error', done);
+    sock.on('close', done);
+    sock.on('data', () => {});
+    sock.on('connect', () => sock.end(Buffer.from(bytes, 'latin1')));
+  });
+}
+
+/**
+ * Sends generated requests to every agent RPC (with the coordinator's
+ * certificate, the one caller agents serve, and sometimes another agent's),
+ * and generated opening bytes to an agent's data channel. The agents run
+ * over the in-process tier's simulated engine and host (test/inproc): what
+ * is fuzzed is the agents' own handling of what they are sent.
+ */
+export async function fuzzAgent(runs: number, tally: Tally, seed?: number): Promise<void> {
+  const c = new Cluster();
+  await c.start();
+  const hosts = (await c.call('ListHosts', {})) as {
+    hosts: { name: string; address: string; data_address: string }[];
+  };
+  const target = hosts.hosts.find((h) => h.name === HOSTS[0]);
+  if (!target) throw new Error('fuzz: no agent registered');
+  const pki = certFiles(c.pkiDir(), { role: 'coordinator', name: 'coordinator' });
+  const asCoordinator = agentClient(target.address, pki, target.name);
+  const asAgent = agentClient(target.address, await testCert({ role: 'agent', name: 'hostB' }), target.name);
+  const methods = Object.keys(AGENT_POLICY);
+  try {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...methods),
+        request,
+        fc.integer({ min: 0, max: 19 }),
+        openingLine,
+        async (method, req, who, line) => {
+          tally.inputs++;
+          if (who === 19) {
+            await poke(target.data_address, line);
+            tally.outcomes.data = (tally.outcomes.data ?? 0) + 1;
+            return true;
+          }
+          judge(tally, method, req, await callOnce(who === 18 ? asAgent : asCoordinator, method, req));
+          return true;
+        },
+      ),
+      { numRuns: runs, seed },
+    );
+    // Still answering, and nothing written outside the agents' state directories.
+    const alive = await callOnce(asCoordinator, 'Check', {});
+    if (alive) tally.crashes.push(`agent ${target.name} stopped answering: ${alive.details}`);
+    const known = new Set(['coordinator', ...HOSTS, 'rootfs']);
+    for (const p of walk(c.dir)) if (!known.has(p.split('/')[0])) tally.escapes.push(p);
+    for (const p of walk(join(c.dir, 'rootfs')))
+      if (p.split('/')[0] !== 'tern') tally.escapes.push(`rootfs/${p}`);
+  } finally {
+    asCoordinator.close();
+    asAgent.close();
+    await c.stop();
   }
 }

@@ -59,6 +59,11 @@ export class Cluster {
     });
   }
 
+  /** The cluster's CA directory (certificates for every daemon and the operator). */
+  pkiDir(): string {
+    return this.pki;
+  }
+
   stateDir(d: Daemon): string {
     return join(this.dir, d);
   }
