@@ -318,10 +318,18 @@ function readAnswer(sock: Socket): Promise<Buffer> {
   });
 }
 
+/** A stream of chunks from a peer's data channel. */
+export interface Fetch extends AsyncIterable<ImageChunk__Output> {
+  /** Connects (TLS, credential) now, before anything reads: the peer may start sending at once. */
+  start(): void;
+  cancel(): void;
+}
+
 /**
  * Fetches a migration's images (or the rootfs pre-copy) from the source
  * agent's data channel, inside TLS with the source's agent certificate, as
- * a stream of checked-later chunks.
+ * a stream of checked-later chunks. It connects when first read, or at
+ * start().
  */
 export function fetchImages(
   address: string,
@@ -329,30 +337,42 @@ export function fetchImages(
   credential: string,
   peer: PeerTls,
   want: 'images' | 'rootfs' = 'images',
-): AsyncIterable<ImageChunk__Output> & { cancel(): void } {
+): Fetch {
   let plain: Socket | undefined;
   let secure: TLSSocket | undefined;
   let cancelled = false;
+  let opened: Promise<TLSSocket> | undefined;
+  const open = () => {
+    opened ??= (async () => {
+      plain = await dial(address, migration, want);
+      if (cancelled) plain.destroy();
+      const t = tlsConnect({
+        socket: plain,
+        secureContext: secureContextOf(peer.certs),
+        servername: peer.host,
+        checkServerIdentity: (_name, cert) =>
+          checkPeer(cert, { role: 'agent', name: peer.host }, `${address}`),
+      });
+      secure = t;
+      t.on('error', () => {});
+      await secured(t, 'secureConnect');
+      t.write(credentialLine(credential));
+      return t;
+    })();
+    return opened;
+  };
   async function* frames(): AsyncGenerator<ImageChunk__Output> {
-    plain = await dial(address, migration, want);
-    if (cancelled) plain.destroy();
-    const t = tlsConnect({
-      socket: plain,
-      secureContext: secureContextOf(peer.certs),
-      servername: peer.host,
-      checkServerIdentity: (_name, cert) => checkPeer(cert, { role: 'agent', name: peer.host }, `${address}`),
-    });
-    secure = t;
-    t.on('error', () => {});
-    await secured(t, 'secureConnect');
-    t.write(credentialLine(credential));
-    yield* readFrames(t);
+    yield* readFrames(await open());
   }
   let it: AsyncGenerator<ImageChunk__Output> | undefined;
   return {
     [Symbol.asyncIterator]: () => {
       it ??= frames();
       return it;
+    },
+    start: () => {
+      // A failure shows to whoever reads the stream.
+      open().catch(() => {});
     },
     cancel: () => {
       cancelled = true;

@@ -304,6 +304,14 @@ export class Agent {
             maxBytes: Number(req.max_bytes),
             stallMs: req.stall_ms > 0 ? req.stall_ms : DEFAULT_STALL_MS,
           });
+          // The images fetch opens now, while the container still runs: at
+          // the freeze the source streams at once, with the connection and
+          // its TLS handshake already made.
+          const early = fetchImages(req.source_data, req.migration_id, peer.credential, {
+            certs: agentCerts(this.opts),
+            host: peer.host,
+          });
+          if (this.handoff.openEarly(req.migration_id, req.source_data, early)) early.start();
           return { raw_bytes: stats.rawBytes, wire_bytes: stats.wireBytes, files: stats.files };
         } finally {
           stream.cancel();
@@ -371,10 +379,12 @@ export class Agent {
         if (req.source_data) {
           // Directly from the source agent, with the credential given at PrepareTarget.
           const peer = this.sourceOf(req.migration_id);
-          const stream = fetchImages(req.source_data, req.migration_id, peer.credential, {
-            certs: agentCerts(this.opts),
-            host: peer.host,
-          });
+          const stream =
+            this.handoff.takeEarly(req.migration_id, req.source_data) ??
+            fetchImages(req.source_data, req.migration_id, peer.credential, {
+              certs: agentCerts(this.opts),
+              host: peer.host,
+            });
           try {
             const stats = await this.handoff.receive(req.migration_id, stream, limits);
             return { raw_bytes: stats.rawBytes, wire_bytes: stats.wireBytes, files: stats.files };

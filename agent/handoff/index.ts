@@ -102,6 +102,22 @@ export class Handoff {
     return this.target.receiveRootfs(checkMigrationId(id), stream, limits);
   }
 
+  /** Keeps the images fetch a target opens before the freeze (see TargetSlot.early). */
+  openEarly(
+    id: string,
+    address: string,
+    fetch: { cancel(): void } & AsyncIterable<ImageChunk__Output>,
+  ): boolean {
+    return this.target.openEarly(checkMigrationId(id), address, fetch);
+  }
+
+  takeEarly(
+    id: string,
+    address: string,
+  ): ({ cancel(): void } & AsyncIterable<ImageChunk__Output>) | undefined {
+    return this.target.takeEarly(checkMigrationId(id), address);
+  }
+
   /** The credential the coordinator gave this target for fetching the images, and the source to fetch from. */
   peerFor(id: string): { credential: string; host: string } | undefined {
     return this.target.peer(id);

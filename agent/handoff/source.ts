@@ -26,6 +26,9 @@ export interface HoldFile {
 }
 export const HOLD_FILE = 'hold.json';
 
+/** How often a fetch opened before the freeze looks for the hold. */
+const HOLD_POLL_MS = 2;
+
 export interface SourceHold {
   id: string;
   name: string;
@@ -38,6 +41,8 @@ export interface SourceHold {
   decide(verdict: 'kill' | 'resume'): Promise<'killed' | 'resumed'>;
   /** Set once the dump has ended (decided, or resumed by the hold timeout). */
   outcome?: 'killed' | 'resumed';
+  /** The tree is frozen at post-dump and every image file is complete. */
+  frozen?: boolean;
   /** What the target presents to fetch the images on the data channel (none: no direct fetch). */
   credential?: string;
   /** The migration's target host: the only agent that may fetch the images. */
@@ -267,6 +272,7 @@ export class SourceHolds {
       throw e;
     }
     rec.state = 'frozen';
+    h.frozen = true;
     await ctx.containers.save(rec);
     ctx.faults.hit('after-dump');
     const { bytes, files } = await dirSize(imagesDir);
@@ -337,19 +343,36 @@ export class SourceHolds {
     peer: string,
     stats: EncodeStats,
   ): AsyncGenerator<ImageChunk> {
-    const { ctx } = this;
-    const h = this.holds.get(id);
-    if (!h || h.outcome || h.targetHost !== peer || !sameCredential(h.credential, credential))
-      throw new TernError(
-        'PERMISSION_DENIED',
-        `no images of migration ${id} on ${ctx.opts.host} for ${peer} with that credential`,
-      );
+    const h = await this.heldFor(id, credential, peer);
     if (h.fetching) throw precondition(`images of migration ${id} are already being fetched`);
     h.fetching = true;
     try {
       yield* this.readImages(id, stats);
     } finally {
       h.fetching = false;
+    }
+  }
+
+  /**
+   * The hold of a migration, for its target presenting its credential. A
+   * fetch the target opened before the freeze (so that connecting and TLS
+   * are done by then) waits here until the tree is held, or until the
+   * migration ends without it.
+   */
+  private async heldFor(id: string, credential: string, peer: string): Promise<SourceHold> {
+    const refused = () =>
+      new TernError(
+        'PERMISSION_DENIED',
+        `no images of migration ${id} on ${this.ctx.opts.host} for ${peer} with that credential`,
+      );
+    for (;;) {
+      const h = this.holds.get(id);
+      const known = h ?? this.prepared.get(id);
+      if (!known || h?.outcome || known.targetHost !== peer || !sameCredential(known.credential, credential))
+        throw refused();
+      if (h?.frozen) return h;
+      // Prepared, or dumping: the image files are complete once the tree is held.
+      await new Promise((r) => setTimeout(r, HOLD_POLL_MS));
     }
   }
 

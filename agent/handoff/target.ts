@@ -42,6 +42,11 @@ export interface TargetSlot {
   stopped?: Map<number, number | undefined>;
   /** The rootfs arrived before the freeze (the pre-copy): the images bring only what changed. */
   rootfsPrecopied?: boolean;
+  /**
+   * The images fetch, opened before the freeze (connected, TLS done): the
+   * source streams the images into it as soon as it holds the tree.
+   */
+  early?: { address: string; fetch: { cancel(): void } & AsyncIterable<ImageChunk__Output> };
   /** A page server receiving this migration's pages while the source dumps. */
   pages?: { result: Promise<PageStream>; stop: () => void };
   /**
@@ -101,6 +106,25 @@ export class TargetSlots {
   /** Takes over a slot whose restored tree outlived an earlier agent (see readopt.ts). */
   adopt(s: TargetSlot): void {
     this.slots.set(s.id, s);
+  }
+
+  /** Keeps a fetch of the images from `address` opened before the freeze, for receive(). */
+  openEarly(id: string, address: string, fetch: NonNullable<TargetSlot['early']>['fetch']): boolean {
+    const s = this.slots.get(id);
+    if (!s || s.early || s.received || s.receiving) return false;
+    s.early = { address, fetch };
+    return true;
+  }
+
+  /** The fetch opened before the freeze, if it is from `address`; it is the caller's from then on. */
+  takeEarly(id: string, address: string): NonNullable<TargetSlot['early']>['fetch'] | undefined {
+    const s = this.slots.get(id);
+    const e = s?.early;
+    if (!s || !e) return undefined;
+    s.early = undefined;
+    if (e.address === address) return e.fetch;
+    e.fetch.cancel();
+    return undefined;
   }
 
   /** The credential of a migration this host receives, and the source it comes from. */
@@ -383,6 +407,7 @@ export class TargetSlots {
       // Recorded before the slot goes, so a repeated Resume is answered even
       // if the agent dies between the two.
       await ctx.outcomes.record(id, `resumed ${rec.name}`);
+      s.early?.fetch.cancel();
       this.slots.delete(id);
       // The tree runs: announcing its address and clearing the images need not hold the answer up.
       void ctx.containers.announce(rec);
@@ -398,6 +423,7 @@ export class TargetSlots {
     const s = this.slots.get(id);
     if (!s) return false;
     if (s.resumed) throw precondition(`migration ${id} already resumed on ${ctx.opts.host}`);
+    s.early?.fetch.cancel();
     s.receiving?.stop();
     await s.receiving?.done;
     s.restoring?.stop();

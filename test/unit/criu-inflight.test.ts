@@ -106,7 +106,7 @@ describe('in-flight connections', () => {
       return { code: r.code, nft: await readFile(join(dir, 'nft.calls'), 'utf8').catch(() => '') };
     }
 
-    it('kill: lifts the gate, then exits 0 (CRIU kills the tree)', async () => {
+    it('kill: exits 0 (CRIU kills the tree) and lifts the gate alongside', async () => {
       assert.deepEqual(await hold('kill'), { code: 0, nft: `-f ${dir}/ungate.nft\n` });
     });
 
