@@ -298,8 +298,8 @@ export class CriuEngine implements CheckpointEngine {
     return runPageServer(this.opts.criuPath, this.relayPath(), req, signal);
   }
 
-  decideOrphanHold(workDir: string, verdict: 'kill' | 'resume'): Promise<boolean> {
-    return sendVerdict(join(workDir, 'hold'), verdict);
+  decideOrphanHold(workDir: string, verdict: 'kill' | 'resume', waitMs?: number): Promise<boolean> {
+    return sendVerdict(join(workDir, 'hold'), verdict, waitMs);
   }
 
   /**

@@ -131,7 +131,7 @@ export interface CheckpointEngine {
    * restarted): 'kill' lets CRIU kill the frozen tree, 'resume' unfreezes it.
    * Returns false if nothing was waiting for a verdict.
    */
-  decideOrphanHold(workDir: string, verdict: 'kill' | 'resume'): Promise<boolean>;
+  decideOrphanHold(workDir: string, verdict: 'kill' | 'resume', waitMs?: number): Promise<boolean>;
   /**
    * Serves one dump's pages into imagesDir; resolves once the dump has sent
    * them all, with what arrived (to compare with what the peer sent).

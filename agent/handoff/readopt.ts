@@ -3,6 +3,7 @@
 // restored, stopped tree that still exists keeps its slot; everything else
 // (stale image directories, stray stopped copies) is removed, and containers
 // left marked frozen by a hold that is gone run again.
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type HandoffContext, workDirOf } from './context.js';
@@ -65,6 +66,14 @@ export async function readopt(ctx: HandoffContext, source: SourceHolds, target: 
       log.warn({ migration: id, container: slot.container.name }, 're-adopted a restored (stopped) tree');
       continue;
     }
+    // A dump whose agent died before the tree was held: its hook may still be
+    // waiting to say it is ready, with the tree frozen. It resumes the tree.
+    if (
+      !hold &&
+      existsSync(join(workDir, 'hold', 'ready')) &&
+      (await ctx.engine.decideOrphanHold(workDir, 'resume', 1000))
+    )
+      log.warn({ migration: id }, 'resumed a frozen tree whose dump outlived its agent');
     if (slot) await containers.remove(slot.container.name).catch(() => {});
     log.warn({ migration: id }, 'removing a stale migration directory');
     await rm(workDir, { recursive: true, force: true });

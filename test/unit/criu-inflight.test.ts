@@ -7,7 +7,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../kernel/exec.js';
-import { holdScript } from '../../kernel/hold.js';
+import { holdScript, sendVerdict } from '../../kernel/hold.js';
 import { gateScript, gateTable, inFlightConnections } from '../../kernel/inflight.js';
 
 const HEADER =
@@ -112,6 +112,22 @@ describe('in-flight connections', () => {
 
     it('any other verdict: lifts the gate, then exits 1 (the tree runs on)', async () => {
       assert.deepEqual(await hold('resume'), { code: 1, nft: `-f ${dir}/ungate.nft\n` });
+    });
+
+    it('a restarted agent releases a hook still announcing ready to the agent that died', async () => {
+      const env = {
+        ...process.env,
+        PATH: `${dir}/bin:${process.env.PATH}`,
+        CRTOOLS_SCRIPT_ACTION: 'post-dump',
+      };
+      // Nobody reads `ready`: the hook blocks there, as after its agent died.
+      const hook = run([join(dir, 'hook.sh')], { env, timeoutMs: 10_000 });
+      await new Promise((r) => setTimeout(r, 200));
+      const t0 = Date.now();
+      assert.equal(await sendVerdict(dir, 'resume', 2000), true);
+      const r = await hook;
+      assert.equal(r.code, 1, 'the tree must resume');
+      assert.ok(Date.now() - t0 < 900, `released after ${Date.now() - t0} ms, not at the hold timeout`);
     });
 
     it('nobody there (the agent is gone): lifts the gate when the hold times out', async () => {
