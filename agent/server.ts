@@ -24,7 +24,7 @@ import { AGENT_POLICY } from '../proto/roles.js';
 import { fromServiceError, handleUnary, toServiceError, unary, writeWithBackpressure } from '../proto/rpc.js';
 import { type AgentOptions, agentCerts } from './config.js';
 import { type ContainerRecord, Containers } from './containers.js';
-import { DataServer, fetchImages, splitAddress } from './data.js';
+import { DataServer, type Fetch, fetchImages, splitAddress } from './data.js';
 import { Handoff } from './handoff/index.js';
 
 export function toWire(host: string, r: ContainerRecord): Container {
@@ -107,15 +107,15 @@ export class Agent {
     );
   }
 
-  /** The credential and source host given at PrepareTarget, for fetching from the source. */
-  private sourceOf(id: string): { credential: string; host: string } {
+  /** A fetch from the source's data channel, with the credential and source host given at PrepareTarget. */
+  private fetchFromSource(id: string, address: string, want: 'images' | 'rootfs'): Fetch {
     const peer = this.handoff.peerFor(id);
     if (!peer)
       throw new TernError(
         'FAILED_PRECONDITION',
         `migration ${id} has no credential and source host on ${this.opts.host}`,
       );
-    return peer;
+    return fetchImages(address, id, peer.credential, { certs: agentCerts(this.opts), host: peer.host }, want);
   }
 
   /**
@@ -289,16 +289,9 @@ export class Agent {
         return {};
       }),
       ReceiveRootfs: handleUnary(log, async (req) => {
-        const peer = this.sourceOf(req.migration_id);
         if (!req.source_data)
           throw new TernError('INVALID_ARGUMENT', 'ReceiveRootfs needs the source data channel');
-        const stream = fetchImages(
-          req.source_data,
-          req.migration_id,
-          peer.credential,
-          { certs: agentCerts(this.opts), host: peer.host },
-          'rootfs',
-        );
+        const stream = this.fetchFromSource(req.migration_id, req.source_data, 'rootfs');
         try {
           const stats = await this.handoff.receiveRootfs(req.migration_id, stream, {
             maxBytes: Number(req.max_bytes),
@@ -307,10 +300,7 @@ export class Agent {
           // The images fetch opens now, while the container still runs: at
           // the freeze the source streams at once, with the connection and
           // its TLS handshake already made.
-          const early = fetchImages(req.source_data, req.migration_id, peer.credential, {
-            certs: agentCerts(this.opts),
-            host: peer.host,
-          });
+          const early = this.fetchFromSource(req.migration_id, req.source_data, 'images');
           if (this.handoff.openEarly(req.migration_id, req.source_data, early)) early.start();
           return { raw_bytes: stats.rawBytes, wire_bytes: stats.wireBytes, files: stats.files };
         } finally {
@@ -378,13 +368,9 @@ export class Agent {
         };
         if (req.source_data) {
           // Directly from the source agent, with the credential given at PrepareTarget.
-          const peer = this.sourceOf(req.migration_id);
           const stream =
             this.handoff.takeEarly(req.migration_id, req.source_data) ??
-            fetchImages(req.source_data, req.migration_id, peer.credential, {
-              certs: agentCerts(this.opts),
-              host: peer.host,
-            });
+            this.fetchFromSource(req.migration_id, req.source_data, 'images');
           try {
             const stats = await this.handoff.receive(req.migration_id, stream, limits);
             return { raw_bytes: stats.rawBytes, wire_bytes: stats.wireBytes, files: stats.files };

@@ -23,7 +23,7 @@ import type {
   RestoreResult,
 } from './engine.js';
 import { run } from './exec.js';
-import { holdScript, sendVerdict } from './hold.js';
+import { decideOrphan, holdScript, sendVerdict } from './hold.js';
 import { loadImageTypes, readImage } from './images.js';
 import { drainInFlight, gate, gateScript, IFNAME, ungate } from './inflight.js';
 import {
@@ -299,7 +299,7 @@ export class CriuEngine implements CheckpointEngine {
   }
 
   decideOrphanHold(workDir: string, verdict: 'kill' | 'resume', waitMs?: number): Promise<boolean> {
-    return sendVerdict(join(workDir, 'hold'), verdict, waitMs);
+    return decideOrphan(join(workDir, 'hold'), verdict, waitMs);
   }
 
   /**

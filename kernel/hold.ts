@@ -32,32 +32,41 @@ exit 1
 `;
 }
 
-/**
- * Delivers the verdict to a script blocked on the verdict fifo. A script
- * still announcing `ready` to an agent that died before reading it (it
- * blocks opening that fifo) is let through to the verdict first.
- */
+/** Delivers the verdict to a script blocked on the verdict fifo. */
 export async function sendVerdict(
   hookDir: string,
   verdict: 'kill' | 'resume',
   waitMs = 10_000,
 ): Promise<boolean> {
+  // The script may not have opened the fifo yet; O_NONBLOCK fails with ENXIO
+  // until it does, so retry for a while. If it never does, the hold timed out.
+  const until = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const fh = await open(join(hookDir, 'verdict'), fsc.O_WRONLY | fsc.O_NONBLOCK);
+      await fh.write(`${verdict}\n`);
+      await fh.close();
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENXIO' || Date.now() > until) return false;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+}
+
+/**
+ * Delivers the verdict to a hold whose agent is gone. A script still
+ * announcing `ready` to an agent that died before reading it (it blocks
+ * opening that fifo) is let through to the verdict first.
+ */
+export async function decideOrphan(
+  hookDir: string,
+  verdict: 'kill' | 'resume',
+  waitMs?: number,
+): Promise<boolean> {
   const ready = await open(join(hookDir, 'ready'), fsc.O_RDONLY | fsc.O_NONBLOCK).catch(() => undefined);
   try {
-    // The script may not have opened the fifo yet; O_NONBLOCK fails with ENXIO
-    // until it does, so retry for a while. If it never does, the hold timed out.
-    const until = Date.now() + waitMs;
-    for (;;) {
-      try {
-        const fh = await open(join(hookDir, 'verdict'), fsc.O_WRONLY | fsc.O_NONBLOCK);
-        await fh.write(`${verdict}\n`);
-        await fh.close();
-        return true;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENXIO' || Date.now() > until) return false;
-        await new Promise((r) => setTimeout(r, 2));
-      }
-    }
+    return await sendVerdict(hookDir, verdict, waitMs);
   } finally {
     await ready?.close().catch(() => {});
   }

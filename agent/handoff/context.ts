@@ -9,6 +9,7 @@ import type { Faults } from '../../core/faults.js';
 import { checkMigrationId } from '../../core/names.js';
 import type { CheckpointEngine } from '../../kernel/engine.js';
 import type { HostRuntime } from '../../kernel/host.js';
+import type { ImageChunk__Output } from '../../proto/index.js';
 import type { AgentOptions } from '../config.js';
 import type { Containers } from '../containers.js';
 import type { Outcomes } from './outcomes.js';
@@ -22,6 +23,9 @@ export interface HandoffContext {
   faults: Faults;
   log: Logger;
 }
+
+/** Chunks arriving from a peer, and a way to stop them. */
+export type ChunkStream = AsyncIterable<ImageChunk__Output> & { cancel(): void };
 
 /** <stateDir>/migrations/<id>: images, logs and the hold or slot record of one migration. */
 export function workDirOf(ctx: HandoffContext, id: string): string {

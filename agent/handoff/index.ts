@@ -11,10 +11,10 @@ import { checkMigrationId, validateName } from '../../core/names.js';
 import type { CheckpointEngine } from '../../kernel/engine.js';
 import type { HostRuntime } from '../../kernel/host.js';
 import type { EncodeStats } from '../../proto/chunks.js';
-import type { ImageChunk, ImageChunk__Output } from '../../proto/index.js';
+import type { ImageChunk } from '../../proto/index.js';
 import type { AgentOptions } from '../config.js';
 import type { ContainerRecord, Containers } from '../containers.js';
-import type { HandoffContext } from './context.js';
+import type { ChunkStream, HandoffContext } from './context.js';
 import { Outcomes } from './outcomes.js';
 import { readopt } from './readopt.js';
 import { type DumpOutcome, SourceHolds } from './source.js';
@@ -94,27 +94,16 @@ export class Handoff {
     return this.source.fetchRootfs(checkMigrationId(id), credential, peer, stats);
   }
 
-  receiveRootfs(
-    id: string,
-    stream: AsyncIterable<ImageChunk__Output> & { cancel(): void },
-    limits: ReceiveLimits,
-  ): Promise<EncodeStats> {
+  receiveRootfs(id: string, stream: ChunkStream, limits: ReceiveLimits): Promise<EncodeStats> {
     return this.target.receiveRootfs(checkMigrationId(id), stream, limits);
   }
 
   /** Keeps the images fetch a target opens before the freeze (see TargetSlot.early). */
-  openEarly(
-    id: string,
-    address: string,
-    fetch: { cancel(): void } & AsyncIterable<ImageChunk__Output>,
-  ): boolean {
+  openEarly(id: string, address: string, fetch: ChunkStream): boolean {
     return this.target.openEarly(checkMigrationId(id), address, fetch);
   }
 
-  takeEarly(
-    id: string,
-    address: string,
-  ): ({ cancel(): void } & AsyncIterable<ImageChunk__Output>) | undefined {
+  takeEarly(id: string, address: string): ChunkStream | undefined {
     return this.target.takeEarly(checkMigrationId(id), address);
   }
 
@@ -142,11 +131,7 @@ export class Handoff {
     return this.target.prepare(this.fresh(id), c, estimate, sourceCpuinfo, credential, sourceHost);
   }
 
-  receive(
-    id: string,
-    stream: AsyncIterable<ImageChunk__Output> & { cancel(): void },
-    limits: ReceiveLimits,
-  ): Promise<EncodeStats> {
+  receive(id: string, stream: ChunkStream, limits: ReceiveLimits): Promise<EncodeStats> {
     return this.target.receive(id, stream, limits);
   }
 

@@ -6,17 +6,12 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TernError } from '../../core/errors.js';
 import { ChunkReceiver, type EncodeStats } from '../../proto/chunks.js';
-import type { ImageChunk__Output } from '../../proto/index.js';
-import { type HandoffContext, ROOTFS_TAR } from './context.js';
+import { type ChunkStream, type HandoffContext, ROOTFS_TAR } from './context.js';
 import { applyDelta, ROOTFS_DELTA, ROOTFS_DIRS, unpackRootfs } from './rootfs.js';
 import type { ReceiveLimits, TargetSlot } from './target.js';
 
 /** Feeds a stream into a receiver; a stream that stops moving for stallMs ends it. */
-export async function pump(
-  stream: AsyncIterable<ImageChunk__Output> & { cancel(): void },
-  rx: ChunkReceiver,
-  stallMs: number,
-): Promise<void> {
+export async function pump(stream: ChunkStream, rx: ChunkReceiver, stallMs: number): Promise<void> {
   let stalled = false;
   let timer: NodeJS.Timeout | undefined;
   const arm = () => {
@@ -50,7 +45,7 @@ export async function pump(
 export async function writeImages(
   ctx: HandoffContext,
   s: TargetSlot,
-  stream: AsyncIterable<ImageChunk__Output> & { cancel(): void },
+  stream: ChunkStream,
   limits: ReceiveLimits,
 ): Promise<EncodeStats> {
   // Pages a page server already wrote stay; anything else left from an earlier try goes.
@@ -123,7 +118,7 @@ async function checkPages(s: TargetSlot, limits: ReceiveLimits): Promise<void> {
 export async function writeRootfs(
   ctx: HandoffContext,
   s: TargetSlot,
-  stream: AsyncIterable<ImageChunk__Output> & { cancel(): void },
+  stream: ChunkStream,
   limits: ReceiveLimits,
 ): Promise<EncodeStats> {
   const dir = join(s.workDir, 'rootfs-in');

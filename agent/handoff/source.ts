@@ -191,13 +191,15 @@ export class SourceHolds {
     await mkdir(imagesDir, { recursive: true });
     // Pages go straight to the target's page server while CRIU dumps, inside
     // TLS; the stream is opened (and refused, if it is) before anything is frozen.
-    const pagesSock = pagesTo && credential && targetHost ? await openPageChannel(pagesTo, id) : undefined;
-    const pagesTls =
-      pagesSock && credential && targetHost
+    const pagesOut =
+      pagesTo && credential && targetHost
         ? {
-            ...agentCerts(ctx.opts),
-            peer: targetHost,
-            credentialFile: await credentialFile(workDir, credential),
+            socket: await openPageChannel(pagesTo, id),
+            tls: {
+              ...agentCerts(ctx.opts),
+              peer: targetHost,
+              credentialFile: await credentialFile(workDir, credential),
+            },
           }
         : undefined;
     const log = ctx.log.child({ migration: id, container: name });
@@ -219,7 +221,7 @@ export class SourceHolds {
         externalVeths: [rec.veth],
         tcpEstablished: true,
         holdTimeoutSec: ctx.opts.orphanTimeoutSec,
-        pages: pagesSock && pagesTls ? { socket: pagesSock, tls: pagesTls } : undefined,
+        pages: pagesOut,
       },
       {
         postDump: async ({ frozenAtMs, criuPid, pages: sent }) => {
@@ -263,7 +265,7 @@ export class SourceHolds {
       frozenAtMs = await Promise.race([frozenP, dump.then(() => 0)]);
       if (!frozenAtMs) throw new TernError('INTERNAL', 'criu dump ended without reaching post-dump');
     } catch (e) {
-      pagesSock?.destroy();
+      pagesOut?.socket.destroy();
       this.holds.delete(id);
       rec.migrationId = undefined;
       await ctx.containers.save(rec);

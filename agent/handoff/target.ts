@@ -7,10 +7,9 @@ import type { PageStream } from '../../kernel/engine.js';
 import { NO_WARMTH, type WarmHold } from '../../kernel/warm.js';
 import type { EncodeStats } from '../../proto/chunks.js';
 import { GO_TLS } from '../../proto/frames.js';
-import type { ImageChunk__Output } from '../../proto/index.js';
 import { agentCerts } from '../config.js';
 import type { ContainerRecord } from '../containers.js';
-import { credentialFile, type HandoffContext, workDirOf } from './context.js';
+import { type ChunkStream, credentialFile, type HandoffContext, workDirOf } from './context.js';
 import { writeImages, writeRootfs } from './receive.js';
 
 /** What a target slot leaves on disk once its tree is restored. */
@@ -46,7 +45,7 @@ export interface TargetSlot {
    * The images fetch, opened before the freeze (connected, TLS done): the
    * source streams the images into it as soon as it holds the tree.
    */
-  early?: { address: string; fetch: { cancel(): void } & AsyncIterable<ImageChunk__Output> };
+  early?: { address: string; fetch: ChunkStream };
   /** A page server receiving this migration's pages while the source dumps. */
   pages?: { result: Promise<PageStream>; stop: () => void };
   /**
@@ -109,7 +108,7 @@ export class TargetSlots {
   }
 
   /** Keeps a fetch of the images from `address` opened before the freeze, for receive(). */
-  openEarly(id: string, address: string, fetch: NonNullable<TargetSlot['early']>['fetch']): boolean {
+  openEarly(id: string, address: string, fetch: ChunkStream): boolean {
     const s = this.slots.get(id);
     if (!s || s.early || s.received || s.receiving) return false;
     s.early = { address, fetch };
@@ -117,7 +116,7 @@ export class TargetSlots {
   }
 
   /** The fetch opened before the freeze, if it is from `address`; it is the caller's from then on. */
-  takeEarly(id: string, address: string): NonNullable<TargetSlot['early']>['fetch'] | undefined {
+  takeEarly(id: string, address: string): ChunkStream | undefined {
     const s = this.slots.get(id);
     const e = s?.early;
     if (!s || !e) return undefined;
@@ -273,11 +272,7 @@ export class TargetSlots {
    * Before the freeze: the container's whole rootfs, fetched from the source
    * while the container runs, into the container's directory here.
    */
-  async receiveRootfs(
-    id: string,
-    stream: AsyncIterable<ImageChunk__Output> & { cancel(): void },
-    limits: ReceiveLimits,
-  ): Promise<EncodeStats> {
+  async receiveRootfs(id: string, stream: ChunkStream, limits: ReceiveLimits): Promise<EncodeStats> {
     const s = this.slot(id);
     if (s.receiving || s.received) throw precondition(`migration ${id} is already receiving its images`);
     const stats = await receiving(s, stream, writeRootfs(this.ctx, s, stream, limits));
@@ -286,11 +281,7 @@ export class TargetSlots {
   }
 
   /** Writes a pulled chunk stream into the slot, verifies it, unpacks the rootfs. */
-  async receive(
-    id: string,
-    stream: AsyncIterable<ImageChunk__Output> & { cancel(): void },
-    limits: ReceiveLimits,
-  ): Promise<EncodeStats> {
+  async receive(id: string, stream: ChunkStream, limits: ReceiveLimits): Promise<EncodeStats> {
     const s = this.slot(id);
     if (s.received) return s.received;
     if (s.receiving) throw precondition(`images of migration ${id} are already being received`);

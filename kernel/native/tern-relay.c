@@ -40,6 +40,7 @@
 #include <openssl/x509.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,6 @@
 #define ANSWER_MAX 512
 #define REFUSED 3
 #define HANDSHAKE_SEC 10
-#define HANDSHAKE_SEC_STR "10"
 
 static pid_t child = -1;
 
@@ -84,9 +84,12 @@ static SSL *ssl;
 /* The receiver, once TLS is up, tells the sender why it refuses. */
 static int answer_refusals;
 
-static void refuse(const char *fmt, const char *detail) {
+__attribute__((format(printf, 1, 2))) static void refuse(const char *fmt, ...) {
 	char why[600];
-	snprintf(why, sizeof(why), fmt, detail);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "tern-relay: %s\n", why);
 	if (answer_refusals) {
 		char line[620];
@@ -117,7 +120,7 @@ static char *only_entry(X509_NAME *name, int nid) {
 /* The peer holds a certificate of the CA for the agent of host `peer`. */
 static void check_peer(const char *peer) {
 	X509 *cert = SSL_get1_peer_certificate(ssl);
-	if (!cert) refuse("the peer presented no certificate%s", "");
+	if (!cert) refuse("the peer presented no certificate");
 	long v = SSL_get_verify_result(ssl);
 	if (v != X509_V_OK) refuse("the peer's certificate does not verify: %s", X509_verify_cert_error_string(v));
 	X509_NAME *name = X509_get_subject_name(cert);
@@ -125,11 +128,7 @@ static void check_peer(const char *peer) {
 	char *ou = only_entry(name, NID_organizationalUnitName);
 	char *cn = only_entry(name, NID_commonName);
 	int ok = o && ou && cn && !strcmp(o, "tern") && !strcmp(ou, "agent") && !strcmp(cn, peer);
-	if (!ok) {
-		char who[300];
-		snprintf(who, sizeof(who), "%s %s, not agent %s", ou ? ou : "?", cn ? cn : "?", peer);
-		refuse("the peer's certificate names %s", who);
-	}
+	if (!ok) refuse("the peer's certificate names %s %s, not agent %s", ou ? ou : "?", cn ? cn : "?", peer);
 	free(o);
 	free(ou);
 	free(cn);
@@ -208,10 +207,10 @@ static void tls_read_line(char *line, size_t max) {
 			*nl = 0;
 			return;
 		}
-		if (have + 1 >= max) refuse("the peer's opening line is too long%s", "");
+		if (have + 1 >= max) refuse("the peer's opening line is too long");
 		int r = SSL_read(ssl, line + have, (int)(max - 1 - have));
 		if (r <= 0)
-			refuse("the peer closed the connection or said nothing within %s s (refused?)", HANDSHAKE_SEC_STR);
+			refuse("the peer closed the connection or said nothing within %d s (refused?)", HANDSHAKE_SEC);
 		have += (size_t)r;
 	}
 }
@@ -245,7 +244,7 @@ static void admit(const char *cred) {
 	char line[ANSWER_MAX];
 	tls_read_line(line, sizeof(line));
 	if (strlen(line) != CRED_HEX || CRYPTO_memcmp(line, cred, CRED_HEX) != 0)
-		refuse("%s", "not this migration's credential");
+		refuse("not this migration's credential");
 	tls_write_all("OK\n", 3);
 }
 

@@ -7,7 +7,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../kernel/exec.js';
-import { holdScript, sendVerdict } from '../../kernel/hold.js';
+import { decideOrphan, holdScript } from '../../kernel/hold.js';
 import { gateScript, gateTable, inFlightConnections } from '../../kernel/inflight.js';
 
 const HEADER =
@@ -124,7 +124,7 @@ describe('in-flight connections', () => {
       const hook = run([join(dir, 'hook.sh')], { env, timeoutMs: 10_000 });
       await new Promise((r) => setTimeout(r, 200));
       const t0 = Date.now();
-      assert.equal(await sendVerdict(dir, 'resume', 2000), true);
+      assert.equal(await decideOrphan(dir, 'resume', 2000), true);
       const r = await hook;
       assert.equal(r.code, 1, 'the tree must resume');
       assert.ok(Date.now() - t0 < 900, `released after ${Date.now() - t0} ms, not at the hold timeout`);
