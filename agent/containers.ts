@@ -10,6 +10,7 @@ import { checkCaps } from '../core/caps.js';
 import { invalid, notFound, precondition, TernError } from '../core/errors.js';
 import { validateName } from '../core/names.js';
 import { validateAddress } from '../core/net.js';
+import { checkLimits, hasLimits, type Limits } from '../kernel/cgroups.js';
 import { runOk } from '../kernel/exec.js';
 import type { HostRuntime } from '../kernel/host.js';
 import type { AgentOptions } from './config.js';
@@ -36,6 +37,8 @@ export interface ContainerRecord {
   capAdd?: string[];
   /** Runs without tern's seccomp filter. */
   noSeccomp?: boolean;
+  /** Memory and pids limits, set on the container's own cgroup (kernel/cgroups.ts). */
+  limits?: Limits;
   /** Set while a migration holds or restores this container. */
   migrationId?: string;
 }
@@ -51,6 +54,7 @@ export interface RunSpec {
   env?: string[];
   capAdd?: string[];
   noSeccomp?: boolean;
+  limits?: Limits;
 }
 
 export class Containers {
@@ -95,6 +99,14 @@ export class Containers {
       }
     }
     await this.refresh();
+    // Cgroups of containers this agent no longer knows: removed if empty
+    // (a cgroup with tasks in it cannot be removed, and is left alone).
+    for (const name of await this.host.cgroups.list()) {
+      if (this.records.has(name)) continue;
+      await this.host.cgroups.remove(name, 0).catch((e: Error) => {
+        this.log.warn({ cgroup: name, err: e.message }, 'cannot remove the cgroup of an unknown container');
+      });
+    }
   }
 
   private async refresh(): Promise<void> {
@@ -190,6 +202,7 @@ export class Containers {
     if (!spec.command.length) throw invalid('no command given for the container');
     const ip = validateAddress(spec.ip, this.opts.lan);
     const capAdd = checkCaps(spec.capAdd ?? []);
+    const limits = checkLimits(spec.limits ?? {});
     const src = spec.rootfs ? await this.allowedRootfs(spec.rootfs) : this.opts.defaultRootfs;
     const st = await stat(src).catch(() => undefined);
     if (!st?.isDirectory()) throw invalid(`rootfs ${src} is not a directory on ${this.opts.host}`);
@@ -200,6 +213,7 @@ export class Containers {
       await rm(dir, { recursive: true, force: true });
       await mkdir(rootfs, { recursive: true });
       await runOk(['cp', '-a', `${src}/.`, `${rootfs}/`]);
+      if (hasLimits(limits)) await this.host.cgroups.create(name, limits);
       const veth = await this.freeVethName(name);
       const mac = randomMac();
       const hostname = spec.hostname || name;
@@ -214,6 +228,7 @@ export class Containers {
           noSeccomp: spec.noSeccomp,
           command: spec.command,
           exitFile: join(dir, 'exit'),
+          cgroup: hasLimits(limits) ? name : undefined,
         },
         { veth, bridge: this.opts.bridge, mac, ip },
       );
@@ -231,12 +246,14 @@ export class Containers {
         state: 'running',
         capAdd,
         noSeccomp: spec.noSeccomp || undefined,
+        limits: hasLimits(limits) ? limits : undefined,
       };
       await this.save(rec);
       this.log.info({ container: name, pid: rec.pid, ip, veth }, 'container started');
       return rec;
     } catch (e) {
       await rm(dir, { recursive: true, force: true }).catch(() => {});
+      await this.host.cgroups.remove(name).catch(() => {});
       throw e;
     } finally {
       this.unreserve(name);
@@ -277,6 +294,7 @@ export class Containers {
       shim: this.opts.shim,
       capAdd: rec.capAdd ?? [],
       noSeccomp: rec.noSeccomp ?? false,
+      cgroups: hasLimits(rec.limits) ? this.host.cgroups.procs(name) : undefined,
     });
   }
 
@@ -300,12 +318,18 @@ export class Containers {
     await this.host.unwire(rec.veth);
   }
 
-  /** Forgets a container and takes its directory away at once (deleted in the background). */
+  /**
+   * Forgets a container and takes its directory away at once (deleted in the
+   * background), and its cgroup once the last of its tasks has exited.
+   */
   async remove(name: string): Promise<void> {
     const dir = this.dir(name);
     await this.serialized(name, async () => {
       this.records.delete(name);
       await this.trash.discard(dir);
+    });
+    void this.host.cgroups.remove(name).catch((e: Error) => {
+      this.log.warn({ container: name, err: e.message }, 'cannot remove the container cgroup');
     });
   }
 }

@@ -6,6 +6,7 @@ import { checkCaps } from '../core/caps.js';
 import { TernError } from '../core/errors.js';
 import { FAULTS_WARNING } from '../core/faults.js';
 import { privateDir } from '../core/files.js';
+import { checkLimits, hasLimits, type Limits } from '../kernel/cgroups.js';
 import type { CheckpointEngine, EngineInfo } from '../kernel/engine.js';
 import type { HostRuntime } from '../kernel/host.js';
 import { LinuxHost } from '../kernel/linux-host.js';
@@ -41,7 +42,18 @@ export function toWire(host: string, r: ContainerRecord): Container {
     created_ms: r.createdMs,
     cap_add: r.capAdd ?? [],
     no_seccomp: r.noSeccomp ?? false,
+    memory_limit: String(r.limits?.memoryBytes ?? 0),
+    pids_limit: r.limits?.pids ?? 0,
   };
+}
+
+/** Limits as the wire carries them (0: none). */
+export function limitsFromWire(
+  memory: { toString(): string } | undefined,
+  pids: number | undefined,
+): Limits | undefined {
+  const l = checkLimits({ memoryBytes: Number(String(memory ?? 0)), pids: pids ?? 0 });
+  return hasLimits(l) ? l : undefined;
 }
 
 export function fromWire(c: Container): ContainerRecord {
@@ -59,6 +71,7 @@ export function fromWire(c: Container): ContainerRecord {
     state: 'running',
     capAdd: checkCaps(c.cap_add ?? []),
     noSeccomp: c.no_seccomp || undefined,
+    limits: limitsFromWire(c.memory_limit, c.pids_limit),
   };
 }
 
@@ -142,6 +155,9 @@ export class Agent {
     }
     if (this.opts.testFaults) this.log.warn(FAULTS_WARNING);
     await privateDir(this.opts.stateDir);
+    const noLimits = await this.host.cgroups.init(this.opts.host);
+    if (noLimits)
+      this.log.warn({ reason: noLimits }, 'containers cannot get memory or pids limits on this host');
     await this.containers.load();
     await this.handoff.load();
     this.server = newServer(AGENT_POLICY, (method, who) =>
@@ -259,6 +275,7 @@ export class Agent {
           env: req.env,
           capAdd: req.cap_add,
           noSeccomp: req.no_seccomp,
+          limits: limitsFromWire(req.memory_limit, req.pids_limit),
         });
         return toWire(host, rec);
       }),

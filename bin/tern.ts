@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // tern: everything but `migrate`.
 import { parseArgs } from 'node:util';
+import { parseBytes } from '../kernel/cgroups.js';
 import { unary } from '../proto/rpc.js';
 import { CA_USAGE, caCommand } from './ca.js';
 import { connect, fail, follow, summary, table } from './cli.js';
@@ -8,9 +9,12 @@ import { connect, fail, follow, summary, table } from './cli.js';
 const USAGE = `usage: tern [--coordinator ADDR] COMMAND
   hosts                                   list hosts and whether they are up
   ps [--host H]                           list containers: name, host, state, address
-  run --host H --name N [--ip A/P] [--rootfs DIR] [--hostname X] [--env K=V]... [--cap-add CAP]... [--no-seccomp] -- CMD...
+  run --host H --name N [--ip A/P] [--rootfs DIR] [--hostname X] [--env K=V]... [--cap-add CAP]... [--no-seccomp]
+      [--memory SIZE] [--pids N] -- CMD...
                                           containers get Docker's default capabilities less MKNOD,
-                                          no_new_privs and a masked /proc; --cap-add grants one more
+                                          no_new_privs and a masked /proc; --cap-add grants one more;
+                                          --memory (e.g. 256m) and --pids limit the container's own
+                                          cgroup, and the limits move with it
   exec <ctr> [--timeout-ms N] -- CMD...   run CMD inside the container; stdout and exit code pass through
   stop <ctr>                              stop and remove a container
   migrations                              list migrations
@@ -20,6 +24,12 @@ ${CA_USAGE}
 The coordinator is reached at --coordinator, $TERN_COORDINATOR, or unix:///run/tern/coordinator.sock.
 Over TCP, tern presents the operator certificate $TERN_PKI/operator/$TERN_OPERATOR.crt
 (defaults: /etc/tern/pki, admin); the local socket needs none.`;
+
+function positiveInt(flag: string, text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1)
+    throw new Error(`${flag} takes a whole number above 0, not ${JSON.stringify(text)}`);
+  return Number(text);
+}
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 /** Parses a subcommand's flags; `client()` connects to --coordinator given before or after the subcommand. */
@@ -95,6 +105,8 @@ async function main() {
             env: { type: 'string', multiple: true },
             'cap-add': { type: 'string', multiple: true },
             'no-seccomp': { type: 'boolean' },
+            memory: { type: 'string' },
+            pids: { type: 'string' },
           },
           coordFlag,
         );
@@ -115,6 +127,8 @@ async function main() {
             env: (v.env as string[]) ?? [],
             cap_add: (v['cap-add'] as string[]) ?? [],
             no_seccomp: a.values['no-seccomp'] === true,
+            memory_limit: v.memory ? String(parseBytes(v.memory as string)) : '0',
+            pids_limit: v.pids ? positiveInt('--pids', v.pids as string) : 0,
           },
           { timeoutMs: 130_000, what: 'run' },
         );

@@ -220,6 +220,8 @@ export class Coordinator implements Fleet {
               env: req.env,
               cap_add: req.cap_add,
               no_seccomp: req.no_seccomp,
+              memory_limit: req.memory_limit,
+              pids_limit: req.pids_limit,
             },
             { timeoutMs: 120_000, what: req.host },
           );

@@ -331,6 +331,10 @@ export class CriuEngine implements CheckpointEngine {
     ];
     if (req.tcpEstablished) argv.push('--tcp-established');
     for (const v of req.veths) argv.push('--external', `veth[${v.inner}]:${v.outer}@${v.bridge}`);
+    // The source's cgroup paths become this host's; CRIU finds the cgroup
+    // made with the limits and only moves the tasks in ("soft" mode).
+    for (const r of req.cgroupRoots ?? [])
+      argv.push('--cgroup-root', r.controller ? `${r.controller}:${r.path}` : r.path);
     const started = Date.now();
     // A gate a dump on this host once left on a veth of the same name (see
     // gateScript; nftables attaches it to a new device of that name) would

@@ -3,6 +3,7 @@
 // logs or image format.
 import type { Socket } from 'node:net';
 import type { CertFiles } from '../core/pki.js';
+import type { CgroupRoot } from './cgroups.js';
 
 export interface EngineInfo {
   ok: boolean;
@@ -92,6 +93,8 @@ export interface RestoreRequest {
   tcpEstablished: boolean;
   /** Written by the reaper shim with the tree's exit status. */
   exitFile?: string;
+  /** The container's cgroup on this host (made beforehand, with its limits), in place of the source's. */
+  cgroupRoots?: CgroupRoot[];
 }
 
 export interface RestoreResult {

@@ -3,6 +3,7 @@
 // container. kernel/linux-host.ts drives the real host (tern-shim, /proc,
 // iproute2, nsenter); the in-process test tier puts a simulated host behind
 // the same interface, so that agents run unchanged without root.
+import type { ContainerCgroups } from './cgroups.js';
 import type { WarmHold } from './warm.js';
 
 export interface ContainerLaunch {
@@ -20,6 +21,8 @@ export interface ContainerLaunch {
   command: string[];
   /** Written by the shim with the tree's exit status. */
   exitFile: string;
+  /** The container's cgroup (created with its limits) that the init enters before it runs. */
+  cgroup?: string;
 }
 
 export interface ContainerNet {
@@ -38,6 +41,8 @@ export interface ExecConfinement {
   capAdd: string[];
   /** The container runs without tern's seccomp filter. */
   noSeccomp: boolean;
+  /** cgroup.procs files of the container's cgroup, joined first (its limits count the command). */
+  cgroups?: string[];
 }
 
 export interface ExecResult {
@@ -47,6 +52,8 @@ export interface ExecResult {
 }
 
 export interface HostRuntime {
+  /** Cgroups for containers with memory and pids limits. */
+  readonly cgroups: ContainerCgroups;
   /**
    * Starts a container's first process in new namespaces and wires its
    * network before the process runs. Throws, leaving nothing behind, if

@@ -2,6 +2,7 @@
 // iproute2 and nsenter wire and enter network namespaces.
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { LinuxCgroups } from './cgroups.js';
 import { run, runOk } from './exec.js';
 import type { ContainerLaunch, ContainerNet, ExecConfinement, ExecResult, HostRuntime } from './host.js';
 import { alive, processTree, resumeTree, startTime, waitGone } from './proc.js';
@@ -11,8 +12,13 @@ import { type WarmHold, warmMemory } from './warm.js';
 const NSENTER = '/usr/bin/nsenter';
 
 export class LinuxHost implements HostRuntime {
+  readonly cgroups = new LinuxCgroups();
+
   async launch(spec: ContainerLaunch, net: ContainerNet): Promise<{ pid: number; shimPid: number }> {
-    return launchContainer(spec.shim, spec, (pid) => this.wire(pid, net));
+    return launchContainer(spec.shim, spec, async (pid) => {
+      if (spec.cgroup) await this.cgroups.enter(spec.cgroup, pid);
+      await this.wire(pid, net);
+    });
   }
 
   /** Creates the veth pair: outer end on the bridge, inner end eth0 in the container. */
@@ -71,6 +77,7 @@ export class LinuxHost implements HostRuntime {
   ): Promise<ExecResult> {
     const caps = confine.capAdd.flatMap((c) => ['--cap-add', c]);
     if (confine.noSeccomp) caps.push('--no-seccomp', '1');
+    for (const f of confine.cgroups ?? []) caps.push('--cgroup', f);
     return run([confine.shim, 'exec', '--pid', String(pid), ...caps, '--', ...command], {
       env: { PATH: '/bin:/sbin:/usr/bin:/usr/sbin', HOME: '/root', TERM: 'dumb' },
       timeoutMs: timeoutMs || 60_000,

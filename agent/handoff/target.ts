@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { notFound, precondition, TernError } from '../../core/errors.js';
 import { checkMigrationId, validateName } from '../../core/names.js';
+import { hasLimits } from '../../kernel/cgroups.js';
 import type { PageStream } from '../../kernel/engine.js';
 import { NO_WARMTH, type WarmHold } from '../../kernel/warm.js';
 import type { EncodeStats } from '../../proto/chunks.js';
@@ -205,6 +206,10 @@ export class TargetSlots {
           `not enough space on ${ctx.opts.host}: ${free} bytes free in ${ctx.opts.stateDir}, need about ${Math.ceil(estimate * SPACE_MARGIN)}`,
         );
       }
+      // The container's limits, in a cgroup made now: a host that cannot
+      // give them refuses before the source freezes, and the restore only
+      // places the tree in it.
+      if (hasLimits(c.limits)) await ctx.host.cgroups.create(c.name, c.limits);
       const workDir = workDirOf(ctx, id);
       await rm(workDir, { recursive: true, force: true });
       await mkdir(join(workDir, 'images'), { recursive: true });
@@ -222,6 +227,7 @@ export class TargetSlots {
       return veth;
     } catch (e) {
       ctx.containers.unreserve(c.name);
+      if (hasLimits(c.limits)) await ctx.host.cgroups.remove(c.name).catch(() => {});
       throw e;
     }
   }
@@ -343,6 +349,7 @@ export class TargetSlots {
         veths: [{ inner: 'eth0', outer: c.veth, bridge: ctx.opts.bridge }],
         tcpEstablished: true,
         exitFile: join(dir, 'exit'),
+        cgroupRoots: hasLimits(c.limits) ? ctx.host.cgroups.roots(c.name) : undefined,
       },
       signal,
     );

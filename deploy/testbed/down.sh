@@ -74,6 +74,45 @@ unmount_under_tb() {
   done | sort -rn -k1,1 | cut -f2-)
 }
 
+# The agents' container cgroups (kernel/cgroups.ts): <our cgroup>/tern-<host>/<container>,
+# in the memory and pids hierarchies (v1) or the unified one (v2). Each is empty once its
+# container is dead; a cgroup whose last task is still exiting gets a few tries.
+remove_cgroups() {
+  local h host list path mnt opts dir c try
+  local -a hosts=()
+  shopt -s nullglob
+  for h in "$TB"/hosts/*/; do h="${h%/}"; hosts+=("${h##*/}"); done
+  shopt -u nullglob
+  ((${#hosts[@]})) || return 0
+  while IFS=: read -r _ list path; do
+    mnt=""
+    if [ -z "$list" ]; then
+      mnt="$(findmnt -rn -t cgroup2 -o TARGET 2>/dev/null | head -n1)"
+    elif [[ ",$list," == *,memory,* || ",$list," == *,pids,* ]]; then
+      while read -r t opts; do
+        [[ ",$opts," == *",$list,"* ]] && { mnt="$t"; break; }
+      done < <(findmnt -rn -t cgroup -o TARGET,OPTIONS 2>/dev/null)
+    fi
+    [ -n "$mnt" ] || continue
+    for host in "${hosts[@]}"; do
+      dir="$mnt${path%/}/tern-$host"
+      [ -d "$dir" ] || continue
+      for try in 1 2 3 4 5 6 7 8 9 10; do
+        shopt -s nullglob
+        for c in "$dir"/*/; do rmdir "$c" 2>/dev/null || true; done
+        shopt -u nullglob
+        rmdir "$dir" 2>/dev/null && break
+        sleep 0.2
+      done
+      [ -d "$dir" ] && log "warning: could not remove cgroup $dir"
+    done
+  done </proc/self/cgroup
+  for host in "${hosts[@]}"; do
+    if [ -d "/run/tern/cgroup.tern-$host" ]; then rm -rf --one-file-system -- "/run/tern/cgroup.tern-$host"; fi
+  done
+  return 0
+}
+
 cmd_down() {
   local f name had=0
   need_root
@@ -96,6 +135,7 @@ cmd_down() {
   fi
   kill_containers
   kill_criu
+  remove_cgroups
   unmount_under_tb
   delete_netns
   rm -rf --one-file-system -- "$TB"

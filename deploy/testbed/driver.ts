@@ -118,6 +118,19 @@ export async function waitFor<T>(
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
+/**
+ * Starts a container with `tern run --host HOST --name NAME FLAGS -- /bin/sh -c SCRIPT`
+ * and waits until SCRIPT has created /tmp/ready inside it.
+ */
+export async function runReady(host: string, name: string, flags: string[], script: string): Promise<void> {
+  const r = await tern('run', '--host', host, '--name', name, ...flags, '--', '/bin/sh', '-c', script);
+  if (r.code !== 0) throw new Error(`tern run ${name} failed (${r.code}): ${r.stderr}`);
+  await waitFor(
+    `${name} to be ready`,
+    async () => (await tern('exec', name, '--', 'cat', '/tmp/ready')).code === 0 || undefined,
+  );
+}
+
 /** Compiles one C file into a static program (it runs in a rootfs without libc). */
 export async function buildStatic(src: string, out: string): Promise<void> {
   const r = await sh(['gcc', '-static', '-O2', '-o', out, src]);

@@ -1,9 +1,10 @@
 // tern-shim exec: runs a command inside a running container, confined as
 // the container's own processes are (shim-confine.c), for `tern exec`.
 //
-//   tern-shim exec --pid PID [--cap-add CAP]... [--no-seccomp 1] -- CMD [ARGS...]
+//   tern-shim exec --pid PID [--cap-add CAP]... [--no-seccomp 1] [--cgroup PROCS_FILE]... -- CMD [ARGS...]
 //
-// Enters the ipc, uts, net, pid and mount namespaces of PID (the
+// Joins the container's cgroups (each --cgroup names a cgroup.procs file,
+// so the command counts against the container's limits), enters the ipc, uts, net, pid and mount namespaces of PID (the
 // container's init), forks so that the command is in the container's pid
 // namespace, drops capabilities there and execs. Exits with the command's
 // status (128 + signal if it was killed); the command dies with the shim.
@@ -46,6 +47,14 @@ int do_exec(int argc, char **argv)
 			if (cap < 0)
 				usage("--cap-add: unknown capability");
 			add |= 1ULL << cap;
+		} else if (!strcmp(a, "--cgroup")) {
+			const char *procs = argv[++i];
+			int fd = open(procs, O_WRONLY | O_CLOEXEC);
+			if (fd < 0 || write(fd, "0", 1) != 1) {
+				fprintf(stderr, "tern-shim exec: cannot join cgroup %s: %s\n", procs, strerror(errno));
+				return 126;
+			}
+			close(fd);
 		} else if (!strcmp(a, "--no-seccomp")) {
 			no_seccomp = strcmp(argv[++i], "0") != 0;
 		} else

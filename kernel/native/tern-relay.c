@@ -27,6 +27,11 @@
 // short is caught too. tern-relay exits with the command's status; SIGTERM
 // and SIGINT are passed on to it.
 //
+// With TERN_RELAY_HOLD=stdin the command starts only once `go` arrives on
+// stdin (anything else, or end of file, ends the relay): the target of a
+// post-copy move opens its page stream while the source dumps, but starts
+// CRIU's lazy-pages daemon only when the images it needs have arrived.
+//
 // A peer that stops acknowledging (a cut link, a dead host) ends the stream
 // after $TERN_RELAY_TIMEOUT_MS (default 30000) instead of the kernel's many
 // minutes of retransmissions (TCP_USER_TIMEOUT): CRIU then fails, and a dump
@@ -393,6 +398,23 @@ int main(int argc, char **argv) {
 	if (sending) present(cred);
 	else admit(cred);
 	no_timeouts(net);
+	/* Held: the stream is open and admitted, the command waits for `go` on stdin. */
+	const char *hold = getenv("TERN_RELAY_HOLD");
+	if (hold && !strcmp(hold, "stdin")) {
+		char line[8] = "";
+		size_t got = 0;
+		while (got < sizeof line - 1) {
+			ssize_t r = read(0, line + got, 1);
+			if (r < 0 && errno == EINTR) continue;
+			if (r <= 0 || line[got] == '\n') break;
+			got++;
+		}
+		line[got] = 0;
+		if (strcmp(line, "go") != 0) {
+			fprintf(stderr, "tern-relay: released without starting the command\n");
+			return 125;
+		}
+	}
 
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) die("socketpair");

@@ -11,6 +11,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { TernError } from '../../core/errors.js';
+import type { CgroupRoot, ContainerCgroups, Limits } from '../../kernel/cgroups.js';
 import type {
   CheckpointEngine,
   DumpHooks,
@@ -192,7 +193,37 @@ export class SimEngine implements CheckpointEngine {
   }
 }
 
+/** Container cgroups kept in memory: their limits, per name. */
+export class SimCgroups implements ContainerCgroups {
+  readonly groups = new Map<string, Limits>();
+  async init(): Promise<undefined> {
+    return undefined;
+  }
+  async create(name: string, limits: Limits): Promise<void> {
+    this.groups.set(name, { ...limits });
+  }
+  async enter(name: string): Promise<void> {
+    if (!this.groups.has(name)) throw new TernError('INTERNAL', `no cgroup ${name}`);
+  }
+  async read(name: string): Promise<Limits | undefined> {
+    return this.groups.get(name);
+  }
+  procs(name: string): string[] {
+    return [`/sim/${name}/cgroup.procs`];
+  }
+  roots(name: string): CgroupRoot[] {
+    return [{ path: `/sim/${name}` }];
+  }
+  async remove(name: string): Promise<void> {
+    this.groups.delete(name);
+  }
+  async list(): Promise<string[]> {
+    return [...this.groups.keys()];
+  }
+}
+
 export class SimHost implements HostRuntime {
+  readonly cgroups = new SimCgroups();
   constructor(private readonly w: WorldLink) {}
 
   launch(spec: ContainerLaunch, net: ContainerNet): Promise<{ pid: number; shimPid: number }> {

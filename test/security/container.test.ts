@@ -15,10 +15,10 @@ import {
   migrate,
   ownsTestbed,
   ROOT,
+  runReady,
   sh,
   tern,
   up,
-  waitFor,
 } from '../../deploy/testbed/driver.js';
 import { requirePrivileges } from '../lib/privileges.js';
 
@@ -66,23 +66,11 @@ describe('the container boundary (privileged)', function () {
     const rootfs = join(work, 'rootfs');
     await cp(BASE_ROOTFS, rootfs, { recursive: true, verbatimSymlinks: true });
     await buildStatic(join(ROOT, 'test/fixtures/syscalls.c'), join(rootfs, 'bin', 'syscalls'));
-    const r = await tern(
-      'run',
-      '--host',
+    await runReady(
       'hostA',
-      '--name',
       NAME,
-      '--rootfs',
-      rootfs,
-      '--',
-      '/bin/sh',
-      '-c',
+      ['--rootfs', rootfs],
       `(${ATTEMPTS}) > /tmp/attempts 2>/dev/null; cp /bin/busybox /tmp/suid; chmod 4755 /tmp/suid; touch /tmp/ready; while :; do sleep 1; done`,
-    );
-    assert.equal(r.code, 0, r.stderr);
-    await waitFor(
-      'the container to be ready',
-      async () => (await tern('exec', NAME, '--', 'cat', '/tmp/ready')).code === 0 || undefined,
     );
   });
 

@@ -15,6 +15,8 @@ export interface Container {
   'created_ms'?: (number | string | Long);
   'cap_add'?: (string)[];
   'no_seccomp'?: (boolean);
+  'memory_limit'?: (number | string | Long);
+  'pids_limit'?: (number);
 }
 
 export interface Container__Output {
@@ -30,4 +32,6 @@ export interface Container__Output {
   'created_ms': (string);
   'cap_add': (string)[];
   'no_seccomp': (boolean);
+  'memory_limit': (string);
+  'pids_limit': (number);
 }

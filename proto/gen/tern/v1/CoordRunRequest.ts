@@ -1,5 +1,6 @@
 // Original file: proto/tern.proto
 
+import type { Long } from '@grpc/proto-loader';
 
 export interface CoordRunRequest {
   'host'?: (string);
@@ -11,6 +12,8 @@ export interface CoordRunRequest {
   'env'?: (string)[];
   'cap_add'?: (string)[];
   'no_seccomp'?: (boolean);
+  'memory_limit'?: (number | string | Long);
+  'pids_limit'?: (number);
 }
 
 export interface CoordRunRequest__Output {
@@ -23,4 +26,6 @@ export interface CoordRunRequest__Output {
   'env': (string)[];
   'cap_add': (string)[];
   'no_seccomp': (boolean);
+  'memory_limit': (string);
+  'pids_limit': (number);
 }

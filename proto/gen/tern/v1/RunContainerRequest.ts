@@ -1,5 +1,6 @@
 // Original file: proto/tern.proto
 
+import type { Long } from '@grpc/proto-loader';
 
 export interface RunContainerRequest {
   'name'?: (string);
@@ -10,6 +11,8 @@ export interface RunContainerRequest {
   'env'?: (string)[];
   'cap_add'?: (string)[];
   'no_seccomp'?: (boolean);
+  'memory_limit'?: (number | string | Long);
+  'pids_limit'?: (number);
 }
 
 export interface RunContainerRequest__Output {
@@ -21,4 +24,6 @@ export interface RunContainerRequest__Output {
   'env': (string)[];
   'cap_add': (string)[];
   'no_seccomp': (boolean);
+  'memory_limit': (string);
+  'pids_limit': (number);
 }
