@@ -247,8 +247,9 @@ export class Agent {
     const log = this.log;
     const host = this.opts.host;
     return {
-      Check: handleUnary(log, async () => {
+      Check: handleUnary(log, async (req) => {
         const info = await this.engineInfo();
+        const postcopy = req.postcopy && info.ok ? await this.engine.postcopyReady() : undefined;
         const cpu = await this.cpuinfo();
         const fs = await statfs(this.opts.stateDir);
         return {
@@ -260,6 +261,7 @@ export class Agent {
           free_bytes: fs.bavail * fs.bsize,
           bridge: this.opts.bridge,
           cpuinfo_b64: cpu.toString('base64'),
+          postcopy_error: postcopy ?? '',
         };
       }),
       ListContainers: handleUnary(log, async () => ({
@@ -339,6 +341,7 @@ export class Agent {
           ctl.signal,
           req.pages_to || undefined,
           req.target_host || undefined,
+          req.postcopy,
         );
         return {
           container: toWire(host, r.container),
@@ -374,6 +377,7 @@ export class Agent {
           cpu,
           checkCredential(req.credential),
           req.source_host || undefined,
+          req.postcopy,
         );
         return { veth };
       }),
@@ -431,6 +435,10 @@ export class Agent {
         container: toWire(host, await this.handoff.resume(req.migration_id)),
       })),
       Commit: handleUnary(log, async (req) => ({ source_gone: await this.handoff.commit(req.migration_id) })),
+      PagesStatus: handleUnary(log, async (req) => {
+        const r = await this.handoff.pagesStatus(req.migration_id, req.wait_ms);
+        return { done: r.done, moved_bytes: r.moved, lost: !!r.lost, error: r.lost ?? '' };
+      }),
       Abort: handleUnary(log, async (req) => {
         const r = await this.handoff.abort(req.migration_id);
         return { resumed_source: r.resumedSource, cleaned_target: r.cleanedTarget };

@@ -53,6 +53,7 @@ import { checkStop, cleanupAll, Interrupted, isStopping, onCleanup, requestStop 
 import {
   FROM,
   IDLE,
+  POSTCOPY_SIZES,
   RUNS,
   runsFor,
   SHIM,
@@ -102,7 +103,7 @@ async function useTestbed(): Promise<boolean> {
 
 /** The runs of one case; a failed run is recorded and the others go on. */
 async function runCase(mib: number, kind: string, setup: PlainSetup): Promise<CaseResult> {
-  const c: CaseResult = { mib, kind, runs: [], failures: [] };
+  const c: CaseResult = { mib, kind, mode: 'stop-and-copy', runs: [], failures: [] };
   const runs = runsFor(mib);
   for (let i = 0; i < runs; i++) {
     checkStop();
@@ -127,11 +128,36 @@ async function runCase(mib: number, kind: string, setup: PlainSetup): Promise<Ca
       continue;
     }
     c.runs.push({ tern: tr, ...pr });
-    const f = (x: number | undefined) => (x === undefined ? '?' : x.toFixed(0));
     log(
-      `${mib} MiB ${kind} run ${i + 1}/${runs}: tern ${f(tr.downtimeMs)} ms, plain ${f(pr.plain.downtimeMs)} ms, ` +
-        `in place ${f(pr.inPlace.totalMs)} ms (${((Date.now() - t0) / 1000).toFixed(0)} s)`,
+      `${mib} MiB ${kind} run ${i + 1}/${runs}: tern ${f0(tr.downtimeMs)} ms, plain ${f0(pr.plain.downtimeMs)} ms, ` +
+        `in place ${f0(pr.inPlace.totalMs)} ms (${((Date.now() - t0) / 1000).toFixed(0)} s)`,
     );
+  }
+  return c;
+}
+
+const f0 = (x: number | undefined) => (x === undefined ? '?' : x.toFixed(0));
+
+/** Post-copy runs of one size: tern only (the stop-and-copy case of the size holds the baselines). */
+async function runPostcopyCase(mib: number, rootfs: string): Promise<CaseResult> {
+  const kind = 'random';
+  const c: CaseResult = { mib, kind, mode: 'postcopy', runs: [], failures: [] };
+  const runs = runsFor(mib);
+  for (let i = 0; i < runs; i++) {
+    checkStop();
+    const t0 = Date.now();
+    try {
+      const tr = await ternRun(mib, kind, `${mib}p-${i}`, rootfs, 'postcopy');
+      c.runs.push({ tern: tr });
+      log(
+        `${mib} MiB ${kind} postcopy run ${i + 1}/${runs}: tern ${f0(tr.downtimeMs)} ms, ` +
+          `last page ${f0(tr.pagesDoneMs)} ms after the resume (${((Date.now() - t0) / 1000).toFixed(0)} s)`,
+      );
+    } catch (e) {
+      if (e instanceof Interrupted || isStopping()) throw e;
+      log(`${mib} MiB ${kind} postcopy run ${i + 1}/${runs} failed: ${(e as Error).message}`);
+      c.failures.push((e as Error).message);
+    }
   }
   return c;
 }
@@ -186,6 +212,7 @@ async function main(): Promise<void> {
   // An idle container (a heartbeat, a few MiB): what a move costs beyond CRIU's own work.
   if (IDLE) cases.push(await runCase(0, 'idle', setup));
   for (const mib of SIZES) for (const kind of VARIANTS) cases.push(await runCase(mib, kind, setup));
+  for (const mib of POSTCOPY_SIZES) cases.push(await runPostcopyCase(mib, setup.rootfs));
 
   const seconds = (Date.now() - began) / 1000;
   const results = {

@@ -28,6 +28,19 @@ export const VARIANTS = (process.env.BENCH_VARIANTS ?? 'random,half').split(',')
   return v;
 });
 export const TCP_MIB = intEnv('BENCH_TCP_MIB', 512);
+/**
+ * Post-copy cases (random memory, tern only: their baselines are the
+ * stop-and-copy cases of the same size in the same run); BENCH_POSTCOPY=
+ * (empty) skips them.
+ */
+export const POSTCOPY_SIZES = (process.env.BENCH_POSTCOPY ?? '256,1024')
+  .split(',')
+  .filter((s) => s.trim())
+  .map((s) => {
+    const n = Number(s.trim());
+    if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_POSTCOPY: bad size ${JSON.stringify(s)} (MiB)`);
+    return n;
+  });
 /** The idle case (a heartbeat only, a few MiB) runs first unless BENCH_IDLE=0. */
 export const IDLE = process.env.BENCH_IDLE !== '0';
 export const WARMUP = process.env.BENCH_WARMUP !== '0';

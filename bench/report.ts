@@ -36,13 +36,16 @@ export function cell(s: Spread | undefined, digits: number): string {
 
 export interface CaseRun {
   tern: TernRun;
-  plain: PlainRun;
-  inPlace: InPlaceRun;
+  /** The baselines; a post-copy case has none (the stop-and-copy case of its size has them). */
+  plain?: PlainRun;
+  inPlace?: InPlaceRun;
 }
 
 export interface CaseResult {
   mib: number;
   kind: string;
+  /** How tern moved the memory in this case. */
+  mode: TernRun['mode'];
   runs: CaseRun[];
   failures: string[];
 }
@@ -60,21 +63,22 @@ function rows(tcp: number | undefined): [string, number, (r: CaseRun) => number 
     ['  transferring (ms)', 0, (r) => r.tern.phases.transferring],
     ['  restoring (ms)', 0, (r) => r.tern.phases.restoring],
     ['  commit + resume (ms)', 0, (r) => (r.tern.phases.committing ?? 0) + (r.tern.phases.committed ?? 0)],
+    ['post-copy: last page after the resume (ms)', 0, (r) => r.tern.pagesDoneMs],
     ['tern image (MiB)', 1, (r) => r.tern.imageBytes / MIB],
     ['tern wire (MiB)', 1, (r) => r.tern.wireBytes / MIB],
     ['peak RSS coordinator (MiB)', 0, (r) => r.tern.peakRssMiB.coordinator],
     [`peak RSS agent ${FROM} (MiB)`, 0, (r) => r.tern.peakRssMiB[FROM]],
     [`peak RSS agent ${TO} (MiB)`, 0, (r) => r.tern.peakRssMiB[TO]],
-    ['plain downtime, heartbeat (ms)', 0, (r) => r.plain.downtimeMs],
-    ['plain pipeline, dump->running (ms)', 0, (r) => r.plain.pipelineMs],
-    ['  criu dump (ms)', 0, (r) => r.plain.dumpMs],
-    ['  tar|lz4 -> TCP -> untar (ms)', 0, (r) => r.plain.copyMs],
-    ['  criu restore (ms)', 0, (r) => r.plain.restoreMs],
-    ['in place dump + restore (ms)', 0, (r) => r.inPlace.totalMs],
-    ['  criu dump (ms)', 0, (r) => r.inPlace.dumpMs],
-    ['  criu restore (ms)', 0, (r) => r.inPlace.restoreMs],
-    ['RATIO tern / plain downtime', 2, (r) => ratio(r.tern.downtimeMs, r.plain.downtimeMs)],
-    ['RATIO tern / in-place dump+restore', 2, (r) => ratio(r.tern.downtimeMs, r.inPlace.totalMs)],
+    ['plain downtime, heartbeat (ms)', 0, (r) => r.plain?.downtimeMs],
+    ['plain pipeline, dump->running (ms)', 0, (r) => r.plain?.pipelineMs],
+    ['  criu dump (ms)', 0, (r) => r.plain?.dumpMs],
+    ['  tar|lz4 -> TCP -> untar (ms)', 0, (r) => r.plain?.copyMs],
+    ['  criu restore (ms)', 0, (r) => r.plain?.restoreMs],
+    ['in place dump + restore (ms)', 0, (r) => r.inPlace?.totalMs],
+    ['  criu dump (ms)', 0, (r) => r.inPlace?.dumpMs],
+    ['  criu restore (ms)', 0, (r) => r.inPlace?.restoreMs],
+    ['RATIO tern / plain downtime', 2, (r) => ratio(r.tern.downtimeMs, r.plain?.downtimeMs)],
+    ['RATIO tern / in-place dump+restore', 2, (r) => ratio(r.tern.downtimeMs, r.inPlace?.totalMs)],
     ['bytes through the coordinator', 0, (r) => r.tern.coordinatorBytes],
     ['chunk stream (MiB/s raw)', 0, (r) => r.tern.chunkMiBps],
     ['RATIO chunk stream / raw TCP', 2, (r) => ratio(r.tern.chunkMiBps, tcp)],
@@ -82,7 +86,12 @@ function rows(tcp: number | undefined): [string, number, (r: CaseRun) => number 
 }
 
 function table(cases: CaseResult[], tcp: number | undefined): string {
-  const header = ['', ...cases.map((c) => `${c.mib} MiB ${c.kind}, ${c.runs.length} runs`)];
+  const header = [
+    '',
+    ...cases.map(
+      (c) => `${c.mib} MiB ${c.kind}${c.mode === 'postcopy' ? ' postcopy' : ''}, ${c.runs.length} runs`,
+    ),
+  ];
   const body = rows(tcp).map(([label, digits, f]) => [
     label,
     ...cases.map((c) => cell(spread(c.runs.map(f)), digits)),

@@ -79,6 +79,9 @@ export function summary(m: Migration__Output): string {
   return (
     `migrated ${m.container} ${m.from} -> ${m.to} in ${total} s: downtime ${m.downtime_ms} ms, ` +
     `${mib(Number(m.raw_bytes))} moved, ${mib(Number(m.wire_bytes))} on the wire ` +
-    `(dump ${m.dump_ms} ms, transfer ${m.transfer_ms} ms, restore ${m.restore_ms} ms)`
+    `(dump ${m.dump_ms} ms, transfer ${m.transfer_ms} ms, restore ${m.restore_ms} ms)` +
+    (m.mode === 'postcopy'
+      ? `; memory ${mib(Number(m.pages_moved_bytes))} followed in ${m.pages_done_ms} ms after the resume`
+      : '')
   );
 }

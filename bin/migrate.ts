@@ -5,16 +5,28 @@ import type { Migration__Output } from '../proto/index.js';
 import { unary } from '../proto/rpc.js';
 import { connect, fail, follow, summary } from './cli.js';
 
-const USAGE = 'usage: migrate [--from HOST] --to HOST [--coordinator ADDR] CONTAINER';
+const USAGE = `usage: migrate [--from HOST] --to HOST [--mode stop-and-copy|postcopy] [--coordinator ADDR] CONTAINER
+
+  --mode stop-and-copy  (default) every memory page moves while the container is frozen:
+                        the pause grows with its memory, and until the commit point any
+                        failure leaves it running on the source.
+  --mode postcopy       the container is frozen only while everything but its memory moves;
+                        it runs on the target at once and its pages follow, on demand and
+                        in the background. The risk: from the resume until the last page
+                        has arrived (phase "pulling") the container depends on the source
+                        host. If the source's page server, the source host or the path
+                        between them dies then, the container cannot go on: tern kills the
+                        target's copy and reports the migration failed, the container lost.`;
 
 async function main() {
-  let values: { from?: string; to?: string; coordinator?: string; help?: boolean };
+  let values: { from?: string; to?: string; mode?: string; coordinator?: string; help?: boolean };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
       options: {
         from: { type: 'string' },
         to: { type: 'string' },
+        mode: { type: 'string' },
         coordinator: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -34,7 +46,7 @@ async function main() {
     m = await unary(
       client,
       client.StartMigration,
-      { container: positionals[0], from: values.from ?? '', to: values.to },
+      { container: positionals[0], from: values.from ?? '', to: values.to, mode: values.mode ?? '' },
       { timeoutMs: 60_000, what: 'migrate' },
     );
   } catch (e) {
@@ -62,7 +74,11 @@ async function main() {
     return;
   }
   const where =
-    end.phase === 'aborted' ? `; ${end.container} keeps running on ${end.from}` : ` (phase ${end.phase})`;
+    end.phase === 'aborted'
+      ? `; ${end.container} keeps running on ${end.from}`
+      : end.phase === 'failed'
+        ? ''
+        : ` (phase ${end.phase})`;
   fail('migrate', `${end.error || 'migration did not complete'}${where}`);
 }
 

@@ -11,7 +11,11 @@ async function main() {
   process.umask(0o077);
   const opts = agentOptions(process.argv.slice(2));
   const log = daemonLogger('tern-agent', opts.logLevel).child({ host: opts.host });
-  const engine = new CriuEngine({ criuPath: opts.criu, shimPath: opts.shim });
+  const engine = new CriuEngine({
+    criuPath: opts.criu,
+    shimPath: opts.shim,
+    onNotice: (message) => log.warn(message),
+  });
   const agent = new Agent(opts, engine, log);
   await agent.start();
   const shutdown = async (sig: string) => {

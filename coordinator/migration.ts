@@ -213,6 +213,10 @@ export class MigrationRunner {
           signal: ctl.signal,
           source,
           credential,
+          report: (patch) => {
+            Object.assign(m, patch);
+            this.emit(m);
+          },
         });
         // A cancel that came while the step ran wins, as long as the step did not pass the commit point.
         if (ctl.signal.aborted && abortable(phase)) throw ctl.signal.reason;

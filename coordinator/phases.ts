@@ -5,9 +5,14 @@
 // coordinator does in each phase is the step table of the migration's mode
 // (steps.ts); see docs/design.md for the protocol.
 
-/** How memory moves. A mode is a step table over these phases. */
-export type Mode = 'stop-and-copy';
-export const MODES: readonly Mode[] = ['stop-and-copy'];
+/**
+ * How memory moves. A mode is a step table over these phases. stop-and-copy:
+ * every page moves while the tree is frozen. postcopy: the tree is frozen
+ * only for everything but its memory; pages follow after it runs on the
+ * target, which depends on the source until the last one is in.
+ */
+export type Mode = 'stop-and-copy' | 'postcopy';
+export const MODES: readonly Mode[] = ['stop-and-copy', 'postcopy'];
 
 export type Phase =
   /** Nothing frozen. Checking hosts, engine, CPU, space, names. */
@@ -22,8 +27,21 @@ export type Phase =
   | 'committing'
   /** Source confirmed its tree is gone; target tree exists, stopped. */
   | 'committed'
+  /**
+   * Post-copy: the target tree runs, its memory pages still arrive from the
+   * source, which it depends on until the last one is in. (Post-copy goes
+   * transferring -> committing -> committed -> pulling: the restore needs
+   * pages, which the source serves only past the commit point.)
+   */
+  | 'pulling'
   /** Target tree runs: the container lives on the target only. */
   | 'done'
+  /**
+   * Post-copy, past the commit point: pages could not arrive any more (the
+   * source's page server or the path to it died). The target's copy was
+   * killed: the container is lost.
+   */
+  | 'failed'
   /** Undoing: target copy being removed, source tree being unfrozen. */
   | 'aborting'
   /** The container runs on the source as before; the target holds nothing. */
@@ -32,16 +50,20 @@ export type Phase =
 export const NEXT: Record<Phase, readonly Phase[]> = {
   preflight: ['dumping', 'aborting'],
   dumping: ['transferring', 'aborting'],
-  transferring: ['restoring', 'aborting'],
+  // Post-copy commits before the restore: restoring needs pages the source
+  // serves only once it has let its tree go.
+  transferring: ['restoring', 'committing', 'aborting'],
   restoring: ['committing', 'aborting'],
   committing: ['committed'],
-  committed: ['done'],
+  committed: ['done', 'pulling', 'failed'],
+  pulling: ['done', 'failed'],
   done: [],
+  failed: [],
   aborting: ['aborted'],
   aborted: [],
 };
 
-export const TERMINAL: readonly Phase[] = ['done', 'aborted'];
+export const TERMINAL: readonly Phase[] = ['done', 'aborted', 'failed'];
 
 export function canTransition(from: Phase, to: Phase): boolean {
   return NEXT[from].includes(to);

@@ -35,6 +35,8 @@ export interface StepContext {
    * only: a restarted coordinator aborts every migration that could still need it.
    */
   credential?: string;
+  /** Shows progress within the phase to watchers (kept in memory, not persisted). */
+  report?(patch: Partial<MigrationRecord>): void;
 }
 
 /** Where a step leads: the next phase, and what to persist with it. */
@@ -74,19 +76,27 @@ const HOLD_MARGIN_MS = 15_000;
 /** Room for the rootfs to grow between the estimate and the freeze, and for tar's headers. */
 const ROOTFS_SLACK = 256 << 20;
 
-const preflight: Step = {
+const preflight = (postcopy: boolean): Step => ({
   onRestart: 'abort',
   async run({ m, fleet, log, signal, source, credential }) {
     if (!source) throw precondition(`migration ${m.id} has no source container record to start from`);
+    if (postcopy && !(credential && fleet.dataAddress(m.from) && fleet.dataAddress(m.to)))
+      throw precondition(
+        `post-copy needs the data channels of both agents (${m.from} and ${m.to}); one of them registered none`,
+      );
     const src = fleet.agent(m.from);
     const dst = fleet.agent(m.to);
     const [sc, dc, est] = await Promise.all([
-      unary(src, src.Check, {}, { timeoutMs: T.check, what: m.from, signal }),
-      unary(dst, dst.Check, {}, { timeoutMs: T.check, what: m.to, signal }),
+      unary(src, src.Check, { postcopy }, { timeoutMs: T.check, what: m.from, signal }),
+      unary(dst, dst.Check, { postcopy }, { timeoutMs: T.check, what: m.to, signal }),
       unary(src, src.Estimate, { name: m.container }, { timeoutMs: T.estimate, what: m.from, signal }),
     ]);
     if (!sc.criu_ok) throw precondition(`${m.from}: ${sc.criu_error}`);
     if (!dc.criu_ok) throw precondition(`${m.to}: ${dc.criu_error}`);
+    if (sc.postcopy_error)
+      throw precondition(`${m.from} cannot take part in a post-copy move: ${sc.postcopy_error}`);
+    if (dc.postcopy_error)
+      throw precondition(`${m.to} cannot take part in a post-copy move: ${dc.postcopy_error}`);
     const memoryBytes = Number(est.memory_bytes);
     const rootfsBytes = Number(est.rootfs_bytes);
     const prep = await unary(
@@ -99,6 +109,7 @@ const preflight: Step = {
         source_cpuinfo_b64: sc.cpuinfo_b64,
         credential: credential ?? '',
         source_host: m.from,
+        postcopy,
       },
       { timeoutMs: T.prepare, what: m.to, signal },
     );
@@ -134,9 +145,9 @@ const preflight: Step = {
       detail: `memory ${memoryBytes} bytes, rootfs ${rootfsBytes} bytes${precopy}`,
     };
   },
-};
+});
 
-const dumping: Step = {
+const dumping = (postcopy: boolean): Step => ({
   onRestart: 'abort',
   async run({ m, fleet, signal, credential }) {
     const src = fleet.agent(m.from);
@@ -151,6 +162,7 @@ const dumping: Step = {
         // Pages go straight to the target's page server when it has a data channel.
         pages_to: credential ? (fleet.dataAddress(m.to) ?? '') : '',
         target_host: m.to,
+        postcopy,
       },
       { timeoutMs: T.dump, what: m.from, signal },
     );
@@ -167,10 +179,12 @@ const dumping: Step = {
         `${dump.image_files} image files, ${dump.image_bytes} bytes` +
         (Number(dump.pages_bytes) > 0
           ? `; ${dump.pages_bytes} bytes of pages sent to ${m.to} during the dump`
-          : ''),
+          : postcopy
+            ? '; memory pages stay on the source until the container runs on the target'
+            : ''),
     };
   },
-};
+});
 
 const transferring: Step = {
   onRestart: 'abort',
@@ -216,15 +230,35 @@ const restoring: Step = {
       { migration_id: m.id },
       { timeoutMs: T.restore, what: m.to, signal },
     );
-    // The next record is the commit point: once it is durable the source is
-    // told to kill. A hold about to give up would resume the source instead,
-    // and the commit could never finish: abort while that is still safe.
-    if (m.holdUntilMs && Date.now() > m.holdUntilMs - HOLD_MARGIN_MS)
-      throw new TernError(
-        'DEADLINE_EXCEEDED',
-        `the source's hold on ${m.from} ends at ${new Date(m.holdUntilMs).toISOString()}: too late to commit (raise the agent's --orphan-timeout-sec for moves this long)`,
-      );
+    checkHold(m);
     return { to: 'committing', patch: { restoreMs: Date.now() - t0 } };
+  },
+};
+
+/**
+ * Before the commit record: once it is durable the source is told to kill.
+ * A hold about to give up would resume the source instead, and the commit
+ * could never finish: abort while that is still safe.
+ */
+function checkHold(m: Readonly<MigrationRecord>): void {
+  if (m.holdUntilMs && Date.now() > m.holdUntilMs - HOLD_MARGIN_MS)
+    throw new TernError(
+      'DEADLINE_EXCEEDED',
+      `the source's hold on ${m.from} ends at ${new Date(m.holdUntilMs).toISOString()}: too late to commit (raise the agent's --orphan-timeout-sec for moves this long)`,
+    );
+}
+
+/**
+ * Post-copy: the images are verified on the target; the commit comes next,
+ * before the restore. The restore touches memory pages, which the source
+ * serves only once it has let its frozen tree go.
+ */
+const transferThenCommit: Step = {
+  onRestart: 'abort',
+  async run(ctx) {
+    const adv = await transferring.run(ctx);
+    checkHold(ctx.m);
+    return { ...adv, to: 'committing' };
   },
 };
 
@@ -249,6 +283,69 @@ const committed: Step = {
       patch: { downtimeMs, error: undefined },
       detail: downtimeMs !== undefined ? `downtime ${downtimeMs} ms` : undefined,
     };
+  },
+};
+
+/**
+ * Post-copy, past the commit point: the target restores its tree (its page
+ * faults served from the source, whose tree is gone) and runs it at once;
+ * the rest of the memory follows. A target whose pages can no longer arrive,
+ * or whose restore failed, says so (DATA_LOSS): the container is lost, and
+ * the migration fails.
+ */
+const restoreAndResume: Step = {
+  onRestart: 'retry',
+  async run({ m, fleet }) {
+    const dst = fleet.agent(m.to);
+    const t0 = Date.now();
+    try {
+      await unary(dst, dst.RestoreStopped, { migration_id: m.id }, { timeoutMs: T.restore, what: m.to });
+      await unary(dst, dst.Resume, { migration_id: m.id }, { timeoutMs: T.resume, what: m.to });
+    } catch (e) {
+      if (e instanceof TernError && e.code === 'DATA_LOSS')
+        return { to: 'failed', patch: { error: e.message }, detail: e.message };
+      throw e;
+    }
+    const now = Date.now();
+    const downtimeMs = m.frozenAtMs ? now - m.frozenAtMs : undefined;
+    return {
+      to: 'pulling',
+      patch: { downtimeMs, restoreMs: now - t0, resumedAtMs: now, error: undefined },
+      detail: `downtime ${downtimeMs ?? '?'} ms; the container runs on ${m.to}, its memory follows from ${m.from}`,
+    };
+  },
+};
+
+/** How long one PagesStatus call may wait for the end before it reports progress. */
+const PAGES_POLL_MS = 1000;
+
+/** Post-copy: until the last page is in, the container depends on its source host. */
+const pulling: Step = {
+  onRestart: 'retry',
+  async run({ m, fleet, report }) {
+    const dst = fleet.agent(m.to);
+    for (;;) {
+      const r = await unary(
+        dst,
+        dst.PagesStatus,
+        { migration_id: m.id, wait_ms: PAGES_POLL_MS },
+        { timeoutMs: PAGES_POLL_MS + T.resume, what: m.to },
+      );
+      const moved = Number(r.moved_bytes);
+      if (r.lost) {
+        const error = `memory pages stopped arriving from ${m.from} after ${moved} bytes (${r.error}); the container on ${m.to} was killed: it is lost`;
+        return { to: 'failed', patch: { error, pagesMovedBytes: moved }, detail: error };
+      }
+      if (r.done) {
+        const pagesDoneMs = Date.now() - (m.resumedAtMs ?? Date.now());
+        return {
+          to: 'done',
+          patch: { pagesMovedBytes: moved, pagesDoneMs, error: undefined },
+          detail: `every page arrived: ${moved} bytes, ${pagesDoneMs} ms after the resume`,
+        };
+      }
+      report?.({ pagesMovedBytes: moved });
+    }
   },
 };
 
@@ -294,18 +391,35 @@ const ended: Step = {
 export type StepTable = Readonly<Record<Phase, Step>>;
 
 const STOP_AND_COPY: StepTable = {
-  preflight,
-  dumping,
+  preflight: preflight(false),
+  dumping: dumping(false),
   transferring,
   restoring,
   committing,
   committed,
+  pulling: ended,
   done: ended,
+  failed: ended,
   aborting,
   aborted: ended,
 };
 
-const TABLES: Readonly<Record<Mode, StepTable>> = { 'stop-and-copy': STOP_AND_COPY };
+/**
+ * Post-copy: as stop-and-copy, except that the dump leaves the memory pages
+ * on the source, the commit comes before the restore (which needs pages the
+ * source serves only then), the target runs its tree as soon as it is
+ * restored, and the pages follow (pulling) until the last one is in.
+ */
+const POSTCOPY: StepTable = {
+  ...STOP_AND_COPY,
+  preflight: preflight(true),
+  dumping: dumping(true),
+  transferring: transferThenCommit,
+  committed: restoreAndResume,
+  pulling,
+};
+
+const TABLES: Readonly<Record<Mode, StepTable>> = { 'stop-and-copy': STOP_AND_COPY, postcopy: POSTCOPY };
 
 export function stepsFor(mode: Mode): StepTable {
   const t = TABLES[mode];

@@ -43,6 +43,12 @@ export interface MigrationRecord {
   pagesBytes?: number;
   /** Image bytes the coordinator itself relayed (0 when the agents used their data channel). */
   coordinatorBytes?: number;
+  /** Post-copy: page stream bytes that arrived on the target after the resume (so far, while pulling). */
+  pagesMovedBytes?: number;
+  /** Post-copy: from the resume until the last page arrived. */
+  pagesDoneMs?: number;
+  /** Post-copy: when the target tree started to run. */
+  resumedAtMs?: number;
 }
 
 export interface HostRecord {

@@ -24,5 +24,8 @@ export function migrationToWire(m: MigrationRecord): Migration {
     rootfs_bytes: m.rootfsBytes ?? 0,
     image_bytes: m.imageBytes ?? 0,
     coordinator_bytes: m.coordinatorBytes ?? 0,
+    pages_moved_bytes: m.pagesMovedBytes ?? 0,
+    pages_total_bytes: m.mode === 'postcopy' ? (m.memoryBytes ?? 0) : 0,
+    pages_done_ms: m.pagesDoneMs ?? 0,
   };
 }

@@ -17,6 +17,7 @@ import type {
   DumpResult,
   EngineInfo,
   ImageProcess,
+  LazyPages,
   PageServerRequest,
   PageStream,
   RestoreRequest,
@@ -28,11 +29,14 @@ import { loadImageTypes, readImage } from './images.js';
 import { drainInFlight, gate, gateScript, IFNAME, ungate } from './inflight.js';
 import {
   defaultRelayPath,
+  followLazyPages,
+  LAZY_PS_FD,
   PS_FD,
   REFUSED,
   readLength,
   relayArgs,
   relayComplaint,
+  runLazyPages,
   runPageServer,
 } from './relay.js';
 import { isCriuFailure, restoreUnderShim } from './shim.js';
@@ -58,6 +62,8 @@ export interface CriuOptions {
    * (default 1000 ms). Whatever is still waiting then is left behind.
    */
   inFlightDrainMs?: number;
+  /** Told about changes the engine makes to the host (a raised limit). */
+  onNotice?: (message: string) => void;
 }
 
 /** Compares dotted versions numerically: -1, 0, 1. */
@@ -216,16 +222,23 @@ export class CriuEngine implements CheckpointEngine {
     // waits for the page server's "all received" before post-dump, so the
     // pages are all on the peer when the hold begins.
     const sentDigest = join(req.workDir, 'pages.sent');
+    // Post-copy: the pages stay in the dump's memory and go over the same
+    // stream after the verdict, as the target's lazy-pages daemon asks.
+    const pageArgs = req.lazy
+      ? ['--lazy-pages', '--ps-socket', String(LAZY_PS_FD)]
+      : ['--page-server', '--ps-socket', String(PS_FD)];
+    if (req.lazy && !req.pages)
+      throw new TernError('INVALID_ARGUMENT', 'a post-copy dump needs a page stream');
     const child = req.pages
       ? spawn(
           this.relayPath(),
-          relayArgs('send', sentDigest, req.pages.tls, [
-            this.opts.criuPath,
-            ...argv,
-            '--page-server',
-            '--ps-socket',
-            String(PS_FD),
-          ]),
+          relayArgs(
+            'send',
+            sentDigest,
+            req.pages.tls,
+            [this.opts.criuPath, ...argv, ...pageArgs],
+            req.lazy ? LAZY_PS_FD : PS_FD,
+          ),
           { stdio: ['ignore', 'ignore', 'pipe', req.pages.socket] },
         )
       : spawn(this.opts.criuPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -253,14 +266,16 @@ export class CriuEngine implements CheckpointEngine {
     const hookDone = gotReady.then(async () => {
       frozenAtMs = Date.now();
       try {
-        const pages = req.pages ? await readLength(sentDigest, 10_000) : undefined;
+        // Post-copy pages flow only after the verdict: no length yet.
+        const pages = req.pages && !req.lazy ? await readLength(sentDigest, 10_000) : undefined;
         await (hooks.postDump?.({ imagesDir: req.imagesDir, frozenAtMs, criuPid: child.pid ?? 0, pages }) ??
           Promise.resolve());
         verdict = 'kill';
       } catch {
         verdict = 'resume';
       }
-      await sendVerdict(hookDir, verdict);
+      const delivered = await sendVerdict(hookDir, verdict);
+      hooks.verdictSent?.(verdict, delivered);
     });
 
     const code = await Promise.race([exited, hookDone.then(() => exited)]);
@@ -298,6 +313,40 @@ export class CriuEngine implements CheckpointEngine {
     return runPageServer(this.opts.criuPath, this.relayPath(), req, signal);
   }
 
+  lazyPages(req: PageServerRequest): LazyPages {
+    return runLazyPages(this.opts.criuPath, this.relayPath(), req);
+  }
+
+  adoptLazyPages(workDir: string, pid: number): LazyPages {
+    return followLazyPages(workDir, pid);
+  }
+
+  private postcopy?: Promise<string | undefined>;
+
+  /**
+   * Post-copy needs userfaultfd (CRIU's uffd-noncoop feature) and, for a
+   * process without CAP_SYS_RESOURCE, a pipe size limit of at least 4 MiB:
+   * CRIU's lazy page transfer grows its pipes to that size and, when it
+   * cannot, fails later splicing into a pipe it never made. Such a host
+   * gets the limit raised (fs.pipe-max-size), once, with a log line.
+   */
+  postcopyReady(): Promise<string | undefined> {
+    this.postcopy ??= (async () => {
+      const c = await run([this.opts.criuPath, 'check', '--feature', 'uffd-noncoop'], { timeoutMs: 60_000 });
+      if (c.code !== 0)
+        return `this kernel lacks what CRIU's lazy pages need (criu check --feature uffd-noncoop: ${
+          (c.stderr.toString() + c.stdout.toString()).trim().split('\n').pop() ?? ''
+        })`;
+      return raisePipeLimit(this.opts.onNotice);
+    })();
+    const p = this.postcopy;
+    // A limit that could not be raised may be raised by the operator later: ask again next time.
+    void p.then((why) => {
+      if (why && this.postcopy === p) this.postcopy = undefined;
+    });
+    return p;
+  }
+
   decideOrphanHold(workDir: string, verdict: 'kill' | 'resume', waitMs?: number): Promise<boolean> {
     return decideOrphan(join(workDir, 'hold'), verdict, waitMs);
   }
@@ -330,6 +379,7 @@ export class CriuEngine implements CheckpointEngine {
       ...this.lockArgs(),
     ];
     if (req.tcpEstablished) argv.push('--tcp-established');
+    if (req.lazy) argv.push('--lazy-pages');
     for (const v of req.veths) argv.push('--external', `veth[${v.inner}]:${v.outer}@${v.bridge}`);
     // The source's cgroup paths become this host's; CRIU finds the cgroup
     // made with the limits and only moves the tasks in ("soft" mode).
@@ -409,4 +459,31 @@ export class CriuEngine implements CheckpointEngine {
       await rm(dir, { recursive: true, force: true });
     }
   }
+}
+
+/** What CRIU's lazy page transfer grows its pipes to (criu/page-pipe.c). */
+const LAZY_PIPE_BYTES = 4 << 20;
+const PIPE_MAX = '/proc/sys/fs/pipe-max-size';
+
+/** CAP_SYS_RESOURCE lets a process grow a pipe past fs.pipe-max-size. */
+async function hasSysResource(): Promise<boolean> {
+  const status = await readFile('/proc/self/status', 'utf8');
+  const eff = BigInt(`0x${/^CapEff:\s+([0-9a-f]+)/m.exec(status)?.[1] ?? '0'}`);
+  return ((eff >> 24n) & 1n) === 1n;
+}
+
+/** Raises fs.pipe-max-size to what lazy pages need, where that is needed; returns why it cannot. */
+async function raisePipeLimit(notice?: (message: string) => void): Promise<string | undefined> {
+  if (await hasSysResource()) return undefined;
+  const now = Number((await readFile(PIPE_MAX, 'utf8').catch(() => '0')).trim());
+  if (now >= LAZY_PIPE_BYTES) return undefined;
+  try {
+    await writeFile(PIPE_MAX, String(LAZY_PIPE_BYTES));
+  } catch (e) {
+    return `post-copy needs ${PIPE_MAX} >= ${LAZY_PIPE_BYTES} (it is ${now}, and this agent lacks CAP_SYS_RESOURCE) and it could not be raised: ${(e as Error).message}`;
+  }
+  notice?.(
+    `raised ${PIPE_MAX} from ${now} to ${LAZY_PIPE_BYTES}: CRIU's lazy page transfer needs pipes of that size and this agent lacks CAP_SYS_RESOURCE`,
+  );
+  return undefined;
 }

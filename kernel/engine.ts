@@ -47,6 +47,14 @@ export interface DumpRequest {
    * presents the credential before the dump starts.
    */
   pages?: { socket: Socket; tls: PageStreamTls };
+  /**
+   * Post-copy (needs `pages`): memory pages stay out of the images. After
+   * the 'kill' verdict the engine serves them over the page stream, as the
+   * target asks for them and in the background, and the dump ends once the
+   * target has them all. The frozen tree is not needed for that: the pages
+   * are held by the dump itself, so the caller may kill the tree at once.
+   */
+  lazy?: boolean;
 }
 
 /**
@@ -73,6 +81,11 @@ export interface DumpHooks {
     criuPid: number;
     pages?: PageStream;
   }): Promise<void>;
+  /**
+   * The verdict reached the hold (delivered false: nothing was waiting for
+   * it any more, the hold had given up and the tree runs on here).
+   */
+  verdictSent?(verdict: 'kill' | 'resume', delivered: boolean): void;
 }
 
 export interface DumpResult {
@@ -95,6 +108,8 @@ export interface RestoreRequest {
   exitFile?: string;
   /** The container's cgroup on this host (made beforehand, with its limits), in place of the source's. */
   cgroupRoots?: CgroupRoot[];
+  /** Post-copy: memory comes from the lazy-pages daemon (lazyPages, started first). */
+  lazy?: boolean;
 }
 
 export interface RestoreResult {
@@ -126,6 +141,28 @@ export interface PageServerRequest {
   tls: PageStreamTls;
 }
 
+/** The target's side of a post-copy page stream (CRIU's lazy-pages daemon behind tern-relay). */
+export interface LazyPages {
+  /**
+   * Starts the daemon once the images are complete (it reads them) and
+   * resolves when a lazy restore can connect to it. Calling it again
+   * returns the same promise.
+   */
+  start(): Promise<void>;
+  /** Bytes of the page stream that arrived so far. */
+  moved(): Promise<number>;
+  /**
+   * Settles when the daemon has exited: with the stream (every page
+   * arrived, whole), or rejected: pages are missing and a restored tree
+   * cannot go on.
+   */
+  done: Promise<PageStream>;
+  /** Ends the daemon (and so the stream). */
+  stop(): void;
+  /** The process that carries the stream (tern-relay), to follow it after an agent restart. */
+  pid: number;
+}
+
 export interface CheckpointEngine {
   check(): Promise<EngineInfo>;
   dump(req: DumpRequest, hooks: DumpHooks, signal?: AbortSignal): Promise<DumpResult>;
@@ -140,6 +177,23 @@ export interface CheckpointEngine {
    * them all, with what arrived (to compare with what the peer sent).
    */
   servePages(req: PageServerRequest, signal?: AbortSignal): Promise<PageStream>;
+  /**
+   * Takes a post-copy page stream over (the socket is authenticated as for
+   * servePages) and holds it until start(): the daemon that serves a lazy
+   * restore's page faults from it needs the images first.
+   */
+  lazyPages(req: PageServerRequest): LazyPages;
+  /**
+   * Follows a post-copy page stream that an earlier agent started (its
+   * tern-relay, pid, working in workDir): done settles when it ends.
+   */
+  adoptLazyPages(workDir: string, pid: number): LazyPages;
+  /**
+   * Whether post-copy can run on this host: undefined if it can, else why
+   * not. May raise the host's pipe size limit, which CRIU's lazy page
+   * transfer needs, and says so in its log.
+   */
+  postcopyReady(): Promise<string | undefined>;
   /** Restores detached and stopped: tasks exist, none runs until resumed. */
   restore(req: RestoreRequest, signal?: AbortSignal): Promise<RestoreResult>;
   /** The process tree recorded in an image set (pids as seen inside). */

@@ -77,6 +77,8 @@ export interface HostRuntime {
   startTime(pid: number): Promise<string | undefined>;
   /** Waits until pid is gone; returns whether it is. */
   waitGone(pid: number, timeoutMs: number): Promise<boolean>;
+  /** Waits until pid is gone or has begun to exit (it never runs again); returns whether it has. */
+  waitExiting(pid: number, timeoutMs: number): Promise<boolean>;
   /** SIGKILL, ignoring a process that is already gone. */
   kill(pid: number): void;
   /**

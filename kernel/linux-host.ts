@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { LinuxCgroups } from './cgroups.js';
 import { run, runOk } from './exec.js';
 import type { ContainerLaunch, ContainerNet, ExecConfinement, ExecResult, HostRuntime } from './host.js';
-import { alive, processTree, resumeTree, startTime, waitGone } from './proc.js';
+import { alive, exiting, processTree, resumeTree, startTime, waitGone } from './proc.js';
 import { launchContainer } from './shim.js';
 import { type WarmHold, warmMemory } from './warm.js';
 
@@ -95,6 +95,10 @@ export class LinuxHost implements HostRuntime {
 
   waitGone(pid: number, timeoutMs: number): Promise<boolean> {
     return waitGone(pid, timeoutMs);
+  }
+
+  waitExiting(pid: number, timeoutMs: number): Promise<boolean> {
+    return waitGone(pid, timeoutMs, exiting);
   }
 
   kill(pid: number): void {

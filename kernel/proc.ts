@@ -88,12 +88,31 @@ export async function resumeTree(
 }
 
 /** Waits until pid is gone (or a zombie) or the timeout passes; returns whether it is gone. */
-export async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
+export async function waitGone(
+  pid: number,
+  timeoutMs: number,
+  gone = async (p: number) => !(await alive(p)),
+) {
   const until = Date.now() + timeoutMs;
   // Every millisecond at first (a commit waits on this while the target's copy waits to run), then every 5.
   for (let i = 0; Date.now() < until; i++) {
-    if (!(await alive(pid))) return true;
+    if (await gone(pid)) return true;
     await new Promise((r) => setTimeout(r, i < 200 ? 1 : 5));
   }
-  return !(await alive(pid));
+  return gone(pid);
+}
+
+/** PF_EXITING in /proc/PID/stat's flags: the process has begun to exit and never runs again. */
+const PF_EXITING = 0x4;
+
+/**
+ * True once pid is gone, a zombie, or exiting. A pid namespace's init that
+ * was killed stays in its exit until every task of the namespace is reaped,
+ * which a tracer (CRIU serving a post-copy dump's pages) can hold off.
+ */
+export async function exiting(pid: number): Promise<boolean> {
+  if (!(await alive(pid))) return true;
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const flags = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[6] ?? 0);
+  return !stat || (flags & PF_EXITING) !== 0;
 }

@@ -3,11 +3,11 @@
 // the migration's credential, and counts that stream. These helpers build
 // its command line and read the length it leaves.
 import { spawn } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TernError } from '../core/errors.js';
 import { criuFailure } from './criu-log.js';
-import type { PageServerRequest, PageStream, PageStreamTls } from './engine.js';
+import type { LazyPages, PageServerRequest, PageStream, PageStreamTls } from './engine.js';
 import { nativePath } from './shim.js';
 
 export const defaultRelayPath = () => nativePath('tern-relay');
@@ -15,6 +15,12 @@ export const defaultRelayPath = () => nativePath('tern-relay');
 /** The network socket is the child's fd 3; CRIU gets its end of the relay as fd 4. */
 export const NET_FD = 3;
 export const PS_FD = 4;
+/**
+ * The page stream's descriptor in a post-copy dump or lazy-pages daemon: it
+ * is used only after CRIU has opened its images, so it must sit above the
+ * descriptors CRIU hands out meanwhile (a low number would be reused).
+ */
+export const LAZY_PS_FD = 200;
 
 /** Exit status of tern-relay when the stream was refused (TLS, peer or credential) before the command ran. */
 export const REFUSED = 3;
@@ -25,11 +31,12 @@ export function relayArgs(
   digestFile: string,
   tls: PageStreamTls,
   command: string[],
+  localFd = PS_FD,
 ): string[] {
   return [
     direction,
     String(NET_FD),
-    String(PS_FD),
+    String(localFd),
     digestFile,
     tls.ca,
     tls.cert,
@@ -120,4 +127,124 @@ export async function runPageServer(
     throw new TernError('DATA_LOSS', criuFailure('page-server', code, text || stderr));
   }
   return readLength(digest, 1000);
+}
+
+/**
+ * The target of a post-copy move: takes the authenticated page stream over
+ * at once (tern-relay checks the source agent and the credential), but
+ * starts `criu lazy-pages` on it only at start(), once the images it reads
+ * are complete. The daemon then serves the restored tree's page faults from
+ * the stream and fetches the rest in the background; it exits once every
+ * page has arrived, or fails when the stream breaks.
+ */
+export function runLazyPages(criuPath: string, relayPath: string, req: PageServerRequest): LazyPages {
+  const length = join(req.workDir, 'pages.received');
+  const progress = join(req.workDir, 'pages.progress');
+  const log = join(req.workDir, 'lazy-pages.log');
+  const command = [
+    criuPath,
+    'lazy-pages',
+    '--page-server',
+    '--ps-socket',
+    String(LAZY_PS_FD),
+    '-D',
+    req.imagesDir,
+    '-o',
+    log,
+    '-v4',
+  ];
+  const child = spawn(relayPath, relayArgs('recv', length, req.tls, command, LAZY_PS_FD), {
+    stdio: ['pipe', 'ignore', 'pipe', req.socket],
+    env: { ...process.env, TERN_RELAY_HOLD: 'stdin', TERN_RELAY_PROGRESS: progress },
+  });
+  req.socket.destroy();
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
+  child.stdin?.on('error', () => {});
+  let code: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('error', () => resolve(-1));
+    child.on('close', (c) => resolve(c));
+  }).then((c) => {
+    code = c;
+    return c;
+  });
+  const done = exited.then(async (c) => {
+    if (c === REFUSED)
+      throw new TernError(
+        'PERMISSION_DENIED',
+        `page stream refused: ${relayComplaint(stderr) ?? 'by tern-relay'}`,
+      );
+    if (c !== 0) {
+      const text = await readFile(log, 'utf8').catch(() => '');
+      throw new TernError(
+        'DATA_LOSS',
+        criuFailure('lazy-pages', c, text || relayComplaint(stderr) || stderr),
+      );
+    }
+    return readLength(length, 1000);
+  });
+  done.catch(() => {});
+  let started: Promise<void> | undefined;
+  const start = async () => {
+    child.stdin?.end('go\n');
+    // A lazy restore connects to the daemon's socket in the images directory.
+    const socket = join(req.imagesDir, 'lazy-pages.socket');
+    const until = Date.now() + 10_000;
+    while (!(await stat(socket).catch(() => undefined))) {
+      if (code !== undefined) await done;
+      if (Date.now() > until) throw new TernError('INTERNAL', 'criu lazy-pages did not start within 10 s');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  };
+  return {
+    start() {
+      started ??= start();
+      return started;
+    },
+    async moved() {
+      return Number((await readFile(progress, 'utf8').catch(() => '0')).trim()) || 0;
+    },
+    done,
+    stop() {
+      if (code === undefined) child.kill('SIGTERM');
+    },
+    pid: child.pid ?? 0,
+  };
+}
+
+/**
+ * A post-copy page stream an earlier agent started: its tern-relay (pid,
+ * checked to be the one working in workDir) runs on, and so does the
+ * lazy-pages daemon under it. When the relay is gone, the stream ended whole
+ * if it left its length, else pages are missing.
+ */
+export function followLazyPages(workDir: string, pid: number): LazyPages {
+  const ours = async () =>
+    (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes(`${workDir}/`);
+  const progress = join(workDir, 'pages.progress');
+  const done = (async () => {
+    while (await ours()) await new Promise((r) => setTimeout(r, 100));
+    return readLength(join(workDir, 'pages.received'), 1000).catch(() => {
+      throw new TernError('DATA_LOSS', 'the page stream ended before every page had arrived');
+    });
+  })();
+  done.catch(() => {});
+  return {
+    async start() {
+      throw new TernError('FAILED_PRECONDITION', 'an adopted page stream has started already');
+    },
+    async moved() {
+      return Number((await readFile(progress, 'utf8').catch(() => '0')).trim()) || 0;
+    },
+    done,
+    stop() {
+      void ours().then((yes) => {
+        if (yes) process.kill(pid, 'SIGTERM');
+      });
+    },
+    pid,
+  };
 }

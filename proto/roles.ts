@@ -25,6 +25,7 @@ export const AGENT_POLICY: Policy = Object.fromEntries(
     'RestoreStopped',
     'Resume',
     'Commit',
+    'PagesStatus',
     'Abort',
   ].map((m) => [m, COORDINATOR_ONLY]),
 );

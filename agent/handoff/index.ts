@@ -71,9 +71,10 @@ export class Handoff {
     signal?: AbortSignal,
     pagesTo?: string,
     targetHost?: string,
+    postcopy = false,
   ): Promise<DumpOutcome> {
     if (targetHost) validateName('host', targetHost);
-    return this.source.dumpAndHold(this.fresh(id), name, credential, signal, pagesTo, targetHost);
+    return this.source.dumpAndHold(this.fresh(id), name, credential, signal, pagesTo, targetHost, postcopy);
   }
 
   acceptPages(id: string, sock: Socket): Promise<void> {
@@ -127,8 +128,9 @@ export class Handoff {
     sourceCpuinfo?: Buffer,
     credential?: string,
     sourceHost?: string,
+    postcopy = false,
   ): Promise<string> {
-    return this.target.prepare(this.fresh(id), c, estimate, sourceCpuinfo, credential, sourceHost);
+    return this.target.prepare(this.fresh(id), c, estimate, sourceCpuinfo, credential, sourceHost, postcopy);
   }
 
   receive(id: string, stream: ChunkStream, limits: ReceiveLimits): Promise<EncodeStats> {
@@ -141,6 +143,11 @@ export class Handoff {
 
   resume(id: string): Promise<ContainerRecord> {
     return this.target.resume(id);
+  }
+
+  /** Post-copy, on the target after the resume: how far the pages are (waits up to waitMs for the end). */
+  pagesStatus(id: string, waitMs: number): Promise<{ done: boolean; moved: number; lost?: string }> {
+    return this.target.pagesStatus(id, waitMs);
   }
 
   /** Before the commit point only. Idempotent: an unknown id is already aborted. */

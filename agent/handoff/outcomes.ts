@@ -24,4 +24,20 @@ export class Outcomes {
     const text = await readFile(join(this.dir, checkMigrationId(id)), 'utf8').catch(() => undefined);
     return text as Outcome | undefined;
   }
+
+  /** Post-copy, on the target: every page arrived, or the container was lost. */
+  async recordPages(id: string, outcome: PagesOutcome): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await writeFile(join(this.dir, `${checkMigrationId(id)}.pages`), outcome);
+  }
+
+  async pages(id: string): Promise<PagesOutcome | undefined> {
+    const text = await readFile(join(this.dir, `${checkMigrationId(id)}.pages`), 'utf8').catch(
+      () => undefined,
+    );
+    return text as PagesOutcome | undefined;
+  }
 }
+
+/** 'done <bytes>': every page arrived; 'lost <why>': pages are missing for good. */
+export type PagesOutcome = `done ${number}` | `lost ${string}`;

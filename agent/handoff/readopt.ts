@@ -33,6 +33,30 @@ export async function readopt(ctx: HandoffContext, source: SourceHolds, target: 
     }
     const hold = await readJson<HoldFile>(join(workDir, HOLD_FILE));
     const slot = await readJson<SlotFile>(join(workDir, SLOT_FILE));
+    // Post-copy, past the commit point: the source's dump still serves pages
+    // on its own; its directory goes when it is done.
+    if (hold && (await ctx.outcomes.get(id)) === 'committed') {
+      log.warn({ migration: id }, 'a post-copy dump of an earlier agent still serves pages');
+      void (async () => {
+        while (await host.alive(hold.criuPid)) await new Promise((r) => setTimeout(r, 1000));
+        await containers.trash.discard(workDir);
+      })();
+      continue;
+    }
+    // Post-copy, resumed: the pages still come through the stream the earlier agent started.
+    if (slot?.restored && slot.pagesPid) {
+      target.adoptPulling({
+        id,
+        container: slot.container,
+        workDir,
+        imagesDir: join(workDir, 'images'),
+        restored: slot.restored,
+        postcopy: true,
+        lazy: ctx.engine.adoptLazyPages(workDir, slot.pagesPid),
+      });
+      log.warn({ migration: id, container: slot.container.name }, 'following the pages of a post-copy move');
+      continue;
+    }
     if (hold && (await host.alive(hold.criuPid))) {
       source.adopt({
         id,

@@ -51,6 +51,12 @@ export interface SourceHold {
   fetching?: boolean;
   /** The rootfs went to the target before the freeze; this marker dates that copy. */
   precopied?: string;
+  /**
+   * Post-copy: CRIU serves the pages from its own memory after the 'kill'
+   * verdict, until the target has them all; `served` settles when it is
+   * done: undefined when every page went out, else why not.
+   */
+  lazy?: { served: Promise<string | undefined> };
 }
 
 export interface DumpOutcome {
@@ -171,6 +177,7 @@ export class SourceHolds {
     signal?: AbortSignal,
     pagesTo?: string,
     targetHost?: string,
+    postcopy = false,
   ): Promise<DumpOutcome> {
     const { ctx } = this;
     const existing = this.holds.get(id);
@@ -181,6 +188,11 @@ export class SourceHolds {
     if (rec.state !== 'running') throw precondition(`container ${name} is ${rec.state}, not running`);
     if ((pagesTo || credential) && !targetHost)
       throw new TernError('INVALID_ARGUMENT', `migration ${id}: a direct transfer needs the target host`);
+    if (postcopy && !(pagesTo && credential))
+      throw new TernError(
+        'INVALID_ARGUMENT',
+        `migration ${id}: post-copy needs the target's data channel and the migration's credential`,
+      );
     let pages: PageStream | undefined;
     const workDir = workDirOf(ctx, id);
     const imagesDir = join(workDir, 'images');
@@ -207,6 +219,11 @@ export class SourceHolds {
     rec.migrationId = id;
     await ctx.containers.save(rec);
     const hold = deferred();
+    // Post-copy: whether the kill verdict reached the hold (the pages flow from then on).
+    let verdictSent!: (delivered: boolean) => void;
+    const sent = new Promise<boolean>((r) => {
+      verdictSent = r;
+    });
     let frozen!: (at: number) => void;
     const frozenP = new Promise<number>((r) => {
       frozen = r;
@@ -222,8 +239,10 @@ export class SourceHolds {
         tcpEstablished: true,
         holdTimeoutSec: ctx.opts.orphanTimeoutSec,
         pages: pagesOut,
+        lazy: postcopy,
       },
       {
+        verdictSent: (_verdict, delivered) => verdictSent(delivered),
         postDump: async ({ frozenAtMs, criuPid, pages: sent }) => {
           pages = sent;
           const hf: HoldFile = { id, name, criuPid };
@@ -245,9 +264,19 @@ export class SourceHolds {
       decide: async (verdict) => {
         if (verdict === 'kill') hold.resolve();
         else hold.reject(new TernError('ABORTED', `migration ${id} aborted`));
+        // Post-copy: the dump goes on serving pages after a kill verdict.
+        if (postcopy && verdict === 'kill') return (await sent) ? 'killed' : 'resumed';
         const r = await dump.catch(() => undefined);
         return r?.outcome ?? 'resumed';
       },
+      lazy: postcopy
+        ? {
+            served: dump.then(
+              () => undefined,
+              (e: Error) => e.message || 'criu dump failed',
+            ),
+          }
+        : undefined,
     };
     this.holds.set(id, h);
     dump.then(
@@ -391,7 +420,19 @@ export class SourceHolds {
     // comes before CRIU has finished and exited, and the commit need not wait
     // for the rest.
     const decided = h.decide('kill');
-    if (!(await ctx.host.waitGone(rec.pid, 10_000))) {
+    if (h.lazy) {
+      // Post-copy: CRIU keeps the pages it serves in its own memory and would
+      // keep the frozen tree until the last one is served. The tree is not
+      // needed for that, and must never run again: it dies now.
+      if ((await decided) !== 'killed') {
+        await this.released(h);
+        throw new TernError('ABORTED', `the frozen tree of ${h.name} resumed instead of dying`);
+      }
+      ctx.host.kill(rec.pid);
+      // Its pid namespace's last tasks are reaped only once CRIU lets them go.
+      if (!(await ctx.host.waitExiting(rec.pid, 10_000)))
+        throw new TernError('INTERNAL', `source tree of ${h.name} is still alive`);
+    } else if (!(await ctx.host.waitGone(rec.pid, 10_000))) {
       if ((await decided) !== 'killed') {
         await this.released(h);
         throw new TernError('ABORTED', `the frozen tree of ${h.name} resumed instead of dying`);
@@ -407,8 +448,15 @@ export class SourceHolds {
     this.prepared.delete(id);
     await ctx.containers.remove(h.name);
     void (async () => {
-      await ctx.containers.trash.discard(h.workDir);
       await ctx.host.unwire(rec.veth);
+      // Post-copy: the images directory stays until CRIU has served every page.
+      if (h.lazy) {
+        const why = await h.lazy.served;
+        if (why)
+          ctx.log.error({ migration: id, container: h.name, err: why }, 'post-copy: serving pages failed');
+        else ctx.log.info({ migration: id, container: h.name }, 'post-copy: every page served');
+      }
+      await ctx.containers.trash.discard(h.workDir);
     })().catch((e) =>
       ctx.log.warn(
         { migration: id, container: h.name, err: (e as Error).message },

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { notFound, precondition, TernError } from '../../core/errors.js';
 import { checkMigrationId, validateName } from '../../core/names.js';
 import { hasLimits } from '../../kernel/cgroups.js';
-import type { PageStream } from '../../kernel/engine.js';
+import type { LazyPages, PageStream } from '../../kernel/engine.js';
 import { NO_WARMTH, type WarmHold } from '../../kernel/warm.js';
 import type { EncodeStats } from '../../proto/chunks.js';
 import { GO_TLS } from '../../proto/frames.js';
@@ -19,6 +19,8 @@ export interface SlotFile {
   container: ContainerRecord;
   received?: EncodeStats;
   restored?: ContainerRecord;
+  /** Post-copy, once resumed: the tern-relay carrying the pages that still come. */
+  pagesPid?: number;
 }
 export const SLOT_FILE = 'slot.json';
 
@@ -49,6 +51,10 @@ export interface TargetSlot {
   early?: { address: string; fetch: ChunkStream };
   /** A page server receiving this migration's pages while the source dumps. */
   pages?: { result: Promise<PageStream>; stop: () => void };
+  /** Post-copy: pages come after the resume, through CRIU's lazy-pages daemon. */
+  postcopy?: boolean;
+  /** Post-copy: the page stream, held from the dump on until the restore starts its daemon. */
+  lazy?: LazyPages;
   /**
    * Memory warmed during the preflight (kernel/warm.ts): one hold for the
    * dump's pages, let go when they start to arrive, one for the restored
@@ -94,8 +100,27 @@ async function freeBytes(dir: string): Promise<number> {
   return s.bavail * s.bsize;
 }
 
+/** Post-copy, from the restore until the last page: the page stream of a migration. */
+interface Pulling {
+  lazy: LazyPages;
+  /** Settles once done or lost is known (and recorded). */
+  settled: Promise<void>;
+  /** Every page arrived: the stream's length. */
+  done?: number;
+  /** Pages are missing for good: why. */
+  lost?: string;
+}
+
+function lostError(id: string, why: string): TernError {
+  return new TernError(
+    'DATA_LOSS',
+    `migration ${id}: the container's memory pages cannot arrive any more (${why}); the container is lost`,
+  );
+}
+
 export class TargetSlots {
   private readonly slots = new Map<string, TargetSlot>();
+  private readonly pulling = new Map<string, Pulling>();
 
   constructor(private readonly ctx: HandoffContext) {}
 
@@ -106,6 +131,11 @@ export class TargetSlots {
   /** Takes over a slot whose restored tree outlived an earlier agent (see readopt.ts). */
   adopt(s: TargetSlot): void {
     this.slots.set(s.id, s);
+  }
+
+  /** Post-copy: follows the pages of a tree an earlier agent resumed (see readopt.ts). */
+  adoptPulling(s: TargetSlot & { restored: ContainerRecord; lazy: LazyPages }): void {
+    this.pull({ ...s, resumed: true }, s.restored);
   }
 
   /** Keeps a fetch of the images from `address` opened before the freeze, for receive(). */
@@ -145,7 +175,7 @@ export class TargetSlots {
     const s = this.slots.get(id);
     if (!s?.credential || !s.sourceHost)
       throw new TernError('PERMISSION_DENIED', `no migration ${id} on ${ctx.opts.host} takes pages`);
-    if (s.pages || s.received || s.receiving)
+    if (s.pages || s.lazy || s.received || s.receiving)
       throw precondition(`migration ${id} already has its pages on ${ctx.opts.host}`);
     const tls = {
       ...agentCerts(ctx.opts),
@@ -153,6 +183,17 @@ export class TargetSlots {
       credentialFile: await credentialFile(s.workDir, s.credential),
     };
     await new Promise<void>((resolve, reject) => sock.write(GO_TLS, (e) => (e ? reject(e) : resolve())));
+    if (s.postcopy) {
+      const lazy = ctx.engine.lazyPages({ imagesDir: s.imagesDir, workDir: s.workDir, socket: sock, tls });
+      s.lazy = lazy;
+      lazy.done.catch((e) => {
+        if (e instanceof TernError && e.code === 'PERMISSION_DENIED' && s.lazy === lazy) {
+          ctx.log.warn({ migration: id, err: e.message }, 'page stream refused');
+          s.lazy = undefined;
+        }
+      });
+      return;
+    }
     const ctl = new AbortController();
     const result = ctx.engine.servePages(
       { imagesDir: s.imagesDir, workDir: s.workDir, socket: sock, tls },
@@ -182,6 +223,7 @@ export class TargetSlots {
     sourceCpuinfo?: Buffer,
     credential?: string,
     sourceHost?: string,
+    postcopy = false,
   ): Promise<string> {
     const { ctx } = this;
     const known = this.slots.get(id);
@@ -190,6 +232,11 @@ export class TargetSlots {
     if (credential && !sourceHost)
       throw new TernError('INVALID_ARGUMENT', `migration ${id}: a direct transfer needs the source host`);
     if (sourceHost) validateName('host', sourceHost);
+    if (postcopy && !(credential && sourceHost))
+      throw new TernError(
+        'INVALID_ARGUMENT',
+        `migration ${id}: post-copy needs the source host and the credential`,
+      );
     ctx.faults.hit('prepare');
     if (sourceCpuinfo && sourceCpuinfo.length > 0) {
       const cpu = await ctx.engine.cpuinfoCompatible(ctx.opts.stateDir, sourceCpuinfo);
@@ -221,6 +268,7 @@ export class TargetSlots {
         imagesDir: join(workDir, 'images'),
         credential,
         sourceHost,
+        postcopy: postcopy || undefined,
       };
       this.slots.set(id, slot);
       await this.warm(slot, estimate);
@@ -301,7 +349,12 @@ export class TargetSlots {
         );
     }
     await s.warm?.pages.release();
+    // Fault point: the target stalls or dies as the images start to arrive.
+    this.ctx.faults.hit('receive');
     s.received = await receiving(s, stream, writeImages(this.ctx, s, stream, limits));
+    // Post-copy: the daemon that will serve the restore reads the images now,
+    // while the coordinator commits; the restore waits for it (start() again).
+    if (s.postcopy) void s.lazy?.start().catch(() => {});
     return s.received;
   }
 
@@ -322,6 +375,17 @@ export class TargetSlots {
     done.catch(() => {});
     try {
       return await done;
+    } catch (e) {
+      // Post-copy restores past the commit point: the source's tree is gone,
+      // so a failed restore loses the container.
+      if (s.postcopy && !(e instanceof TernError && e.code === 'CANCELLED')) {
+        const why = (e as Error).message;
+        this.slots.delete(id);
+        s.lazy?.stop();
+        await this.lose(s, s.restored, why);
+        throw lostError(id, why);
+      }
+      throw e;
     } finally {
       s.restoring = undefined;
     }
@@ -341,6 +405,14 @@ export class TargetSlots {
     // restores, so that resuming does not wait for it.
     const stopped = this.stoppedTasks(s);
     await this.coolDown(s);
+    if (s.postcopy) {
+      // The daemon that will serve the restored tree's page faults reads the images first.
+      if (!s.lazy)
+        throw precondition(
+          `migration ${id}: no post-copy page stream from ${s.sourceHost} on ${ctx.opts.host}`,
+        );
+      await s.lazy.start();
+    }
     const r = await ctx.engine.restore(
       {
         imagesDir: s.imagesDir,
@@ -350,6 +422,7 @@ export class TargetSlots {
         tcpEstablished: true,
         exitFile: join(dir, 'exit'),
         cgroupRoots: hasLimits(c.limits) ? ctx.host.cgroups.roots(c.name) : undefined,
+        lazy: s.postcopy,
       },
       signal,
     );
@@ -364,6 +437,7 @@ export class TargetSlots {
     await ctx.containers.save(rec);
     ctx.containers.unreserve(c.name);
     s.restored = rec;
+    if (s.lazy) this.pull(s, rec);
     s.stopped = await stopped;
     const sf: SlotFile = { id, container: s.container, received: s.received, restored: rec };
     await writeFile(join(s.workDir, SLOT_FILE), JSON.stringify(sf));
@@ -388,6 +462,8 @@ export class TargetSlots {
     const { ctx } = this;
     const s = this.slots.get(checkMigrationId(id));
     if (!s) {
+      const pages = await ctx.outcomes.pages(id);
+      if (pages?.startsWith('lost ')) throw lostError(id, pages.slice(5));
       const done = await ctx.outcomes.get(id);
       if (done?.startsWith('resumed ')) return ctx.containers.get(done.slice('resumed '.length));
       throw notFound(`migration ${id} has nothing to resume on ${ctx.opts.host}`);
@@ -396,6 +472,14 @@ export class TargetSlots {
     if (!rec) throw precondition(`migration ${id} has no restored tree on ${ctx.opts.host}`);
     if (!s.resumed) {
       ctx.faults.hit('resume');
+      // Post-copy: a tree whose pages can no longer come must not run (a
+      // missing page would read as zeros): the container is lost.
+      const broken = s.lazy ? this.pulling.get(id)?.lost : undefined;
+      if (broken) {
+        this.slots.delete(id);
+        await this.lose(s, rec, broken);
+        throw lostError(id, broken);
+      }
       // Tasks that were stopped when dumped stay stopped; the rest run again.
       await ctx.host.resumeTree(rec.pid, s.stopped ?? (await this.stoppedTasks(s)));
       rec.state = 'running';
@@ -405,14 +489,107 @@ export class TargetSlots {
       // Recorded before the slot goes, so a repeated Resume is answered even
       // if the agent dies between the two.
       await ctx.outcomes.record(id, `resumed ${rec.name}`);
+      // Post-copy: a restarted agent follows the pages that still come.
+      if (s.lazy) {
+        const sf: SlotFile = { id, container: s.container, restored: rec, pagesPid: s.lazy.pid };
+        await writeFile(join(s.workDir, SLOT_FILE), JSON.stringify(sf));
+      }
       s.early?.fetch.cancel();
       this.slots.delete(id);
       // The tree runs: announcing its address and clearing the images need not hold the answer up.
       void ctx.containers.announce(rec);
-      await ctx.containers.trash.discard(s.workDir);
-      ctx.log.info({ migration: id, container: rec.name, pid: rec.pid }, 'resumed');
+      // Post-copy: the images go once the last page is in (pull() clears them).
+      const pulling = this.pulling.get(id);
+      if (!s.lazy || pulling?.done !== undefined) {
+        this.pulling.delete(id);
+        await ctx.containers.trash.discard(s.workDir);
+      }
+      ctx.log.info({ migration: id, container: rec.name, pid: rec.pid, postcopy: !!s.lazy }, 'resumed');
     }
     return rec;
+  }
+
+  /**
+   * Post-copy: follows the page stream of a restored tree from the restore
+   * on. Once every page is in, the images go and the outcome is recorded.
+   * If the stream breaks, the tree is killed (its missing pages would read
+   * as zeros): before the resume, an abort or the Resume deals with it;
+   * after, the container is lost.
+   */
+  private pull(s: TargetSlot, rec: ContainerRecord): void {
+    const { ctx } = this;
+    if (this.pulling.has(s.id)) return;
+    const lazy = s.lazy as LazyPages;
+    const entry: Pulling = { lazy, settled: Promise.resolve() };
+    this.pulling.set(s.id, entry);
+    entry.settled = lazy.done.then(
+      async (stream) => {
+        entry.done = stream.bytes;
+        await ctx.outcomes.recordPages(s.id, `done ${stream.bytes}`);
+        ctx.log.info(
+          { migration: s.id, container: rec.name, bytes: stream.bytes },
+          'post-copy: every page arrived',
+        );
+        if (s.resumed) {
+          this.pulling.delete(s.id);
+          await ctx.containers.trash.discard(s.workDir);
+        }
+      },
+      async (e: Error) => {
+        entry.lost = e.message;
+        if ((await ctx.host.startTime(rec.pid)) === rec.startTime) ctx.host.kill(rec.pid);
+        // Before the resume an abort may still come and owns the slot; the
+        // container counts as lost only once its source is gone too.
+        if (!s.resumed && this.slots.get(s.id) === s) return;
+        await this.lose(s, rec, e.message);
+      },
+    );
+  }
+
+  /**
+   * Post-copy, past the commit point: the tree cannot have its memory (the
+   * restore failed, or pages cannot come any more). Kills what was restored
+   * and forgets the container here.
+   */
+  private async lose(s: TargetSlot, rec: ContainerRecord | undefined, why: string): Promise<void> {
+    const { ctx } = this;
+    await ctx.outcomes.recordPages(s.id, `lost ${why}`);
+    this.pulling.delete(s.id);
+    if (rec) {
+      if ((await ctx.host.startTime(rec.pid)) === rec.startTime) ctx.host.kill(rec.pid);
+      await ctx.host.waitGone(rec.pid, 10_000);
+    }
+    await ctx.containers.remove(s.container.name);
+    ctx.containers.unreserve(s.container.name);
+    await ctx.containers.trash.discard(s.workDir);
+    ctx.log.error(
+      { migration: s.id, container: s.container.name, err: why },
+      'post-copy: the memory cannot arrive, the container is lost',
+    );
+  }
+
+  /**
+   * Post-copy, after the resume: waits up to waitMs for the pages to be
+   * all in (or lost), then says how far they are.
+   */
+  async pagesStatus(id: string, waitMs: number): Promise<{ done: boolean; moved: number; lost?: string }> {
+    const p = this.pulling.get(checkMigrationId(id));
+    if (p) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        p.settled,
+        new Promise((r) => {
+          timer = setTimeout(r, Math.min(Math.max(waitMs, 0), 10_000));
+        }),
+      ]).finally(() => clearTimeout(timer));
+      if (p.lost) return { done: false, moved: await p.lazy.moved(), lost: p.lost };
+      if (p.done !== undefined) return { done: true, moved: p.done };
+      return { done: false, moved: await p.lazy.moved() };
+    }
+    const o = await this.ctx.outcomes.pages(id);
+    if (o?.startsWith('done ')) return { done: true, moved: Number(o.slice(5)) };
+    if (o?.startsWith('lost ')) return { done: false, moved: 0, lost: o.slice(5) };
+    throw notFound(`migration ${id} has no pages coming to ${this.ctx.opts.host}`);
   }
 
   /** Before the commit point: removes the stopped copy and the images. False if there was no slot. */
@@ -428,6 +605,9 @@ export class TargetSlots {
     await s.restoring?.done.catch(() => {});
     s.pages?.stop();
     await s.pages?.result.catch(() => {});
+    s.lazy?.stop();
+    await s.lazy?.done.catch(() => {});
+    this.pulling.delete(id);
     await this.coolDown(s);
     if (s.restored) await ctx.containers.kill(s.restored);
     if (s.restored || !ctx.containers.find(s.container.name)) await ctx.containers.remove(s.container.name);

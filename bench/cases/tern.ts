@@ -25,6 +25,12 @@ import {
 export interface TernRun {
   name: string;
   migration: string;
+  /** How memory moved: stop-and-copy, or postcopy (pages after the resume). */
+  mode: 'stop-and-copy' | 'postcopy';
+  /** Post-copy: from the resume until the last page had arrived (ms). */
+  pagesDoneMs?: number;
+  /** Post-copy: page stream bytes that arrived after the resume. */
+  pagesMovedBytes?: number;
   /** Largest heartbeat gap (ms). */
   downtimeMs?: number;
   /** The coordinator's own figure: from the dump call to the resume answer. */
@@ -84,7 +90,13 @@ function phaseTimes(m: Migration__Output): Record<string, number> {
 }
 
 /** One run of the tern case; `rootfs` is copied into the container by tern. */
-export async function ternRun(mib: number, kind: string, label: string, rootfs: string): Promise<TernRun> {
+export async function ternRun(
+  mib: number,
+  kind: string,
+  label: string,
+  rootfs: string,
+  mode: TernRun['mode'] = 'stop-and-copy',
+): Promise<TernRun> {
   const name = `bench-${label}-${hex(2)}`;
   const st: TernState = { creating: true };
   ternNames.add(name);
@@ -115,7 +127,7 @@ export async function ternRun(mib: number, kind: string, label: string, rootfs: 
     const m = await unary(
       client,
       client.StartMigration,
-      { container: name, from: FROM, to: TO },
+      { container: name, from: FROM, to: TO, mode },
       { timeoutMs: 60_000, what: 'migrate' },
     );
     st.migration = m.id;
@@ -135,6 +147,9 @@ export async function ternRun(mib: number, kind: string, label: string, rootfs: 
     return {
       name,
       migration: end.id,
+      mode,
+      pagesDoneMs: mode === 'postcopy' ? Number(end.pages_done_ms) : undefined,
+      pagesMovedBytes: mode === 'postcopy' ? Number(end.pages_moved_bytes) : undefined,
       downtimeMs: gapMs(before, after, name),
       coordinatorDowntimeMs: Number(end.downtime_ms),
       totalMs: Number(end.finished_ms) - Number(end.started_ms),

@@ -27,7 +27,8 @@
 // short is caught too. tern-relay exits with the command's status; SIGTERM
 // and SIGINT are passed on to it.
 //
-// With TERN_RELAY_HOLD=stdin the command starts only once `go` arrives on
+// With TERN_RELAY_PROGRESS=FILE the counted bytes so far go to FILE as the
+// stream runs. With TERN_RELAY_HOLD=stdin the command starts only once `go` arrives on
 // stdin (anything else, or end of file, ends the relay): the target of a
 // post-copy move opens its page stream while the source dumps, but starts
 // CRIU's lazy-pages daemon only when the images it needs have arrived.
@@ -275,6 +276,29 @@ static void write_length(const char *path) {
 	if (fclose(f) != 0 || rename(tmp, path) != 0) die("length file");
 }
 
+/*
+ * With TERN_RELAY_PROGRESS=FILE, the bytes counted so far, rewritten in
+ * place at most every 100 ms while the stream runs (a post-copy move shows
+ * how much of the memory has arrived). Twenty digits and a newline, so a
+ * reader never sees a number cut short.
+ */
+static int progress_fd = -1;
+static void report_progress(int force) {
+	static struct timeval last;
+	struct timeval now;
+	if (progress_fd < 0) return;
+	gettimeofday(&now, NULL);
+	long ms = (now.tv_sec - last.tv_sec) * 1000 + (now.tv_usec - last.tv_usec) / 1000;
+	if (!force && ms < 100) return;
+	last = now;
+	char line[32];
+	int n = snprintf(line, sizeof line, "%020llu\n", counted_bytes);
+	if (pwrite(progress_fd, line, (size_t)n, 0) != n) {
+		close(progress_fd);
+		progress_fd = -1;
+	}
+}
+
 /* The TLS stream has ended (its end may have come in with the last data). */
 static int tls_eof;
 /* ... with TLS's closing alert, not a connection that just went away. */
@@ -310,6 +334,7 @@ static void end_direction(struct pipe_dir *p, const char *length) {
 		flush();
 	}
 	/* Pages cut off without the sender's closing alert are no whole stream: no length. */
+	report_progress(1);
 	if (p->counted && (!p->tls_from || tls_closed)) write_length(length);
 	else if (p->counted) fprintf(stderr, "tern-relay: the page stream ended without TLS's closing alert\n");
 	p->open = 0;
@@ -333,7 +358,10 @@ static int pump(struct pipe_dir *p, const char *length) {
 			end_direction(p, length);
 			return 0;
 		}
-		if (p->counted) counted_bytes += (unsigned long long)r;
+		if (p->counted) {
+			counted_bytes += (unsigned long long)r;
+			report_progress(0);
+		}
 		p->have = (size_t)r;
 		p->off = 0;
 	}
@@ -398,6 +426,11 @@ int main(int argc, char **argv) {
 	if (sending) present(cred);
 	else admit(cred);
 	no_timeouts(net);
+	const char *progress = getenv("TERN_RELAY_PROGRESS");
+	if (progress && *progress) {
+		progress_fd = open(progress, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		report_progress(1);
+	}
 	/* Held: the stream is open and admitted, the command waits for `go` on stdin. */
 	const char *hold = getenv("TERN_RELAY_HOLD");
 	if (hold && !strcmp(hold, "stdin")) {

@@ -30,6 +30,8 @@ import type { ListMigrationsRequest as _tern_v1_ListMigrationsRequest, ListMigra
 import type { ListMigrationsResponse as _tern_v1_ListMigrationsResponse, ListMigrationsResponse__Output as _tern_v1_ListMigrationsResponse__Output } from './tern/v1/ListMigrationsResponse';
 import type { Migration as _tern_v1_Migration, Migration__Output as _tern_v1_Migration__Output } from './tern/v1/Migration';
 import type { MigrationRef as _tern_v1_MigrationRef, MigrationRef__Output as _tern_v1_MigrationRef__Output } from './tern/v1/MigrationRef';
+import type { PagesStatusRequest as _tern_v1_PagesStatusRequest, PagesStatusRequest__Output as _tern_v1_PagesStatusRequest__Output } from './tern/v1/PagesStatusRequest';
+import type { PagesStatusResponse as _tern_v1_PagesStatusResponse, PagesStatusResponse__Output as _tern_v1_PagesStatusResponse__Output } from './tern/v1/PagesStatusResponse';
 import type { PhaseEvent as _tern_v1_PhaseEvent, PhaseEvent__Output as _tern_v1_PhaseEvent__Output } from './tern/v1/PhaseEvent';
 import type { PrepareSourceRequest as _tern_v1_PrepareSourceRequest, PrepareSourceRequest__Output as _tern_v1_PrepareSourceRequest__Output } from './tern/v1/PrepareSourceRequest';
 import type { PrepareSourceResponse as _tern_v1_PrepareSourceResponse, PrepareSourceResponse__Output as _tern_v1_PrepareSourceResponse__Output } from './tern/v1/PrepareSourceResponse';
@@ -84,6 +86,8 @@ export interface ProtoGrpcType {
       ListMigrationsResponse: MessageTypeDefinition<_tern_v1_ListMigrationsResponse, _tern_v1_ListMigrationsResponse__Output>
       Migration: MessageTypeDefinition<_tern_v1_Migration, _tern_v1_Migration__Output>
       MigrationRef: MessageTypeDefinition<_tern_v1_MigrationRef, _tern_v1_MigrationRef__Output>
+      PagesStatusRequest: MessageTypeDefinition<_tern_v1_PagesStatusRequest, _tern_v1_PagesStatusRequest__Output>
+      PagesStatusResponse: MessageTypeDefinition<_tern_v1_PagesStatusResponse, _tern_v1_PagesStatusResponse__Output>
       PhaseEvent: MessageTypeDefinition<_tern_v1_PhaseEvent, _tern_v1_PhaseEvent__Output>
       PrepareSourceRequest: MessageTypeDefinition<_tern_v1_PrepareSourceRequest, _tern_v1_PrepareSourceRequest__Output>
       PrepareSourceResponse: MessageTypeDefinition<_tern_v1_PrepareSourceResponse, _tern_v1_PrepareSourceResponse__Output>

@@ -1,8 +1,9 @@
-// npm run compat [-- --ci] [-- --only a,b] [-- --out FILE]   (COMPAT_PARALLEL=N, default 2)
+// npm run compat [-- --ci] [-- --only a,b] [-- --mode postcopy] [-- --out FILE]   (COMPAT_PARALLEL=N, default 2)
 //
 // Runs the zdtm tests listed in test/compat/tests.txt in place under plain
 // CRIU and migrated with tern, prints a table by area and the summary line,
-// and writes the results as JSON (test/compat/results/latest.json by default).
+// and writes the results as JSON (test/compat/results/latest.json by default,
+// postcopy.json for --mode postcopy: every move a post-copy one).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,8 +20,12 @@ async function main() {
       ci: { type: 'boolean', default: false },
       only: { type: 'string' },
       out: { type: 'string' },
+      mode: { type: 'string', default: 'stop-and-copy' },
     },
   });
+  const mode = values.mode as string;
+  if (mode !== 'stop-and-copy' && mode !== 'postcopy')
+    throw new Error(`--mode must be stop-and-copy or postcopy, not ${JSON.stringify(mode)}`);
   if (process.getuid?.() !== 0) throw new Error('run as root: the harness drives CRIU and the test hosts');
   let tests: CompatTest[] = await readList();
   if (values.ci) tests = tests.filter((t) => t.ci);
@@ -29,7 +34,15 @@ async function main() {
     tests = tests.filter((t) => want.has(t.name));
   }
   if (!tests.length) throw new Error('no tests selected');
-  const out = values.out ?? join(ROOT, 'test', 'compat', 'results', values.ci ? 'ci.json' : 'latest.json');
+  const out =
+    values.out ??
+    join(
+      ROOT,
+      'test',
+      'compat',
+      'results',
+      values.ci ? 'ci.json' : mode === 'postcopy' ? 'postcopy.json' : 'latest.json',
+    );
 
   const log = (s: string) => process.stderr.write(`compat: ${s}\n`);
   const begun = Date.now();
@@ -50,7 +63,7 @@ async function main() {
   const one = async (t: CompatTest) => {
     if (stopping) return;
     const inPlace = await runInPlace(p, t);
-    const migrated = await runMigrated(p, t, 'hostA', 'hostB');
+    const migrated = await runMigrated(p, t, 'hostA', 'hostB', mode);
     results.push({ ...t, inPlace, migrated });
     log(
       `[${results.length}/${tests.length}] ${t.area}/${t.name}: in-place ${inPlace.verdict}, migrated ${migrated.verdict}`,

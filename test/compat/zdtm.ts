@@ -360,7 +360,13 @@ export async function runInPlace(p: Prepared, t: CompatTest): Promise<RunResult>
 export const containerName = (t: CompatTest) => `zc-${t.name}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 63);
 
 /** Migrated: `tern run` on `from`, `migrate` to `to`, verdict read on `to`. */
-export async function runMigrated(p: Prepared, t: CompatTest, from: string, to: string): Promise<RunResult> {
+export async function runMigrated(
+  p: Prepared,
+  t: CompatTest,
+  from: string,
+  to: string,
+  mode = 'stop-and-copy',
+): Promise<RunResult> {
   const started = Date.now();
   const no = cannotRun(p, t);
   if (no) return no;
@@ -393,7 +399,7 @@ export async function runMigrated(p: Prepared, t: CompatTest, from: string, to: 
     const notStarted = await awaitStart(inCt(rootfsOn(from)), t.name);
     if (notStarted) return fail(notStarted);
     const pid = await testPid(rootfsOn(from), t.name);
-    const m = await migrate('--from', from, '--to', to, name);
+    const m = await migrate('--from', from, '--to', to, '--mode', mode, name);
     if (m.code !== 0) {
       const line =
         m.stderr

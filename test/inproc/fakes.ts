@@ -19,6 +19,7 @@ import type {
   DumpResult,
   EngineInfo,
   ImageProcess,
+  LazyPages,
   PageServerRequest,
   PageStream,
   RestoreRequest,
@@ -132,6 +133,18 @@ export class SimEngine implements CheckpointEngine {
       await this.w.call('holdDecide', criuPid, 'resume');
       return { outcome: await ended, dumpMs: Date.now() - t0, frozenAtMs: 0 };
     }
+  }
+
+  lazyPages(): LazyPages {
+    throw new TernError('FAILED_PRECONDITION', 'post-copy is not simulated');
+  }
+
+  adoptLazyPages(): LazyPages {
+    throw new TernError('FAILED_PRECONDITION', 'post-copy is not simulated');
+  }
+
+  async postcopyReady(): Promise<string> {
+    return 'post-copy is not simulated';
   }
 
   async servePages(req: PageServerRequest, signal?: AbortSignal): Promise<PageStream> {
@@ -260,6 +273,10 @@ export class SimHost implements HostRuntime {
       await new Promise((r) => setTimeout(r, 10));
     }
     return true;
+  }
+
+  waitExiting(pid: number, timeoutMs: number): Promise<boolean> {
+    return this.waitGone(pid, timeoutMs);
   }
 
   kill(pid: number): void {

@@ -182,7 +182,7 @@ describe('in-process: coordinator and agents over a simulated host', function ()
     const slow: Record<string, () => void> = {
       preflight: () => (c.world.delays.cpuinfoMs = 1500),
       dumping: () => (c.world.delays.dumpMs = 1500),
-      transferring: () => c.faults('hostA', 'transfer=delay:1500'),
+      transferring: () => c.faults('hostB', 'receive=delay:1500'),
       restoring: () => (c.world.delays.restoreMs = 1500),
       committing: () => c.faults('hostA', 'commit=delay:1500'),
       committed: () => c.faults('hostB', 'resume=delay:1500'),

@@ -9,7 +9,9 @@ const ALL: Phase[] = [
   'restoring',
   'committing',
   'committed',
+  'pulling',
   'done',
+  'failed',
   'aborting',
   'aborted',
 ];
@@ -33,8 +35,8 @@ describe('phases', () => {
       for (const p of ALL) assert.ok(!NEXT[p].includes(p), p);
     });
 
-    it('terminal phases are done and aborted, with no edge out', () => {
-      assert.deepEqual([...TERMINAL].sort(), ['aborted', 'done']);
+    it('terminal phases are done, aborted and failed, with no edge out', () => {
+      assert.deepEqual([...TERMINAL].sort(), ['aborted', 'done', 'failed']);
       for (const p of TERMINAL) assert.deepEqual(NEXT[p], [], p);
     });
 
@@ -51,7 +53,14 @@ describe('phases', () => {
         for (const q of backwards) assert.equal(canTransition(p, q), false, `${p} -> ${q}`);
       }
       assert.deepEqual(NEXT.committing, ['committed']);
-      assert.deepEqual(NEXT.committed, ['done']);
+      assert.deepEqual(NEXT.committed, ['done', 'pulling', 'failed']);
+    });
+
+    it('post-copy: pulling ends done or failed, never back before the commit point', () => {
+      assert.deepEqual(NEXT.pulling, ['done', 'failed']);
+      for (const q of [...PRE_COMMIT, 'aborting', 'aborted', 'committing'] as Phase[])
+        assert.equal(canTransition('pulling', q), false, `pulling -> ${q}`);
+      assert.equal(abortable('pulling'), false);
     });
 
     it('every pre-commit phase can go to aborting', () => {
@@ -62,9 +71,10 @@ describe('phases', () => {
       assert.deepEqual(NEXT.aborting, ['aborted']);
     });
 
-    it('no pre-commit phase skips ahead', () => {
+    it('no pre-commit phase skips ahead (post-copy commits right after the transfer)', () => {
       for (const [i, p] of PRE_COMMIT.entries()) {
         const allowed = new Set<Phase>([PRE_COMMIT[i + 1] ?? 'committing', 'aborting']);
+        if (p === 'transferring') allowed.add('committing');
         for (const q of ALL) assert.equal(canTransition(p, q), allowed.has(q), `${p} -> ${q}`);
       }
     });
@@ -99,6 +109,11 @@ describe('phases', () => {
       ['committing', 'committed', true],
       ['committing', 'done', false],
       ['committed', 'done', true],
+      ['committed', 'pulling', true],
+      ['pulling', 'done', true],
+      ['pulling', 'failed', true],
+      ['pulling', 'aborting', false],
+      ['failed', 'preflight', false],
       ['committing', 'aborting', false],
       ['aborting', 'aborted', true],
       ['aborting', 'preflight', false],
@@ -119,7 +134,9 @@ describe('phases', () => {
       restoring: true,
       committing: false,
       committed: false,
+      pulling: false,
       done: false,
+      failed: false,
       aborting: false,
       aborted: false,
     };
@@ -128,27 +145,32 @@ describe('phases', () => {
     }
   });
 
-  describe('step table (stop-and-copy): what a restarted coordinator does', () => {
-    const steps = stepsFor('stop-and-copy');
-    const table: Record<Phase, 'retry' | 'abort'> = {
-      preflight: 'abort',
-      dumping: 'abort',
-      transferring: 'abort',
-      restoring: 'abort',
-      committing: 'retry',
-      committed: 'retry',
-      done: 'retry',
-      aborting: 'retry',
-      aborted: 'retry',
-    };
-    for (const p of ALL) {
-      it(`${p}: ${table[p]}`, () => assert.equal(steps[p].onRestart, table[p]));
-    }
+  for (const mode of ['stop-and-copy', 'postcopy'] as const)
+    describe(`step table (${mode}): what a restarted coordinator does`, () => {
+      const steps = stepsFor(mode);
+      const table: Record<Phase, 'retry' | 'abort'> = {
+        preflight: 'abort',
+        dumping: 'abort',
+        transferring: 'abort',
+        restoring: 'abort',
+        committing: 'retry',
+        committed: 'retry',
+        pulling: 'retry',
+        done: 'retry',
+        failed: 'retry',
+        aborting: 'retry',
+        aborted: 'retry',
+      };
+      for (const p of ALL) {
+        it(`${p}: ${table[p]}`, () => assert.equal(steps[p].onRestart, table[p]));
+      }
 
-    it('aborts exactly the phases before the commit point, and runs every other again', () => {
-      for (const p of ALL) assert.equal(steps[p].onRestart === 'abort', abortable(p), p);
+      it('aborts exactly the phases before the commit point, and runs every other again', () => {
+        for (const p of ALL) assert.equal(steps[p].onRestart === 'abort', abortable(p), p);
+      });
     });
 
+  describe('modes', () => {
     it('refuses an unknown mode', () => {
       assert.throws(() => stepsFor('teleport' as Mode), /unknown migration mode "teleport"/);
     });

@@ -17,6 +17,8 @@ import type { HandoffRequest as _tern_v1_HandoffRequest, HandoffRequest__Output 
 import type { ImageChunk as _tern_v1_ImageChunk, ImageChunk__Output as _tern_v1_ImageChunk__Output } from '../../tern/v1/ImageChunk';
 import type { ListContainersRequest as _tern_v1_ListContainersRequest, ListContainersRequest__Output as _tern_v1_ListContainersRequest__Output } from '../../tern/v1/ListContainersRequest';
 import type { ListContainersResponse as _tern_v1_ListContainersResponse, ListContainersResponse__Output as _tern_v1_ListContainersResponse__Output } from '../../tern/v1/ListContainersResponse';
+import type { PagesStatusRequest as _tern_v1_PagesStatusRequest, PagesStatusRequest__Output as _tern_v1_PagesStatusRequest__Output } from '../../tern/v1/PagesStatusRequest';
+import type { PagesStatusResponse as _tern_v1_PagesStatusResponse, PagesStatusResponse__Output as _tern_v1_PagesStatusResponse__Output } from '../../tern/v1/PagesStatusResponse';
 import type { PrepareSourceRequest as _tern_v1_PrepareSourceRequest, PrepareSourceRequest__Output as _tern_v1_PrepareSourceRequest__Output } from '../../tern/v1/PrepareSourceRequest';
 import type { PrepareSourceResponse as _tern_v1_PrepareSourceResponse, PrepareSourceResponse__Output as _tern_v1_PrepareSourceResponse__Output } from '../../tern/v1/PrepareSourceResponse';
 import type { PrepareTargetRequest as _tern_v1_PrepareTargetRequest, PrepareTargetRequest__Output as _tern_v1_PrepareTargetRequest__Output } from '../../tern/v1/PrepareTargetRequest';
@@ -94,6 +96,15 @@ export interface AgentClient extends grpc.Client {
   listContainers(argument: _tern_v1_ListContainersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_ListContainersResponse__Output>): grpc.ClientUnaryCall;
   listContainers(argument: _tern_v1_ListContainersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_ListContainersResponse__Output>): grpc.ClientUnaryCall;
   listContainers(argument: _tern_v1_ListContainersRequest, callback: grpc.requestCallback<_tern_v1_ListContainersResponse__Output>): grpc.ClientUnaryCall;
+  
+  PagesStatus(argument: _tern_v1_PagesStatusRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_PagesStatusResponse__Output>): grpc.ClientUnaryCall;
+  PagesStatus(argument: _tern_v1_PagesStatusRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_PagesStatusResponse__Output>): grpc.ClientUnaryCall;
+  PagesStatus(argument: _tern_v1_PagesStatusRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_PagesStatusResponse__Output>): grpc.ClientUnaryCall;
+  PagesStatus(argument: _tern_v1_PagesStatusRequest, callback: grpc.requestCallback<_tern_v1_PagesStatusResponse__Output>): grpc.ClientUnaryCall;
+  pagesStatus(argument: _tern_v1_PagesStatusRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_PagesStatusResponse__Output>): grpc.ClientUnaryCall;
+  pagesStatus(argument: _tern_v1_PagesStatusRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_PagesStatusResponse__Output>): grpc.ClientUnaryCall;
+  pagesStatus(argument: _tern_v1_PagesStatusRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_PagesStatusResponse__Output>): grpc.ClientUnaryCall;
+  pagesStatus(argument: _tern_v1_PagesStatusRequest, callback: grpc.requestCallback<_tern_v1_PagesStatusResponse__Output>): grpc.ClientUnaryCall;
   
   PrepareSource(argument: _tern_v1_PrepareSourceRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_PrepareSourceResponse__Output>): grpc.ClientUnaryCall;
   PrepareSource(argument: _tern_v1_PrepareSourceRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_PrepareSourceResponse__Output>): grpc.ClientUnaryCall;
@@ -189,6 +200,8 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   
   ListContainers: grpc.handleUnaryCall<_tern_v1_ListContainersRequest__Output, _tern_v1_ListContainersResponse>;
   
+  PagesStatus: grpc.handleUnaryCall<_tern_v1_PagesStatusRequest__Output, _tern_v1_PagesStatusResponse>;
+  
   PrepareSource: grpc.handleUnaryCall<_tern_v1_PrepareSourceRequest__Output, _tern_v1_PrepareSourceResponse>;
   
   PrepareTarget: grpc.handleUnaryCall<_tern_v1_PrepareTargetRequest__Output, _tern_v1_PrepareTargetResponse>;
@@ -217,6 +230,7 @@ export interface AgentDefinition extends grpc.ServiceDefinition {
   Estimate: MethodDefinition<_tern_v1_ContainerRef, _tern_v1_EstimateResponse, _tern_v1_ContainerRef__Output, _tern_v1_EstimateResponse__Output>
   Exec: MethodDefinition<_tern_v1_ExecRequest, _tern_v1_ExecResponse, _tern_v1_ExecRequest__Output, _tern_v1_ExecResponse__Output>
   ListContainers: MethodDefinition<_tern_v1_ListContainersRequest, _tern_v1_ListContainersResponse, _tern_v1_ListContainersRequest__Output, _tern_v1_ListContainersResponse__Output>
+  PagesStatus: MethodDefinition<_tern_v1_PagesStatusRequest, _tern_v1_PagesStatusResponse, _tern_v1_PagesStatusRequest__Output, _tern_v1_PagesStatusResponse__Output>
   PrepareSource: MethodDefinition<_tern_v1_PrepareSourceRequest, _tern_v1_PrepareSourceResponse, _tern_v1_PrepareSourceRequest__Output, _tern_v1_PrepareSourceResponse__Output>
   PrepareTarget: MethodDefinition<_tern_v1_PrepareTargetRequest, _tern_v1_PrepareTargetResponse, _tern_v1_PrepareTargetRequest__Output, _tern_v1_PrepareTargetResponse__Output>
   ReadImages: MethodDefinition<_tern_v1_ReadImagesRequest, _tern_v1_ImageChunk, _tern_v1_ReadImagesRequest__Output, _tern_v1_ImageChunk__Output>

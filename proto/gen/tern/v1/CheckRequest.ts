@@ -2,7 +2,9 @@
 
 
 export interface CheckRequest {
+  'postcopy'?: (boolean);
 }
 
 export interface CheckRequest__Output {
+  'postcopy': (boolean);
 }

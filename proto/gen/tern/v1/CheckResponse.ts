@@ -11,6 +11,7 @@ export interface CheckResponse {
   'free_bytes'?: (number | string | Long);
   'bridge'?: (string);
   'cpuinfo_b64'?: (string);
+  'postcopy_error'?: (string);
 }
 
 export interface CheckResponse__Output {
@@ -22,4 +23,5 @@ export interface CheckResponse__Output {
   'free_bytes': (string);
   'bridge': (string);
   'cpuinfo_b64': (string);
+  'postcopy_error': (string);
 }

@@ -7,6 +7,7 @@ export interface DumpRequest {
   'credential'?: (string);
   'pages_to'?: (string);
   'target_host'?: (string);
+  'postcopy'?: (boolean);
 }
 
 export interface DumpRequest__Output {
@@ -15,4 +16,5 @@ export interface DumpRequest__Output {
   'credential': (string);
   'pages_to': (string);
   'target_host': (string);
+  'postcopy': (boolean);
 }

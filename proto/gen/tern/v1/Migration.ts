@@ -24,6 +24,9 @@ export interface Migration {
   'rootfs_bytes'?: (number | string | Long);
   'image_bytes'?: (number | string | Long);
   'coordinator_bytes'?: (number | string | Long);
+  'pages_moved_bytes'?: (number | string | Long);
+  'pages_total_bytes'?: (number | string | Long);
+  'pages_done_ms'?: (number | string | Long);
 }
 
 export interface Migration__Output {
@@ -47,4 +50,7 @@ export interface Migration__Output {
   'rootfs_bytes': (string);
   'image_bytes': (string);
   'coordinator_bytes': (string);
+  'pages_moved_bytes': (string);
+  'pages_total_bytes': (string);
+  'pages_done_ms': (string);
 }

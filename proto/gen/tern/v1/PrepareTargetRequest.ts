@@ -10,6 +10,7 @@ export interface PrepareTargetRequest {
   'source_cpuinfo_b64'?: (string);
   'credential'?: (string);
   'source_host'?: (string);
+  'postcopy'?: (boolean);
 }
 
 export interface PrepareTargetRequest__Output {
@@ -19,4 +20,5 @@ export interface PrepareTargetRequest__Output {
   'source_cpuinfo_b64': (string);
   'credential': (string);
   'source_host': (string);
+  'postcopy': (boolean);
 }
