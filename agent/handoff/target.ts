@@ -271,7 +271,10 @@ export class TargetSlots {
         postcopy: postcopy || undefined,
       };
       this.slots.set(id, slot);
-      await this.warm(slot, estimate);
+      // Post-copy allocates the tree's memory after the resume, page by page:
+      // there is nothing to warm for the frozen window, and letting warmed
+      // memory go would cost time inside it.
+      if (!postcopy) await this.warm(slot, estimate);
       return veth;
     } catch (e) {
       ctx.containers.unreserve(c.name);
