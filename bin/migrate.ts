@@ -5,7 +5,8 @@ import type { Migration__Output } from '../proto/index.js';
 import { unary } from '../proto/rpc.js';
 import { connect, fail, follow, summary } from './cli.js';
 
-const USAGE = `usage: migrate [--from HOST] --to HOST [--mode stop-and-copy|postcopy] [--coordinator ADDR] CONTAINER
+const USAGE = `usage: migrate [--from HOST] --to HOST [--mode stop-and-copy|postcopy|auto]
+               [--max-downtime MS [--allow-postcopy]] [--coordinator ADDR] CONTAINER
 
   --mode stop-and-copy  (default) every memory page moves while the container is frozen:
                         the pause grows with its memory, and until the commit point any
@@ -16,10 +17,23 @@ const USAGE = `usage: migrate [--from HOST] --to HOST [--mode stop-and-copy|post
                         has arrived (phase "pulling") the container depends on the source
                         host. If the source's page server, the source host or the path
                         between them dies then, the container cannot go on: tern kills the
-                        target's copy and reports the migration failed, the container lost.`;
+                        target's copy and reports the migration failed, the container lost.
+  --mode auto           (the default with --max-downtime) the safest mode whose pause fits
+                        the budget: stop-and-copy if its estimated pause (from the memory
+                        size and earlier moves) is within --max-downtime MS; else post-copy,
+                        but only with --allow-postcopy; else the move is refused. The chosen
+                        mode and why are printed first.`;
 
 async function main() {
-  let values: { from?: string; to?: string; mode?: string; coordinator?: string; help?: boolean };
+  let values: {
+    from?: string;
+    to?: string;
+    mode?: string;
+    'max-downtime'?: string;
+    'allow-postcopy'?: boolean;
+    coordinator?: string;
+    help?: boolean;
+  };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
@@ -27,6 +41,8 @@ async function main() {
         from: { type: 'string' },
         to: { type: 'string' },
         mode: { type: 'string' },
+        'max-downtime': { type: 'string' },
+        'allow-postcopy': { type: 'boolean' },
         coordinator: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -40,13 +56,29 @@ async function main() {
     return;
   }
   if (positionals.length !== 1 || !values.to) return fail('migrate', USAGE);
+  const budget = values['max-downtime'];
+  if (budget !== undefined && !/^[1-9]\d*$/.test(budget))
+    return fail(
+      'migrate',
+      `--max-downtime takes milliseconds, a whole number above 0, not ${JSON.stringify(budget)}`,
+    );
+  const mode = values.mode ?? (budget !== undefined ? 'auto' : '');
+  if (mode !== 'auto' && (budget !== undefined || values['allow-postcopy']))
+    return fail('migrate', '--max-downtime and --allow-postcopy go with --mode auto');
   const client = connect(values.coordinator);
   let m: Migration__Output;
   try {
     m = await unary(
       client,
       client.StartMigration,
-      { container: positionals[0], from: values.from ?? '', to: values.to, mode: values.mode ?? '' },
+      {
+        container: positionals[0],
+        from: values.from ?? '',
+        to: values.to,
+        mode,
+        max_downtime_ms: Number(budget ?? 0),
+        allow_postcopy: values['allow-postcopy'] === true,
+      },
       { timeoutMs: 60_000, what: 'migrate' },
     );
   } catch (e) {

@@ -140,7 +140,13 @@ export class MigrationRunner {
     this.emit(m);
   }
 
-  async create(container: string, from: string, to: string, mode: Mode): Promise<MigrationRecord> {
+  async create(
+    container: string,
+    from: string,
+    to: string,
+    mode: Mode,
+    modeReason?: string,
+  ): Promise<MigrationRecord> {
     stepsFor(mode);
     const now = Date.now();
     const m: MigrationRecord = {
@@ -149,8 +155,11 @@ export class MigrationRunner {
       from,
       to,
       mode,
+      modeReason,
       phase: 'preflight',
-      history: [{ phase: 'preflight', atMs: now }],
+      history: [
+        { phase: 'preflight', atMs: now, detail: modeReason ? `mode ${mode}: ${modeReason}` : undefined },
+      ],
       startedMs: now,
     };
     await this.store.putMigration(m);

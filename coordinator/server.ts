@@ -25,6 +25,7 @@ import { AddressBook } from './addresses.js';
 import { type CoordinatorOptions, coordinatorCerts } from './config.js';
 import { HostRegistry } from './hosts.js';
 import { type Fleet, MigrationRunner } from './migration.js';
+import { chooseMode, estimateStopAndCopy } from './modes.js';
 import { MODES, type Mode, TERMINAL } from './phases.js';
 import { Reconciler } from './reconcile.js';
 import { relayImages } from './relay.js';
@@ -256,9 +257,12 @@ export class Coordinator implements Fleet {
         if (!req.to) throw invalid('migrate needs --to');
         validateName('host', req.to);
         if (req.from) validateName('host', req.from);
-        const mode = (req.mode || 'stop-and-copy') as Mode;
-        if (!MODES.includes(mode))
-          throw invalid(`unknown migration mode ${JSON.stringify(req.mode)} (known: ${MODES.join(', ')})`);
+        const asked = req.mode || 'stop-and-copy';
+        if (asked !== 'auto' && !MODES.includes(asked as Mode))
+          throw invalid(
+            `unknown migration mode ${JSON.stringify(req.mode)} (known: ${MODES.join(', ')}, auto)`,
+          );
+        if (req.max_downtime_ms < 0) throw invalid('--max-downtime must be a number of milliseconds above 0');
         if (req.from && req.from === req.to) throw invalid(`source and target are the same host (${req.to})`);
         if (!this.hosts.has(req.to)) throw notFound(`unknown host ${req.to}`);
         if (req.from && !this.hosts.has(req.from)) throw notFound(`unknown host ${req.from}`);
@@ -271,7 +275,20 @@ export class Coordinator implements Fleet {
         if (c.state !== 'running') throw precondition(`container ${c.name} is ${c.state}, not running`);
         const busy = this.activeMigration(c.name);
         if (busy) throw precondition(`container ${c.name} is already being migrated (${busy.id})`);
-        const m = await this.runner.create(c.name, c.host, req.to, mode);
+        let mode = asked as Mode;
+        let reason: string | undefined;
+        if (asked === 'auto') {
+          const a = this.agent(c.host);
+          const est = await unary(a, a.Estimate, { name: c.name }, { timeoutMs: 60_000, what: c.host });
+          const memory = Number(est.memory_bytes);
+          const stopAndCopy = estimateStopAndCopy(memory, c.host, req.to, [...this.migrations.values()]);
+          ({ mode, reason } = chooseMode(
+            { maxDowntimeMs: req.max_downtime_ms, allowPostcopy: req.allow_postcopy },
+            memory,
+            stopAndCopy,
+          ));
+        }
+        const m = await this.runner.create(c.name, c.host, req.to, mode, reason);
         this.migrations.set(m.id, m);
         void this.runner.run(m, c);
         return migrationToWire(m);

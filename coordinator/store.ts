@@ -20,6 +20,8 @@ export interface MigrationRecord {
   to: string;
   /** How memory moves; chooses the step table the migration walks. */
   mode: Mode;
+  /** With `migrate --mode auto`: why this mode was chosen. */
+  modeReason?: string;
   phase: Phase;
   error?: string;
   history: PhaseEntry[];

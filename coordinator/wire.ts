@@ -27,5 +27,6 @@ export function migrationToWire(m: MigrationRecord): Migration {
     pages_moved_bytes: m.pagesMovedBytes ?? 0,
     pages_total_bytes: m.mode === 'postcopy' ? (m.memoryBytes ?? 0) : 0,
     pages_done_ms: m.pagesDoneMs ?? 0,
+    mode_reason: m.modeReason ?? '',
   };
 }

@@ -27,6 +27,7 @@ export interface Migration {
   'pages_moved_bytes'?: (number | string | Long);
   'pages_total_bytes'?: (number | string | Long);
   'pages_done_ms'?: (number | string | Long);
+  'mode_reason'?: (string);
 }
 
 export interface Migration__Output {
@@ -53,4 +54,5 @@ export interface Migration__Output {
   'pages_moved_bytes': (string);
   'pages_total_bytes': (string);
   'pages_done_ms': (string);
+  'mode_reason': (string);
 }

@@ -6,6 +6,8 @@ export interface StartMigrationRequest {
   'from'?: (string);
   'to'?: (string);
   'mode'?: (string);
+  'max_downtime_ms'?: (number);
+  'allow_postcopy'?: (boolean);
 }
 
 export interface StartMigrationRequest__Output {
@@ -13,4 +15,6 @@ export interface StartMigrationRequest__Output {
   'from': (string);
   'to': (string);
   'mode': (string);
+  'max_downtime_ms': (number);
+  'allow_postcopy': (boolean);
 }
