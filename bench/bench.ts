@@ -23,6 +23,9 @@
 // Once: raw TCP throughput hostA -> hostB over the underlay (node to node),
 // compared with tern's chunk stream as it runs inside each migration (tcp.ts).
 //
+// Then post-copy cases (BENCH_POSTCOPY sizes, random memory): tern alone,
+// moving with --mode postcopy; their baselines are the cases above.
+//
 // Environment (config.ts): BENCH_RUNS (5 per case), BENCH_RUNS_LARGE (3 per
 // case of 1 GiB or more), BENCH_SIZES (64,256,1024 MiB), BENCH_VARIANTS
 // (random,half), BENCH_TCP_MIB (512), BENCH_WARMUP (1), BENCH_OUT
