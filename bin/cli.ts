@@ -7,6 +7,18 @@ import { unary } from '../proto/rpc.js';
 
 export const DEFAULT_SOCKET = '/run/tern/coordinator.sock';
 
+/**
+ * A reader that goes away (`migrate ... | head`) ends the command as a
+ * closed pipe would (status 141), without a stack trace; what the
+ * coordinator was asked to do goes on.
+ */
+export function quietOnClosedPipe(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(141);
+    throw e;
+  });
+}
+
 /** --coordinator, else $TERN_COORDINATOR, else $TERN_SOCKET, else the local socket. */
 export function coordinatorAddress(flag?: string): string {
   return flag || process.env.TERN_COORDINATOR || `unix://${process.env.TERN_SOCKET || DEFAULT_SOCKET}`;
@@ -43,6 +55,9 @@ export function mib(bytes: number): string {
 }
 
 /** Follows a migration until it ends, printing each phase as it is entered. */
+/** Phases past the commit point, whose failed steps the coordinator tries again. */
+const RETRIED = ['committing', 'committed', 'pulling'];
+
 export async function follow(
   client: CoordinatorClient,
   id: string,
@@ -53,6 +68,7 @@ export async function follow(
   signal?.addEventListener('abort', () => call.cancel(), { once: true });
   let printed = 0;
   let last: Migration__Output | undefined;
+  let retrying = '';
   try {
     for await (const m of call as AsyncIterable<Migration__Output>) {
       last = m;
@@ -61,6 +77,11 @@ export async function follow(
         const h = m.history[printed];
         const at = ((Number(h.at_ms) - t0) / 1000).toFixed(3).padStart(8);
         print(`${at}s  ${h.phase}${h.detail ? `  (${h.detail})` : ''}`);
+      }
+      // Past the commit point a failed step is tried again: say so once per error.
+      if (m.error && RETRIED.includes(m.phase) && m.error !== retrying) {
+        retrying = m.error;
+        print(`           ${m.phase}: ${m.error}; trying again`);
       }
     }
   } catch (e) {

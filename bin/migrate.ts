@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import type { Migration__Output } from '../proto/index.js';
 import { unary } from '../proto/rpc.js';
-import { connect, fail, follow, summary } from './cli.js';
+import { connect, fail, follow, quietOnClosedPipe, summary } from './cli.js';
 
 const USAGE = `usage: migrate [--from HOST] --to HOST [--mode stop-and-copy|postcopy|auto]
                [--max-downtime MS [--allow-postcopy]] [--coordinator ADDR] CONTAINER
@@ -114,4 +114,5 @@ async function main() {
   fail('migrate', `${end.error || 'migration did not complete'}${where}`);
 }
 
+quietOnClosedPipe();
 void main();

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { parseBytes } from '../kernel/cgroups.js';
 import { unary } from '../proto/rpc.js';
 import { CA_USAGE, caCommand } from './ca.js';
-import { connect, fail, follow, summary, table } from './cli.js';
+import { connect, fail, follow, quietOnClosedPipe, summary, table } from './cli.js';
 
 const USAGE = `usage: tern [--coordinator ADDR] COMMAND
   hosts                                   list hosts and whether they are up
@@ -206,4 +206,5 @@ async function main() {
   }
 }
 
+quietOnClosedPipe();
 void main();

@@ -310,12 +310,11 @@ export class Coordinator implements Fleet {
           call.emit('error', toServiceError(notFound(`no migration ${call.request.id}`)));
           return;
         }
+        // Until the migration ends: past the commit point a failed step is
+        // retried, and watchers see each try's error as it comes.
         const send = (r: MigrationRecord) => {
           call.write(migrationToWire(r));
-          if (
-            TERMINAL.includes(r.phase) ||
-            (r.error && (r.phase === 'committing' || r.phase === 'committed'))
-          ) {
+          if (TERMINAL.includes(r.phase)) {
             stop();
             call.end();
           }

@@ -12,6 +12,7 @@ import {
   down,
   heartbeat,
   hostDir,
+  inHost,
   memoryChecksums,
   migrate,
   ownsTestbed,
@@ -32,6 +33,9 @@ import { getMigration, migrationsOf } from './datapath/helpers.js';
 const NAME = 'pc-mem';
 const LOST = 'pc-lost';
 const RESTART = 'pc-restart';
+const CUT = 'pc-cut';
+/** A cut well under tern-relay's 30 s bound on an unacknowledged stream. */
+const CUT_MS = 2000;
 const MIB = 1024 * 1024;
 const PIPE_MAX = '/proc/sys/fs/pipe-max-size';
 
@@ -91,7 +95,8 @@ describe('post-copy migration (privileged)', function () {
   });
 
   after(async () => {
-    if (ownsTestbed()) for (const n of [NAME, LOST, RESTART]) await tern('stop', n).catch(() => {});
+    if (ownsTestbed()) for (const n of [NAME, LOST, RESTART, CUT]) await tern('stop', n).catch(() => {});
+    for (const h of ['hostA', 'hostB']) await inHost(h, ['ip', 'link', 'set', 'ul', 'up']).catch(() => {});
     await down().catch(() => {});
     await cleanupRootfs?.();
     if (pipeMax) await writeFile(PIPE_MAX, pipeMax).catch(() => {});
@@ -140,8 +145,26 @@ describe('post-copy migration (privileged)', function () {
   it('refuses a mode it does not know, naming the ones it does', async () => {
     const r = await migrate('--from', 'hostB', '--to', 'hostA', '--mode', 'teleport', NAME);
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /unknown migration mode "teleport" \(known: stop-and-copy, postcopy\)/);
+    assert.match(r.stderr, /unknown migration mode "teleport" \(known: stop-and-copy, postcopy, auto\)/);
     assert.equal((await record('hostB', NAME))?.state, 'running');
+  });
+
+  it('with --max-downtime, takes the safest mode that fits, or says why none does', async () => {
+    const no = await migrate('--to', 'hostA', '--max-downtime', '1', NAME);
+    assert.notEqual(no.code, 0);
+    assert.match(no.stderr, /would pause about \d+ ms .*over the 1 ms budget.*--allow-postcopy/);
+    assert.equal((await record('hostB', NAME))?.state, 'running');
+    const yes = await migrate('--to', 'hostA', '--max-downtime', '1', '--allow-postcopy', NAME);
+    assert.equal(yes.code, 0, yes.stderr);
+    assert.match(yes.stdout, /preflight {2}\(mode postcopy: stop-and-copy of \d+ MiB would pause about/);
+    const [m] = (await migrationsOf(NAME)).slice(-1);
+    assert.equal(m.mode, 'postcopy');
+    assert.match(m.mode_reason, /over the 1 ms budget; pre-copy is not available; post-copy allowed/);
+    const roomy = await migrate('--to', 'hostB', '--max-downtime', '600000', NAME);
+    assert.equal(roomy.code, 0, roomy.stderr);
+    const [s] = (await migrationsOf(NAME)).slice(-1);
+    assert.equal(s.mode, 'stop-and-copy');
+    assert.match(s.mode_reason, /within the 600000 ms budget/);
   });
 
   it("keeps the pages coming across a restart of the target's agent", async () => {
@@ -165,6 +188,32 @@ describe('post-copy migration (privileged)', function () {
     const { want, got } = await memoryChecksums(RESTART);
     assert.equal(got, want, 'memory differs after the move across the restart');
     await tern('stop', RESTART);
+  });
+
+  it("rides out a short cut of the source's link while pages flow", async () => {
+    await runWorkload('hostA', CUT, rootfs, workload(2048), '/tmp/mem');
+    const { child, id, exited } = await startMigrate(CUT);
+    await waitFor(
+      'the pages to flow',
+      async () => (await getMigration(id)).phase === 'pulling' || undefined,
+      60_000,
+    );
+    const down = await inHost('hostA', ['ip', 'link', 'set', 'ul', 'down']);
+    assert.equal(down.code, 0, down.stderr);
+    try {
+      await new Promise((r) => setTimeout(r, CUT_MS));
+      // The stream waits: nothing arrived meanwhile, and the move is still pulling.
+      assert.equal((await getMigration(id)).phase, 'pulling');
+    } finally {
+      const up = await inHost('hostA', ['ip', 'link', 'set', 'ul', 'up']);
+      assert.equal(up.code, 0, up.stderr);
+    }
+    assert.equal(await exited, 0, `migrate failed: ${child.err}`);
+    const m = await getMigration(id);
+    assert.equal(m.phase, 'done', m.error);
+    const { want, got } = await memoryChecksums(CUT);
+    assert.equal(got, want, 'memory differs after the cut');
+    await tern('stop', CUT);
   });
 
   it('fails with the container lost when the source page server dies while pages flow', async () => {
