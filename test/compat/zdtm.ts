@@ -102,6 +102,8 @@ export interface Prepared {
   skipped: Map<string, string>;
   /** Tests with a .hook that cleans host-wide state they leave (cgroup hierarchies). */
   cleanHooks: Set<string>;
+  /** Tests whose .desc marks them "nolazy": CRIU's lazy pages cannot keep what they check. */
+  nolazy: Set<string>;
 }
 
 const staticDir = () => join(ZDTM_DIR, 'static');
@@ -132,6 +134,7 @@ export async function prepare(tests: CompatTest[], log: (s: string) => void): Pr
   const exclusive = new Set<string>();
   const skipped = new Map<string, string>();
   const cleanHooks = new Set<string>();
+  const nolazy = new Set<string>();
   for (const n of built) {
     if (existsSync(join(staticDir(), `${n}.checkskip`))) {
       const c = await sh([join(staticDir(), `${n}.checkskip`)], { cwd: staticDir() });
@@ -144,6 +147,7 @@ export async function prepare(tests: CompatTest[], log: (s: string) => void): Pr
       (new RegExp(`'${k}'\\s*:\\s*'([^']*)'`).exec(desc)?.[1] ?? '').split(/\s+/).filter(Boolean);
     opts.set(n, field('opts'));
     if (field('flags').includes('excl')) exclusive.add(n);
+    if (field('flags').includes('nolazy')) nolazy.add(n);
   }
 
   const base = join(WORK_DIR, 'rootfs');
@@ -163,7 +167,7 @@ export async function prepare(tests: CompatTest[], log: (s: string) => void): Pr
   }
   await rm(base, { recursive: true, force: true });
   await sh(['mv', tmp, base]);
-  return { base, argv, opts, exclusive, skipped, cleanHooks };
+  return { base, argv, opts, exclusive, skipped, cleanHooks, nolazy };
 }
 
 /** A rootfs at `dir` for one test: the base plus that test's program. */
