@@ -125,9 +125,9 @@ async function mounts(): Promise<Mount[]> {
 }
 
 /** /proc/self/cgroup: controller list (empty for v2) -> path. */
-async function ownCgroups(pid: number | 'self' = 'self'): Promise<Map<string, string>> {
+async function ownCgroups(): Promise<Map<string, string>> {
   const m = new Map<string, string>();
-  for (const line of (await readFile(`/proc/${pid}/cgroup`, 'utf8')).split('\n')) {
+  for (const line of (await readFile('/proc/self/cgroup', 'utf8')).split('\n')) {
     const i = line.indexOf(':');
     const j = line.indexOf(':', i + 1);
     if (i < 0 || j < 0) continue;
@@ -332,9 +332,4 @@ export class LinuxCgroups implements ContainerCgroups {
         if (e.isDirectory()) names.add(e.name);
     return [...names].sort();
   }
-}
-
-/** The container cgroup paths pid lives in (tests: where a restored tree landed). */
-export async function cgroupsOf(pid: number): Promise<Map<string, string>> {
-  return ownCgroups(pid);
 }

@@ -111,8 +111,8 @@ const PF_EXITING = 0x4;
  * which a tracer (CRIU serving a post-copy dump's pages) can hold off.
  */
 export async function exiting(pid: number): Promise<boolean> {
-  if (!(await alive(pid))) return true;
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  const flags = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[6] ?? 0);
-  return !stat || (flags & PF_EXITING) !== 0;
+  if (!stat) return true;
+  const [state, , , , , , flags] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return state === 'Z' || state === 'X' || (Number(flags) & PF_EXITING) !== 0;
 }

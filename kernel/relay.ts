@@ -77,6 +77,56 @@ export async function readLength(file: string, timeoutMs: number): Promise<PageS
 }
 
 /**
+ * The receiving end of a page stream: tern-relay on the authenticated
+ * socket (the caller's copy is closed) running `command`, its stderr kept,
+ * and what its exit means: the stream whole (its length), refused by
+ * tern-relay, or the CRIU command failing (its log says why).
+ */
+function receiveThrough(
+  relayPath: string,
+  req: PageServerRequest,
+  /** The CRIU command's name (for its failure), its log, and the relay's length file. */
+  files: { what: string; length: string; log: string },
+  command: string[],
+  opts: { localFd?: number; stdin?: 'pipe' | 'ignore'; env?: NodeJS.ProcessEnv } = {},
+) {
+  const child = spawn(relayPath, relayArgs('recv', files.length, req.tls, command, opts.localFd), {
+    stdio: [opts.stdin ?? 'ignore', 'ignore', 'pipe', req.socket],
+    env: opts.env,
+  });
+  req.socket.destroy();
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('error', () => resolve(-1));
+    child.on('close', (c) => resolve(c));
+  });
+  const verdict = async (code: number | null): Promise<PageStream> => {
+    if (code === REFUSED)
+      throw new TernError(
+        'PERMISSION_DENIED',
+        `page stream refused: ${relayComplaint(stderr) ?? 'by tern-relay'}`,
+      );
+    if (code !== 0) {
+      const text = await readFile(files.log, 'utf8').catch(() => '');
+      throw new TernError(
+        'DATA_LOSS',
+        criuFailure(files.what, code, text || relayComplaint(stderr) || stderr),
+      );
+    }
+    return readLength(files.length, 1000);
+  };
+  return { child, exited, verdict };
+}
+
+/** Page stream bytes the relay counted so far (TERN_RELAY_PROGRESS). */
+async function readProgress(file: string): Promise<number> {
+  return Number((await readFile(file, 'utf8').catch(() => '0')).trim()) || 0;
+}
+
+/**
  * Runs `criu page-server` on an authenticated socket, through tern-relay:
  * serves one dump's pages into req.imagesDir and resolves with the digest of
  * the page stream it received.
@@ -101,32 +151,18 @@ export async function runPageServer(
     '--ps-socket',
     String(PS_FD),
   ];
-  const child = spawn(relayPath, relayArgs('recv', digest, req.tls, command), {
-    stdio: ['ignore', 'ignore', 'pipe', req.socket],
-  });
-  req.socket.destroy();
-  let stderr = '';
-  child.stderr?.on('data', (b: Buffer) => {
-    stderr += b.toString();
-  });
+  const { child, exited, verdict } = receiveThrough(
+    relayPath,
+    req,
+    { what: 'page-server', length: digest, log },
+    command,
+  );
   const onAbort = () => child.kill('SIGTERM');
   signal?.addEventListener('abort', onAbort, { once: true });
-  const code = await new Promise<number | null>((resolve) => {
-    child.on('error', () => resolve(-1));
-    child.on('close', (c) => resolve(c));
-  });
+  const code = await exited;
   signal?.removeEventListener('abort', onAbort);
   if (signal?.aborted) throw new TernError('CANCELLED', 'page server stopped');
-  if (code === REFUSED)
-    throw new TernError(
-      'PERMISSION_DENIED',
-      `page stream refused: ${relayComplaint(stderr) ?? 'by tern-relay'}`,
-    );
-  if (code !== 0) {
-    const text = await readFile(log, 'utf8').catch(() => '');
-    throw new TernError('DATA_LOSS', criuFailure('page-server', code, text || stderr));
-  }
-  return readLength(digest, 1000);
+  return verdict(code);
 }
 
 /**
@@ -153,38 +189,22 @@ export function runLazyPages(criuPath: string, relayPath: string, req: PageServe
     log,
     '-v4',
   ];
-  const child = spawn(relayPath, relayArgs('recv', length, req.tls, command, LAZY_PS_FD), {
-    stdio: ['pipe', 'ignore', 'pipe', req.socket],
-    env: { ...process.env, TERN_RELAY_HOLD: 'stdin', TERN_RELAY_PROGRESS: progress },
-  });
-  req.socket.destroy();
-  let stderr = '';
-  child.stderr?.on('data', (b: Buffer) => {
-    stderr += b.toString();
-  });
+  const { child, exited, verdict } = receiveThrough(
+    relayPath,
+    req,
+    { what: 'lazy-pages', length, log },
+    command,
+    {
+      localFd: LAZY_PS_FD,
+      stdin: 'pipe',
+      env: { ...process.env, TERN_RELAY_HOLD: 'stdin', TERN_RELAY_PROGRESS: progress },
+    },
+  );
   child.stdin?.on('error', () => {});
   let code: number | null | undefined;
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('error', () => resolve(-1));
-    child.on('close', (c) => resolve(c));
-  }).then((c) => {
+  const done = exited.then((c) => {
     code = c;
-    return c;
-  });
-  const done = exited.then(async (c) => {
-    if (c === REFUSED)
-      throw new TernError(
-        'PERMISSION_DENIED',
-        `page stream refused: ${relayComplaint(stderr) ?? 'by tern-relay'}`,
-      );
-    if (c !== 0) {
-      const text = await readFile(log, 'utf8').catch(() => '');
-      throw new TernError(
-        'DATA_LOSS',
-        criuFailure('lazy-pages', c, text || relayComplaint(stderr) || stderr),
-      );
-    }
-    return readLength(length, 1000);
+    return verdict(c);
   });
   done.catch(() => {});
   let started: Promise<void> | undefined;
@@ -204,9 +224,7 @@ export function runLazyPages(criuPath: string, relayPath: string, req: PageServe
       started ??= start();
       return started;
     },
-    async moved() {
-      return Number((await readFile(progress, 'utf8').catch(() => '0')).trim()) || 0;
-    },
+    moved: () => readProgress(progress),
     done,
     stop() {
       if (code === undefined) child.kill('SIGTERM');
@@ -236,9 +254,7 @@ export function followLazyPages(workDir: string, pid: number): LazyPages {
     async start() {
       throw new TernError('FAILED_PRECONDITION', 'an adopted page stream has started already');
     },
-    async moved() {
-      return Number((await readFile(progress, 'utf8').catch(() => '0')).trim()) || 0;
-    },
+    moved: () => readProgress(progress),
     done,
     stop() {
       void ours().then((yes) => {
