@@ -351,6 +351,17 @@ export class CriuEngine implements CheckpointEngine {
     return decideOrphan(join(workDir, 'hold'), verdict, waitMs);
   }
 
+  async liftGates(veths: string[]): Promise<void> {
+    // A gate a dump on this host once left on a veth of the same name (see
+    // gateScript; nftables attaches it to a new device of that name) would
+    // hold off the restored tree's new connections.
+    const names = veths.filter((v) => IFNAME.test(v));
+    if (names.length)
+      await run(['nft', '-f', '-'], { input: gateScript(names, true), timeoutMs: 10_000 }).catch(
+        () => undefined,
+      );
+  }
+
   /**
    * Aborting `signal` while CRIU restores kills `criu restore` and every task
    * it created (the restored pid namespace dies with its init, its net
@@ -386,21 +397,13 @@ export class CriuEngine implements CheckpointEngine {
     for (const r of req.cgroupRoots ?? [])
       argv.push('--cgroup-root', r.controller ? `${r.controller}:${r.path}` : r.path);
     const started = Date.now();
-    // A gate a dump on this host once left on a veth of the same name (see
-    // gateScript; nftables attaches it to a new device of that name) would
-    // hold off the restored tree's new connections: make sure there is none,
-    // alongside the restore rather than before it.
-    const outers = req.veths.map((v) => v.outer).filter((v) => IFNAME.test(v));
-    const ungated = outers.length
-      ? run(['nft', '-f', '-'], { input: gateScript(outers, true), timeoutMs: 10_000 }).catch(() => undefined)
-      : Promise.resolve(undefined);
     const r = await restoreUnderShim(this.opts.shimPath, argv, {
       pidfile,
       log: join(req.workDir, 'restore.out'),
       exitFile: req.exitFile,
       timeoutMs: 300_000,
       signal,
-    }).finally(() => ungated);
+    });
     if (r.failure) {
       if (!isCriuFailure(r.failure)) throw new TernError('INTERNAL', `restore failed: ${r.failure}`);
       const text = await readFile(log, 'utf8').catch(() => '');

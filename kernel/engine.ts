@@ -194,6 +194,13 @@ export interface CheckpointEngine {
    * transfer needs, and says so in its log.
    */
   postcopyReady(): Promise<string | undefined>;
+  /**
+   * Removes what a dump on this host may have left behind on these host-side
+   * veth names (the gate that holds new connections off, which would attach
+   * itself to a new device of the same name). Called before a restore that
+   * will create them, outside the frozen window; never fails.
+   */
+  liftGates(veths: string[]): Promise<void>;
   /** Restores detached and stopped: tasks exist, none runs until resumed. */
   restore(req: RestoreRequest, signal?: AbortSignal): Promise<RestoreResult>;
   /** The process tree recorded in an image set (pids as seen inside). */

@@ -39,6 +39,8 @@ export interface SourceHold {
    * 'kill' normally ends 'killed', 'resume' ends 'resumed'.
    */
   decide(verdict: 'kill' | 'resume'): Promise<'killed' | 'resumed'>;
+  /** Settles once decide() has tried to hand its verdict over: true if the hold script took it. */
+  delivered?: Promise<boolean>;
   /** Set once the dump has ended (decided, or resumed by the hold timeout). */
   outcome?: 'killed' | 'resumed';
   /** The tree is frozen at post-dump and every image file is complete. */
@@ -269,6 +271,7 @@ export class SourceHolds {
         const r = await dump.catch(() => undefined);
         return r?.outcome ?? 'resumed';
       },
+      delivered: sent,
       lazy: postcopy
         ? {
             served: dump.then(
@@ -407,7 +410,7 @@ export class SourceHolds {
     }
   }
 
-  /** Commit point on the source: CRIU kills the frozen tree; returns once it is gone. */
+  /** Commit point on the source: the frozen tree is killed; returns once it can never run again. */
   async commit(id: string): Promise<boolean> {
     const { ctx } = this;
     // A repeated commit after success is answered from the outcome record.
@@ -416,30 +419,24 @@ export class SourceHolds {
     if (!h) throw notFound(`no held dump for migration ${id} on ${ctx.opts.host}`);
     const rec = ctx.containers.get(h.name);
     ctx.faults.hit('commit');
-    // The tree is gone once its init is: the pid namespace dies with it. That
-    // comes before CRIU has finished and exited, and the commit need not wait
-    // for the rest.
+    // Once the hold script has the 'kill' verdict, nothing can resume the tree
+    // any more (the script can no longer time out), and it is killed here at once
+    // rather than after CRIU wakes up to do it: the target's copy waits on
+    // this. A task that has begun to exit never runs again; the pid namespace
+    // dies with its init, and CRIU finishes and exits in the background.
+    // Post-copy needs this too: CRIU would keep the frozen tree until the last
+    // page is served.
     const decided = h.decide('kill');
-    if (h.lazy) {
-      // Post-copy: CRIU keeps the pages it serves in its own memory and would
-      // keep the frozen tree until the last one is served. The tree is not
-      // needed for that, and must never run again: it dies now.
-      if ((await decided) !== 'killed') {
-        await this.released(h);
-        throw new TernError('ABORTED', `the frozen tree of ${h.name} resumed instead of dying`);
-      }
-      ctx.host.kill(rec.pid);
-      // Its pid namespace's last tasks are reaped only once CRIU lets them go.
-      if (!(await ctx.host.waitExiting(rec.pid, 10_000)))
-        throw new TernError('INTERNAL', `source tree of ${h.name} is still alive`);
-    } else if (!(await ctx.host.waitGone(rec.pid, 10_000))) {
-      if ((await decided) !== 'killed') {
-        await this.released(h);
-        throw new TernError('ABORTED', `the frozen tree of ${h.name} resumed instead of dying`);
-      }
-      if (!(await ctx.host.waitGone(rec.pid, 10_000)))
-        throw new TernError('INTERNAL', `source tree of ${h.name} is still alive`);
+    const delivered = h.delivered ?? decided.then((o) => o === 'killed');
+    if (!(await delivered) && (await decided) !== 'killed') {
+      await this.released(h);
+      throw new TernError('ABORTED', `the frozen tree of ${h.name} resumed instead of dying`);
     }
+    // The same process, not one that took its pid after CRIU killed it.
+    if ((await ctx.host.startTime(rec.pid)) === rec.startTime) ctx.host.kill(rec.pid);
+    // Its pid namespace's last tasks are reaped only once CRIU lets them go.
+    if (!(await ctx.host.waitExiting(rec.pid, 10_000)))
+      throw new TernError('INTERNAL', `source tree of ${h.name} is still alive`);
     // The tree is gone: record that first, so a retry is answered "committed"
     // even if cleaning up below fails half way. The answer does not wait for
     // the clean-up: the target's copy is waiting to run.

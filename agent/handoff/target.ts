@@ -261,6 +261,7 @@ export class TargetSlots {
       await rm(workDir, { recursive: true, force: true });
       await mkdir(join(workDir, 'images'), { recursive: true });
       const veth = await ctx.containers.freeVethName(c.name);
+      await ctx.engine.liftGates([veth]);
       const slot: TargetSlot = {
         id,
         container: { ...c, veth },
@@ -407,7 +408,9 @@ export class TargetSlots {
     // Which tasks were stopped when dumped is read from the images while CRIU
     // restores, so that resuming does not wait for it.
     const stopped = this.stoppedTasks(s);
-    await this.coolDown(s);
+    // The warm memory is let go (its helpers killed) and freed while CRIU
+    // starts up, long before the restore allocates any.
+    void this.coolDown(s);
     if (s.postcopy) {
       // The daemon that will serve the restored tree's page faults reads the images first.
       if (!s.lazy)

@@ -127,10 +127,11 @@ export class SimEngine implements CheckpointEngine {
       await writeFile(join(req.imagesDir, 'inventory.img'), JSON.stringify(inv));
       const frozenAtMs = Date.now();
       await hooks.postDump?.({ imagesDir: req.imagesDir, frozenAtMs, criuPid, pages: sent });
-      await this.w.call('holdDecide', criuPid, 'kill');
+      hooks.verdictSent?.('kill', await this.w.call<boolean>('holdDecide', criuPid, 'kill'));
       return { outcome: await ended, dumpMs: frozenAtMs - t0, frozenAtMs };
     } catch {
-      await this.w.call('holdDecide', criuPid, 'resume');
+      const delivered = await this.w.call<boolean>('holdDecide', criuPid, 'resume');
+      hooks.verdictSent?.('resume', delivered);
       return { outcome: await ended, dumpMs: Date.now() - t0, frozenAtMs: 0 };
     }
   }
@@ -173,6 +174,8 @@ export class SimEngine implements CheckpointEngine {
   decideOrphanHold(workDir: string, verdict: 'kill' | 'resume'): Promise<boolean> {
     return this.w.call('decideOrphanHold', workDir, verdict);
   }
+
+  async liftGates(): Promise<void> {}
 
   async restore(req: RestoreRequest, signal?: AbortSignal): Promise<RestoreResult> {
     const t0 = Date.now();

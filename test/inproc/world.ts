@@ -177,9 +177,12 @@ export class World {
     for (const w of h.waiters.splice(0)) w(h.outcome);
   }
 
-  holdDecide(criuPid: number, verdict: 'kill' | 'resume'): void {
+  /** Whether the verdict reached a hold still waiting for one. */
+  holdDecide(criuPid: number, verdict: 'kill' | 'resume'): boolean {
     const h = this.holds.get(criuPid);
-    if (h) this.decide(h, verdict);
+    if (!h || h.outcome) return false;
+    this.decide(h, verdict);
+    return true;
   }
 
   /** Settles when the hold ends, with what happened to the tree. */
