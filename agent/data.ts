@@ -54,7 +54,7 @@ export type ImageSource = (
  * and checks the peer and the credential. Throws (and leaves the socket
  * alone) if no such migration waits for pages here.
  */
-export type PageSink = (migration: string, sock: Socket) => Promise<void>;
+export type PageSink = (migration: string, sock: Socket, round?: number) => Promise<void>;
 
 /** Reads one line (up to MAX_HELLO bytes) from a connection, leaving the rest in it. */
 function readLine(sock: Socket, what: string): Promise<string> {
@@ -179,7 +179,7 @@ export class DataServer {
       const hello = parseHello(await readLine(sock, 'opening line'));
       migration = hello.migration;
       if (hello.want === 'pages') {
-        await this.pages(hello.migration, sock);
+        await this.pages(hello.migration, sock, hello.round);
         this.log.info({ migration, peer: sock.remoteAddress }, 'page stream handed to the page server');
         return;
       }
@@ -247,6 +247,7 @@ async function dial(
   address: string,
   migration: string,
   want: 'images' | 'pages' | 'rootfs',
+  round?: number,
 ): Promise<Socket> {
   const [host, port] = splitAddress(address);
   const sock = connect({ host, port });
@@ -255,7 +256,7 @@ async function dial(
   sock.setNoDelay(true);
   sock.on('error', () => {});
   try {
-    sock.write(helloLine(migration, want));
+    sock.write(helloLine(migration, want, round));
     const answer = await readAnswer(sock);
     if (answer.toString('latin1') === GO_TLS) return sock;
     // Anything else is an error frame: it says why the peer refused.
@@ -279,8 +280,8 @@ async function dial(
  * then ready to hand to the dump's tern-relay, which speaks the TLS and
  * presents the credential (nothing else may read from it).
  */
-export function openPageChannel(address: string, migration: string): Promise<Socket> {
-  return dial(address, migration, 'pages');
+export function openPageChannel(address: string, migration: string, round?: number): Promise<Socket> {
+  return dial(address, migration, 'pages', round);
 }
 
 /** Reads the first bytes of the peer's answer (as long as GO_TLS), leaving the rest in the socket. */

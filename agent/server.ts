@@ -114,7 +114,7 @@ export class Agent {
         want === 'rootfs'
           ? this.handoff.fetchRootfs(id, credential, peer, { rawBytes: 0, wireBytes: 0, files: 0 })
           : this.handoff.fetchImages(id, credential, peer, { rawBytes: 0, wireBytes: 0, files: 0 }),
-      (id, sock) => this.handoff.acceptPages(id, sock),
+      (id, sock, round) => this.handoff.acceptPages(id, sock, round),
       agentCerts(opts),
       log,
     );
@@ -250,6 +250,7 @@ export class Agent {
       Check: handleUnary(log, async (req) => {
         const info = await this.engineInfo();
         const postcopy = req.postcopy && info.ok ? await this.engine.postcopyReady() : undefined;
+        const precopy = req.precopy && info.ok ? await this.engine.precopyReady() : undefined;
         const cpu = await this.cpuinfo();
         const fs = await statfs(this.opts.stateDir);
         return {
@@ -262,6 +263,7 @@ export class Agent {
           bridge: this.opts.bridge,
           cpuinfo_b64: cpu.toString('base64'),
           postcopy_error: postcopy ?? '',
+          precopy_error: precopy ?? '',
         };
       }),
       ListContainers: handleUnary(log, async () => ({
@@ -342,6 +344,7 @@ export class Agent {
           req.pages_to || undefined,
           req.target_host || undefined,
           req.postcopy,
+          req.precopy_rounds,
         );
         return {
           container: toWire(host, r.container),
@@ -352,6 +355,26 @@ export class Agent {
           hold_until_ms: r.frozenAtMs + this.opts.orphanTimeoutSec * 1000,
           pages_bytes: r.pages?.bytes ?? 0,
         };
+      }),
+      PreDump: handleUnary(log, async (req, call) => {
+        const ctl = new AbortController();
+        call.on('cancelled', () =>
+          ctl.abort(new TernError('CANCELLED', 'pre-copy round cancelled by the coordinator')),
+        );
+        const credential = checkCredential(req.credential);
+        if (!credential || !req.pages_to || !req.target_host)
+          throw new TernError(
+            'INVALID_ARGUMENT',
+            'a pre-copy round needs the credential, the target host and its data channel',
+          );
+        const r = await this.handoff.preDump(
+          req.migration_id,
+          req.name,
+          req.round,
+          { credential, pagesTo: req.pages_to, targetHost: req.target_host },
+          ctl.signal,
+        );
+        return { pages_bytes: r.pagesBytes, ms: r.ms, frozen_ms: r.frozenMs };
       }),
       ReadImages: (call) => {
         const stats = { rawBytes: 0, wireBytes: 0, files: 0 };
@@ -386,6 +409,7 @@ export class Agent {
           maxBytes: Number(req.max_bytes),
           stallMs: req.stall_ms > 0 ? req.stall_ms : DEFAULT_STALL_MS,
           pages: Number(req.pages_bytes) > 0 ? { bytes: Number(req.pages_bytes) } : undefined,
+          rounds: req.round_bytes.map((b) => ({ bytes: Number(b) })),
         };
         if (req.source_data) {
           // Directly from the source agent, with the credential given at PrepareTarget.

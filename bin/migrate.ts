@@ -5,12 +5,18 @@ import type { Migration__Output } from '../proto/index.js';
 import { unary } from '../proto/rpc.js';
 import { connect, fail, follow, quietOnClosedPipe, summary } from './cli.js';
 
-const USAGE = `usage: migrate [--from HOST] --to HOST [--mode stop-and-copy|postcopy|auto]
+const USAGE = `usage: migrate [--from HOST] --to HOST [--mode stop-and-copy|precopy|postcopy|auto]
                [--max-downtime MS [--allow-postcopy]] [--coordinator ADDR] CONTAINER
 
   --mode stop-and-copy  (default) every memory page moves while the container is frozen:
                         the pause grows with its memory, and until the commit point any
                         failure leaves it running on the source.
+  --mode precopy        rounds of memory go to the target while the container runs (each
+                        round what was written since the one before, until little is left
+                        or the rounds stop shrinking); then stop-and-copy moves only what
+                        changed since the last. As safe as stop-and-copy. Needs the kernel's
+                        soft-dirty page tracking on both hosts (criu check --feature
+                        mem_dirty_track); where it is missing the move is refused, saying so.
   --mode postcopy       the container is frozen only while everything but its memory moves;
                         it runs on the target at once and its pages follow, on demand and
                         in the background. The risk: from the resume until the last page
@@ -20,9 +26,10 @@ const USAGE = `usage: migrate [--from HOST] --to HOST [--mode stop-and-copy|post
                         target's copy and reports the migration failed, the container lost.
   --mode auto           (the default with --max-downtime) the safest mode whose pause fits
                         the budget: stop-and-copy if its estimated pause (from the memory
-                        size and earlier moves) is within --max-downtime MS; else post-copy,
-                        but only with --allow-postcopy; else the move is refused. The chosen
-                        mode and why are printed first.`;
+                        size and earlier moves) is within --max-downtime MS; else pre-copy
+                        where both hosts support it; else post-copy, but only with
+                        --allow-postcopy; else the move is refused. The chosen mode and why
+                        are printed first.`;
 
 async function main() {
   let values: {

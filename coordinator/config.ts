@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { invalid } from '../core/errors.js';
 import { validateName } from '../core/names.js';
 import { type CertFiles, certFiles, DEFAULT_PKI_DIR } from '../core/pki.js';
+import { DEFAULT_PRECOPY, type PrecopyRules } from './precopy.js';
 
 export interface CoordinatorOptions {
   /** TCP listen address for agents (host:port); empty = no TCP. */
@@ -35,6 +36,8 @@ export interface CoordinatorOptions {
   maxMigrationsPerHost: number;
   /** A target that receives no image data for this long gives up, and the move aborts. */
   stallMs: number;
+  /** When pre-copy stops sending rounds (config file only: {"precopy": {"maxRounds": 4, ...}}). */
+  precopy: PrecopyRules;
   logLevel: string;
 }
 
@@ -50,6 +53,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorOptions = {
   hostTimeoutMs: 6000,
   maxMigrationsPerHost: 2,
   stallMs: 30_000,
+  precopy: DEFAULT_PRECOPY,
   logLevel: 'info',
 };
 
@@ -110,6 +114,12 @@ export function coordinatorOptions(argv: string[]): CoordinatorOptions {
   if (o.store !== 'sqlite' && o.store !== 'file')
     throw invalid(`coordinator: store must be sqlite or file, not ${o.store}`);
   if (!o.listen && !o.socket) throw invalid('coordinator: give --listen or --socket');
+  o.precopy = { ...DEFAULT_PRECOPY, ...o.precopy };
+  const p = o.precopy;
+  if (!(Number.isInteger(p.maxRounds) && p.maxRounds >= 1 && p.maxRounds <= 20))
+    throw invalid('coordinator: precopy.maxRounds must be a whole number from 1 to 20');
+  if (!(p.smallBytes >= 0 && p.shrink > 0 && p.shrink <= 1))
+    throw invalid('coordinator: precopy.smallBytes must be >= 0 and precopy.shrink in (0, 1]');
   if (!Number.isFinite(o.hostTimeoutMs) || o.hostTimeoutMs < 500)
     throw invalid('coordinator: hostTimeoutMs must be >= 500');
   return { ...o, advertise: o.advertise || o.listen };

@@ -60,23 +60,35 @@ export interface AutoRequest {
 }
 
 /** The mode `auto` resolves to, and why; throws FAILED_PRECONDITION when no allowed mode fits. */
+/**
+ * `precopyWhyNot`: why pre-copy cannot run between the two hosts (undefined:
+ * it can). Pre-copy comes before post-copy: it pauses the container less
+ * than stop-and-copy and, unlike post-copy, leaves it running on the source
+ * if anything fails before the commit point.
+ */
 export function chooseMode(
   req: AutoRequest,
   memoryBytes: number,
   est: Estimate,
+  precopyWhyNot?: string,
 ): { mode: Mode; reason: string } {
   const mib = (memoryBytes / MIB).toFixed(0);
   const about = `stop-and-copy of ${mib} MiB would pause about ${Math.round(est.ms)} ms (${est.basis})`;
   if (!req.maxDowntimeMs) return { mode: 'stop-and-copy', reason: `no pause budget given; ${about}` };
   if (est.ms <= req.maxDowntimeMs)
     return { mode: 'stop-and-copy', reason: `${about}, within the ${req.maxDowntimeMs} ms budget` };
+  if (!precopyWhyNot)
+    return {
+      mode: 'precopy',
+      reason: `${about}, over the ${req.maxDowntimeMs} ms budget; pre-copy sends the memory while the container runs and pauses it only for what changed since`,
+    };
   if (req.allowPostcopy)
     return {
       mode: 'postcopy',
-      reason: `${about}, over the ${req.maxDowntimeMs} ms budget; pre-copy is not available; post-copy allowed`,
+      reason: `${about}, over the ${req.maxDowntimeMs} ms budget; pre-copy is not available (${precopyWhyNot}); post-copy allowed`,
     };
   throw new TernError(
     'FAILED_PRECONDITION',
-    `${about}, over the ${req.maxDowntimeMs} ms budget, and no safer mode would meet it (pre-copy is not available): allow post-copy with --allow-postcopy, or raise --max-downtime`,
+    `${about}, over the ${req.maxDowntimeMs} ms budget, and no safer mode would meet it (pre-copy is not available: ${precopyWhyNot}): allow post-copy with --allow-postcopy, or raise --max-downtime`,
   );
 }

@@ -9,14 +9,21 @@
  * How memory moves. A mode is a step table over these phases. stop-and-copy:
  * every page moves while the tree is frozen. postcopy: the tree is frozen
  * only for everything but its memory; pages follow after it runs on the
- * target, which depends on the source until the last one is in.
+ * target, which depends on the source until the last one is in. precopy:
+ * rounds of memory go while the tree runs (precopying), then stop-and-copy
+ * moves only what changed since the last round.
  */
-export type Mode = 'stop-and-copy' | 'postcopy';
-export const MODES: readonly Mode[] = ['stop-and-copy', 'postcopy'];
+export type Mode = 'stop-and-copy' | 'precopy' | 'postcopy';
+export const MODES: readonly Mode[] = ['stop-and-copy', 'precopy', 'postcopy'];
 
 export type Phase =
   /** Nothing frozen. Checking hosts, engine, CPU, space, names. */
   | 'preflight'
+  /**
+   * Pre-copy: the tree runs on the source; rounds of its memory go to the
+   * target (each round what was written since the one before).
+   */
+  | 'precopying'
   /** Source is freezing and dumping; the tree exists there, frozen or running. */
   | 'dumping'
   /** Source tree frozen and held at post-dump; images complete on the source. */
@@ -48,7 +55,8 @@ export type Phase =
   | 'aborted';
 
 export const NEXT: Record<Phase, readonly Phase[]> = {
-  preflight: ['dumping', 'aborting'],
+  preflight: ['dumping', 'precopying', 'aborting'],
+  precopying: ['dumping', 'aborting'],
   dumping: ['transferring', 'aborting'],
   // Post-copy commits before the restore: restoring needs pages the source
   // serves only once it has let its tree go.

@@ -27,6 +27,7 @@ import { HostRegistry } from './hosts.js';
 import { type Fleet, MigrationRunner } from './migration.js';
 import { chooseMode, estimateStopAndCopy } from './modes.js';
 import { MODES, type Mode, TERMINAL } from './phases.js';
+import type { PrecopyRules } from './precopy.js';
 import { Reconciler } from './reconcile.js';
 import { relayImages } from './relay.js';
 import { faultyStore, type MigrationRecord, type Placement, type Store } from './store.js';
@@ -129,6 +130,23 @@ export class Coordinator implements Fleet {
 
   stallMs(): number {
     return this.opts.stallMs;
+  }
+
+  /** Why pre-copy cannot run from `from` to `to` (undefined: it can). */
+  private async precopyWhyNot(from: string, to: string): Promise<string | undefined> {
+    if (!this.dataAddress(from) || !this.dataAddress(to)) return 'an agent has no data channel';
+    const why = await Promise.all(
+      [from, to].map(async (h) => {
+        const a = this.agent(h);
+        const c = await unary(a, a.Check, { precopy: true }, { timeoutMs: 60_000, what: h });
+        return c.precopy_error ? `${h}: ${c.precopy_error}` : undefined;
+      }),
+    );
+    return why.filter(Boolean).join('; ') || undefined;
+  }
+
+  precopyRules(): PrecopyRules {
+    return this.opts.precopy;
   }
 
   dataAddress(host: string): string | undefined {
@@ -286,6 +304,9 @@ export class Coordinator implements Fleet {
             { maxDowntimeMs: req.max_downtime_ms, allowPostcopy: req.allow_postcopy },
             memory,
             stopAndCopy,
+            req.max_downtime_ms && stopAndCopy.ms > req.max_downtime_ms
+              ? await this.precopyWhyNot(c.host, req.to)
+              : undefined,
           ));
         }
         const m = await this.runner.create(c.name, c.host, req.to, mode, reason);

@@ -40,6 +40,7 @@ type Metrics = Pick<
   | 'holdUntilMs'
   | 'coordinatorBytes'
   | 'pagesBytes'
+  | 'roundBytes'
 >;
 
 export class SqliteStore implements Store {
@@ -77,6 +78,7 @@ export class SqliteStore implements Store {
       holdUntilMs: m.holdUntilMs,
       coordinatorBytes: m.coordinatorBytes,
       pagesBytes: m.pagesBytes,
+      roundBytes: m.roundBytes,
     };
     const upsert = this.db.prepare(
       `INSERT INTO migrations (id, container, src, dst, mode, phase, error, started_ms, finished_ms, metrics)

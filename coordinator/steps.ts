@@ -8,6 +8,7 @@ import { errorMessage, precondition, TernError, withCleanupErrors } from '../cor
 import type { AgentClient, Container__Output } from '../proto/index.js';
 import { unary } from '../proto/rpc.js';
 import type { Mode, Phase } from './phases.js';
+import { nextRound, type PrecopyRules } from './precopy.js';
 import type { MigrationRecord } from './store.js';
 
 export interface Fleet {
@@ -19,6 +20,8 @@ export interface Fleet {
   dataAddress(host: string): string | undefined;
   /** Image bytes of a migration that passed through this coordinator's relay (read once: the count goes). */
   takeRelayedBytes(migration: string): number;
+  /** When pre-copy stops sending rounds. */
+  precopyRules(): PrecopyRules;
 }
 
 export interface StepContext {
@@ -76,27 +79,34 @@ const HOLD_MARGIN_MS = 15_000;
 /** Room for the rootfs to grow between the estimate and the freeze, and for tar's headers. */
 const ROOTFS_SLACK = 256 << 20;
 
-const preflight = (postcopy: boolean): Step => ({
+const preflight = (mode: Mode): Step => ({
   onRestart: 'abort',
   async run({ m, fleet, log, signal, source, credential }) {
     if (!source) throw precondition(`migration ${m.id} has no source container record to start from`);
-    if (postcopy && !(credential && fleet.dataAddress(m.from) && fleet.dataAddress(m.to)))
+    const postcopy = mode === 'postcopy';
+    const precopy = mode === 'precopy';
+    if ((postcopy || precopy) && !(credential && fleet.dataAddress(m.from) && fleet.dataAddress(m.to)))
       throw precondition(
-        `post-copy needs the data channels of both agents (${m.from} and ${m.to}); one of them registered none`,
+        `${mode} needs the data channels of both agents (${m.from} and ${m.to}); one of them registered none`,
       );
     const src = fleet.agent(m.from);
     const dst = fleet.agent(m.to);
     const [sc, dc, est] = await Promise.all([
-      unary(src, src.Check, { postcopy }, { timeoutMs: T.check, what: m.from, signal }),
-      unary(dst, dst.Check, { postcopy }, { timeoutMs: T.check, what: m.to, signal }),
+      unary(src, src.Check, { postcopy, precopy }, { timeoutMs: T.check, what: m.from, signal }),
+      unary(dst, dst.Check, { postcopy, precopy }, { timeoutMs: T.check, what: m.to, signal }),
       unary(src, src.Estimate, { name: m.container }, { timeoutMs: T.estimate, what: m.from, signal }),
     ]);
     if (!sc.criu_ok) throw precondition(`${m.from}: ${sc.criu_error}`);
     if (!dc.criu_ok) throw precondition(`${m.to}: ${dc.criu_error}`);
-    if (sc.postcopy_error)
-      throw precondition(`${m.from} cannot take part in a post-copy move: ${sc.postcopy_error}`);
-    if (dc.postcopy_error)
-      throw precondition(`${m.to} cannot take part in a post-copy move: ${dc.postcopy_error}`);
+    for (const [host, c] of [
+      [m.from, sc],
+      [m.to, dc],
+    ] as const) {
+      if (c.postcopy_error)
+        throw precondition(`${host} cannot take part in a post-copy move: ${c.postcopy_error}`);
+      if (c.precopy_error)
+        throw precondition(`${host} cannot take part in a pre-copy move: ${c.precopy_error}`);
+    }
     const memoryBytes = Number(est.memory_bytes);
     const rootfsBytes = Number(est.rootfs_bytes);
     const prep = await unary(
@@ -115,7 +125,7 @@ const preflight = (postcopy: boolean): Step => ({
     );
     // The rootfs goes ahead while the container still runs (when both agents
     // have a data channel): the freeze then carries only what changed since.
-    let precopy = '';
+    let rootfsNote = '';
     const sourceData = fleet.dataAddress(m.from);
     if (credential && sourceData && fleet.dataAddress(m.to)) {
       await unary(
@@ -136,13 +146,13 @@ const preflight = (postcopy: boolean): Step => ({
         },
         { timeoutMs: T.receive, what: m.to, signal },
       );
-      precopy = `; rootfs pre-copied (${rx.raw_bytes} bytes in ${Date.now() - t0} ms)`;
+      rootfsNote = `; rootfs pre-copied (${rx.raw_bytes} bytes in ${Date.now() - t0} ms)`;
     }
-    log.info({ veth: prep.veth, memoryBytes, rootfsBytes, precopy: !!precopy }, 'preflight ok');
+    log.info({ veth: prep.veth, memoryBytes, rootfsBytes, precopy: !!rootfsNote }, 'preflight ok');
     return {
-      to: 'dumping',
+      to: mode === 'precopy' ? 'precopying' : 'dumping',
       patch: { memoryBytes, rootfsBytes },
-      detail: `memory ${memoryBytes} bytes, rootfs ${rootfsBytes} bytes${precopy}`,
+      detail: `memory ${memoryBytes} bytes, rootfs ${rootfsBytes} bytes${rootfsNote}`,
     };
   },
 });
@@ -163,6 +173,7 @@ const dumping = (postcopy: boolean): Step => ({
         pages_to: credential ? (fleet.dataAddress(m.to) ?? '') : '',
         target_host: m.to,
         postcopy,
+        precopy_rounds: m.roundBytes?.length ?? 0,
       },
       { timeoutMs: T.dump, what: m.from, signal },
     );
@@ -186,6 +197,46 @@ const dumping = (postcopy: boolean): Step => ({
   },
 });
 
+/**
+ * Pre-copy: rounds of the container's memory to the target while it runs,
+ * until the rule (precopy.ts) says the final dump will find little left.
+ * Nothing is frozen for longer than CRIU takes to collect a round's pages;
+ * an abort or failure leaves the container running where it was.
+ */
+const precopying: Step = {
+  onRestart: 'abort',
+  async run({ m, fleet, log, signal, credential, report }) {
+    const src = fleet.agent(m.from);
+    const pagesTo = fleet.dataAddress(m.to);
+    if (!credential || !pagesTo)
+      throw precondition(`pre-copy needs ${m.to}'s data channel and the migration's credential`);
+    const rules = fleet.precopyRules();
+    const sent: number[] = [];
+    for (let decision = nextRound(sent, rules); decision.again; decision = nextRound(sent, rules)) {
+      const round = sent.length + 1;
+      const r = await unary(
+        src,
+        src.PreDump,
+        { migration_id: m.id, name: m.container, credential, pages_to: pagesTo, target_host: m.to, round },
+        { timeoutMs: T.dump, what: m.from, signal },
+      );
+      sent.push(Number(r.pages_bytes));
+      log.info(
+        { round, bytes: Number(r.pages_bytes), ms: Number(r.ms), frozenMs: Number(r.frozen_ms) },
+        'pre-copy round',
+      );
+      report?.({ roundBytes: [...sent] });
+    }
+    const why = nextRound(sent, rules).why;
+    const total = sent.reduce((a, b) => a + b, 0);
+    return {
+      to: 'dumping',
+      patch: { roundBytes: sent },
+      detail: `${sent.length} pre-copy rounds, ${total} bytes of pages sent while the container ran (${sent.join(', ')}); stopped: ${why}`,
+    };
+  },
+};
+
 const transferring: Step = {
   onRestart: 'abort',
   async run({ m, fleet, signal, credential }) {
@@ -203,6 +254,7 @@ const transferring: Step = {
         stall_ms: fleet.stallMs(),
         source_data: direct ?? '',
         pages_bytes: m.pagesBytes ?? 0,
+        round_bytes: m.roundBytes ?? [],
       },
       { timeoutMs: T.receive, what: m.to, signal },
     );
@@ -391,7 +443,9 @@ const ended: Step = {
 export type StepTable = Readonly<Record<Phase, Step>>;
 
 const STOP_AND_COPY: StepTable = {
-  preflight: preflight(false),
+  preflight: preflight('stop-and-copy'),
+  // Reached only by pre-copy; what a restart finds there is aborted all the same.
+  precopying,
   dumping: dumping(false),
   transferring,
   restoring,
@@ -412,14 +466,28 @@ const STOP_AND_COPY: StepTable = {
  */
 const POSTCOPY: StepTable = {
   ...STOP_AND_COPY,
-  preflight: preflight(true),
+  preflight: preflight('postcopy'),
   dumping: dumping(true),
   transferring: transferThenCommit,
   committed: restoreAndResume,
   pulling,
 };
 
-const TABLES: Readonly<Record<Mode, StepTable>> = { 'stop-and-copy': STOP_AND_COPY, postcopy: POSTCOPY };
+/**
+ * Pre-copy: as stop-and-copy, with rounds of memory sent while the tree runs
+ * (precopying) before the final dump, which then sends only what changed.
+ */
+const PRECOPY: StepTable = {
+  ...STOP_AND_COPY,
+  preflight: preflight('precopy'),
+  precopying,
+};
+
+const TABLES: Readonly<Record<Mode, StepTable>> = {
+  'stop-and-copy': STOP_AND_COPY,
+  precopy: PRECOPY,
+  postcopy: POSTCOPY,
+};
 
 export function stepsFor(mode: Mode): StepTable {
   const t = TABLES[mode];

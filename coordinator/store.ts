@@ -51,6 +51,8 @@ export interface MigrationRecord {
   pagesDoneMs?: number;
   /** Post-copy: when the target tree started to run. */
   resumedAtMs?: number;
+  /** Pre-copy: the length of each round's page stream as the source sent it (round 1 first). */
+  roundBytes?: number[];
 }
 
 export interface HostRecord {

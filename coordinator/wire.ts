@@ -28,5 +28,7 @@ export function migrationToWire(m: MigrationRecord): Migration {
     pages_total_bytes: m.mode === 'postcopy' ? (m.memoryBytes ?? 0) : 0,
     pages_done_ms: m.pagesDoneMs ?? 0,
     mode_reason: m.modeReason ?? '',
+    precopy_rounds: m.roundBytes?.length ?? 0,
+    precopy_bytes: (m.roundBytes ?? []).reduce((a, b) => a + b, 0),
   };
 }

@@ -20,6 +20,8 @@ import type {
   LazyPages,
   PageServerRequest,
   PageStream,
+  PreDumpRequest,
+  PreDumpResult,
   RestoreRequest,
   RestoreResult,
 } from './engine.js';
@@ -40,6 +42,11 @@ import {
   runPageServer,
 } from './relay.js';
 import { isCriuFailure, restoreUnderShim } from './shim.js';
+
+/** CRIU's arguments for `action` on the tree rooted at pid: its images directory and debug log. */
+function treeArgs(action: string, pid: number, imagesDir: string, log: string): string[] {
+  return [action, '-t', String(pid), '-D', imagesDir, '-o', log, '-v4'];
+}
 
 /** CoreEntry.tc.task_state of a task that was stopped when dumped (criu/include/pid.h). */
 const TASK_STOPPED = 3;
@@ -192,14 +199,7 @@ export class CriuEngine implements CheckpointEngine {
     });
     const log = join(req.workDir, 'dump.log');
     const argv = [
-      'dump',
-      '-t',
-      String(req.pid),
-      '-D',
-      req.imagesDir,
-      '-o',
-      log,
-      '-v4',
+      ...treeArgs('dump', req.pid, req.imagesDir, log),
       '--action-script',
       script,
       ...this.lockArgs(),
@@ -213,6 +213,8 @@ export class CriuEngine implements CheckpointEngine {
     ];
     if (req.tcpEstablished) argv.push('--tcp-established');
     for (const v of req.externalVeths) argv.push('--external', `veth[${v}]`);
+    // Pre-copy: only what changed since the last round, linked to its images.
+    if (req.parent) argv.push('--track-mem', '--prev-images-dir', req.parent);
 
     const started = Date.now();
     let frozenAtMs = 0;
@@ -345,6 +347,73 @@ export class CriuEngine implements CheckpointEngine {
       if (why && this.postcopy === p) this.postcopy = undefined;
     });
     return p;
+  }
+
+  private precopy?: Promise<string | undefined>;
+
+  precopyReady(): Promise<string | undefined> {
+    this.precopy ??= run([this.opts.criuPath, 'check', '--feature', 'mem_dirty_track'], {
+      timeoutMs: 60_000,
+    }).then((c) =>
+      c.code === 0
+        ? undefined
+        : `this kernel cannot track which pages a process writes (criu check --feature mem_dirty_track: ${
+            (c.stderr.toString() + c.stdout.toString()).trim().split('\n').pop() ?? ''
+          }; soft-dirty bits need CONFIG_MEM_SOFT_DIRTY)`,
+    );
+    return this.precopy;
+  }
+
+  /**
+   * One pre-copy round: `criu pre-dump --track-mem` freezes the tree only to
+   * collect the pages written since the round before (all of them the first
+   * time), lets it run on, and sends them to the target's page server over
+   * the authenticated page stream, as a dump does.
+   */
+  async preDump(req: PreDumpRequest, signal?: AbortSignal): Promise<PreDumpResult> {
+    if (signal?.aborted) throw new TernError('CANCELLED', 'pre-dump cancelled before it started');
+    await mkdir(req.imagesDir, { recursive: true });
+    const log = join(req.imagesDir, 'pre-dump.log');
+    const sent = join(req.imagesDir, 'pages.sent');
+    const argv = [
+      this.opts.criuPath,
+      ...treeArgs('pre-dump', req.pid, req.imagesDir, log),
+      '--track-mem',
+      ...(req.parent ? ['--prev-images-dir', req.parent] : []),
+      '--page-server',
+      '--ps-socket',
+      String(PS_FD),
+    ];
+    const started = Date.now();
+    const child = spawn(this.relayPath(), relayArgs('send', sent, req.pages.tls, argv), {
+      stdio: ['ignore', 'ignore', 'pipe', req.pages.socket],
+    });
+    req.pages.socket.destroy();
+    let stderr = '';
+    child.stderr?.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
+    const onAbort = () => child.kill('SIGTERM');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const code = await new Promise<number | null>((resolve) => {
+      child.on('error', () => resolve(-1));
+      child.on('close', (c) => resolve(c));
+    });
+    signal?.removeEventListener('abort', onAbort);
+    if (signal?.aborted) throw new TernError('CANCELLED', 'pre-dump cancelled');
+    if (code === REFUSED)
+      throw new TernError(
+        'PERMISSION_DENIED',
+        `page stream to the target refused: ${relayComplaint(stderr) ?? 'by tern-relay'}`,
+      );
+    if (code !== 0) {
+      const text = await readFile(log, 'utf8').catch(() => stderr);
+      throw new TernError('INTERNAL', criuFailure('pre-dump', code, text));
+    }
+    const { bytes } = await readLength(sent, 10_000);
+    const [stats] = await readImage(this.protoDir, req.imagesDir, 'stats').catch(() => []);
+    const frozenUs = Number((stats?.dump as { frozen_time?: number } | undefined)?.frozen_time ?? 0);
+    return { pagesBytes: bytes, ms: Date.now() - started, frozenMs: Math.round(frozenUs / 1000) };
   }
 
   decideOrphanHold(workDir: string, verdict: 'kill' | 'resume', waitMs?: number): Promise<boolean> {

@@ -55,6 +55,32 @@ export interface DumpRequest {
    * are held by the dump itself, so the caller may kill the tree at once.
    */
   lazy?: boolean;
+  /**
+   * Pre-copy: the last round's images, as CRIU's --prev-images-dir takes it
+   * (relative to imagesDir). The dump sends only the pages written since
+   * that round (memory change tracking) and links its images to it.
+   */
+  parent?: string;
+}
+
+/** Pre-copy: one round of memory, sent while the tree runs (see kernel/precopy.ts). */
+export interface PreDumpRequest {
+  pid: number;
+  /** The round's own image directory (made if missing). */
+  imagesDir: string;
+  workDir: string;
+  /** The round before, relative to imagesDir (none for the first round). */
+  parent?: string;
+  /** The page stream to the target, as for DumpRequest.pages. */
+  pages: { socket: Socket; tls: PageStreamTls };
+}
+
+export interface PreDumpResult {
+  /** The round's page stream as sent. */
+  pagesBytes: number;
+  ms: number;
+  /** How long the tree was frozen while CRIU collected the dirty pages (from CRIU's stats). */
+  frozenMs: number;
 }
 
 /**
@@ -139,6 +165,10 @@ export interface PageServerRequest {
   /** Connected to the dumping peer, before TLS; the engine takes it over. */
   socket: Socket;
   tls: PageStreamTls;
+  /** Pre-copy: the round before's images, relative to imagesDir (CRIU's --prev-images-dir). */
+  parent?: string;
+  /** Names this stream's log and length files in workDir when several share it (pre-copy rounds). */
+  tag?: string;
 }
 
 /** The target's side of a post-copy page stream (CRIU's lazy-pages daemon behind tern-relay). */
@@ -194,6 +224,13 @@ export interface CheckpointEngine {
    * transfer needs, and says so in its log.
    */
   postcopyReady(): Promise<string | undefined>;
+  /**
+   * Whether pre-copy can run on this host: undefined if it can, else why not
+   * (CRIU's memory change tracking needs the kernel's soft-dirty bits).
+   */
+  precopyReady(): Promise<string | undefined>;
+  /** Pre-copy: one round of the tree's memory, sent while it runs on. */
+  preDump(req: PreDumpRequest, signal?: AbortSignal): Promise<PreDumpResult>;
   /**
    * Removes what a dump on this host may have left behind on these host-side
    * veth names (the gate that holds new connections off, which would attach

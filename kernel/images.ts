@@ -25,6 +25,8 @@ export const IMAGE_TYPES = {
   pstree: { file: 'pstree.img', magic: 0x50273030, message: 'pstree_entry', proto: 'pstree.proto' },
   utsns: { file: 'utsns-%d.img', magic: 0x54473203, message: 'utsns_entry', proto: 'utsns.proto' },
   core: { file: 'core-%d.img', magic: 0x55053847, message: 'core_entry', proto: 'core.proto' },
+  /** What a dump or pre-dump measured (pre-copy reads how long the tree was frozen). */
+  stats: { file: 'stats-dump', magic: 0x57093306, message: 'stats_entry', proto: 'stats.proto' },
 } as const;
 export type ImageType = keyof typeof IMAGE_TYPES;
 

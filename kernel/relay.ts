@@ -137,8 +137,9 @@ export async function runPageServer(
   req: PageServerRequest,
   signal?: AbortSignal,
 ): Promise<PageStream> {
-  const digest = join(req.workDir, 'pages.received');
-  const log = join(req.workDir, 'page-server.log');
+  const tag = req.tag ? `-${req.tag}` : '';
+  const digest = join(req.workDir, `pages${tag}.received`);
+  const log = join(req.workDir, `page-server${tag}.log`);
   await mkdir(req.imagesDir, { recursive: true });
   const command = [
     criuPath,
@@ -151,6 +152,9 @@ export async function runPageServer(
     '--ps-socket',
     String(PS_FD),
   ];
+  // Pre-copy: the round before's images become this one's parent, so that
+  // CRIU can tell the dumping side which pages are already here.
+  if (req.parent) command.push('--prev-images-dir', req.parent);
   const { child, exited, verdict } = receiveThrough(
     relayPath,
     req,

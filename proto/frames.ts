@@ -31,7 +31,7 @@ const MAX_FRAME = MAX_CHUNK + 64 * 1024;
  * container about to move (the pre-copy); `pages` opens a page stream to a
  * target's page server.
  */
-const HELLO = /^TERN-DATA 2 ([A-Za-z0-9_-]{1,64}) (images|pages|rootfs)$/;
+const HELLO = /^TERN-DATA 2 ([A-Za-z0-9_-]{1,64}) (images|rootfs|pages(?: ([1-9][0-9]?))?)$/;
 export type Want = 'images' | 'pages' | 'rootfs';
 /** The answer to an opening line the server takes: TLS follows. */
 export const GO_TLS = 'TLS\n';
@@ -45,18 +45,21 @@ function type(): protobuf.Type {
   return chunkType;
 }
 
-export function helloLine(migration: string, want: Want = 'images'): string {
-  return `TERN-DATA 2 ${checkMigrationId(migration)} ${want}\n`;
+/** `round`: a pre-copy round's page stream (pages only). */
+export function helloLine(migration: string, want: Want = 'images', round?: number): string {
+  const r = round && want === 'pages' ? ` ${round}` : '';
+  return `TERN-DATA 2 ${checkMigrationId(migration)} ${want}${r}\n`;
 }
 
 /** Parses the opening line a peer sent; throws INVALID_ARGUMENT naming what is wrong. */
-export function parseHello(line: string): { migration: string; want: Want } {
+export function parseHello(line: string): { migration: string; want: Want; round?: number } {
   const m = HELLO.exec(line);
   if (!m)
     throw new TernError(
       'INVALID_ARGUMENT',
       `data channel: malformed opening line ${JSON.stringify(line.slice(0, 80))}`,
     );
+  if (m[3]) return { migration: m[1], want: 'pages', round: Number(m[3]) };
   return { migration: m[1], want: m[2] as Want };
 }
 

@@ -19,6 +19,7 @@ export const AGENT_POLICY: Policy = Object.fromEntries(
     'PrepareSource',
     'ReceiveRootfs',
     'DumpAndHold',
+    'PreDump',
     'ReadImages',
     'PrepareTarget',
     'ReceiveImages',

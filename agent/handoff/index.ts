@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { TernError } from '../../core/errors.js';
 import { Faults } from '../../core/faults.js';
 import { checkMigrationId, validateName } from '../../core/names.js';
-import type { CheckpointEngine } from '../../kernel/engine.js';
+import type { CheckpointEngine, PreDumpResult } from '../../kernel/engine.js';
 import type { HostRuntime } from '../../kernel/host.js';
 import type { EncodeStats } from '../../proto/chunks.js';
 import type { ImageChunk } from '../../proto/index.js';
@@ -17,7 +17,7 @@ import type { ContainerRecord, Containers } from '../containers.js';
 import type { ChunkStream, HandoffContext } from './context.js';
 import { Outcomes } from './outcomes.js';
 import { readopt } from './readopt.js';
-import { type DumpOutcome, SourceHolds } from './source.js';
+import { type DumpOutcome, type RoundTarget, SourceHolds } from './source.js';
 import { type ReceiveLimits, TargetSlots } from './target.js';
 
 export { ROOTFS_TAR } from './context.js';
@@ -72,13 +72,35 @@ export class Handoff {
     pagesTo?: string,
     targetHost?: string,
     postcopy = false,
+    precopyRounds = 0,
   ): Promise<DumpOutcome> {
     if (targetHost) validateName('host', targetHost);
-    return this.source.dumpAndHold(this.fresh(id), name, credential, signal, pagesTo, targetHost, postcopy);
+    return this.source.dumpAndHold(
+      this.fresh(id),
+      name,
+      credential,
+      signal,
+      pagesTo,
+      targetHost,
+      postcopy,
+      precopyRounds,
+    );
   }
 
-  acceptPages(id: string, sock: Socket): Promise<void> {
-    return this.target.acceptPages(checkMigrationId(id), sock);
+  /** Pre-copy: one round of the container's memory to the target while it runs. */
+  preDump(
+    id: string,
+    name: string,
+    round: number,
+    to: RoundTarget,
+    signal?: AbortSignal,
+  ): Promise<PreDumpResult> {
+    validateName('host', to.targetHost);
+    return this.source.preDump(this.fresh(id), name, round, to, signal);
+  }
+
+  acceptPages(id: string, sock: Socket, round?: number): Promise<void> {
+    return this.target.acceptPages(checkMigrationId(id), sock, round);
   }
 
   /** A held dump's images, for the agent `peer` (as its certificate names it) with the credential. */

@@ -85,8 +85,9 @@ export async function writeImages(
   return rx.stats;
 }
 
-/** The pages the page server received are, byte for byte, the ones the source sent. */
+/** The pages the page servers received are, byte for byte, the ones the source sent. */
 async function checkPages(s: TargetSlot, limits: ReceiveLimits): Promise<void> {
+  await checkRounds(s, limits);
   const sent = limits.pages;
   if (!s.pages) {
     if (sent)
@@ -112,6 +113,27 @@ async function checkPages(s: TargetSlot, limits: ReceiveLimits): Promise<void> {
       'DATA_LOSS',
       `page stream cut: the source sent ${sent.bytes} bytes, the page server received ${got.bytes}`,
     );
+}
+
+/** Pre-copy: every round the source sent arrived whole, and no other. */
+async function checkRounds(s: TargetSlot, limits: ReceiveLimits): Promise<void> {
+  const sent = limits.rounds ?? [];
+  const got = s.rounds ?? [];
+  if (sent.length !== got.length)
+    throw new TernError(
+      'DATA_LOSS',
+      `the source sent ${sent.length} pre-copy rounds, ${got.length} arrived here`,
+    );
+  for (const [i, r] of got.entries()) {
+    const g = await r.result.catch((e: Error) => {
+      throw new TernError('DATA_LOSS', `pre-copy round ${i + 1} did not arrive: ${e.message}`);
+    });
+    if (g.bytes !== sent[i].bytes)
+      throw new TernError(
+        'DATA_LOSS',
+        `pre-copy round ${i + 1} cut: the source sent ${sent[i].bytes} bytes, the page server received ${g.bytes}`,
+      );
+  }
 }
 
 /** Before the freeze: the whole rootfs (the pre-copy), unpacked into the container's directory here. */

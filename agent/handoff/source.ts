@@ -2,7 +2,8 @@ import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { notFound, precondition, TernError } from '../../core/errors.js';
 import { checkMigrationId } from '../../core/names.js';
-import type { PageStream } from '../../kernel/engine.js';
+import type { PageStream, PreDumpResult } from '../../kernel/engine.js';
+import { PARENT_LINK, roundDirs } from '../../kernel/precopy.js';
 import { type EncodeStats, encodeFiles, type SourceFile } from '../../proto/chunks.js';
 import type { ImageChunk } from '../../proto/index.js';
 import { agentCerts } from '../config.js';
@@ -95,6 +96,13 @@ async function dirSize(dir: string): Promise<{ bytes: number; files: number }> {
   return { bytes, files };
 }
 
+/** Where a pre-copy round goes: the target host, its data channel, and the migration's credential. */
+export interface RoundTarget {
+  credential: string;
+  pagesTo: string;
+  targetHost: string;
+}
+
 /** A migration announced before its dump: its credential, and whether the rootfs was pre-copied. */
 interface Prepared {
   name: string;
@@ -104,6 +112,9 @@ interface Prepared {
   workDir: string;
   /** The pre-copy went out whole; the marker dates it. */
   precopied?: string;
+  /** Pre-copy: memory rounds sent so far, and whether one is under way. */
+  rounds?: number;
+  preDumping?: boolean;
 }
 
 export class SourceHolds {
@@ -167,6 +178,72 @@ export class SourceHolds {
     p.precopied = marker;
   }
 
+  /**
+   * Pre-copy: one round of the container's memory to the target while it
+   * runs; CRIU freezes the tree only to collect the pages written since the
+   * round before (all of them in round 1). Rounds come one at a time and in
+   * order, for a prepared migration, to its target with its credential, over
+   * the same authenticated page stream as a dump's pages.
+   */
+  async preDump(
+    id: string,
+    name: string,
+    round: number,
+    to: RoundTarget,
+    signal?: AbortSignal,
+  ): Promise<PreDumpResult> {
+    const { ctx } = this;
+    const p = this.prepared.get(id);
+    if (
+      !p ||
+      p.name !== name ||
+      p.targetHost !== to.targetHost ||
+      !sameCredential(p.credential, to.credential)
+    )
+      throw precondition(
+        `migration ${id} was not prepared on ${ctx.opts.host} to move ${name} to ${to.targetHost}`,
+      );
+    if (this.holds.has(id)) throw precondition(`migration ${id} already dumped ${name}`);
+    if (p.preDumping) throw precondition(`a pre-copy round of migration ${id} is already under way`);
+    const done = p.rounds ?? 0;
+    if (round !== done + 1)
+      throw precondition(`migration ${id}: pre-copy round ${round} asked for after round ${done}`);
+    const rec = ctx.containers.get(name);
+    if (rec.state !== 'running') throw precondition(`container ${name} is ${rec.state}, not running`);
+    const { dir, parent } = roundDirs(round, 0);
+    const imagesDir = join(p.workDir, dir);
+    await rm(imagesDir, { recursive: true, force: true });
+    // An abort meanwhile forgets the migration: the round stops and leaves nothing.
+    const aborted = () => this.prepared.get(id) !== p;
+    p.preDumping = true;
+    try {
+      // Fault point: the source is slow (or dies) in a pre-copy round.
+      ctx.faults.hit('pre-dump');
+      if (aborted()) throw new TernError('ABORTED', `migration ${id} aborted`);
+      const pages = {
+        socket: await openPageChannel(to.pagesTo, id, round),
+        tls: {
+          ...agentCerts(ctx.opts),
+          peer: to.targetHost,
+          credentialFile: await credentialFile(p.workDir, p.credential),
+        },
+      };
+      const r = await ctx.engine.preDump(
+        { pid: rec.pid, imagesDir, workDir: p.workDir, parent, pages },
+        signal,
+      );
+      p.rounds = round;
+      ctx.log.info(
+        { migration: id, container: name, round, bytes: r.pagesBytes, ms: r.ms, frozenMs: r.frozenMs },
+        'pre-copy round sent',
+      );
+      return r;
+    } finally {
+      p.preDumping = false;
+      if (aborted()) await rm(p.workDir, { recursive: true, force: true });
+    }
+  }
+
   /** Takes over a hold whose CRIU outlived an earlier agent (see readopt.ts). */
   adopt(h: SourceHold): void {
     this.holds.set(h.id, h);
@@ -180,6 +257,7 @@ export class SourceHolds {
     pagesTo?: string,
     targetHost?: string,
     postcopy = false,
+    precopyRounds = 0,
   ): Promise<DumpOutcome> {
     const { ctx } = this;
     const existing = this.holds.get(id);
@@ -199,6 +277,16 @@ export class SourceHolds {
     const workDir = workDirOf(ctx, id);
     const imagesDir = join(workDir, 'images');
     const prepared = this.prepared.get(id);
+    // Pre-copy: the rounds sent so far, which the final dump builds on.
+    if (precopyRounds > 0 && (prepared?.rounds ?? 0) !== precopyRounds)
+      throw precondition(
+        `migration ${id}: the final dump is to follow pre-copy round ${precopyRounds}, but ${prepared?.rounds ?? 0} ran here`,
+      );
+    if (precopyRounds > 0 && (postcopy || !pagesTo))
+      throw new TernError(
+        'INVALID_ARGUMENT',
+        `migration ${id}: pre-copy rounds need a stop-and-copy dump to the target`,
+      );
     // A prepared migration keeps its directory: the pre-copy's marker is there.
     if (!prepared) await rm(workDir, { recursive: true, force: true });
     await rm(imagesDir, { recursive: true, force: true });
@@ -242,6 +330,7 @@ export class SourceHolds {
         holdTimeoutSec: ctx.opts.orphanTimeoutSec,
         pages: pagesOut,
         lazy: postcopy,
+        parent: roundDirs(0, precopyRounds).parent,
       },
       {
         verdictSent: (_verdict, delivered) => verdictSent(delivered),
@@ -328,7 +417,8 @@ export class SourceHolds {
     if (!held || held.outcome)
       throw precondition(`no frozen dump held for migration ${id} on ${ctx.opts.host}`);
     const h = held;
-    const names = (await readdir(h.imagesDir)).sort();
+    // The link to a pre-copy round's images is the target's own to make.
+    const names = (await readdir(h.imagesDir)).filter((n) => n !== PARENT_LINK).sort();
     const rootfs = ctx.containers.rootfs(h.name);
     // After a pre-copy, only what changed since its marker (and the list of
     // what exists); else the whole rootfs.

@@ -5,6 +5,7 @@ import { notFound, precondition, TernError } from '../../core/errors.js';
 import { checkMigrationId, validateName } from '../../core/names.js';
 import { hasLimits } from '../../kernel/cgroups.js';
 import type { LazyPages, PageStream } from '../../kernel/engine.js';
+import { imageChain, roundDirs } from '../../kernel/precopy.js';
 import { NO_WARMTH, type WarmHold } from '../../kernel/warm.js';
 import type { EncodeStats } from '../../proto/chunks.js';
 import { GO_TLS } from '../../proto/frames.js';
@@ -51,6 +52,8 @@ export interface TargetSlot {
   early?: { address: string; fetch: ChunkStream };
   /** A page server receiving this migration's pages while the source dumps. */
   pages?: { result: Promise<PageStream>; stop: () => void };
+  /** Pre-copy: the page server of each round (round 1 first), into its own images directory. */
+  rounds?: { result: Promise<PageStream>; stop: () => void }[];
   /** Post-copy: pages come after the resume, through CRIU's lazy-pages daemon. */
   postcopy?: boolean;
   /** Post-copy: the page stream, held from the dump on until the restore starts its daemon. */
@@ -71,6 +74,8 @@ export interface ReceiveLimits {
   stallMs: number;
   /** The page stream as the source sent it during the dump, if it sent one. */
   pages?: PageStream;
+  /** Pre-copy: each round's page stream as the source sent it (round 1 first). */
+  rounds?: PageStream[];
 }
 
 /** The preflight waits at most this long for the memory warm-up (the prepare call allows 30 s). */
@@ -170,13 +175,21 @@ export class TargetSlots {
    * see tern-relay). One stream per migration; a refused one leaves the
    * place to the next.
    */
-  async acceptPages(id: string, sock: Socket): Promise<void> {
+  async acceptPages(id: string, sock: Socket, round?: number): Promise<void> {
     const { ctx } = this;
     const s = this.slots.get(id);
     if (!s?.credential || !s.sourceHost)
       throw new TernError('PERMISSION_DENIED', `no migration ${id} on ${ctx.opts.host} takes pages`);
     if (s.pages || s.lazy || s.received || s.receiving)
       throw precondition(`migration ${id} already has its pages on ${ctx.opts.host}`);
+    // Pre-copy: round n comes right after round n-1; the final dump's stream after the last.
+    s.rounds ??= [];
+    const rounds = s.rounds;
+    if (round !== undefined) {
+      if (s.postcopy) throw precondition(`migration ${id} is a post-copy move: no pre-copy rounds`);
+      if (round !== rounds.length + 1)
+        throw precondition(`migration ${id}: pre-copy round ${round} after round ${rounds.length}`);
+    }
     const tls = {
       ...agentCerts(ctx.opts),
       peer: s.sourceHost,
@@ -195,12 +208,23 @@ export class TargetSlots {
       return;
     }
     const ctl = new AbortController();
+    // Each round into its own directory, linked to the round before; the
+    // final dump's pages into the images, linked to the last round.
+    const chain = roundDirs(round ?? 0, rounds.length);
     const result = ctx.engine.servePages(
-      { imagesDir: s.imagesDir, workDir: s.workDir, socket: sock, tls },
+      {
+        imagesDir: join(s.workDir, chain.dir),
+        workDir: s.workDir,
+        socket: sock,
+        tls,
+        parent: chain.parent,
+        tag: round ? `r${round}` : undefined,
+      },
       ctl.signal,
     );
     const mine = { result, stop: () => ctl.abort() };
-    s.pages = mine;
+    if (round) rounds.push(mine);
+    else s.pages = mine;
     result.then(
       () => {},
       (e) => {
@@ -411,6 +435,8 @@ export class TargetSlots {
     // The warm memory is let go (its helpers killed) and freed while CRIU
     // starts up, long before the restore allocates any.
     void this.coolDown(s);
+    // Pre-copy: every round's pages are read through the images' parent links.
+    if (s.rounds?.length) await imageChain(s.imagesDir, s.rounds.length);
     if (s.postcopy) {
       // The daemon that will serve the restored tree's page faults reads the images first.
       if (!s.lazy)
@@ -611,6 +637,10 @@ export class TargetSlots {
     await s.restoring?.done.catch(() => {});
     s.pages?.stop();
     await s.pages?.result.catch(() => {});
+    for (const r of s.rounds ?? []) {
+      r.stop();
+      await r.result.catch(() => {});
+    }
     s.lazy?.stop();
     await s.lazy?.done.catch(() => {});
     this.pulling.delete(id);

@@ -46,6 +46,13 @@ export function sh(
   });
 }
 
+/** Why this machine cannot run pre-copy (CRIU's memory change tracking), or undefined if it can. */
+export async function precopyUnsupported(): Promise<string | undefined> {
+  const r = await sh([CRIU, 'check', '--feature', 'mem_dirty_track']);
+  if (r.code === 0) return undefined;
+  return `criu check --feature mem_dirty_track: ${(r.stderr + r.stdout).trim().split('\n').pop() ?? `exit ${r.code}`}`;
+}
+
 export const tern = (...args: string[]) => sh(['node', join(ROOT, 'dist/bin/tern.js'), ...args]);
 export const migrate = (...args: string[]) => sh(['node', join(ROOT, 'dist/bin/migrate.js'), ...args]);
 export const testbed = (...args: string[]) => sh(['bash', join(ROOT, 'deploy/testbed.sh'), ...args]);

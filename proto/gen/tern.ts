@@ -33,6 +33,8 @@ import type { MigrationRef as _tern_v1_MigrationRef, MigrationRef__Output as _te
 import type { PagesStatusRequest as _tern_v1_PagesStatusRequest, PagesStatusRequest__Output as _tern_v1_PagesStatusRequest__Output } from './tern/v1/PagesStatusRequest';
 import type { PagesStatusResponse as _tern_v1_PagesStatusResponse, PagesStatusResponse__Output as _tern_v1_PagesStatusResponse__Output } from './tern/v1/PagesStatusResponse';
 import type { PhaseEvent as _tern_v1_PhaseEvent, PhaseEvent__Output as _tern_v1_PhaseEvent__Output } from './tern/v1/PhaseEvent';
+import type { PreDumpRequest as _tern_v1_PreDumpRequest, PreDumpRequest__Output as _tern_v1_PreDumpRequest__Output } from './tern/v1/PreDumpRequest';
+import type { PreDumpResponse as _tern_v1_PreDumpResponse, PreDumpResponse__Output as _tern_v1_PreDumpResponse__Output } from './tern/v1/PreDumpResponse';
 import type { PrepareSourceRequest as _tern_v1_PrepareSourceRequest, PrepareSourceRequest__Output as _tern_v1_PrepareSourceRequest__Output } from './tern/v1/PrepareSourceRequest';
 import type { PrepareSourceResponse as _tern_v1_PrepareSourceResponse, PrepareSourceResponse__Output as _tern_v1_PrepareSourceResponse__Output } from './tern/v1/PrepareSourceResponse';
 import type { PrepareTargetRequest as _tern_v1_PrepareTargetRequest, PrepareTargetRequest__Output as _tern_v1_PrepareTargetRequest__Output } from './tern/v1/PrepareTargetRequest';
@@ -89,6 +91,8 @@ export interface ProtoGrpcType {
       PagesStatusRequest: MessageTypeDefinition<_tern_v1_PagesStatusRequest, _tern_v1_PagesStatusRequest__Output>
       PagesStatusResponse: MessageTypeDefinition<_tern_v1_PagesStatusResponse, _tern_v1_PagesStatusResponse__Output>
       PhaseEvent: MessageTypeDefinition<_tern_v1_PhaseEvent, _tern_v1_PhaseEvent__Output>
+      PreDumpRequest: MessageTypeDefinition<_tern_v1_PreDumpRequest, _tern_v1_PreDumpRequest__Output>
+      PreDumpResponse: MessageTypeDefinition<_tern_v1_PreDumpResponse, _tern_v1_PreDumpResponse__Output>
       PrepareSourceRequest: MessageTypeDefinition<_tern_v1_PrepareSourceRequest, _tern_v1_PrepareSourceRequest__Output>
       PrepareSourceResponse: MessageTypeDefinition<_tern_v1_PrepareSourceResponse, _tern_v1_PrepareSourceResponse__Output>
       PrepareTargetRequest: MessageTypeDefinition<_tern_v1_PrepareTargetRequest, _tern_v1_PrepareTargetRequest__Output>

@@ -30,7 +30,12 @@ export class Cluster {
   private coordPort = 0;
   private client?: CoordinatorClient;
   /** Coordinator settings: short timeouts so that failures show within seconds. */
-  readonly coordinatorOpts = { hostTimeoutMs: 1500, stallMs: 3000 };
+  readonly coordinatorOpts = {
+    hostTimeoutMs: 1500,
+    stallMs: 3000,
+    // The simulated rounds send 1 MiB, then a quarter each time: three rounds.
+    precopy: { maxRounds: 5, smallBytes: 64 << 10, shrink: 0.8 },
+  };
   readonly orphanTimeoutSec = 20;
 
   private pki = '';
@@ -195,8 +200,8 @@ export class Cluster {
     return { pid: c.pid, memory: p.memory };
   }
 
-  async migrate(name: string, to: string): Promise<string> {
-    return (await this.call<Migration__Output>('StartMigration', { container: name, to })).id;
+  async migrate(name: string, to: string, mode = ''): Promise<string> {
+    return (await this.call<Migration__Output>('StartMigration', { container: name, to, mode })).id;
   }
 
   migration(id: string): Promise<Migration__Output> {

@@ -7,7 +7,7 @@
 // the credential exchange tern-relay makes, in plaintext: TLS on it is
 // tern-relay's and tested with the real engine.
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { TernError } from '../../core/errors.js';
@@ -22,10 +22,14 @@ import type {
   LazyPages,
   PageServerRequest,
   PageStream,
+  PageStreamTls,
+  PreDumpRequest,
+  PreDumpResult,
   RestoreRequest,
   RestoreResult,
 } from '../../kernel/engine.js';
 import type { ContainerLaunch, ContainerNet, ExecResult, HostRuntime } from '../../kernel/host.js';
+import { PARENT_LINK } from '../../kernel/precopy.js';
 import { NO_WARMTH, type WarmHold } from '../../kernel/warm.js';
 import type { Port, Reply, Request } from './world.js';
 
@@ -83,6 +87,20 @@ function firstLine(sock: Socket): Promise<string> {
   });
 }
 
+/** As CRIU's page transfer does: the pages go to the peer once it took the credential. */
+async function sendPages(out: { socket: Socket; tls: PageStreamTls }, pages: Buffer): Promise<PageStream> {
+  const sock = out.socket;
+  sock.write(`${(await readFile(out.tls.credentialFile, 'utf8')).trim()}\n`);
+  const answer = await firstLine(sock);
+  if (answer !== 'OK')
+    throw new TernError('PERMISSION_DENIED', `the target refused the page stream: ${answer}`);
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject);
+    sock.end(pages, () => resolve());
+  });
+  return { bytes: pages.length };
+}
+
 export class SimEngine implements CheckpointEngine {
   constructor(
     private readonly w: WorldLink,
@@ -108,18 +126,7 @@ export class SimEngine implements CheckpointEngine {
       const pagesSha256 = createHash('sha256').update(pages).digest('hex');
       let sent: PageStream | undefined;
       if (req.pages) {
-        // As CRIU's page server does: the pages go to the peer as the dump
-        // runs, once the peer took the credential.
-        const sock = req.pages.socket;
-        sock.write(`${(await readFile(req.pages.tls.credentialFile, 'utf8')).trim()}\n`);
-        const answer = await firstLine(sock);
-        if (answer !== 'OK')
-          throw new TernError('PERMISSION_DENIED', `the target refused the page stream: ${answer}`);
-        await new Promise<void>((resolve, reject) => {
-          sock.once('error', reject);
-          sock.end(pages, () => resolve());
-        });
-        sent = { bytes: pages.length };
+        sent = await sendPages(req.pages, pages);
       } else {
         await writeFile(join(req.imagesDir, 'pages-1.img'), pages);
       }
@@ -148,6 +155,21 @@ export class SimEngine implements CheckpointEngine {
     return 'post-copy is not simulated';
   }
 
+  async precopyReady(): Promise<undefined> {
+    return undefined;
+  }
+
+  /** Rounds run so far, by tree: each sends a quarter of what the one before did, as a settling workload would. */
+  private readonly rounds = new Map<number, number>();
+
+  async preDump(req: PreDumpRequest): Promise<PreDumpResult> {
+    const t0 = Date.now();
+    const n = this.rounds.get(req.pid) ?? 0;
+    this.rounds.set(req.pid, n + 1);
+    const sent = await sendPages(req.pages, randomBytes(Math.max(4096, this.pageBytes >> (2 * n))));
+    return { pagesBytes: sent.bytes, ms: Date.now() - t0, frozenMs: 1 };
+  }
+
   async servePages(req: PageServerRequest, signal?: AbortSignal): Promise<PageStream> {
     const parts: Buffer[] = [];
     const onAbort = () => req.socket.destroy();
@@ -167,6 +189,9 @@ export class SimEngine implements CheckpointEngine {
     }
     if (signal?.aborted) throw new TernError('CANCELLED', 'page server stopped');
     const pages = Buffer.concat(parts);
+    await mkdir(req.imagesDir, { recursive: true });
+    // As CRIU does with --prev-images-dir: the link to the round before.
+    if (req.parent) await symlink(req.parent, join(req.imagesDir, PARENT_LINK));
     await writeFile(join(req.imagesDir, 'pages-1.img'), pages);
     return { bytes: pages.length };
   }

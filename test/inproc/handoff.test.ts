@@ -67,6 +67,39 @@ describe('in-process: coordinator and agents over a simulated host', function ()
     await c.expectOnce(name, 'hostB', memory);
   });
 
+  it('pre-copy: rounds of memory while the container runs, until little is left, then the final dump', async () => {
+    const { name, memory } = await fresh();
+    const m = await c.waitEnd(await c.migrate(name, 'hostB', 'precopy'));
+    assert.equal(m.phase, 'done', m.error);
+    assert.equal(m.mode, 'precopy');
+    assert.deepEqual(
+      m.history.map((h) => h.phase),
+      ['preflight', 'precopying', 'dumping', 'transferring', 'restoring', 'committing', 'committed', 'done'],
+    );
+    // Each round sent what was written since the one before (a quarter, in
+    // the simulation); the third was small enough to stop.
+    assert.equal(m.precopy_rounds, 3);
+    assert.equal(Number(m.precopy_bytes), (1 << 20) + (1 << 18) + (1 << 16));
+    assert.match(
+      m.history.find((h) => h.phase === 'dumping')?.detail ?? '',
+      /^3 pre-copy rounds, 1376256 bytes of pages sent while the container ran \(1048576, 262144, 65536\); stopped: round 3 sent 0\.1 MiB, at most 0\.1 MiB: little is left$/,
+    );
+    await c.expectOnce(name, 'hostB', memory);
+  });
+
+  it('pre-copy: a cancel between rounds leaves the container running on the source, nothing left on either host', async () => {
+    const { name, memory } = await fresh();
+    c.faults('hostA', 'pre-dump=delay:1500');
+    const id = await c.migrate(name, 'hostB', 'precopy');
+    await c.waitPhase(id, ['precopying']);
+    await c.call('CancelMigration', { id });
+    const m = await c.waitEnd(id);
+    assert.equal(m.phase, 'aborted', m.error);
+    assert.match(m.error, /cancelled by the user/);
+    // Running once on the source with its memory; no migration directory on either host.
+    await c.expectOnce(name, 'hostA', memory);
+  });
+
   it('pre-copies the rootfs; changes made after the pre-copy arrive, deleted files go', async () => {
     const { name, memory } = await fresh();
     const src = join(c.stateDir('hostA'), 'containers', name, 'rootfs');

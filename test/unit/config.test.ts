@@ -250,9 +250,25 @@ describe('config', () => {
           hostTimeoutMs: 1500,
           maxMigrationsPerHost: 3,
           stallMs: 4000,
+          precopy: COORDINATOR_DEFAULTS.precopy,
           logLevel: 'warn',
         },
       );
+    });
+
+    it('takes the pre-copy rules from the config file, each one on its own, and checks them', async () => {
+      const cfg = await configFile('coord-precopy.json', { precopy: { maxRounds: 3 } });
+      assert.deepEqual(coordinatorOptions(['--config', cfg]).precopy, {
+        ...COORDINATOR_DEFAULTS.precopy,
+        maxRounds: 3,
+      });
+      const bad = await configFile('coord-precopy-bad.json', { precopy: { maxRounds: 0 } });
+      assertInvalid(
+        () => coordinatorOptions(['--config', bad]),
+        /precopy\.maxRounds must be a whole number from 1 to 20/,
+      );
+      const shrink = await configFile('coord-precopy-shrink.json', { precopy: { shrink: 1.5 } });
+      assertInvalid(() => coordinatorOptions(['--config', shrink]), /precopy\.shrink in \(0, 1\]/);
     });
 
     it('advertise defaults to listen', () => {

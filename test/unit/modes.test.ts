@@ -57,14 +57,27 @@ describe('migrate --mode auto', () => {
     assert.match(c.reason, /about 430 ms \(b\), within the 500 ms budget/);
   });
 
-  it('takes post-copy over the budget only when allowed, and says why', () => {
+  it('takes pre-copy over the budget where both hosts can track written pages', () => {
     const est = { ms: 2400, basis: 'b' };
-    const c = chooseMode({ maxDowntimeMs: 500, allowPostcopy: true }, 1024 * MIB, est);
+    for (const allowPostcopy of [false, true]) {
+      const c = chooseMode({ maxDowntimeMs: 500, allowPostcopy }, 1024 * MIB, est, undefined);
+      assert.equal(c.mode, 'precopy');
+      assert.match(c.reason, /over the 500 ms budget; pre-copy sends the memory while the container runs/);
+    }
+  });
+
+  it('takes post-copy over the budget only when allowed and pre-copy cannot run, and says why', () => {
+    const est = { ms: 2400, basis: 'b' };
+    const noSoftDirty = 'hostB: no soft-dirty';
+    const c = chooseMode({ maxDowntimeMs: 500, allowPostcopy: true }, 1024 * MIB, est, noSoftDirty);
     assert.equal(c.mode, 'postcopy');
-    assert.match(c.reason, /over the 500 ms budget; pre-copy is not available; post-copy allowed/);
+    assert.match(
+      c.reason,
+      /over the 500 ms budget; pre-copy is not available \(hostB: no soft-dirty\); post-copy allowed/,
+    );
     assert.throws(
-      () => chooseMode({ maxDowntimeMs: 500, allowPostcopy: false }, 1024 * MIB, est),
-      /over the 500 ms budget.*--allow-postcopy/,
+      () => chooseMode({ maxDowntimeMs: 500, allowPostcopy: false }, 1024 * MIB, est, noSoftDirty),
+      /over the 500 ms budget.*pre-copy is not available: hostB: no soft-dirty.*--allow-postcopy/,
     );
   });
 

@@ -4,6 +4,7 @@ import { stepsFor } from '../../coordinator/steps.js';
 
 const ALL: Phase[] = [
   'preflight',
+  'precopying',
   'dumping',
   'transferring',
   'restoring',
@@ -17,6 +18,7 @@ const ALL: Phase[] = [
 ];
 /** Phases before the commit point, in order. */
 const PRE_COMMIT: Phase[] = ['preflight', 'dumping', 'transferring', 'restoring'];
+// precopying (between preflight and dumping, pre-copy only) is checked on its own in canTransition.
 
 describe('phases', () => {
   describe('the transition table', () => {
@@ -71,10 +73,11 @@ describe('phases', () => {
       assert.deepEqual(NEXT.aborting, ['aborted']);
     });
 
-    it('no pre-commit phase skips ahead (post-copy commits right after the transfer)', () => {
+    it('no pre-commit phase skips ahead (post-copy commits right after the transfer; pre-copy may run before the dump)', () => {
       for (const [i, p] of PRE_COMMIT.entries()) {
         const allowed = new Set<Phase>([PRE_COMMIT[i + 1] ?? 'committing', 'aborting']);
         if (p === 'transferring') allowed.add('committing');
+        if (p === 'preflight') allowed.add('precopying');
         for (const q of ALL) assert.equal(canTransition(p, q), allowed.has(q), `${p} -> ${q}`);
       }
     });
@@ -101,6 +104,10 @@ describe('phases', () => {
   describe('canTransition', () => {
     const table: [Phase, Phase, boolean][] = [
       ['preflight', 'dumping', true],
+      ['preflight', 'precopying', true],
+      ['precopying', 'dumping', true],
+      ['precopying', 'aborting', true],
+      ['precopying', 'transferring', false],
       ['preflight', 'transferring', false],
       ['dumping', 'transferring', true],
       ['transferring', 'restoring', true],
@@ -129,6 +136,7 @@ describe('phases', () => {
   describe('abortable', () => {
     const table: Record<Phase, boolean> = {
       preflight: true,
+      precopying: true,
       dumping: true,
       transferring: true,
       restoring: true,
@@ -145,11 +153,12 @@ describe('phases', () => {
     }
   });
 
-  for (const mode of ['stop-and-copy', 'postcopy'] as const)
+  for (const mode of ['stop-and-copy', 'precopy', 'postcopy'] as const)
     describe(`step table (${mode}): what a restarted coordinator does`, () => {
       const steps = stepsFor(mode);
       const table: Record<Phase, 'retry' | 'abort'> = {
         preflight: 'abort',
+        precopying: 'abort',
         dumping: 'abort',
         transferring: 'abort',
         restoring: 'abort',

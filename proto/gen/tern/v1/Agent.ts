@@ -19,6 +19,8 @@ import type { ListContainersRequest as _tern_v1_ListContainersRequest, ListConta
 import type { ListContainersResponse as _tern_v1_ListContainersResponse, ListContainersResponse__Output as _tern_v1_ListContainersResponse__Output } from '../../tern/v1/ListContainersResponse';
 import type { PagesStatusRequest as _tern_v1_PagesStatusRequest, PagesStatusRequest__Output as _tern_v1_PagesStatusRequest__Output } from '../../tern/v1/PagesStatusRequest';
 import type { PagesStatusResponse as _tern_v1_PagesStatusResponse, PagesStatusResponse__Output as _tern_v1_PagesStatusResponse__Output } from '../../tern/v1/PagesStatusResponse';
+import type { PreDumpRequest as _tern_v1_PreDumpRequest, PreDumpRequest__Output as _tern_v1_PreDumpRequest__Output } from '../../tern/v1/PreDumpRequest';
+import type { PreDumpResponse as _tern_v1_PreDumpResponse, PreDumpResponse__Output as _tern_v1_PreDumpResponse__Output } from '../../tern/v1/PreDumpResponse';
 import type { PrepareSourceRequest as _tern_v1_PrepareSourceRequest, PrepareSourceRequest__Output as _tern_v1_PrepareSourceRequest__Output } from '../../tern/v1/PrepareSourceRequest';
 import type { PrepareSourceResponse as _tern_v1_PrepareSourceResponse, PrepareSourceResponse__Output as _tern_v1_PrepareSourceResponse__Output } from '../../tern/v1/PrepareSourceResponse';
 import type { PrepareTargetRequest as _tern_v1_PrepareTargetRequest, PrepareTargetRequest__Output as _tern_v1_PrepareTargetRequest__Output } from '../../tern/v1/PrepareTargetRequest';
@@ -105,6 +107,15 @@ export interface AgentClient extends grpc.Client {
   pagesStatus(argument: _tern_v1_PagesStatusRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_PagesStatusResponse__Output>): grpc.ClientUnaryCall;
   pagesStatus(argument: _tern_v1_PagesStatusRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_PagesStatusResponse__Output>): grpc.ClientUnaryCall;
   pagesStatus(argument: _tern_v1_PagesStatusRequest, callback: grpc.requestCallback<_tern_v1_PagesStatusResponse__Output>): grpc.ClientUnaryCall;
+  
+  PreDump(argument: _tern_v1_PreDumpRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_PreDumpResponse__Output>): grpc.ClientUnaryCall;
+  PreDump(argument: _tern_v1_PreDumpRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_PreDumpResponse__Output>): grpc.ClientUnaryCall;
+  PreDump(argument: _tern_v1_PreDumpRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_PreDumpResponse__Output>): grpc.ClientUnaryCall;
+  PreDump(argument: _tern_v1_PreDumpRequest, callback: grpc.requestCallback<_tern_v1_PreDumpResponse__Output>): grpc.ClientUnaryCall;
+  preDump(argument: _tern_v1_PreDumpRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_PreDumpResponse__Output>): grpc.ClientUnaryCall;
+  preDump(argument: _tern_v1_PreDumpRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_PreDumpResponse__Output>): grpc.ClientUnaryCall;
+  preDump(argument: _tern_v1_PreDumpRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_PreDumpResponse__Output>): grpc.ClientUnaryCall;
+  preDump(argument: _tern_v1_PreDumpRequest, callback: grpc.requestCallback<_tern_v1_PreDumpResponse__Output>): grpc.ClientUnaryCall;
   
   PrepareSource(argument: _tern_v1_PrepareSourceRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_PrepareSourceResponse__Output>): grpc.ClientUnaryCall;
   PrepareSource(argument: _tern_v1_PrepareSourceRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_PrepareSourceResponse__Output>): grpc.ClientUnaryCall;
@@ -202,6 +213,8 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   
   PagesStatus: grpc.handleUnaryCall<_tern_v1_PagesStatusRequest__Output, _tern_v1_PagesStatusResponse>;
   
+  PreDump: grpc.handleUnaryCall<_tern_v1_PreDumpRequest__Output, _tern_v1_PreDumpResponse>;
+  
   PrepareSource: grpc.handleUnaryCall<_tern_v1_PrepareSourceRequest__Output, _tern_v1_PrepareSourceResponse>;
   
   PrepareTarget: grpc.handleUnaryCall<_tern_v1_PrepareTargetRequest__Output, _tern_v1_PrepareTargetResponse>;
@@ -231,6 +244,7 @@ export interface AgentDefinition extends grpc.ServiceDefinition {
   Exec: MethodDefinition<_tern_v1_ExecRequest, _tern_v1_ExecResponse, _tern_v1_ExecRequest__Output, _tern_v1_ExecResponse__Output>
   ListContainers: MethodDefinition<_tern_v1_ListContainersRequest, _tern_v1_ListContainersResponse, _tern_v1_ListContainersRequest__Output, _tern_v1_ListContainersResponse__Output>
   PagesStatus: MethodDefinition<_tern_v1_PagesStatusRequest, _tern_v1_PagesStatusResponse, _tern_v1_PagesStatusRequest__Output, _tern_v1_PagesStatusResponse__Output>
+  PreDump: MethodDefinition<_tern_v1_PreDumpRequest, _tern_v1_PreDumpResponse, _tern_v1_PreDumpRequest__Output, _tern_v1_PreDumpResponse__Output>
   PrepareSource: MethodDefinition<_tern_v1_PrepareSourceRequest, _tern_v1_PrepareSourceResponse, _tern_v1_PrepareSourceRequest__Output, _tern_v1_PrepareSourceResponse__Output>
   PrepareTarget: MethodDefinition<_tern_v1_PrepareTargetRequest, _tern_v1_PrepareTargetResponse, _tern_v1_PrepareTargetRequest__Output, _tern_v1_PrepareTargetResponse__Output>
   ReadImages: MethodDefinition<_tern_v1_ReadImagesRequest, _tern_v1_ImageChunk, _tern_v1_ReadImagesRequest__Output, _tern_v1_ImageChunk__Output>

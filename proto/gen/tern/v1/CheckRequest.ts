@@ -3,8 +3,10 @@
 
 export interface CheckRequest {
   'postcopy'?: (boolean);
+  'precopy'?: (boolean);
 }
 
 export interface CheckRequest__Output {
   'postcopy': (boolean);
+  'precopy': (boolean);
 }

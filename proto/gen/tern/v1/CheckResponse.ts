@@ -12,6 +12,7 @@ export interface CheckResponse {
   'bridge'?: (string);
   'cpuinfo_b64'?: (string);
   'postcopy_error'?: (string);
+  'precopy_error'?: (string);
 }
 
 export interface CheckResponse__Output {
@@ -24,4 +25,5 @@ export interface CheckResponse__Output {
   'bridge': (string);
   'cpuinfo_b64': (string);
   'postcopy_error': (string);
+  'precopy_error': (string);
 }

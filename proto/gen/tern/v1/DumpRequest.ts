@@ -8,6 +8,7 @@ export interface DumpRequest {
   'pages_to'?: (string);
   'target_host'?: (string);
   'postcopy'?: (boolean);
+  'precopy_rounds'?: (number);
 }
 
 export interface DumpRequest__Output {
@@ -17,4 +18,5 @@ export interface DumpRequest__Output {
   'pages_to': (string);
   'target_host': (string);
   'postcopy': (boolean);
+  'precopy_rounds': (number);
 }

@@ -28,6 +28,8 @@ export interface Migration {
   'pages_total_bytes'?: (number | string | Long);
   'pages_done_ms'?: (number | string | Long);
   'mode_reason'?: (string);
+  'precopy_rounds'?: (number);
+  'precopy_bytes'?: (number | string | Long);
 }
 
 export interface Migration__Output {
@@ -55,4 +57,6 @@ export interface Migration__Output {
   'pages_total_bytes': (string);
   'pages_done_ms': (string);
   'mode_reason': (string);
+  'precopy_rounds': (number);
+  'precopy_bytes': (string);
 }

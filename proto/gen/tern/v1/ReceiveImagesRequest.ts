@@ -8,6 +8,7 @@ export interface ReceiveImagesRequest {
   'stall_ms'?: (number);
   'source_data'?: (string);
   'pages_bytes'?: (number | string | Long);
+  'round_bytes'?: (number | string | Long)[];
 }
 
 export interface ReceiveImagesRequest__Output {
@@ -16,4 +17,5 @@ export interface ReceiveImagesRequest__Output {
   'stall_ms': (number);
   'source_data': (string);
   'pages_bytes': (string);
+  'round_bytes': (string)[];
 }
