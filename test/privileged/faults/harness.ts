@@ -179,7 +179,12 @@ export async function ensureWorkload(rootfs: string, mib: number): Promise<void>
   workloadMiB = mib;
 }
 
-/** What is left anywhere besides the one running container: a list of findings. */
+/** The workload is gone (a post-copy move lost it): the next case starts a new one. */
+export function workloadGone(): void {
+  workloadMiB = 0;
+}
+
+/** What is left anywhere besides the one running container (none when `home` is ''): a list of findings. */
 export async function leftovers(home: string): Promise<string[]> {
   const found: string[] = [];
   for (const h of HOSTS) {
@@ -200,8 +205,9 @@ export async function leftovers(home: string): Promise<string[]> {
   const shims = procs.stdout
     .split('\n')
     .filter((l) => /tern-shim (launch|restore)/.test(l) && !/\sZ/.test(l));
-  if (shims.length !== 1) found.push(`${shims.length} live shims (want 1)`);
-  const rec = await record(home, NAME);
+  const wantShims = home ? 1 : 0;
+  if (shims.length !== wantShims) found.push(`${shims.length} live shims (want ${wantShims})`);
+  const rec = home ? await record(home, NAME) : undefined;
   if (rec) {
     const stat = await readFile(`/proc/${rec.pid}/stat`, 'utf8').catch(() => '');
     if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T')
@@ -226,9 +232,10 @@ export async function fillStateDir(host: string): Promise<() => Promise<void>> {
 }
 
 /** Starts `migrate` in the background; resolves with its exit code and output. */
-export function startMigrate(to: string): Promise<{ code: number; out: string }> {
+export function startMigrate(to: string, mode?: string): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn('node', [join(ROOT, 'dist/bin/migrate.js'), '--to', to, NAME], {
+    const args = [join(ROOT, 'dist/bin/migrate.js'), '--to', to, ...(mode ? ['--mode', mode] : []), NAME];
+    const child = spawn('node', args, {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -249,12 +256,26 @@ export function startMigrate(to: string): Promise<{ code: number; out: string }>
 /** Memory pages flow to the target while the source dumps: the bulk of a move's bytes. */
 export const STREAM_PHASE = 'dumping';
 
-export function waitStreaming(): Promise<true> {
+/** Where a case strikes: the dump's page stream, or (post-copy) the pages that follow the resume. */
+export const strikePhase = (c: Case) => (c.point === 'pulling' ? 'pulling' : STREAM_PHASE);
+
+export function waitStreaming(phase = STREAM_PHASE): Promise<true> {
   return waitFor(
-    'the page stream to start',
-    async () => ((await latestMigration())?.phase === STREAM_PHASE ? true : undefined),
-    30_000,
+    `the ${phase} phase`,
+    async () => ((await latestMigration())?.phase === phase ? true : undefined),
+    60_000,
   );
+}
+
+/** Post-copy: SIGKILLs the source's CRIU that serves the pages still to come. */
+export async function killPageServer(): Promise<void> {
+  await waitStreaming('pulling');
+  const ps = await sh(['ps', '-eo', 'pid,args']);
+  const line = ps.stdout
+    .split('\n')
+    .find((l) => l.includes(TESTBED_DIR) && /criu dump .*--lazy-pages/.test(l) && !l.includes('tern-relay'));
+  assert.ok(line, 'no source CRIU serving post-copy pages found');
+  process.kill(Number(line.trim().split(/\s+/)[0]), 'SIGKILL');
 }
 
 /** What a link cut found: the phase as the link went down and came back, when the source ran again. */
@@ -284,7 +305,7 @@ export async function cutLink(c: Case, from: string, to: string): Promise<CutRep
     `a short cut (${cutMs} ms) must stay well under ${stall} ms`,
   );
   const daemon = daemonName(c.role, from, to);
-  await waitStreaming();
+  await waitStreaming(strikePhase(c));
   const t0 = Date.now();
   const report: CutReport = { atMs: t0, cutMs, stallMs: stall, boundMs: stall + cutMs + RESUME_SLACK_MS };
   const r = await inHost(daemon, ['ip', 'link', 'set', 'ul', 'down']);
@@ -353,15 +374,21 @@ export async function arm(daemon: string, entry: string): Promise<void> {
 
 export function caseLabel(c: Case): string {
   const cut = c.cut ? ` ${c.cut} cut` : '';
-  const who = c.kind === 'sigkill' || c.kind === 'link-down' ? ` (${c.role})` : '';
+  const who = ['sigkill', 'link-down', 'kill-pages'].includes(c.kind) ? ` (${c.role})` : '';
+  const mode = c.mode ? `${c.mode} ` : '';
   const also = c.with ? ` + ${c.with.point} x ${c.with.action} (${c.with.role})` : '';
-  return `${c.point} x ${c.kind}${cut}${who}${also}`;
+  return `${mode}${c.point} x ${c.kind}${cut}${who}${also}`;
 }
 
 export function caseTitle(c: Case): string {
   const cut = c.cut ? ` (${c.cut} cut)` : '';
   const also = c.with ? `, ${c.with.point} x ${c.with.action} in the ${c.with.role}` : '';
-  return `${c.point} x ${c.kind}${cut} in the ${c.role}${also}: container runs once, on the ${c.expect}`;
+  const mode = c.mode ? `${c.mode}: ` : '';
+  const outcome =
+    c.expect === 'lost'
+      ? 'the migration fails, saying the container is lost, nothing left anywhere'
+      : `container runs once, on the ${c.expect}`;
+  return `${mode}${c.point} x ${c.kind}${cut} in the ${c.role}${also}: ${outcome}`;
 }
 
 export const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

@@ -1,13 +1,17 @@
 export type Role = 'source' | 'target' | 'coordinator';
 export type Where = 'source' | 'target';
+/** Where the container must run afterwards; 'lost': nowhere, the migration failed and says so (post-copy only). */
+export type Expect = Where | 'lost';
 
 export interface Case {
   /** fault point (as armed in a faults file) or external action */
   point: string;
-  kind: 'fail' | 'crash' | 'corrupt' | 'kill' | 'sigkill' | 'link-down' | 'disk-full';
+  kind: 'fail' | 'crash' | 'corrupt' | 'kill' | 'sigkill' | 'link-down' | 'disk-full' | 'kill-pages';
   role: Role;
   /** Where the container must run afterwards. */
-  expect: Where;
+  expect: Expect;
+  /** The migration's mode (default stop-and-copy). */
+  mode?: 'postcopy';
   fast?: boolean;
   /** A second fault armed together with the first, e.g. one that makes the migration abort. */
   with?: { point: string; action: 'fail' | 'crash'; role: Role };
@@ -35,6 +39,11 @@ export const RESUME_SLACK_MS = 60_000;
  * inside the transfer with seconds to spare.
  */
 export const LINK_MIB = 1024;
+/**
+ * Post-copy cases that strike while pages still flow after the resume move
+ * 2 GiB: about 3 s of pulling on the testbed.
+ */
+export const PULL_MIB = 2048;
 
 export const MATRIX: Case[] = [
   { point: 'prepare', kind: 'fail', role: 'target', expect: 'source' },
@@ -119,6 +128,31 @@ export const MATRIX: Case[] = [
     expect: 'source',
     cut: 'long',
     memMiB: LINK_MIB,
+  },
+  // Post-copy. Before the resume a failure still leaves the container running
+  // on the source. After it the target depends on the source until the last
+  // page: its agent restarted or the path cut for a moment, the pages keep
+  // coming and the move finishes; the source's page server killed, the pages
+  // can never arrive, and the migration must end failed with the container
+  // lost, said so, and nothing left behind anywhere.
+  { point: 'receive', kind: 'fail', role: 'target', expect: 'source', mode: 'postcopy' },
+  { point: 'pulling', kind: 'sigkill', role: 'target', expect: 'target', mode: 'postcopy', memMiB: PULL_MIB },
+  {
+    point: 'pulling',
+    kind: 'link-down',
+    role: 'source',
+    expect: 'target',
+    cut: 'short',
+    mode: 'postcopy',
+    memMiB: PULL_MIB,
+  },
+  {
+    point: 'pulling',
+    kind: 'kill-pages',
+    role: 'source',
+    expect: 'lost',
+    mode: 'postcopy',
+    memMiB: PULL_MIB,
   },
 ];
 
