@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { invalid } from '../core/errors.js';
+import { metricsAddress } from '../core/metrics.js';
 import { validateName } from '../core/names.js';
 import { parseCidr } from '../core/net.js';
 import { type CertFiles, certFiles, DEFAULT_PKI_DIR } from '../core/pki.js';
@@ -48,6 +49,8 @@ export interface AgentOptions {
   testFaults: boolean;
   /** Skip `criu check` at start (tests with an engine double only). */
   skipCriuCheck: boolean;
+  /** Prometheus metrics over plain HTTP at host:port/metrics ('' = none). */
+  metricsListen: string;
   logLevel: string;
 }
 
@@ -66,6 +69,7 @@ export const AGENT_DEFAULTS: Omit<AgentOptions, 'host' | 'listen' | 'coordinator
   heartbeatMs: 2000,
   skipCriuCheck: false,
   testFaults: false,
+  metricsListen: '',
   logLevel: 'info',
 };
 
@@ -87,6 +91,7 @@ const FLAGS = {
   'orphan-timeout-sec': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
   'log-level': { type: 'string' },
+  'metrics-listen': { type: 'string' },
   'test-faults': { type: 'boolean' },
 } as const;
 
@@ -119,6 +124,7 @@ export function agentOptions(argv: string[]): AgentOptions {
     orphanTimeoutSec: num(values['orphan-timeout-sec']),
     heartbeatMs: num(values['heartbeat-ms']),
     logLevel: values['log-level'],
+    metricsListen: values['metrics-listen'],
     testFaults: values['test-faults'] || undefined,
   };
   const merged = { ...AGENT_DEFAULTS, ...file } as AgentOptions;
@@ -137,6 +143,7 @@ export function validateAgentOptions(o: AgentOptions): AgentOptions {
     throw invalid('agent: orphanTimeoutSec must be >= 1');
   if (!Number.isFinite(o.heartbeatMs) || o.heartbeatMs < 100)
     throw invalid('agent: heartbeatMs must be >= 100');
+  if (o.metricsListen) metricsAddress(o.metricsListen);
   return { ...o, advertise: o.advertise || o.listen };
 }
 

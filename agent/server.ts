@@ -6,10 +6,13 @@ import { checkCaps } from '../core/caps.js';
 import { TernError } from '../core/errors.js';
 import { FAULTS_WARNING } from '../core/faults.js';
 import { privateDir } from '../core/files.js';
+import { serveMetrics } from '../core/metrics.js';
 import { checkLimits, hasLimits, type Limits } from '../kernel/cgroups.js';
 import type { CheckpointEngine, EngineInfo } from '../kernel/engine.js';
 import type { HostRuntime } from '../kernel/host.js';
 import { LinuxHost } from '../kernel/linux-host.js';
+import { notifyReady } from '../kernel/systemd.js';
+import { Health } from '../proto/health.js';
 import {
   type AgentHandlers,
   bindServer,
@@ -27,6 +30,7 @@ import { type AgentOptions, agentCerts } from './config.js';
 import { type ContainerRecord, Containers } from './containers.js';
 import { DataServer, type Fetch, fetchImages, splitAddress } from './data.js';
 import { Handoff } from './handoff/index.js';
+import { AgentMetrics } from './metrics.js';
 
 export function toWire(host: string, r: ContainerRecord): Container {
   return {
@@ -98,6 +102,9 @@ export class Agent {
   private info?: Promise<EngineInfo>;
   private readonly data: DataServer;
   private cpu?: Promise<Buffer>;
+  private readonly health = new Health(['tern.v1.Agent']);
+  readonly metrics: AgentMetrics;
+  private metricsServer?: { port: number; close: () => Promise<void> };
   port = 0;
 
   constructor(
@@ -109,6 +116,7 @@ export class Agent {
     this.heartbeatMs = opts.heartbeatMs;
     this.containers = new Containers(opts, host, log);
     this.handoff = new Handoff(opts, engine, host, this.containers, log);
+    this.metrics = new AgentMetrics(opts.host, () => this.containers.list());
     this.data = new DataServer(
       (id, credential, want, peer) =>
         want === 'rootfs'
@@ -160,10 +168,14 @@ export class Agent {
       this.log.warn({ reason: noLimits }, 'containers cannot get memory or pids limits on this host');
     await this.containers.load();
     await this.handoff.load();
-    this.server = newServer(AGENT_POLICY, (method, who) =>
-      this.log.warn({ method, caller: who }, 'call refused: not the coordinator'),
+    this.server = newServer(
+      AGENT_POLICY,
+      (method, who) => this.log.warn({ method, caller: who }, 'call refused: not the coordinator'),
+      false,
+      (method, code, secs) => this.metrics.call(method, code, secs),
     );
     this.server.addService(ternProto().tern.v1.Agent.service, this.handlers());
+    this.health.addTo(this.server);
     this.port = await bindServer(this.server, this.opts.listen, agentCerts(this.opts));
     this.log.info({ listen: this.opts.listen, port: this.port }, 'agent listening');
     const [dataHost, dataPort] = this.opts.dataListen
@@ -171,8 +183,14 @@ export class Agent {
       : [splitAddress(this.opts.listen, true)[0], 0];
     await this.data.start(dataHost, dataPort);
     this.log.info({ data: this.dataAddress() }, 'data channel listening');
+    if (this.opts.metricsListen) {
+      this.metricsServer = await serveMetrics(this.opts.metricsListen, this.metrics.registry);
+      this.log.info({ metrics: this.opts.metricsListen, port: this.metricsServer.port }, 'metrics served');
+    }
     await tlsReady(agentCerts(this.opts));
     this.coord = coordinatorClient(this.opts.coordinator, agentCerts(this.opts));
+    this.health.set(true);
+    notifyReady((msg) => this.log.warn(msg));
     this.beat();
   }
 
@@ -236,6 +254,8 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
+    this.health.set(false);
+    await this.metricsServer?.close();
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.coord?.close();

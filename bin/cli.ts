@@ -54,14 +54,22 @@ export function mib(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }
 
-/** Follows a migration until it ends, printing each phase as it is entered. */
 /** Phases past the commit point, whose failed steps the coordinator tries again. */
 const RETRIED = ['committing', 'committed', 'pulling'];
 
+/** What follow() reports as it happens: a phase entered, or a step past the commit point tried again. */
+export type FollowEvent =
+  | { event: 'phase'; migration: string; phase: string; atMs: number; detail?: string }
+  | { event: 'retry'; migration: string; phase: string; error: string };
+
+/**
+ * Follows a migration until it ends, printing each phase as it is entered
+ * (`print` gets the line, and the event it tells of).
+ */
 export async function follow(
   client: CoordinatorClient,
   id: string,
-  print: (line: string) => void,
+  print: (line: string, e: FollowEvent) => void,
   signal?: AbortSignal,
 ): Promise<Migration__Output> {
   const call = client.WatchMigration({ id });
@@ -76,12 +84,23 @@ export async function follow(
       for (; printed < m.history.length; printed++) {
         const h = m.history[printed];
         const at = ((Number(h.at_ms) - t0) / 1000).toFixed(3).padStart(8);
-        print(`${at}s  ${h.phase}${h.detail ? `  (${h.detail})` : ''}`);
+        print(`${at}s  ${h.phase}${h.detail ? `  (${h.detail})` : ''}`, {
+          event: 'phase',
+          migration: m.id,
+          phase: h.phase,
+          atMs: Number(h.at_ms),
+          detail: h.detail || undefined,
+        });
       }
       // Past the commit point a failed step is tried again: say so once per error.
       if (m.error && RETRIED.includes(m.phase) && m.error !== retrying) {
         retrying = m.error;
-        print(`           ${m.phase}: ${m.error}; trying again`);
+        print(`           ${m.phase}: ${m.error}; trying again`, {
+          event: 'retry',
+          migration: m.id,
+          phase: m.phase,
+          error: m.error,
+        });
       }
     }
   } catch (e) {

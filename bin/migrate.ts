@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // migrate --from hostA --to hostB <ctr>
 import { parseArgs } from 'node:util';
+import { errorMessage } from '../core/errors.js';
 import type { Migration__Output } from '../proto/index.js';
 import { unary } from '../proto/rpc.js';
 import { connect, fail, follow, quietOnClosedPipe, summary } from './cli.js';
+import { jsonLine, migrationJson } from './json.js';
 
 const USAGE = `usage: migrate [--from HOST] --to HOST [--mode stop-and-copy|precopy|postcopy|auto]
-               [--max-downtime MS [--allow-postcopy]] [--coordinator ADDR] CONTAINER
+               [--max-downtime MS [--allow-postcopy]] [--json] [--coordinator ADDR] CONTAINER
 
   --mode stop-and-copy  (default) every memory page moves while the container is frozen:
                         the pause grows with its memory, and until the commit point any
@@ -29,7 +31,11 @@ const USAGE = `usage: migrate [--from HOST] --to HOST [--mode stop-and-copy|prec
                         size and earlier moves) is within --max-downtime MS; else pre-copy
                         where both hosts support it; else post-copy, but only with
                         --allow-postcopy; else the move is refused. The chosen mode and why
-                        are printed first.`;
+                        are printed first.
+  --json                one JSON object per line instead of text: {"event":"started",...},
+                        {"event":"phase",...} for each phase entered, {"event":"retry",...}
+                        past the commit point, and {"event":"end",...} with the whole
+                        migration record (README: JSON output).`;
 
 async function main() {
   let values: {
@@ -38,6 +44,7 @@ async function main() {
     mode?: string;
     'max-downtime'?: string;
     'allow-postcopy'?: boolean;
+    json?: boolean;
     coordinator?: string;
     help?: boolean;
   };
@@ -50,6 +57,7 @@ async function main() {
         mode: { type: 'string' },
         'max-downtime': { type: 'string' },
         'allow-postcopy': { type: 'boolean' },
+        json: { type: 'boolean' },
         coordinator: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -63,6 +71,14 @@ async function main() {
     return;
   }
   if (positionals.length !== 1 || !values.to) return fail('migrate', USAGE);
+  // --json: one JSON object per line: the migration as started, each phase
+  // entered (and each retry past the commit point), then the final record.
+  const json = values.json === true;
+  const say = (line: string, obj: object) => process.stdout.write(json ? jsonLine(obj) : `${line}\n`);
+  const failWith = (e: unknown): never => {
+    if (json) process.stdout.write(jsonLine({ event: 'error', error: errorMessage(e) }));
+    return fail('migrate', e);
+  };
   const budget = values['max-downtime'];
   if (budget !== undefined && !/^[1-9]\d*$/.test(budget))
     return fail(
@@ -89,9 +105,17 @@ async function main() {
       { timeoutMs: 60_000, what: 'migrate' },
     );
   } catch (e) {
-    return fail('migrate', e);
+    return failWith(e);
   }
-  process.stdout.write(`migration ${m.id}: ${m.container} ${m.from} -> ${m.to}\n`);
+  say(`migration ${m.id}: ${m.container} ${m.from} -> ${m.to}`, {
+    event: 'started',
+    migration: m.id,
+    container: m.container,
+    from: m.from,
+    to: m.to,
+    mode: m.mode,
+    modeReason: m.mode_reason || undefined,
+  });
   // Ctrl-C asks the coordinator to abort; it refuses after the commit point,
   // and either way we follow the migration to its end.
   const id = m.id;
@@ -99,17 +123,20 @@ async function main() {
   process.on('SIGINT', () => {
     if (interrupted) process.exit(130);
     interrupted = true;
-    process.stdout.write('cancelling (Ctrl-C again to stop watching)\n');
+    say('cancelling (Ctrl-C again to stop watching)', { event: 'cancelling', migration: id });
     unary(client, client.CancelMigration, { id }, { timeoutMs: 10_000, what: 'cancel' }).catch((e) =>
-      process.stdout.write(`cannot cancel: ${(e as Error).message}\n`),
+      say(`cannot cancel: ${(e as Error).message}`, {
+        event: 'cancel-refused',
+        migration: id,
+        error: (e as Error).message,
+      }),
     );
   });
-  const end = await follow(client, m.id, (l) => process.stdout.write(`${l}\n`)).catch((e) =>
-    fail('migrate', e),
-  );
+  const end = await follow(client, m.id, say).catch(failWith);
   client.close();
+  if (json) process.stdout.write(jsonLine({ event: 'end', ...migrationJson(end) }));
   if (end.phase === 'done') {
-    process.stdout.write(`${summary(end)}\n`);
+    if (!json) process.stdout.write(`${summary(end)}\n`);
     return;
   }
   const where =

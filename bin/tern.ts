@@ -2,13 +2,24 @@
 // tern: everything but `migrate`.
 import { parseArgs } from 'node:util';
 import { parseBytes } from '../kernel/cgroups.js';
+import { checkHealth } from '../proto/health.js';
 import { unary } from '../proto/rpc.js';
 import { CA_USAGE, caCommand } from './ca.js';
-import { connect, fail, follow, quietOnClosedPipe, summary, table } from './cli.js';
+import {
+  connect,
+  coordinatorAddress,
+  fail,
+  follow,
+  operatorCerts,
+  quietOnClosedPipe,
+  summary,
+  table,
+} from './cli.js';
+import { containerJson, hostJson, jsonLine, migrationJson } from './json.js';
 
 const USAGE = `usage: tern [--coordinator ADDR] COMMAND
-  hosts                                   list hosts and whether they are up
-  ps [--host H]                           list containers: name, host, state, address
+  hosts [--json]                          list hosts and whether they are up
+  ps [--host H] [--json]                  list containers: name, host, state, address
   run --host H --name N [--ip A/P] [--rootfs DIR] [--hostname X] [--env K=V]... [--cap-add CAP]... [--no-seccomp]
       [--memory SIZE] [--pids N] -- CMD...
                                           containers get Docker's default capabilities less MKNOD,
@@ -17,8 +28,9 @@ const USAGE = `usage: tern [--coordinator ADDR] COMMAND
                                           cgroup, and the limits move with it
   exec <ctr> [--timeout-ms N] -- CMD...   run CMD inside the container; stdout and exit code pass through
   stop <ctr>                              stop and remove a container
-  migrations                              list migrations
-  migration <id>                          one migration with its phase timeline
+  health [--json]                         the coordinator's gRPC health (exit 0 when SERVING)
+  migrations [--json]                     list migrations
+  migration <id> [--json]                 one migration with its phase timeline (--json: the record as it is now)
   migration cancel <id>                   abort a migration before its commit point
 ${CA_USAGE}
 The coordinator is reached at --coordinator, $TERN_COORDINATOR, or unix:///run/tern/coordinator.sock.
@@ -70,9 +82,13 @@ async function main() {
         await caCommand(argv, out);
         return;
       case 'hosts': {
-        const a = args(argv, {}, coordFlag);
+        const a = args(argv, { json: { type: 'boolean' } }, coordFlag);
         const c = a.client();
         const r = await unary(c, c.ListHosts, {}, { timeoutMs: 10_000, what: 'hosts' });
+        if (a.values.json) {
+          out(jsonLine(r.hosts.map(hostJson)));
+          return;
+        }
         const rows = [['HOST', 'STATE', 'ADDRESS', 'CRIU', 'CONTAINERS']];
         for (const h of r.hosts)
           rows.push([h.name, h.up ? 'up' : 'down', h.address, h.criu_version, String(h.containers)]);
@@ -80,7 +96,7 @@ async function main() {
         return;
       }
       case 'ps': {
-        const a = args(argv, { host: { type: 'string' } }, coordFlag);
+        const a = args(argv, { host: { type: 'string' }, json: { type: 'boolean' } }, coordFlag);
         const c = a.client();
         const r = await unary(
           c,
@@ -88,6 +104,10 @@ async function main() {
           { host: (a.values.host as string) ?? '' },
           { timeoutMs: 15_000, what: 'ps' },
         );
+        if (a.values.json) {
+          out(jsonLine(r.containers.map(containerJson)));
+          return;
+        }
         const rows = [['NAME', 'HOST', 'STATE', 'ADDRESS']];
         for (const k of r.containers) rows.push([k.name, k.host, k.state, k.ip]);
         out(table(rows));
@@ -161,10 +181,24 @@ async function main() {
         out(`${a.positionals[0]} stopped\n`);
         return;
       }
+      case 'health': {
+        // The coordinator's gRPC health service, as a monitoring probe would ask it.
+        const a = args(argv, { json: { type: 'boolean' } }, coordFlag);
+        const address = coordinatorAddress((a.values.coordinator as string | undefined) ?? coordFlag);
+        const status = await checkHealth(address, operatorCerts(), { role: 'coordinator' });
+        if (a.values.json) out(jsonLine({ coordinator: address, status }));
+        else out(`coordinator ${address}: ${status}\n`);
+        if (status !== 'SERVING') process.exitCode = 1;
+        return;
+      }
       case 'migrations': {
-        const a = args(argv, {}, coordFlag);
+        const a = args(argv, { json: { type: 'boolean' } }, coordFlag);
         const c = a.client();
         const r = await unary(c, c.ListMigrations, {}, { timeoutMs: 10_000, what: 'migrations' });
+        if (a.values.json) {
+          out(jsonLine(r.migrations.map(migrationJson)));
+          return;
+        }
         const rows = [['ID', 'CONTAINER', 'FROM', 'TO', 'PHASE', 'DOWNTIME', 'ERROR']];
         for (const m of r.migrations)
           rows.push([
@@ -180,7 +214,7 @@ async function main() {
         return;
       }
       case 'migration': {
-        const a = args(argv, {}, coordFlag);
+        const a = args(argv, { json: { type: 'boolean' } }, coordFlag);
         if (a.positionals[0] === 'cancel') {
           if (a.positionals.length !== 2) throw new Error('usage: tern migration cancel <id>');
           const c = a.client();
@@ -194,6 +228,17 @@ async function main() {
         if (a.positionals.length !== 1)
           throw new Error('usage: tern migration <id> | tern migration cancel <id>');
         const c = a.client();
+        if (a.values.json) {
+          // The whole record as it is now; a migration still running is not waited for.
+          const m = await unary(
+            c,
+            c.GetMigration,
+            { id: a.positionals[0] },
+            { timeoutMs: 10_000, what: 'migration' },
+          );
+          out(jsonLine(migrationJson(m)));
+          return;
+        }
         const m = await follow(c, a.positionals[0], (l) => out(`${l}\n`));
         out(m.phase === 'done' ? `${summary(m)}\n` : `phase ${m.phase}${m.error ? `: ${m.error}` : ''}\n`);
         return;

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { invalid } from '../core/errors.js';
+import { metricsAddress } from '../core/metrics.js';
 import { validateName } from '../core/names.js';
 import { type CertFiles, certFiles, DEFAULT_PKI_DIR } from '../core/pki.js';
 import { DEFAULT_PRECOPY, type PrecopyRules } from './precopy.js';
@@ -38,6 +39,8 @@ export interface CoordinatorOptions {
   stallMs: number;
   /** When pre-copy stops sending rounds (config file only: {"precopy": {"maxRounds": 4, ...}}). */
   precopy: PrecopyRules;
+  /** Prometheus metrics over plain HTTP at host:port/metrics ('' = none). */
+  metricsListen: string;
   logLevel: string;
 }
 
@@ -54,6 +57,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorOptions = {
   maxMigrationsPerHost: 2,
   stallMs: 30_000,
   precopy: DEFAULT_PRECOPY,
+  metricsListen: '',
   logLevel: 'info',
 };
 
@@ -77,6 +81,7 @@ export function coordinatorOptions(argv: string[]): CoordinatorOptions {
       'host-timeout-ms': { type: 'string' },
       'max-migrations-per-host': { type: 'string' },
       'stall-ms': { type: 'string' },
+      'metrics-listen': { type: 'string' },
       'log-level': { type: 'string' },
     },
   });
@@ -111,6 +116,8 @@ export function coordinatorOptions(argv: string[]): CoordinatorOptions {
   if (!Number.isInteger(o.stallMs) || o.stallMs < 100)
     throw invalid('coordinator: stallMs must be a whole number >= 100');
   if (values['log-level'] !== undefined) o.logLevel = values['log-level'];
+  if (values['metrics-listen'] !== undefined) o.metricsListen = values['metrics-listen'];
+  if (o.metricsListen) metricsAddress(o.metricsListen);
   if (o.store !== 'sqlite' && o.store !== 'file')
     throw invalid(`coordinator: store must be sqlite or file, not ${o.store}`);
   if (!o.listen && !o.socket) throw invalid('coordinator: give --listen or --socket');

@@ -55,6 +55,8 @@ export class MigrationRunner {
   private readonly writing = new Map<string, Phase>();
   /** Fault points before-<phase> and after-<phase> around every durable record. */
   readonly faults: Faults;
+  /** Told of every phase a migration entered, once it is durable (metrics). */
+  onTransition?: (m: Readonly<MigrationRecord>) => void;
 
   constructor(
     private readonly store: Store,
@@ -136,6 +138,7 @@ export class MigrationRunner {
       this.writing.delete(m.id);
     }
     Object.assign(m, next);
+    this.onTransition?.(m);
     this.faults.hit(`after-${to}`);
     this.emit(m);
   }

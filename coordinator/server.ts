@@ -8,7 +8,10 @@ import type { Logger } from 'pino';
 import { invalid, notFound, precondition, TernError } from '../core/errors.js';
 import { FAULTS_WARNING, Faults } from '../core/faults.js';
 import { privateDir } from '../core/files.js';
+import { serveMetrics } from '../core/metrics.js';
 import { validateName } from '../core/names.js';
+import { notifyReady } from '../kernel/systemd.js';
+import { Health } from '../proto/health.js';
 import {
   type AgentClient,
   bindServer,
@@ -24,6 +27,7 @@ import { callerOf, describe } from '../proto/tls.js';
 import { AddressBook } from './addresses.js';
 import { type CoordinatorOptions, coordinatorCerts } from './config.js';
 import { HostRegistry } from './hosts.js';
+import { CoordinatorMetrics } from './metrics.js';
 import { type Fleet, MigrationRunner } from './migration.js';
 import { chooseMode, estimateStopAndCopy } from './modes.js';
 import { MODES, type Mode, TERMINAL } from './phases.js';
@@ -49,6 +53,9 @@ export class Coordinator implements Fleet {
   private readonly reconciler: Reconciler;
   readonly runner: MigrationRunner;
   private readonly servers: grpc.Server[] = [];
+  private readonly health = new Health(['tern.v1.Coordinator']);
+  readonly metrics: CoordinatorMetrics;
+  private metricsServer?: { port: number; close: () => Promise<void> };
   port = 0;
 
   constructor(
@@ -61,6 +68,16 @@ export class Coordinator implements Fleet {
     this.store = faultyStore(store, faults);
     this.hosts = new HostRegistry(this.store, opts.hostTimeoutMs, log, coordinatorCerts(opts));
     this.runner = new MigrationRunner(this.store, this, log, opts.maxMigrationsPerHost, faults);
+    this.metrics = new CoordinatorMetrics({
+      hosts: () =>
+        this.hosts.all().map((h) => ({
+          name: h.name,
+          up: this.hosts.isUp(h.name),
+          containers: h.containers.filter((c) => c.state !== 'exited').length,
+        })),
+      running: () => [...this.migrations.values()].filter((m) => !TERMINAL.includes(m.phase)),
+    });
+    this.runner.onTransition = (m) => this.metrics.transition(m);
     this.reconciler = new Reconciler(
       this.store,
       this.hosts,
@@ -82,30 +99,46 @@ export class Coordinator implements Fleet {
     for (const m of await this.store.migrations()) this.migrations.set(m.id, m);
     const service = ternProto().tern.v1.Coordinator.service;
     const denied = (method: string, who: string) => this.log.warn({ method, caller: who }, 'call refused');
+    const observe = (method: string, code: number, secs: number) => this.metrics.call(method, code, secs);
     if (this.opts.listen) {
-      const s = newServer(COORDINATOR_POLICY, denied);
+      const s = newServer(COORDINATOR_POLICY, denied, false, observe);
       s.addService(service, this.handlers());
+      this.health.addTo(s);
       this.port = await bindServer(s, this.opts.listen, coordinatorCerts(this.opts));
       this.servers.push(s);
     }
     if (this.opts.socket) {
       await mkdir(dirname(this.opts.socket), { recursive: true });
       await rm(this.opts.socket, { force: true });
-      const s = newServer(COORDINATOR_POLICY, denied, true);
+      const s = newServer(COORDINATOR_POLICY, denied, true, observe);
       s.addService(service, this.handlers());
+      this.health.addTo(s);
       await bindServer(s, `unix://${this.opts.socket}`);
       // Whoever may use this socket may move every container: root only, set here, not left to umask.
       await chmod(this.opts.socket, 0o600);
       this.servers.push(s);
     }
+    if (this.opts.metricsListen) {
+      this.metricsServer = await serveMetrics(this.opts.metricsListen, this.metrics.registry);
+      this.log.info({ metrics: this.opts.metricsListen, port: this.metricsServer.port }, 'metrics served');
+    }
     this.log.info(
       { listen: this.opts.listen, port: this.port, socket: this.opts.socket },
       'coordinator listening',
     );
+    this.health.set(true);
+    notifyReady((msg) => this.log.warn(msg));
     this.recover();
   }
 
+  /** The port /metrics is served on (0: none). */
+  metricsPort(): number {
+    return this.metricsServer?.port ?? 0;
+  }
+
   async stop(): Promise<void> {
+    this.health.set(false);
+    await this.metricsServer?.close();
     for (const s of this.servers) await new Promise<void>((r) => s.tryShutdown(() => r()));
     this.hosts.close();
   }

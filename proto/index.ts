@@ -77,7 +77,7 @@ export function grpcTarget(address: string): string {
   return address;
 }
 
-const isUnix = (address: string) => grpcTarget(address).startsWith('unix:');
+export const isUnix = (address: string) => grpcTarget(address).startsWith('unix:');
 
 /**
  * A client of the agent serving `host` at address, over mutual TLS with
@@ -120,12 +120,32 @@ export function coordinatorClient(
  * (proto/tls.ts). `local`: it is bound only to a unix socket, whose callers
  * need no certificate.
  */
+/** Observes every call a server answers: method name, gRPC status code, seconds. */
+export type CallObserver = (method: string, code: number, seconds: number) => void;
+
 export function newServer(
   policy: Policy,
   onDenied?: (method: string, who: string) => void,
   local = false,
+  observe?: CallObserver,
 ): grpc.Server {
-  return new grpc.Server({ ...SERVER_OPTIONS, interceptors: [authorize(policy, onDenied, local)] });
+  const interceptors = [authorize(policy, onDenied, local)];
+  if (observe) interceptors.unshift(timeCalls(observe));
+  return new grpc.Server({ ...SERVER_OPTIONS, interceptors });
+}
+
+/** A server interceptor that reports each call's outcome and duration (refused ones too). */
+function timeCalls(observe: CallObserver): grpc.ServerInterceptor {
+  return (method, call) => {
+    const t0 = process.hrtime.bigint();
+    const name = method.path.split('/').pop() ?? method.path;
+    return new grpc.ServerInterceptingCall(call, {
+      sendStatus: (status, next) => {
+        observe(name, status.code, Number(process.hrtime.bigint() - t0) / 1e9);
+        next(status);
+      },
+    });
+  };
 }
 
 /**

@@ -4,32 +4,37 @@
 // coordinator takes registrations, heartbeats and the image relay from
 // agents (the handler also checks that an agent speaks for its own host),
 // and user operations from operators' certificates or its local socket.
+import { healthPolicy } from './health.js';
 import type { Policy } from './tls.js';
 
 const COORDINATOR_ONLY = ['coordinator'] as const;
 
-export const AGENT_POLICY: Policy = Object.fromEntries(
-  [
-    'Check',
-    'ListContainers',
-    'RunContainer',
-    'StopContainer',
-    'Exec',
-    'Estimate',
-    'PrepareSource',
-    'ReceiveRootfs',
-    'DumpAndHold',
-    'PreDump',
-    'ReadImages',
-    'PrepareTarget',
-    'ReceiveImages',
-    'RestoreStopped',
-    'Resume',
-    'Commit',
-    'PagesStatus',
-    'Abort',
-  ].map((m) => [m, COORDINATOR_ONLY]),
-);
+export const AGENT_POLICY: Policy = {
+  ...Object.fromEntries(
+    [
+      'Check',
+      'ListContainers',
+      'RunContainer',
+      'StopContainer',
+      'Exec',
+      'Estimate',
+      'PrepareSource',
+      'ReceiveRootfs',
+      'DumpAndHold',
+      'PreDump',
+      'ReadImages',
+      'PrepareTarget',
+      'ReceiveImages',
+      'RestoreStopped',
+      'Resume',
+      'Commit',
+      'PagesStatus',
+      'Abort',
+    ].map((m) => [m, COORDINATOR_ONLY]),
+  ),
+  // Health: the coordinator, and a probe with an operator certificate.
+  ...healthPolicy(['coordinator', 'operator']),
+};
 
 const AGENTS = ['agent'] as const;
 const USERS = ['operator', 'local'] as const;
@@ -48,4 +53,5 @@ export const COORDINATOR_POLICY: Policy = {
   GetMigration: USERS,
   CancelMigration: USERS,
   ListMigrations: USERS,
+  ...healthPolicy([...USERS, ...AGENTS]),
 };

@@ -56,8 +56,9 @@ export type Policy = Record<string, readonly (Role | 'local')[]>;
 
 /**
  * A server interceptor that refuses a call before its handler runs unless
- * the caller's role is in the method's entry. A method missing from the
- * policy is refused to everyone.
+ * the caller's role is in the method's entry (tern's methods by name,
+ * others by full path). A method missing from the policy is refused to
+ * everyone.
  */
 export function authorize(
   policy: Policy,
@@ -71,7 +72,9 @@ export function authorize(
           onReceiveMetadata: (md, mdNext) => {
             const name = method.path.split('/').pop() ?? method.path;
             const caller = callerOf(call, local);
-            const allowed = policy[name] ?? [];
+            // Methods of other services (gRPC health) are listed by full path.
+            const allowed =
+              policy[method.path] ?? (method.path.startsWith('/tern.') ? policy[name] : undefined) ?? [];
             if (caller && allowed.includes(caller.role)) {
               mdNext(md);
               return;

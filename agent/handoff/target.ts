@@ -380,6 +380,9 @@ export class TargetSlots {
     // Fault point: the target stalls or dies as the images start to arrive.
     this.ctx.faults.hit('receive');
     s.received = await receiving(s, stream, writeImages(this.ctx, s, stream, limits));
+    // The restore comes next: its warm memory starts going back now, so that
+    // freeing it is over, or nearly, when the restore starts.
+    void s.warm?.restore.release();
     // Post-copy: the daemon that will serve the restore reads the images now,
     // while the coordinator commits; the restore waits for it (start() again).
     if (s.postcopy) void s.lazy?.start().catch(() => {});
@@ -432,9 +435,10 @@ export class TargetSlots {
     // Which tasks were stopped when dumped is read from the images while CRIU
     // restores, so that resuming does not wait for it.
     const stopped = this.stoppedTasks(s);
-    // The warm memory is let go (its helpers killed) and freed while CRIU
-    // starts up, long before the restore allocates any.
-    void this.coolDown(s);
+    // The warm memory must be free before the restore allocates: the kernel
+    // then hands it the pages just freed, which are still backed. Its release
+    // began when the images were in (receive); this waits for the end of it.
+    await this.coolDown(s);
     // Pre-copy: every round's pages are read through the images' parent links.
     if (s.rounds?.length) await imageChain(s.imagesDir, s.rounds.length);
     if (s.postcopy) {

@@ -14,6 +14,8 @@ COORD_NS=tern-coord
 COORD_IP=10.77.0.1
 COORD_PORT=7700
 AGENT_PORT=7701
+# Prometheus metrics (plain HTTP) of every daemon, on its underlay address.
+METRICS_PORT=7790
 LAN_CIDR=10.78.0.0/24
 LETTERS=(A B C D E F G H)
 LOCK_FILE=/run/lock/tern-testbed.lock

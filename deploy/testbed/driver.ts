@@ -46,6 +46,17 @@ export function sh(
   });
 }
 
+/** The testbed's generated settings (testbed.env: addresses and namespaces of every daemon). */
+export async function testbedEnv(): Promise<Record<string, string>> {
+  const text = await readFile(join(TESTBED_DIR, 'testbed.env'), 'utf8');
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => /^[A-Z_a-z]+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).replace(/^'|'$|^"|"$/g, '')]),
+  );
+}
+
 /** Why this machine cannot run pre-copy (CRIU's memory change tracking), or undefined if it can. */
 export async function precopyUnsupported(): Promise<string | undefined> {
   const r = await sh([CRIU, 'check', '--feature', 'mem_dirty_track']);

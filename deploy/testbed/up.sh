@@ -11,6 +11,7 @@ write_env() {
     printf 'TESTBED_PKI=%q\n' "$PKI"
     printf 'TESTBED_COORD_NETNS=%s\n' "$COORD_NS"
     printf 'TESTBED_COORDINATOR=%s\n' "$COORD_IP:$COORD_PORT"
+    printf 'TESTBED_METRICS_coordinator=%s\n' "$COORD_IP:$METRICS_PORT"
     printf 'TESTBED_LAN=%s\n' "$LAN_CIDR"
     printf 'TESTBED_HOSTS="%s"\n' "${HOSTS[*]}"
     for ((i = 0; i < n; i++)); do
@@ -19,6 +20,7 @@ write_env() {
       printf 'TESTBED_UNDERLAY_%s=%s\n' "$h" "$(host_underlay_ip "$i")"
       printf 'TESTBED_BRIDGE_IP_%s=%s\n' "$h" "$(host_bridge_ip "$i")"
       printf 'TESTBED_AGENT_%s=%s:%s\n' "$h" "$(host_underlay_ip "$i")" "$AGENT_PORT"
+      printf 'TESTBED_METRICS_%s=%s:%s\n' "$h" "$(host_underlay_ip "$i")" "$METRICS_PORT"
     done
   } >"$tmp"
   mv "$tmp" "$ENV_FILE"
@@ -95,12 +97,13 @@ cmd_up() {
   make_pki "${HOSTS[@]}"
   write_cmd coordinator "$COORD_NS" "$TERN_NODE" "$TERN_ROOT/dist/bin/tern-coordinator.js" \
     --listen "$COORD_IP:$COORD_PORT" --socket "$SOCK" --state-dir "$TB/coordinator" --pki "$PKI" \
-    --test-faults
+    --metrics-listen "$COORD_IP:$METRICS_PORT" --test-faults
   for ((i = 0; i < n; i++)); do
     h="${HOSTS[$i]}"
     write_cmd "$h" "tern-$h" "$TERN_NODE" "$TERN_ROOT/dist/bin/tern-agent.js" \
       --host "$h" --listen "$(host_underlay_ip "$i"):$AGENT_PORT" --coordinator "$COORD_IP:$COORD_PORT" \
       --bridge br0 --lan "$LAN_CIDR" --state-dir "$TB/hosts/$h" --criu "$TERN_CRIU" --pki "$PKI" --test-faults \
+      --metrics-listen "$(host_underlay_ip "$i"):$METRICS_PORT" \
       --rootfs-base /opt/tern/rootfs --rootfs-base /var/lib/tern --rootfs-base "${TMPDIR:-/tmp}" \
       ${extra[@]+"${extra[@]}"}
   done

@@ -2,7 +2,6 @@
 // the hosts' network), and over TLS not a peer agent (agents take calls from
 // the coordinator's certificate only) nor a client without a certificate.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   down,
@@ -10,8 +9,8 @@ import {
   ownsTestbed,
   ROOT,
   sh,
-  TESTBED_DIR,
   tern,
+  testbedEnv,
   up,
   waitFor,
 } from '../../deploy/testbed/driver.js';
@@ -36,16 +35,6 @@ c.Check({}, { deadline: Date.now() + 5000 }, (e) => {
 });
 `;
 
-async function env(): Promise<Record<string, string>> {
-  const text = await readFile(join(TESTBED_DIR, 'testbed.env'), 'utf8');
-  return Object.fromEntries(
-    text
-      .split('\n')
-      .filter((l) => /^[A-Z_a-z]+=/.test(l))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).replace(/^'|'$/g, '')]),
-  );
-}
-
 describe('reaching an agent (privileged)', function () {
   this.timeout(120_000);
   let e: Record<string, string> = {};
@@ -53,7 +42,7 @@ describe('reaching an agent (privileged)', function () {
   before(async function () {
     requirePrivileges(this);
     await up(2);
-    e = await env();
+    e = await testbedEnv();
     const r = await tern('run', '--host', 'hostA', '--name', NAME, '--', '/bin/sleep', '100000');
     assert.equal(r.code, 0, r.stderr);
     await waitFor(

@@ -94,6 +94,8 @@ describe('config', () => {
         '/srv/a',
         '--rootfs-base',
         '/srv/b',
+        '--metrics-listen',
+        '127.0.0.1:0',
         '--test-faults',
       ]);
       assert.deepEqual(
@@ -110,6 +112,7 @@ describe('config', () => {
           orphanTimeoutSec: o.orphanTimeoutSec,
           heartbeatMs: o.heartbeatMs,
           logLevel: o.logLevel,
+          metricsListen: o.metricsListen,
         },
         {
           rootfsBases: ['/srv/a', '/srv/b'],
@@ -124,6 +127,7 @@ describe('config', () => {
           orphanTimeoutSec: 60,
           heartbeatMs: 500,
           logLevel: 'debug',
+          metricsListen: '127.0.0.1:0',
         },
       );
     });
@@ -236,6 +240,8 @@ describe('config', () => {
           '/tmp/pki',
           '--name',
           'coord1',
+          '--metrics-listen',
+          '127.0.0.1:9700',
           '--test-faults',
         ]),
         {
@@ -251,6 +257,7 @@ describe('config', () => {
           maxMigrationsPerHost: 3,
           stallMs: 4000,
           precopy: COORDINATOR_DEFAULTS.precopy,
+          metricsListen: '127.0.0.1:9700',
           logLevel: 'warn',
         },
       );
@@ -269,6 +276,17 @@ describe('config', () => {
       );
       const shrink = await configFile('coord-precopy-shrink.json', { precopy: { shrink: 1.5 } });
       assertInvalid(() => coordinatorOptions(['--config', shrink]), /precopy\.shrink in \(0, 1\]/);
+    });
+
+    it('refuses a metrics address that is not host:port', () => {
+      assertInvalid(
+        () => coordinatorOptions(['--metrics-listen', '9700']),
+        /invalid metrics address "9700": want host:port/,
+      );
+      assertInvalid(
+        () => agentOptions([...REQUIRED, '--metrics-listen', 'localhost:http']),
+        /invalid metrics address "localhost:http"/,
+      );
     });
 
     it('advertise defaults to listen', () => {
