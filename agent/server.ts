@@ -12,6 +12,7 @@ import type { CheckpointEngine, EngineInfo } from '../kernel/engine.js';
 import type { HostRuntime } from '../kernel/host.js';
 import { LinuxHost } from '../kernel/linux-host.js';
 import { notifyReady } from '../kernel/systemd.js';
+import { memoryInfo } from '../kernel/warm.js';
 import { Health } from '../proto/health.js';
 import {
   type AgentHandlers,
@@ -210,6 +211,8 @@ export class Agent {
       const coord = this.coord as CoordinatorClient;
       try {
         const containers = (await this.containers.list()).map((r) => toWire(this.opts.host, r));
+        // Free memory, for the coordinator's choice of targets (tern evacuate).
+        const mem = (await memoryInfo().catch(() => ({ available: 0 }))).available;
         if (!this.registered) {
           const info = await this.engineInfo();
           const r = await unary(
@@ -225,6 +228,7 @@ export class Agent {
               lan: this.opts.lan,
               bridge: this.opts.bridge,
               migrations: this.handoff.active(),
+              mem_available_bytes: mem,
             },
             { timeoutMs: 5000, what: 'register' },
           );
@@ -236,7 +240,7 @@ export class Agent {
           await unary(
             coord,
             coord.Heartbeat,
-            { name: this.opts.host, containers, migrations: this.handoff.active() },
+            { name: this.opts.host, containers, migrations: this.handoff.active(), mem_available_bytes: mem },
             { timeoutMs: 5000, what: 'heartbeat' },
           );
         }

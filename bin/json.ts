@@ -1,7 +1,12 @@
 // `--json` output: stable field names (README, "JSON output"), numbers as
 // numbers, times as milliseconds since the epoch. A field is added, never
 // renamed or removed.
-import type { Container__Output, Host__Output, Migration__Output } from '../proto/index.js';
+import type {
+  Container__Output,
+  EvacuateEvent__Output,
+  Host__Output,
+  Migration__Output,
+} from '../proto/index.js';
 
 export function hostJson(h: Host__Output) {
   return {
@@ -11,6 +16,8 @@ export function hostJson(h: Host__Output) {
     criuVersion: h.criu_version,
     kernel: h.kernel,
     containers: h.containers,
+    cordoned: h.cordoned,
+    memAvailableBytes: Number(h.mem_available_bytes),
     lastSeenMs: Number(h.last_seen_ms),
   };
 }
@@ -59,6 +66,19 @@ export function migrationJson(m: Migration__Output) {
     pagesDoneMs: Number(m.pages_done_ms) || undefined,
     history: m.history.map((h) => ({ phase: h.phase, atMs: Number(h.at_ms), detail: h.detail || undefined })),
   };
+}
+
+export function evacuateJson(e: EvacuateEvent__Output) {
+  return e.end
+    ? { event: 'end', moved: e.moved, left: e.left }
+    : {
+        event: e.outcome,
+        container: e.container,
+        to: e.to || undefined,
+        migration: e.migration_id || undefined,
+        error: e.error || undefined,
+        downtimeMs: e.outcome === 'done' ? Number(e.downtime_ms) : undefined,
+      };
 }
 
 /** One JSON document (an array or object) on its own line. */

@@ -15,6 +15,7 @@ import {
   summary,
   table,
 } from './cli.js';
+import { evacuateCommand } from './evacuate.js';
 import { containerJson, hostJson, jsonLine, migrationJson } from './json.js';
 
 const USAGE = `usage: tern [--coordinator ADDR] COMMAND
@@ -28,6 +29,9 @@ const USAGE = `usage: tern [--coordinator ADDR] COMMAND
                                           cgroup, and the limits move with it
   exec <ctr> [--timeout-ms N] -- CMD...   run CMD inside the container; stdout and exit code pass through
   stop <ctr>                              stop and remove a container
+  cordon HOST | uncordon HOST             a cordoned host takes no new containers or incoming migrations
+  evacuate HOST [--json]                  cordon HOST and move every container off it, to the hosts with the
+                                          most free memory; Ctrl-C stops starting new moves
   health [--json]                         the coordinator's gRPC health (exit 0 when SERVING)
   migrations [--json]                     list migrations
   migration <id> [--json]                 one migration with its phase timeline (--json: the record as it is now)
@@ -91,7 +95,13 @@ async function main() {
         }
         const rows = [['HOST', 'STATE', 'ADDRESS', 'CRIU', 'CONTAINERS']];
         for (const h of r.hosts)
-          rows.push([h.name, h.up ? 'up' : 'down', h.address, h.criu_version, String(h.containers)]);
+          rows.push([
+            h.name,
+            `${h.up ? 'up' : 'down'}${h.cordoned ? ', cordoned' : ''}`,
+            h.address,
+            h.criu_version,
+            String(h.containers),
+          ]);
         out(table(rows));
         return;
       }
@@ -179,6 +189,30 @@ async function main() {
         const c = a.client();
         await unary(c, c.StopContainer, { name: a.positionals[0] }, { timeoutMs: 70_000, what: 'stop' });
         out(`${a.positionals[0]} stopped\n`);
+        return;
+      }
+      case 'cordon':
+      case 'uncordon': {
+        const a = args(argv, {}, coordFlag);
+        if (a.positionals.length !== 1) throw new Error(`usage: tern ${cmd} HOST`);
+        const c = a.client();
+        const h = await unary(
+          c,
+          c.Cordon,
+          { host: a.positionals[0], cordoned: cmd === 'cordon' },
+          { timeoutMs: 10_000, what: cmd },
+        );
+        out(
+          h.cordoned
+            ? `${h.name} cordoned: no new containers or incoming migrations (tern uncordon ${h.name})\n`
+            : `${h.name} open again\n`,
+        );
+        return;
+      }
+      case 'evacuate': {
+        const a = args(argv, { json: { type: 'boolean' } }, coordFlag);
+        if (a.positionals.length !== 1) throw new Error('usage: tern evacuate HOST [--json]');
+        await evacuateCommand(a.client(), a.positionals[0], a.values.json === true, out);
         return;
       }
       case 'health': {

@@ -18,6 +18,8 @@ export interface LiveHost extends HostRecord {
    * the store last knew of a host says nothing about whether it is up now.
    */
   heard?: boolean;
+  /** MemAvailable as the agent last reported it (0: not reported). */
+  memAvailable?: number;
 }
 
 export class HostRegistry {
@@ -81,6 +83,8 @@ export class HostRegistry {
   async register(h: Omit<LiveHost, 'client'>): Promise<LiveHost> {
     validateName('host', h.name);
     const old = this.hosts.get(h.name);
+    // A cordon outlives re-registrations (and coordinator restarts: it is in the store).
+    const cordoned = old?.cordoned || undefined;
     await this.store.putHost({
       name: h.name,
       address: h.address,
@@ -89,21 +93,48 @@ export class HostRegistry {
       criuVersion: h.criuVersion,
       kernel: h.kernel,
       lastSeenMs: h.lastSeenMs,
+      cordoned,
     });
     if (old?.client && old.address !== h.address) old.client.close();
-    const live: LiveHost = { ...h, heard: true, client: old?.address === h.address ? old.client : undefined };
+    const live: LiveHost = {
+      ...h,
+      cordoned,
+      heard: true,
+      client: old?.address === h.address ? old.client : undefined,
+    };
     this.hosts.set(h.name, live);
     this.log.info({ host: h.name, address: h.address }, 'host registered');
     return live;
   }
 
-  heartbeat(name: string, containers: Container__Output[]): LiveHost {
+  heartbeat(name: string, containers: Container__Output[], memAvailable = 0): LiveHost {
     const h = this.hosts.get(name);
     if (!h) throw new TernError('NOT_FOUND', `host ${name} is not registered`);
     h.lastSeenMs = Date.now();
     h.heard = true;
     h.containers = containers;
+    if (memAvailable > 0) h.memAvailable = memAvailable;
     return h;
+  }
+
+  /** Cordons or uncordons a host, durably. */
+  async setCordon(name: string, cordoned: boolean): Promise<LiveHost> {
+    const h = this.hosts.get(name);
+    if (!h) throw notFound(`unknown host ${name}`);
+    const { client: _c, containers: _k, heard: _h, memAvailable: _m, ...record } = h;
+    await this.store.putHost({ ...record, cordoned: cordoned || undefined });
+    h.cordoned = cordoned || undefined;
+    this.log.info({ host: name, cordoned }, cordoned ? 'host cordoned' : 'host uncordoned');
+    return h;
+  }
+
+  /** Refuses a host that is cordoned as the place for `what` (a new container, an incoming migration). */
+  checkOpen(name: string, what: string): void {
+    if (this.hosts.get(name)?.cordoned)
+      throw new TernError(
+        'FAILED_PRECONDITION',
+        `host ${name} is cordoned: it takes no ${what} (tern uncordon ${name} to open it again)`,
+      );
   }
 
   /** Live view of every up host's containers (the last heartbeat's list if a host does not answer). */

@@ -16,6 +16,7 @@ import {
   type AgentClient,
   bindServer,
   type CoordinatorHandlers,
+  type EvacuateEvent,
   type grpc,
   newServer,
   ternProto,
@@ -26,6 +27,7 @@ import { handleUnary, toServiceError, unary } from '../proto/rpc.js';
 import { callerOf, describe } from '../proto/tls.js';
 import { AddressBook } from './addresses.js';
 import { type CoordinatorOptions, coordinatorCerts } from './config.js';
+import { evacuate, whenEnded } from './evacuate.js';
 import { HostRegistry } from './hosts.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { type Fleet, MigrationRunner } from './migration.js';
@@ -221,6 +223,7 @@ export class Coordinator implements Fleet {
           kernel: req.kernel,
           lastSeenMs: Date.now(),
           containers: req.containers,
+          memAvailable: Number(req.mem_available_bytes) || undefined,
         });
         await this.reconciler.placements(h);
         this.reconciler.migrationsOn(h.name, req.migrations);
@@ -229,7 +232,7 @@ export class Coordinator implements Fleet {
       }),
       Heartbeat: handleUnary(log, async (req, call) => {
         speaksFor(call, req.name);
-        const h = this.hosts.heartbeat(req.name, req.containers);
+        const h = this.hosts.heartbeat(req.name, req.containers, Number(req.mem_available_bytes));
         await this.reconciler.placements(h);
         this.reconciler.migrationsOn(h.name, req.migrations);
         return {};
@@ -245,14 +248,39 @@ export class Coordinator implements Fleet {
           kernel: h.kernel,
           containers: h.containers.filter((c) => c.state !== 'exited').length,
           lan: h.lan,
+          cordoned: !!h.cordoned,
+          mem_available_bytes: h.memAvailable ?? 0,
         })),
       })),
+      Cordon: handleUnary(log, async (req) => {
+        validateName('host', req.host);
+        const h = await this.hosts.setCordon(req.host, req.cordoned);
+        return { name: h.name, address: h.address, up: this.hosts.isUp(h.name), cordoned: !!h.cordoned };
+      }),
+      Evacuate: (call) => {
+        let cancelled = false;
+        call.on('cancelled', () => {
+          cancelled = true;
+          log.warn({ host: call.request.host }, 'evacuation stopped by its caller: no new moves');
+        });
+        this.evacuateHost(
+          call.request.host,
+          (e) => {
+            if (!cancelled) call.write(e);
+          },
+          () => cancelled,
+        ).then(
+          () => call.end(),
+          (e) => call.emit('error', toServiceError(e, log)),
+        );
+      },
       ListContainers: handleUnary(log, async (req) => ({
         containers: (await this.hosts.containers()).filter((c) => !req.host || c.host === req.host),
       })),
       RunContainer: handleUnary(log, async (req) => {
         if (!req.host) throw invalid('tern run needs --host');
         validateName('container', req.name);
+        this.hosts.checkOpen(req.host, 'new containers');
         const agent = this.agent(req.host);
         const live = (await this.hosts.containers()).filter((c) => c.state !== 'exited');
         if (live.some((c) => c.name === req.name))
@@ -316,6 +344,7 @@ export class Coordinator implements Fleet {
         if (req.max_downtime_ms < 0) throw invalid('--max-downtime must be a number of milliseconds above 0');
         if (req.from && req.from === req.to) throw invalid(`source and target are the same host (${req.to})`);
         if (!this.hosts.has(req.to)) throw notFound(`unknown host ${req.to}`);
+        this.hosts.checkOpen(req.to, 'incoming migrations');
         if (req.from && !this.hosts.has(req.from)) throw notFound(`unknown host ${req.from}`);
         this.agent(req.to); // throws if the target is down
         if (req.from) this.agent(req.from);
@@ -382,6 +411,55 @@ export class Coordinator implements Fleet {
           this.relayed.set(id, (this.relayed.get(id) ?? 0) + n),
         ),
     };
+  }
+
+  /** Cordons `host` and moves every container off it (coordinator/evacuate.ts). */
+  private async evacuateHost(
+    host: string,
+    send: (e: Partial<EvacuateEvent>) => void,
+    stopped: () => boolean,
+  ): Promise<void> {
+    validateName('host', host);
+    if (!this.hosts.has(host)) throw notFound(`unknown host ${host}`);
+    const src = this.agent(host);
+    await this.hosts.setCordon(host, true);
+    await evacuate(
+      {
+        containers: async () => {
+          const on = (await this.hosts.containers()).filter((c) => c.host === host && c.state === 'running');
+          return Promise.all(
+            on.map(async (c) => {
+              const est = await unary(src, src.Estimate, { name: c.name }, { timeoutMs: 60_000, what: host });
+              return { name: c.name, bytes: Number(est.memory_bytes) };
+            }),
+          );
+        },
+        candidates: () =>
+          this.hosts
+            .all()
+            .filter((h) => h.name !== host && this.hosts.isUp(h.name) && !h.cordoned)
+            .map((h) => ({
+              name: h.name,
+              memAvailable: h.memAvailable ?? 0,
+              containers: h.containers.filter((c) => c.state !== 'exited').length,
+            })),
+        start: async (container, to) => {
+          this.hosts.checkOpen(to, 'incoming migrations');
+          const c = await this.hosts.findContainer(container);
+          if (c.host !== host) throw precondition(`container ${container} is on ${c.host} now`);
+          const busy = this.activeMigration(c.name);
+          if (busy) throw precondition(`container ${c.name} is already being migrated (${busy.id})`);
+          const m = await this.runner.create(c.name, c.host, to, 'stop-and-copy', `evacuating ${host}`);
+          this.migrations.set(m.id, m);
+          void this.runner.run(m, c);
+          return m;
+        },
+        ended: (id) => whenEnded((i, fn) => this.runner.watch(i, fn), this.migration(id)),
+        parallel: this.opts.maxMigrationsPerHost,
+      },
+      send,
+      stopped,
+    );
   }
 
   private migration(id: string): MigrationRecord {

@@ -61,6 +61,8 @@ export class SqliteStore implements Store {
     const hostCols = this.db.prepare('PRAGMA table_info(hosts)').all() as { name: string }[];
     if (!hostCols.some((c) => c.name === 'data_address'))
       this.db.exec(`ALTER TABLE hosts ADD COLUMN data_address TEXT NOT NULL DEFAULT ''`);
+    if (!hostCols.some((c) => c.name === 'cordoned'))
+      this.db.exec('ALTER TABLE hosts ADD COLUMN cordoned INTEGER NOT NULL DEFAULT 0');
   }
 
   async putMigration(m: MigrationRecord): Promise<void> {
@@ -146,12 +148,13 @@ export class SqliteStore implements Store {
   async putHost(h: HostRecord): Promise<void> {
     this.db
       .prepare(
-        `INSERT INTO hosts (name, address, data_address, lan, criu_version, kernel, last_seen_ms)
-         VALUES (@name, @address, @dataAddress, @lan, @criuVersion, @kernel, @lastSeenMs)
+        `INSERT INTO hosts (name, address, data_address, lan, criu_version, kernel, last_seen_ms, cordoned)
+         VALUES (@name, @address, @dataAddress, @lan, @criuVersion, @kernel, @lastSeenMs, @cordoned)
          ON CONFLICT(name) DO UPDATE SET address = excluded.address, data_address = excluded.data_address, lan = excluded.lan,
-           criu_version = excluded.criu_version, kernel = excluded.kernel, last_seen_ms = excluded.last_seen_ms`,
+           criu_version = excluded.criu_version, kernel = excluded.kernel, last_seen_ms = excluded.last_seen_ms,
+           cordoned = excluded.cordoned`,
       )
-      .run({ ...h, dataAddress: h.dataAddress ?? '' });
+      .run({ ...h, dataAddress: h.dataAddress ?? '', cordoned: h.cordoned ? 1 : 0 });
   }
 
   async hosts(): Promise<HostRecord[]> {
@@ -164,6 +167,7 @@ export class SqliteStore implements Store {
         criu_version: string;
         kernel: string;
         last_seen_ms: number;
+        cordoned: number;
       }[]
     ).map((r) => ({
       name: r.name,
@@ -173,6 +177,7 @@ export class SqliteStore implements Store {
       criuVersion: r.criu_version,
       kernel: r.kernel,
       lastSeenMs: r.last_seen_ms,
+      ...(r.cordoned ? { cordoned: true } : {}),
     }));
   }
 

@@ -64,6 +64,8 @@ export interface HostRecord {
   criuVersion: string;
   kernel: string;
   lastSeenMs: number;
+  /** Takes no new containers and no incoming migrations (tern cordon). */
+  cordoned?: boolean;
 }
 
 /** Where a container runs, as last confirmed by its agent or a migration. */

@@ -18,6 +18,7 @@ import {
 export type { AgentClient, AgentHandlers } from './gen/tern/v1/Agent.js';
 export type { Container, Container__Output } from './gen/tern/v1/Container.js';
 export type { CoordinatorClient, CoordinatorHandlers } from './gen/tern/v1/Coordinator.js';
+export type { EvacuateEvent, EvacuateEvent__Output } from './gen/tern/v1/EvacuateEvent.js';
 export type { Host__Output } from './gen/tern/v1/Host.js';
 export type { ImageChunk, ImageChunk__Output } from './gen/tern/v1/ImageChunk.js';
 export type { Migration, Migration__Output } from './gen/tern/v1/Migration.js';

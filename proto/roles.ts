@@ -53,5 +53,7 @@ export const COORDINATOR_POLICY: Policy = {
   GetMigration: USERS,
   CancelMigration: USERS,
   ListMigrations: USERS,
+  Cordon: USERS,
+  Evacuate: USERS,
   ...healthPolicy([...USERS, ...AGENTS]),
 };

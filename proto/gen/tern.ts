@@ -11,9 +11,12 @@ import type { ContainerRef as _tern_v1_ContainerRef, ContainerRef__Output as _te
 import type { CoordExecRequest as _tern_v1_CoordExecRequest, CoordExecRequest__Output as _tern_v1_CoordExecRequest__Output } from './tern/v1/CoordExecRequest';
 import type { CoordRunRequest as _tern_v1_CoordRunRequest, CoordRunRequest__Output as _tern_v1_CoordRunRequest__Output } from './tern/v1/CoordRunRequest';
 import type { CoordinatorClient as _tern_v1_CoordinatorClient, CoordinatorDefinition as _tern_v1_CoordinatorDefinition } from './tern/v1/Coordinator';
+import type { CordonRequest as _tern_v1_CordonRequest, CordonRequest__Output as _tern_v1_CordonRequest__Output } from './tern/v1/CordonRequest';
 import type { DumpRequest as _tern_v1_DumpRequest, DumpRequest__Output as _tern_v1_DumpRequest__Output } from './tern/v1/DumpRequest';
 import type { DumpResponse as _tern_v1_DumpResponse, DumpResponse__Output as _tern_v1_DumpResponse__Output } from './tern/v1/DumpResponse';
 import type { EstimateResponse as _tern_v1_EstimateResponse, EstimateResponse__Output as _tern_v1_EstimateResponse__Output } from './tern/v1/EstimateResponse';
+import type { EvacuateEvent as _tern_v1_EvacuateEvent, EvacuateEvent__Output as _tern_v1_EvacuateEvent__Output } from './tern/v1/EvacuateEvent';
+import type { EvacuateRequest as _tern_v1_EvacuateRequest, EvacuateRequest__Output as _tern_v1_EvacuateRequest__Output } from './tern/v1/EvacuateRequest';
 import type { ExecRequest as _tern_v1_ExecRequest, ExecRequest__Output as _tern_v1_ExecRequest__Output } from './tern/v1/ExecRequest';
 import type { ExecResponse as _tern_v1_ExecResponse, ExecResponse__Output as _tern_v1_ExecResponse__Output } from './tern/v1/ExecResponse';
 import type { HandoffRequest as _tern_v1_HandoffRequest, HandoffRequest__Output as _tern_v1_HandoffRequest__Output } from './tern/v1/HandoffRequest';
@@ -69,9 +72,12 @@ export interface ProtoGrpcType {
       CoordExecRequest: MessageTypeDefinition<_tern_v1_CoordExecRequest, _tern_v1_CoordExecRequest__Output>
       CoordRunRequest: MessageTypeDefinition<_tern_v1_CoordRunRequest, _tern_v1_CoordRunRequest__Output>
       Coordinator: SubtypeConstructor<typeof grpc.Client, _tern_v1_CoordinatorClient> & { service: _tern_v1_CoordinatorDefinition }
+      CordonRequest: MessageTypeDefinition<_tern_v1_CordonRequest, _tern_v1_CordonRequest__Output>
       DumpRequest: MessageTypeDefinition<_tern_v1_DumpRequest, _tern_v1_DumpRequest__Output>
       DumpResponse: MessageTypeDefinition<_tern_v1_DumpResponse, _tern_v1_DumpResponse__Output>
       EstimateResponse: MessageTypeDefinition<_tern_v1_EstimateResponse, _tern_v1_EstimateResponse__Output>
+      EvacuateEvent: MessageTypeDefinition<_tern_v1_EvacuateEvent, _tern_v1_EvacuateEvent__Output>
+      EvacuateRequest: MessageTypeDefinition<_tern_v1_EvacuateRequest, _tern_v1_EvacuateRequest__Output>
       ExecRequest: MessageTypeDefinition<_tern_v1_ExecRequest, _tern_v1_ExecRequest__Output>
       ExecResponse: MessageTypeDefinition<_tern_v1_ExecResponse, _tern_v1_ExecResponse__Output>
       HandoffRequest: MessageTypeDefinition<_tern_v1_HandoffRequest, _tern_v1_HandoffRequest__Output>

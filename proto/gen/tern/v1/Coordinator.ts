@@ -6,9 +6,13 @@ import type { Container as _tern_v1_Container, Container__Output as _tern_v1_Con
 import type { ContainerRef as _tern_v1_ContainerRef, ContainerRef__Output as _tern_v1_ContainerRef__Output } from '../../tern/v1/ContainerRef';
 import type { CoordExecRequest as _tern_v1_CoordExecRequest, CoordExecRequest__Output as _tern_v1_CoordExecRequest__Output } from '../../tern/v1/CoordExecRequest';
 import type { CoordRunRequest as _tern_v1_CoordRunRequest, CoordRunRequest__Output as _tern_v1_CoordRunRequest__Output } from '../../tern/v1/CoordRunRequest';
+import type { CordonRequest as _tern_v1_CordonRequest, CordonRequest__Output as _tern_v1_CordonRequest__Output } from '../../tern/v1/CordonRequest';
+import type { EvacuateEvent as _tern_v1_EvacuateEvent, EvacuateEvent__Output as _tern_v1_EvacuateEvent__Output } from '../../tern/v1/EvacuateEvent';
+import type { EvacuateRequest as _tern_v1_EvacuateRequest, EvacuateRequest__Output as _tern_v1_EvacuateRequest__Output } from '../../tern/v1/EvacuateRequest';
 import type { ExecResponse as _tern_v1_ExecResponse, ExecResponse__Output as _tern_v1_ExecResponse__Output } from '../../tern/v1/ExecResponse';
 import type { HeartbeatRequest as _tern_v1_HeartbeatRequest, HeartbeatRequest__Output as _tern_v1_HeartbeatRequest__Output } from '../../tern/v1/HeartbeatRequest';
 import type { HeartbeatResponse as _tern_v1_HeartbeatResponse, HeartbeatResponse__Output as _tern_v1_HeartbeatResponse__Output } from '../../tern/v1/HeartbeatResponse';
+import type { Host as _tern_v1_Host, Host__Output as _tern_v1_Host__Output } from '../../tern/v1/Host';
 import type { ImageChunk as _tern_v1_ImageChunk, ImageChunk__Output as _tern_v1_ImageChunk__Output } from '../../tern/v1/ImageChunk';
 import type { ListAllContainersRequest as _tern_v1_ListAllContainersRequest, ListAllContainersRequest__Output as _tern_v1_ListAllContainersRequest__Output } from '../../tern/v1/ListAllContainersRequest';
 import type { ListContainersResponse as _tern_v1_ListContainersResponse, ListContainersResponse__Output as _tern_v1_ListContainersResponse__Output } from '../../tern/v1/ListContainersResponse';
@@ -33,6 +37,20 @@ export interface CoordinatorClient extends grpc.Client {
   cancelMigration(argument: _tern_v1_MigrationRef, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_Migration__Output>): grpc.ClientUnaryCall;
   cancelMigration(argument: _tern_v1_MigrationRef, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_Migration__Output>): grpc.ClientUnaryCall;
   cancelMigration(argument: _tern_v1_MigrationRef, callback: grpc.requestCallback<_tern_v1_Migration__Output>): grpc.ClientUnaryCall;
+  
+  Cordon(argument: _tern_v1_CordonRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_Host__Output>): grpc.ClientUnaryCall;
+  Cordon(argument: _tern_v1_CordonRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_Host__Output>): grpc.ClientUnaryCall;
+  Cordon(argument: _tern_v1_CordonRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_Host__Output>): grpc.ClientUnaryCall;
+  Cordon(argument: _tern_v1_CordonRequest, callback: grpc.requestCallback<_tern_v1_Host__Output>): grpc.ClientUnaryCall;
+  cordon(argument: _tern_v1_CordonRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_Host__Output>): grpc.ClientUnaryCall;
+  cordon(argument: _tern_v1_CordonRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_Host__Output>): grpc.ClientUnaryCall;
+  cordon(argument: _tern_v1_CordonRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_Host__Output>): grpc.ClientUnaryCall;
+  cordon(argument: _tern_v1_CordonRequest, callback: grpc.requestCallback<_tern_v1_Host__Output>): grpc.ClientUnaryCall;
+  
+  Evacuate(argument: _tern_v1_EvacuateRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_tern_v1_EvacuateEvent__Output>;
+  Evacuate(argument: _tern_v1_EvacuateRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_tern_v1_EvacuateEvent__Output>;
+  evacuate(argument: _tern_v1_EvacuateRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_tern_v1_EvacuateEvent__Output>;
+  evacuate(argument: _tern_v1_EvacuateRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_tern_v1_EvacuateEvent__Output>;
   
   ExecContainer(argument: _tern_v1_CoordExecRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_ExecResponse__Output>): grpc.ClientUnaryCall;
   ExecContainer(argument: _tern_v1_CoordExecRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_ExecResponse__Output>): grpc.ClientUnaryCall;
@@ -139,6 +157,10 @@ export interface CoordinatorClient extends grpc.Client {
 export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
   CancelMigration: grpc.handleUnaryCall<_tern_v1_MigrationRef__Output, _tern_v1_Migration>;
   
+  Cordon: grpc.handleUnaryCall<_tern_v1_CordonRequest__Output, _tern_v1_Host>;
+  
+  Evacuate: grpc.handleServerStreamingCall<_tern_v1_EvacuateRequest__Output, _tern_v1_EvacuateEvent>;
+  
   ExecContainer: grpc.handleUnaryCall<_tern_v1_CoordExecRequest__Output, _tern_v1_ExecResponse>;
   
   GetMigration: grpc.handleUnaryCall<_tern_v1_MigrationRef__Output, _tern_v1_Migration>;
@@ -167,6 +189,8 @@ export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
 
 export interface CoordinatorDefinition extends grpc.ServiceDefinition {
   CancelMigration: MethodDefinition<_tern_v1_MigrationRef, _tern_v1_Migration, _tern_v1_MigrationRef__Output, _tern_v1_Migration__Output>
+  Cordon: MethodDefinition<_tern_v1_CordonRequest, _tern_v1_Host, _tern_v1_CordonRequest__Output, _tern_v1_Host__Output>
+  Evacuate: MethodDefinition<_tern_v1_EvacuateRequest, _tern_v1_EvacuateEvent, _tern_v1_EvacuateRequest__Output, _tern_v1_EvacuateEvent__Output>
   ExecContainer: MethodDefinition<_tern_v1_CoordExecRequest, _tern_v1_ExecResponse, _tern_v1_CoordExecRequest__Output, _tern_v1_ExecResponse__Output>
   GetMigration: MethodDefinition<_tern_v1_MigrationRef, _tern_v1_Migration, _tern_v1_MigrationRef__Output, _tern_v1_Migration__Output>
   Heartbeat: MethodDefinition<_tern_v1_HeartbeatRequest, _tern_v1_HeartbeatResponse, _tern_v1_HeartbeatRequest__Output, _tern_v1_HeartbeatResponse__Output>

@@ -12,6 +12,8 @@ export interface Host {
   'containers'?: (number);
   'lan'?: (string);
   'data_address'?: (string);
+  'cordoned'?: (boolean);
+  'mem_available_bytes'?: (number | string | Long);
 }
 
 export interface Host__Output {
@@ -24,4 +26,6 @@ export interface Host__Output {
   'containers': (number);
   'lan': (string);
   'data_address': (string);
+  'cordoned': (boolean);
+  'mem_available_bytes': (string);
 }

@@ -1,6 +1,7 @@
 // Original file: proto/tern.proto
 
 import type { Container as _tern_v1_Container, Container__Output as _tern_v1_Container__Output } from '../../tern/v1/Container';
+import type { Long } from '@grpc/proto-loader';
 
 export interface RegisterHostRequest {
   'name'?: (string);
@@ -12,6 +13,7 @@ export interface RegisterHostRequest {
   'bridge'?: (string);
   'migrations'?: (string)[];
   'data_address'?: (string);
+  'mem_available_bytes'?: (number | string | Long);
 }
 
 export interface RegisterHostRequest__Output {
@@ -24,4 +26,5 @@ export interface RegisterHostRequest__Output {
   'bridge': (string);
   'migrations': (string)[];
   'data_address': (string);
+  'mem_available_bytes': (string);
 }

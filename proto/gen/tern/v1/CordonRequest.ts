@@ -1,0 +1,12 @@
+// Original file: proto/tern.proto
+
+
+export interface CordonRequest {
+  'host'?: (string);
+  'cordoned'?: (boolean);
+}
+
+export interface CordonRequest__Output {
+  'host': (string);
+  'cordoned': (boolean);
+}
