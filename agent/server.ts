@@ -325,6 +325,19 @@ export class Agent {
         ]);
         return { memory_bytes: memory, rootfs_bytes: rootfs };
       }),
+      Inspect: handleUnary(log, async (req) => {
+        const rec = this.containers.get(req.name);
+        if (rec.state !== 'running')
+          throw new TernError('FAILED_PRECONDITION', `container ${rec.name} is ${rec.state}, not running`);
+        return { findings: (await this.host.leaks(rec.pid)).map((f) => ({ ...f, host })) };
+      }),
+      CheckTarget: handleUnary(log, async (req) => {
+        const c = req.container;
+        if (!c) throw new TernError('INVALID_ARGUMENT', 'CheckTarget needs the container');
+        const cpu = req.source_cpuinfo_b64 ? Buffer.from(req.source_cpuinfo_b64, 'base64') : undefined;
+        const found = await this.handoff.checkTarget(fromWire(c), Number(req.image_bytes_estimate), cpu);
+        return { findings: found.map((f) => ({ ...f, host })) };
+      }),
       PrepareSource: handleUnary(log, async (req) => {
         const credential = checkCredential(req.credential);
         if (!credential)

@@ -1,6 +1,7 @@
 // `--json` output: stable field names (README, "JSON output"), numbers as
 // numbers, times as milliseconds since the epoch. A field is added, never
 // renamed or removed.
+import type { DryRunResponse__Output } from '../proto/gen/tern/v1/DryRunResponse.js';
 import type {
   Container__Output,
   EvacuateEvent__Output,
@@ -79,6 +80,37 @@ export function evacuateJson(e: EvacuateEvent__Output) {
         error: e.error || undefined,
         downtimeMs: e.outcome === 'done' ? Number(e.downtime_ms) : undefined,
       };
+}
+
+export function dryRunJson(r: DryRunResponse__Output) {
+  return {
+    ok: r.ok,
+    mode: r.mode,
+    modeReason: r.mode_reason || undefined,
+    memoryBytes: Number(r.memory_bytes),
+    rootfsBytes: Number(r.rootfs_bytes),
+    findings: r.findings.map((f) => ({
+      severity: f.severity,
+      host: f.host,
+      object: f.object,
+      problem: f.problem,
+      advice: f.advice,
+    })),
+  };
+}
+
+/** A dry run as text: the verdict, then one line per finding. */
+export function dryRunText(container: string, to: string, r: DryRunResponse__Output): string {
+  const lines = [
+    `dry run: ${container} -> ${to} (${r.mode}${r.mode_reason ? `: ${r.mode_reason}` : ''}): ${
+      r.ok ? 'would go ahead' : 'would be refused'
+    }`,
+    ...r.findings.map(
+      (f) => `  ${f.severity.padEnd(6)} ${f.host}: ${f.object}: ${f.problem}; do: ${f.advice}`,
+    ),
+  ];
+  if (r.findings.length === 0) lines.push('  nothing found that would stop it');
+  return `${lines.join('\n')}\n`;
 }
 
 /** One JSON document (an array or object) on its own line. */

@@ -5,10 +5,10 @@ import { errorMessage } from '../core/errors.js';
 import type { Migration__Output } from '../proto/index.js';
 import { unary } from '../proto/rpc.js';
 import { connect, fail, follow, quietOnClosedPipe, summary } from './cli.js';
-import { jsonLine, migrationJson } from './json.js';
+import { dryRunJson, dryRunText, jsonLine, migrationJson } from './json.js';
 
 const USAGE = `usage: migrate [--from HOST] --to HOST [--mode stop-and-copy|precopy|postcopy|auto]
-               [--max-downtime MS [--allow-postcopy]] [--json] [--coordinator ADDR] CONTAINER
+               [--max-downtime MS [--allow-postcopy]] [--dry-run] [--json] [--coordinator ADDR] CONTAINER
 
   --mode stop-and-copy  (default) every memory page moves while the container is frozen:
                         the pause grows with its memory, and until the commit point any
@@ -32,6 +32,11 @@ const USAGE = `usage: migrate [--from HOST] --to HOST [--mode stop-and-copy|prec
                         where both hosts support it; else post-copy, but only with
                         --allow-postcopy; else the move is refused. The chosen mode and why
                         are printed first.
+  --dry-run             freeze nothing: check everything that can be known before (both agents,
+                        CRIU and kernel versions, CPU, space, the name and address free on the
+                        target, files and processes of the container CRIU would refuse or leave
+                        behind) and print each finding with what to do. Exit 0 when the move
+                        would go ahead, 3 when it would be refused. Real moves check the same first.
   --json                one JSON object per line instead of text: {"event":"started",...},
                         {"event":"phase",...} for each phase entered, {"event":"retry",...}
                         past the commit point, and {"event":"end",...} with the whole
@@ -45,6 +50,7 @@ async function main() {
     'max-downtime'?: string;
     'allow-postcopy'?: boolean;
     json?: boolean;
+    'dry-run'?: boolean;
     coordinator?: string;
     help?: boolean;
   };
@@ -58,6 +64,7 @@ async function main() {
         'max-downtime': { type: 'string' },
         'allow-postcopy': { type: 'boolean' },
         json: { type: 'boolean' },
+        'dry-run': { type: 'boolean' },
         coordinator: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -89,21 +96,27 @@ async function main() {
   if (mode !== 'auto' && (budget !== undefined || values['allow-postcopy']))
     return fail('migrate', '--max-downtime and --allow-postcopy go with --mode auto');
   const client = connect(values.coordinator);
+  const request = {
+    container: positionals[0],
+    from: values.from ?? '',
+    to: values.to,
+    mode,
+    max_downtime_ms: Number(budget ?? 0),
+    allow_postcopy: values['allow-postcopy'] === true,
+  };
+  if (values['dry-run']) {
+    const r = await unary(client, client.DryRun, request, { timeoutMs: 120_000, what: 'dry run' }).catch(
+      failWith,
+    );
+    client.close();
+    process.stdout.write(json ? jsonLine(dryRunJson(r)) : dryRunText(positionals[0], values.to, r));
+    // 3: the move would be refused (exit 1 stays for a dry run that could not run).
+    if (!r.ok) process.exitCode = 3;
+    return;
+  }
   let m: Migration__Output;
   try {
-    m = await unary(
-      client,
-      client.StartMigration,
-      {
-        container: positionals[0],
-        from: values.from ?? '',
-        to: values.to,
-        mode,
-        max_downtime_ms: Number(budget ?? 0),
-        allow_postcopy: values['allow-postcopy'] === true,
-      },
-      { timeoutMs: 60_000, what: 'migrate' },
-    );
+    m = await unary(client, client.StartMigration, request, { timeoutMs: 60_000, what: 'migrate' });
   } catch (e) {
     return failWith(e);
   }

@@ -11,10 +11,12 @@ import { privateDir } from '../core/files.js';
 import { serveMetrics } from '../core/metrics.js';
 import { validateName } from '../core/names.js';
 import { notifyReady } from '../kernel/systemd.js';
+import type { StartMigrationRequest__Output } from '../proto/gen/tern/v1/StartMigrationRequest.js';
 import { Health } from '../proto/health.js';
 import {
   type AgentClient,
   bindServer,
+  type Container__Output,
   type CoordinatorHandlers,
   type EvacuateEvent,
   type grpc,
@@ -27,6 +29,7 @@ import { handleUnary, toServiceError, unary } from '../proto/rpc.js';
 import { callerOf, describe } from '../proto/tls.js';
 import { AddressBook } from './addresses.js';
 import { type CoordinatorOptions, coordinatorCerts } from './config.js';
+import { dryRun } from './dryrun.js';
 import { evacuate, whenEnded } from './evacuate.js';
 import { HostRegistry } from './hosts.js';
 import { CoordinatorMetrics } from './metrics.js';
@@ -333,48 +336,27 @@ export class Coordinator implements Fleet {
         );
       }),
       StartMigration: handleUnary(log, async (req) => {
-        if (!req.to) throw invalid('migrate needs --to');
-        validateName('host', req.to);
-        if (req.from) validateName('host', req.from);
-        const asked = req.mode || 'stop-and-copy';
-        if (asked !== 'auto' && !MODES.includes(asked as Mode))
-          throw invalid(
-            `unknown migration mode ${JSON.stringify(req.mode)} (known: ${MODES.join(', ')}, auto)`,
-          );
-        if (req.max_downtime_ms < 0) throw invalid('--max-downtime must be a number of milliseconds above 0');
-        if (req.from && req.from === req.to) throw invalid(`source and target are the same host (${req.to})`);
-        if (!this.hosts.has(req.to)) throw notFound(`unknown host ${req.to}`);
-        this.hosts.checkOpen(req.to, 'incoming migrations');
-        if (req.from && !this.hosts.has(req.from)) throw notFound(`unknown host ${req.from}`);
-        this.agent(req.to); // throws if the target is down
-        if (req.from) this.agent(req.from);
-        const c = await this.hosts.findContainer(req.container);
-        if (req.from && c.host !== req.from)
-          throw precondition(`container ${c.name} is on ${c.host}, not on ${req.from}`);
-        if (c.host === req.to) throw invalid(`container ${c.name} is already on ${req.to}`);
-        if (c.state !== 'running') throw precondition(`container ${c.name} is ${c.state}, not running`);
-        const busy = this.activeMigration(c.name);
-        if (busy) throw precondition(`container ${c.name} is already being migrated (${busy.id})`);
-        let mode = asked as Mode;
-        let reason: string | undefined;
-        if (asked === 'auto') {
-          const a = this.agent(c.host);
-          const est = await unary(a, a.Estimate, { name: c.name }, { timeoutMs: 60_000, what: c.host });
-          const memory = Number(est.memory_bytes);
-          const stopAndCopy = estimateStopAndCopy(memory, c.host, req.to, [...this.migrations.values()]);
-          ({ mode, reason } = chooseMode(
-            { maxDowntimeMs: req.max_downtime_ms, allowPostcopy: req.allow_postcopy },
-            memory,
-            stopAndCopy,
-            req.max_downtime_ms && stopAndCopy.ms > req.max_downtime_ms
-              ? await this.precopyWhyNot(c.host, req.to)
-              : undefined,
-          ));
-        }
+        const { c, mode, reason } = await this.resolveMove(req);
         const m = await this.runner.create(c.name, c.host, req.to, mode, reason);
         this.migrations.set(m.id, m);
         void this.runner.run(m, c);
         return migrationToWire(m);
+      }),
+      DryRun: handleUnary(log, async (req) => {
+        const { c, mode, reason } = await this.resolveMove(req);
+        const r = await dryRun(
+          { from: c.host, to: req.to, mode, container: c },
+          this.agent(c.host),
+          this.agent(req.to),
+        );
+        return {
+          ok: !r.findings.some((f) => f.severity === 'refuse'),
+          findings: r.findings,
+          mode,
+          mode_reason: reason ?? '',
+          memory_bytes: r.memoryBytes,
+          rootfs_bytes: r.rootfsBytes,
+        };
       }),
       GetMigration: handleUnary(log, async (req) => migrationToWire(this.migration(req.id))),
       CancelMigration: handleUnary(log, async (req) => {
@@ -410,6 +392,52 @@ export class Coordinator implements Fleet {
         relayImages(call, this.migrations, this.hosts, log, (id, n) =>
           this.relayed.set(id, (this.relayed.get(id) ?? 0) + n),
         ),
+    };
+  }
+
+  /**
+   * What StartMigration and DryRun both check first: the hosts and the
+   * container exist and are up, the target is open, and the mode (chosen,
+   * with --mode auto).
+   */
+  private async resolveMove(
+    req: StartMigrationRequest__Output,
+  ): Promise<{ c: Container__Output; mode: Mode; reason?: string }> {
+    if (!req.to) throw invalid('migrate needs --to');
+    validateName('host', req.to);
+    if (req.from) validateName('host', req.from);
+    const asked = req.mode || 'stop-and-copy';
+    if (asked !== 'auto' && !MODES.includes(asked as Mode))
+      throw invalid(`unknown migration mode ${JSON.stringify(req.mode)} (known: ${MODES.join(', ')}, auto)`);
+    if (req.max_downtime_ms < 0) throw invalid('--max-downtime must be a number of milliseconds above 0');
+    if (req.from && req.from === req.to) throw invalid(`source and target are the same host (${req.to})`);
+    if (!this.hosts.has(req.to)) throw notFound(`unknown host ${req.to}`);
+    this.hosts.checkOpen(req.to, 'incoming migrations');
+    if (req.from && !this.hosts.has(req.from)) throw notFound(`unknown host ${req.from}`);
+    this.agent(req.to); // throws if the target is down
+    if (req.from) this.agent(req.from);
+    const c = await this.hosts.findContainer(req.container);
+    if (req.from && c.host !== req.from)
+      throw precondition(`container ${c.name} is on ${c.host}, not on ${req.from}`);
+    if (c.host === req.to) throw invalid(`container ${c.name} is already on ${req.to}`);
+    if (c.state !== 'running') throw precondition(`container ${c.name} is ${c.state}, not running`);
+    const busy = this.activeMigration(c.name);
+    if (busy) throw precondition(`container ${c.name} is already being migrated (${busy.id})`);
+    if (asked !== 'auto') return { c, mode: asked as Mode };
+    const a = this.agent(c.host);
+    const est = await unary(a, a.Estimate, { name: c.name }, { timeoutMs: 60_000, what: c.host });
+    const memory = Number(est.memory_bytes);
+    const stopAndCopy = estimateStopAndCopy(memory, c.host, req.to, [...this.migrations.values()]);
+    return {
+      c,
+      ...chooseMode(
+        { maxDowntimeMs: req.max_downtime_ms, allowPostcopy: req.allow_postcopy },
+        memory,
+        stopAndCopy,
+        req.max_downtime_ms && stopAndCopy.ms > req.max_downtime_ms
+          ? await this.precopyWhyNot(c.host, req.to)
+          : undefined,
+      ),
     };
   }
 

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { errorMessage, precondition, TernError, withCleanupErrors } from '../core/errors.js';
 import type { AgentClient, Container__Output } from '../proto/index.js';
 import { unary } from '../proto/rpc.js';
+import { describeFinding } from './dryrun.js';
 import type { Mode, Phase } from './phases.js';
 import { nextRound, type PrecopyRules } from './precopy.js';
 import type { MigrationRecord } from './store.js';
@@ -91,11 +92,15 @@ const preflight = (mode: Mode): Step => ({
       );
     const src = fleet.agent(m.from);
     const dst = fleet.agent(m.to);
-    const [sc, dc, est] = await Promise.all([
+    const [sc, dc, est, inspect] = await Promise.all([
       unary(src, src.Check, { postcopy, precopy }, { timeoutMs: T.check, what: m.from, signal }),
       unary(dst, dst.Check, { postcopy, precopy }, { timeoutMs: T.check, what: m.to, signal }),
       unary(src, src.Estimate, { name: m.container }, { timeoutMs: T.estimate, what: m.from, signal }),
+      unary(src, src.Inspect, { name: m.container }, { timeoutMs: T.check, what: m.from, signal }),
     ]);
+    // What CRIU would refuse, found before anything freezes (as migrate --dry-run shows it).
+    const refused = inspect.findings.filter((f) => f.severity === 'refuse');
+    if (refused.length > 0) throw precondition(refused.map(describeFinding).join('; '));
     if (!sc.criu_ok) throw precondition(`${m.from}: ${sc.criu_error}`);
     if (!dc.criu_ok) throw precondition(`${m.to}: ${dc.criu_error}`);
     for (const [host, c] of [

@@ -4,6 +4,7 @@
 // iproute2, nsenter); the in-process test tier puts a simulated host behind
 // the same interface, so that agents run unchanged without root.
 import type { ContainerCgroups } from './cgroups.js';
+import type { Finding } from './leaks.js';
 import type { WarmHold } from './warm.js';
 
 export interface ContainerLaunch {
@@ -91,6 +92,8 @@ export interface HostRuntime {
   treeMemory(pid: number): Promise<number>;
   /** Bytes allocated under dir (a rootfs), as du counts them (holes of sparse files excluded). */
   diskUsage(dir: string): Promise<number>;
+  /** What of the tree rooted at pid CRIU would refuse to dump, or leave behind (kernel/leaks.ts). */
+  leaks(pid: number): Promise<Finding[]>;
   /** A pid that existed a moment ago and is gone now (to make a dump fail on purpose). */
   exitedPid(): Promise<number>;
   /**

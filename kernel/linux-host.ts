@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { LinuxCgroups } from './cgroups.js';
 import { run, runOk } from './exec.js';
 import type { ContainerLaunch, ContainerNet, ExecConfinement, ExecResult, HostRuntime } from './host.js';
+import { type Finding, findLeaks } from './leaks.js';
 import { alive, exiting, processTree, resumeTree, startTime, waitGone } from './proc.js';
 import { launchContainer } from './shim.js';
 import { type WarmHold, warmMemory } from './warm.js';
@@ -120,6 +121,10 @@ export class LinuxHost implements HostRuntime {
       kib += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
     }
     return kib * 1024;
+  }
+
+  leaks(pid: number): Promise<Finding[]> {
+    return findLeaks(pid);
   }
 
   async diskUsage(dir: string): Promise<number> {

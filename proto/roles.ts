@@ -18,6 +18,8 @@ export const AGENT_POLICY: Policy = {
       'StopContainer',
       'Exec',
       'Estimate',
+      'Inspect',
+      'CheckTarget',
       'PrepareSource',
       'ReceiveRootfs',
       'DumpAndHold',
@@ -55,5 +57,6 @@ export const COORDINATOR_POLICY: Policy = {
   ListMigrations: USERS,
   Cordon: USERS,
   Evacuate: USERS,
+  DryRun: USERS,
   ...healthPolicy([...USERS, ...AGENTS]),
 };

@@ -10,6 +10,7 @@ import { Faults } from '../../core/faults.js';
 import { checkMigrationId, validateName } from '../../core/names.js';
 import type { CheckpointEngine, PreDumpResult } from '../../kernel/engine.js';
 import type { HostRuntime } from '../../kernel/host.js';
+import type { Finding } from '../../kernel/leaks.js';
 import type { EncodeStats } from '../../proto/chunks.js';
 import type { ImageChunk } from '../../proto/index.js';
 import type { AgentOptions } from '../config.js';
@@ -153,6 +154,11 @@ export class Handoff {
     postcopy = false,
   ): Promise<string> {
     return this.target.prepare(this.fresh(id), c, estimate, sourceCpuinfo, credential, sourceHost, postcopy);
+  }
+
+  /** A dry run's target checks (reserves nothing). */
+  checkTarget(c: ContainerRecord, estimate: number, sourceCpuinfo?: Buffer): Promise<Finding[]> {
+    return this.target.check(c, estimate, sourceCpuinfo);
   }
 
   receive(id: string, stream: ChunkStream, limits: ReceiveLimits): Promise<EncodeStats> {

@@ -5,6 +5,7 @@ import { notFound, precondition, TernError } from '../../core/errors.js';
 import { checkMigrationId, validateName } from '../../core/names.js';
 import { hasLimits } from '../../kernel/cgroups.js';
 import type { LazyPages, PageStream } from '../../kernel/engine.js';
+import type { Finding } from '../../kernel/leaks.js';
 import { imageChain, roundDirs } from '../../kernel/precopy.js';
 import { NO_WARMTH, type WarmHold } from '../../kernel/warm.js';
 import type { EncodeStats } from '../../proto/chunks.js';
@@ -238,6 +239,50 @@ export class TargetSlots {
     await s.warm?.pages.release();
     // Fault point: the page server dies while the source is still dumping into it.
     if (ctx.faults.armed('kill-page-server')) setTimeout(() => ctl.abort(), 20);
+  }
+
+  /**
+   * A dry run: whether this host could take container `c` (its CPU against
+   * the source's, room for `estimate` bytes, its name and address free
+   * here), reserving nothing.
+   */
+  async check(c: ContainerRecord, estimate: number, sourceCpuinfo?: Buffer): Promise<Finding[]> {
+    const { ctx } = this;
+    const out: Finding[] = [];
+    const refuse = (object: string, problem: string, advice: string) =>
+      out.push({ severity: 'refuse', object, problem, advice });
+    validateName('container', c.name);
+    if (sourceCpuinfo && sourceCpuinfo.length > 0) {
+      const cpu = await ctx.engine.cpuinfoCompatible(ctx.opts.stateDir, sourceCpuinfo);
+      if (!cpu.ok)
+        refuse(
+          'CPU',
+          `the source's CPU has features this host's lacks: ${cpu.detail}`,
+          'move it to a host with the same or a newer CPU',
+        );
+    }
+    const free = await freeBytes(await migrationsDir(ctx.opts.stateDir));
+    if (free < estimate * SPACE_MARGIN)
+      refuse(
+        ctx.opts.stateDir,
+        `${free} bytes free, the move needs about ${Math.ceil(estimate * SPACE_MARGIN)} (memory and rootfs, and a tenth more)`,
+        'free space there, or move it to a host with more',
+      );
+    if (ctx.containers.find(c.name))
+      refuse(
+        `container ${c.name}`,
+        'a container of that name already exists here',
+        'stop or rename one of them',
+      );
+    const ip = c.ip.split('/')[0];
+    const clash = (await ctx.containers.list()).find((k) => k.name !== c.name && k.ip.split('/')[0] === ip);
+    if (clash)
+      refuse(
+        `address ${c.ip}`,
+        `container ${clash.name} here has the same address`,
+        'give one of them another address',
+      );
+    return out;
   }
 
   async prepare(

@@ -12,6 +12,7 @@ import type { CoordExecRequest as _tern_v1_CoordExecRequest, CoordExecRequest__O
 import type { CoordRunRequest as _tern_v1_CoordRunRequest, CoordRunRequest__Output as _tern_v1_CoordRunRequest__Output } from './tern/v1/CoordRunRequest';
 import type { CoordinatorClient as _tern_v1_CoordinatorClient, CoordinatorDefinition as _tern_v1_CoordinatorDefinition } from './tern/v1/Coordinator';
 import type { CordonRequest as _tern_v1_CordonRequest, CordonRequest__Output as _tern_v1_CordonRequest__Output } from './tern/v1/CordonRequest';
+import type { DryRunResponse as _tern_v1_DryRunResponse, DryRunResponse__Output as _tern_v1_DryRunResponse__Output } from './tern/v1/DryRunResponse';
 import type { DumpRequest as _tern_v1_DumpRequest, DumpRequest__Output as _tern_v1_DumpRequest__Output } from './tern/v1/DumpRequest';
 import type { DumpResponse as _tern_v1_DumpResponse, DumpResponse__Output as _tern_v1_DumpResponse__Output } from './tern/v1/DumpResponse';
 import type { EstimateResponse as _tern_v1_EstimateResponse, EstimateResponse__Output as _tern_v1_EstimateResponse__Output } from './tern/v1/EstimateResponse';
@@ -19,11 +20,13 @@ import type { EvacuateEvent as _tern_v1_EvacuateEvent, EvacuateEvent__Output as 
 import type { EvacuateRequest as _tern_v1_EvacuateRequest, EvacuateRequest__Output as _tern_v1_EvacuateRequest__Output } from './tern/v1/EvacuateRequest';
 import type { ExecRequest as _tern_v1_ExecRequest, ExecRequest__Output as _tern_v1_ExecRequest__Output } from './tern/v1/ExecRequest';
 import type { ExecResponse as _tern_v1_ExecResponse, ExecResponse__Output as _tern_v1_ExecResponse__Output } from './tern/v1/ExecResponse';
+import type { Finding as _tern_v1_Finding, Finding__Output as _tern_v1_Finding__Output } from './tern/v1/Finding';
 import type { HandoffRequest as _tern_v1_HandoffRequest, HandoffRequest__Output as _tern_v1_HandoffRequest__Output } from './tern/v1/HandoffRequest';
 import type { HeartbeatRequest as _tern_v1_HeartbeatRequest, HeartbeatRequest__Output as _tern_v1_HeartbeatRequest__Output } from './tern/v1/HeartbeatRequest';
 import type { HeartbeatResponse as _tern_v1_HeartbeatResponse, HeartbeatResponse__Output as _tern_v1_HeartbeatResponse__Output } from './tern/v1/HeartbeatResponse';
 import type { Host as _tern_v1_Host, Host__Output as _tern_v1_Host__Output } from './tern/v1/Host';
 import type { ImageChunk as _tern_v1_ImageChunk, ImageChunk__Output as _tern_v1_ImageChunk__Output } from './tern/v1/ImageChunk';
+import type { InspectResponse as _tern_v1_InspectResponse, InspectResponse__Output as _tern_v1_InspectResponse__Output } from './tern/v1/InspectResponse';
 import type { ListAllContainersRequest as _tern_v1_ListAllContainersRequest, ListAllContainersRequest__Output as _tern_v1_ListAllContainersRequest__Output } from './tern/v1/ListAllContainersRequest';
 import type { ListContainersRequest as _tern_v1_ListContainersRequest, ListContainersRequest__Output as _tern_v1_ListContainersRequest__Output } from './tern/v1/ListContainersRequest';
 import type { ListContainersResponse as _tern_v1_ListContainersResponse, ListContainersResponse__Output as _tern_v1_ListContainersResponse__Output } from './tern/v1/ListContainersResponse';
@@ -73,6 +76,7 @@ export interface ProtoGrpcType {
       CoordRunRequest: MessageTypeDefinition<_tern_v1_CoordRunRequest, _tern_v1_CoordRunRequest__Output>
       Coordinator: SubtypeConstructor<typeof grpc.Client, _tern_v1_CoordinatorClient> & { service: _tern_v1_CoordinatorDefinition }
       CordonRequest: MessageTypeDefinition<_tern_v1_CordonRequest, _tern_v1_CordonRequest__Output>
+      DryRunResponse: MessageTypeDefinition<_tern_v1_DryRunResponse, _tern_v1_DryRunResponse__Output>
       DumpRequest: MessageTypeDefinition<_tern_v1_DumpRequest, _tern_v1_DumpRequest__Output>
       DumpResponse: MessageTypeDefinition<_tern_v1_DumpResponse, _tern_v1_DumpResponse__Output>
       EstimateResponse: MessageTypeDefinition<_tern_v1_EstimateResponse, _tern_v1_EstimateResponse__Output>
@@ -80,11 +84,13 @@ export interface ProtoGrpcType {
       EvacuateRequest: MessageTypeDefinition<_tern_v1_EvacuateRequest, _tern_v1_EvacuateRequest__Output>
       ExecRequest: MessageTypeDefinition<_tern_v1_ExecRequest, _tern_v1_ExecRequest__Output>
       ExecResponse: MessageTypeDefinition<_tern_v1_ExecResponse, _tern_v1_ExecResponse__Output>
+      Finding: MessageTypeDefinition<_tern_v1_Finding, _tern_v1_Finding__Output>
       HandoffRequest: MessageTypeDefinition<_tern_v1_HandoffRequest, _tern_v1_HandoffRequest__Output>
       HeartbeatRequest: MessageTypeDefinition<_tern_v1_HeartbeatRequest, _tern_v1_HeartbeatRequest__Output>
       HeartbeatResponse: MessageTypeDefinition<_tern_v1_HeartbeatResponse, _tern_v1_HeartbeatResponse__Output>
       Host: MessageTypeDefinition<_tern_v1_Host, _tern_v1_Host__Output>
       ImageChunk: MessageTypeDefinition<_tern_v1_ImageChunk, _tern_v1_ImageChunk__Output>
+      InspectResponse: MessageTypeDefinition<_tern_v1_InspectResponse, _tern_v1_InspectResponse__Output>
       ListAllContainersRequest: MessageTypeDefinition<_tern_v1_ListAllContainersRequest, _tern_v1_ListAllContainersRequest__Output>
       ListContainersRequest: MessageTypeDefinition<_tern_v1_ListContainersRequest, _tern_v1_ListContainersRequest__Output>
       ListContainersResponse: MessageTypeDefinition<_tern_v1_ListContainersResponse, _tern_v1_ListContainersResponse__Output>

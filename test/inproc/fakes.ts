@@ -29,6 +29,7 @@ import type {
   RestoreResult,
 } from '../../kernel/engine.js';
 import type { ContainerLaunch, ContainerNet, ExecResult, HostRuntime } from '../../kernel/host.js';
+import type { Finding } from '../../kernel/leaks.js';
 import { PARENT_LINK } from '../../kernel/precopy.js';
 import { NO_WARMTH, type WarmHold } from '../../kernel/warm.js';
 import type { Port, Reply, Request } from './world.js';
@@ -317,6 +318,10 @@ export class SimHost implements HostRuntime {
 
   async treeMemory(): Promise<number> {
     return 64 << 20;
+  }
+
+  async leaks(): Promise<Finding[]> {
+    return [];
   }
 
   async diskUsage(): Promise<number> {

@@ -15,6 +15,7 @@ import type { ExecRequest as _tern_v1_ExecRequest, ExecRequest__Output as _tern_
 import type { ExecResponse as _tern_v1_ExecResponse, ExecResponse__Output as _tern_v1_ExecResponse__Output } from '../../tern/v1/ExecResponse';
 import type { HandoffRequest as _tern_v1_HandoffRequest, HandoffRequest__Output as _tern_v1_HandoffRequest__Output } from '../../tern/v1/HandoffRequest';
 import type { ImageChunk as _tern_v1_ImageChunk, ImageChunk__Output as _tern_v1_ImageChunk__Output } from '../../tern/v1/ImageChunk';
+import type { InspectResponse as _tern_v1_InspectResponse, InspectResponse__Output as _tern_v1_InspectResponse__Output } from '../../tern/v1/InspectResponse';
 import type { ListContainersRequest as _tern_v1_ListContainersRequest, ListContainersRequest__Output as _tern_v1_ListContainersRequest__Output } from '../../tern/v1/ListContainersRequest';
 import type { ListContainersResponse as _tern_v1_ListContainersResponse, ListContainersResponse__Output as _tern_v1_ListContainersResponse__Output } from '../../tern/v1/ListContainersResponse';
 import type { PagesStatusRequest as _tern_v1_PagesStatusRequest, PagesStatusRequest__Output as _tern_v1_PagesStatusRequest__Output } from '../../tern/v1/PagesStatusRequest';
@@ -54,6 +55,15 @@ export interface AgentClient extends grpc.Client {
   check(argument: _tern_v1_CheckRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_CheckResponse__Output>): grpc.ClientUnaryCall;
   check(argument: _tern_v1_CheckRequest, callback: grpc.requestCallback<_tern_v1_CheckResponse__Output>): grpc.ClientUnaryCall;
   
+  CheckTarget(argument: _tern_v1_PrepareTargetRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  CheckTarget(argument: _tern_v1_PrepareTargetRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  CheckTarget(argument: _tern_v1_PrepareTargetRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  CheckTarget(argument: _tern_v1_PrepareTargetRequest, callback: grpc.requestCallback<_tern_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  checkTarget(argument: _tern_v1_PrepareTargetRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  checkTarget(argument: _tern_v1_PrepareTargetRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  checkTarget(argument: _tern_v1_PrepareTargetRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  checkTarget(argument: _tern_v1_PrepareTargetRequest, callback: grpc.requestCallback<_tern_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  
   Commit(argument: _tern_v1_HandoffRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_CommitResponse__Output>): grpc.ClientUnaryCall;
   Commit(argument: _tern_v1_HandoffRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_CommitResponse__Output>): grpc.ClientUnaryCall;
   Commit(argument: _tern_v1_HandoffRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_CommitResponse__Output>): grpc.ClientUnaryCall;
@@ -89,6 +99,15 @@ export interface AgentClient extends grpc.Client {
   exec(argument: _tern_v1_ExecRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_ExecResponse__Output>): grpc.ClientUnaryCall;
   exec(argument: _tern_v1_ExecRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_ExecResponse__Output>): grpc.ClientUnaryCall;
   exec(argument: _tern_v1_ExecRequest, callback: grpc.requestCallback<_tern_v1_ExecResponse__Output>): grpc.ClientUnaryCall;
+  
+  Inspect(argument: _tern_v1_ContainerRef, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  Inspect(argument: _tern_v1_ContainerRef, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  Inspect(argument: _tern_v1_ContainerRef, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  Inspect(argument: _tern_v1_ContainerRef, callback: grpc.requestCallback<_tern_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  inspect(argument: _tern_v1_ContainerRef, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  inspect(argument: _tern_v1_ContainerRef, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  inspect(argument: _tern_v1_ContainerRef, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
+  inspect(argument: _tern_v1_ContainerRef, callback: grpc.requestCallback<_tern_v1_InspectResponse__Output>): grpc.ClientUnaryCall;
   
   ListContainers(argument: _tern_v1_ListContainersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_ListContainersResponse__Output>): grpc.ClientUnaryCall;
   ListContainers(argument: _tern_v1_ListContainersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_ListContainersResponse__Output>): grpc.ClientUnaryCall;
@@ -201,6 +220,8 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   
   Check: grpc.handleUnaryCall<_tern_v1_CheckRequest__Output, _tern_v1_CheckResponse>;
   
+  CheckTarget: grpc.handleUnaryCall<_tern_v1_PrepareTargetRequest__Output, _tern_v1_InspectResponse>;
+  
   Commit: grpc.handleUnaryCall<_tern_v1_HandoffRequest__Output, _tern_v1_CommitResponse>;
   
   DumpAndHold: grpc.handleUnaryCall<_tern_v1_DumpRequest__Output, _tern_v1_DumpResponse>;
@@ -208,6 +229,8 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   Estimate: grpc.handleUnaryCall<_tern_v1_ContainerRef__Output, _tern_v1_EstimateResponse>;
   
   Exec: grpc.handleUnaryCall<_tern_v1_ExecRequest__Output, _tern_v1_ExecResponse>;
+  
+  Inspect: grpc.handleUnaryCall<_tern_v1_ContainerRef__Output, _tern_v1_InspectResponse>;
   
   ListContainers: grpc.handleUnaryCall<_tern_v1_ListContainersRequest__Output, _tern_v1_ListContainersResponse>;
   
@@ -238,10 +261,12 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
 export interface AgentDefinition extends grpc.ServiceDefinition {
   Abort: MethodDefinition<_tern_v1_HandoffRequest, _tern_v1_AbortResponse, _tern_v1_HandoffRequest__Output, _tern_v1_AbortResponse__Output>
   Check: MethodDefinition<_tern_v1_CheckRequest, _tern_v1_CheckResponse, _tern_v1_CheckRequest__Output, _tern_v1_CheckResponse__Output>
+  CheckTarget: MethodDefinition<_tern_v1_PrepareTargetRequest, _tern_v1_InspectResponse, _tern_v1_PrepareTargetRequest__Output, _tern_v1_InspectResponse__Output>
   Commit: MethodDefinition<_tern_v1_HandoffRequest, _tern_v1_CommitResponse, _tern_v1_HandoffRequest__Output, _tern_v1_CommitResponse__Output>
   DumpAndHold: MethodDefinition<_tern_v1_DumpRequest, _tern_v1_DumpResponse, _tern_v1_DumpRequest__Output, _tern_v1_DumpResponse__Output>
   Estimate: MethodDefinition<_tern_v1_ContainerRef, _tern_v1_EstimateResponse, _tern_v1_ContainerRef__Output, _tern_v1_EstimateResponse__Output>
   Exec: MethodDefinition<_tern_v1_ExecRequest, _tern_v1_ExecResponse, _tern_v1_ExecRequest__Output, _tern_v1_ExecResponse__Output>
+  Inspect: MethodDefinition<_tern_v1_ContainerRef, _tern_v1_InspectResponse, _tern_v1_ContainerRef__Output, _tern_v1_InspectResponse__Output>
   ListContainers: MethodDefinition<_tern_v1_ListContainersRequest, _tern_v1_ListContainersResponse, _tern_v1_ListContainersRequest__Output, _tern_v1_ListContainersResponse__Output>
   PagesStatus: MethodDefinition<_tern_v1_PagesStatusRequest, _tern_v1_PagesStatusResponse, _tern_v1_PagesStatusRequest__Output, _tern_v1_PagesStatusResponse__Output>
   PreDump: MethodDefinition<_tern_v1_PreDumpRequest, _tern_v1_PreDumpResponse, _tern_v1_PreDumpRequest__Output, _tern_v1_PreDumpResponse__Output>

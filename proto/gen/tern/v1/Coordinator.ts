@@ -7,6 +7,7 @@ import type { ContainerRef as _tern_v1_ContainerRef, ContainerRef__Output as _te
 import type { CoordExecRequest as _tern_v1_CoordExecRequest, CoordExecRequest__Output as _tern_v1_CoordExecRequest__Output } from '../../tern/v1/CoordExecRequest';
 import type { CoordRunRequest as _tern_v1_CoordRunRequest, CoordRunRequest__Output as _tern_v1_CoordRunRequest__Output } from '../../tern/v1/CoordRunRequest';
 import type { CordonRequest as _tern_v1_CordonRequest, CordonRequest__Output as _tern_v1_CordonRequest__Output } from '../../tern/v1/CordonRequest';
+import type { DryRunResponse as _tern_v1_DryRunResponse, DryRunResponse__Output as _tern_v1_DryRunResponse__Output } from '../../tern/v1/DryRunResponse';
 import type { EvacuateEvent as _tern_v1_EvacuateEvent, EvacuateEvent__Output as _tern_v1_EvacuateEvent__Output } from '../../tern/v1/EvacuateEvent';
 import type { EvacuateRequest as _tern_v1_EvacuateRequest, EvacuateRequest__Output as _tern_v1_EvacuateRequest__Output } from '../../tern/v1/EvacuateRequest';
 import type { ExecResponse as _tern_v1_ExecResponse, ExecResponse__Output as _tern_v1_ExecResponse__Output } from '../../tern/v1/ExecResponse';
@@ -46,6 +47,15 @@ export interface CoordinatorClient extends grpc.Client {
   cordon(argument: _tern_v1_CordonRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_Host__Output>): grpc.ClientUnaryCall;
   cordon(argument: _tern_v1_CordonRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_Host__Output>): grpc.ClientUnaryCall;
   cordon(argument: _tern_v1_CordonRequest, callback: grpc.requestCallback<_tern_v1_Host__Output>): grpc.ClientUnaryCall;
+  
+  DryRun(argument: _tern_v1_StartMigrationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_DryRunResponse__Output>): grpc.ClientUnaryCall;
+  DryRun(argument: _tern_v1_StartMigrationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_DryRunResponse__Output>): grpc.ClientUnaryCall;
+  DryRun(argument: _tern_v1_StartMigrationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_DryRunResponse__Output>): grpc.ClientUnaryCall;
+  DryRun(argument: _tern_v1_StartMigrationRequest, callback: grpc.requestCallback<_tern_v1_DryRunResponse__Output>): grpc.ClientUnaryCall;
+  dryRun(argument: _tern_v1_StartMigrationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_DryRunResponse__Output>): grpc.ClientUnaryCall;
+  dryRun(argument: _tern_v1_StartMigrationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_DryRunResponse__Output>): grpc.ClientUnaryCall;
+  dryRun(argument: _tern_v1_StartMigrationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_DryRunResponse__Output>): grpc.ClientUnaryCall;
+  dryRun(argument: _tern_v1_StartMigrationRequest, callback: grpc.requestCallback<_tern_v1_DryRunResponse__Output>): grpc.ClientUnaryCall;
   
   Evacuate(argument: _tern_v1_EvacuateRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_tern_v1_EvacuateEvent__Output>;
   Evacuate(argument: _tern_v1_EvacuateRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_tern_v1_EvacuateEvent__Output>;
@@ -159,6 +169,8 @@ export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
   
   Cordon: grpc.handleUnaryCall<_tern_v1_CordonRequest__Output, _tern_v1_Host>;
   
+  DryRun: grpc.handleUnaryCall<_tern_v1_StartMigrationRequest__Output, _tern_v1_DryRunResponse>;
+  
   Evacuate: grpc.handleServerStreamingCall<_tern_v1_EvacuateRequest__Output, _tern_v1_EvacuateEvent>;
   
   ExecContainer: grpc.handleUnaryCall<_tern_v1_CoordExecRequest__Output, _tern_v1_ExecResponse>;
@@ -190,6 +202,7 @@ export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
 export interface CoordinatorDefinition extends grpc.ServiceDefinition {
   CancelMigration: MethodDefinition<_tern_v1_MigrationRef, _tern_v1_Migration, _tern_v1_MigrationRef__Output, _tern_v1_Migration__Output>
   Cordon: MethodDefinition<_tern_v1_CordonRequest, _tern_v1_Host, _tern_v1_CordonRequest__Output, _tern_v1_Host__Output>
+  DryRun: MethodDefinition<_tern_v1_StartMigrationRequest, _tern_v1_DryRunResponse, _tern_v1_StartMigrationRequest__Output, _tern_v1_DryRunResponse__Output>
   Evacuate: MethodDefinition<_tern_v1_EvacuateRequest, _tern_v1_EvacuateEvent, _tern_v1_EvacuateRequest__Output, _tern_v1_EvacuateEvent__Output>
   ExecContainer: MethodDefinition<_tern_v1_CoordExecRequest, _tern_v1_ExecResponse, _tern_v1_CoordExecRequest__Output, _tern_v1_ExecResponse__Output>
   GetMigration: MethodDefinition<_tern_v1_MigrationRef, _tern_v1_Migration, _tern_v1_MigrationRef__Output, _tern_v1_Migration__Output>
