@@ -40,6 +40,7 @@ import type { PrecopyRules } from './precopy.js';
 import { Reconciler } from './reconcile.js';
 import { relayImages } from './relay.js';
 import { faultyStore, type MigrationRecord, type Placement, type Store } from './store.js';
+import { WebView } from './web.js';
 import { migrationToWire } from './wire.js';
 
 export { migrationToWire } from './wire.js';
@@ -60,6 +61,7 @@ export class Coordinator implements Fleet {
   private readonly servers: grpc.Server[] = [];
   private readonly health = new Health(['tern.v1.Coordinator']);
   readonly metrics: CoordinatorMetrics;
+  private readonly web: WebView;
   private metricsServer?: { port: number; close: () => Promise<void> };
   port = 0;
 
@@ -82,7 +84,22 @@ export class Coordinator implements Fleet {
         })),
       running: () => [...this.migrations.values()].filter((m) => !TERMINAL.includes(m.phase)),
     });
-    this.runner.onTransition = (m) => this.metrics.transition(m);
+    this.web = new WebView({
+      hosts: () =>
+        this.hosts.all().map((h) => ({
+          name: h.name,
+          up: this.hosts.isUp(h.name),
+          cordoned: !!h.cordoned,
+          containers: h.containers
+            .filter((c) => c.state !== 'exited')
+            .map((c) => ({ name: c.name, state: c.state, ip: c.ip })),
+        })),
+      migrations: () => [...this.migrations.values()],
+    });
+    this.runner.onTransition = (m) => {
+      this.metrics.transition(m);
+      this.web.changed();
+    };
     this.reconciler = new Reconciler(
       this.store,
       this.hosts,
@@ -124,7 +141,7 @@ export class Coordinator implements Fleet {
       this.servers.push(s);
     }
     if (this.opts.metricsListen) {
-      this.metricsServer = await serveMetrics(this.opts.metricsListen, this.metrics.registry);
+      this.metricsServer = await serveMetrics(this.opts.metricsListen, this.metrics.registry, this.web.pages);
       this.log.info({ metrics: this.opts.metricsListen, port: this.metricsServer.port }, 'metrics served');
     }
     this.log.info(
@@ -143,6 +160,7 @@ export class Coordinator implements Fleet {
 
   async stop(): Promise<void> {
     this.health.set(false);
+    this.web.close();
     await this.metricsServer?.close();
     for (const s of this.servers) await new Promise<void>((r) => s.tryShutdown(() => r()));
     this.hosts.close();

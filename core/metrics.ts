@@ -1,8 +1,9 @@
 // Prometheus metrics over HTTP: each daemon keeps a registry of its own and,
 // when given an address (--metrics-listen), serves it at /metrics (text
 // exposition format, plain HTTP: bind it to an address only the monitoring
-// system reaches). Other paths answer 404.
-import { createServer, type Server } from 'node:http';
+// system reaches). A daemon may serve more read-only pages there (the
+// coordinator's web view); other paths answer 404.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { TernError } from './errors.js';
 
@@ -30,14 +31,20 @@ export function metricsAddress(listen: string): [string, number] {
 }
 
 /** Serves `registry` at http://listen/metrics; resolves with the port once listening. */
+/** Serves a GET of one path; answers true if it did. */
+export type Page = (path: string, req: IncomingMessage, res: ServerResponse) => boolean;
+
 export async function serveMetrics(
   listen: string,
   registry: Registry,
+  pages?: Page,
 ): Promise<{ port: number; close: () => Promise<void> }> {
   const [host, port] = metricsAddress(listen);
   const server: Server = createServer((req, res) => {
-    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('tern serves /metrics only\n');
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method === 'GET' && path !== '/metrics' && pages?.(path, req, res)) return;
+    if (req.method !== 'GET' || path !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: tern serves /metrics here\n');
       return;
     }
     registry.metrics().then(
@@ -54,6 +61,11 @@ export async function serveMetrics(
   const addr = server.address();
   return {
     port: typeof addr === 'object' && addr ? addr.port : port,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        // Live event streams (the web view) would hold close() up.
+        server.closeAllConnections();
+      }),
   };
 }

@@ -29,6 +29,9 @@ BUILD_DEBS=(libbsd-dev libcap-dev libgnutls28-dev libnet1-dev libnftables-dev li
   uuid-dev python3-protobuf dpkg-dev xz-utils)
 # CRIU's zdtm tests, which the compatibility harness builds from the same source.
 COMPAT_DEBS=(libaio-dev libcap-dev)
+# What the tests drive: a headless browser for the coordinator's web view, curl to
+# scrape /metrics.
+TEST_DEBS=(chromium curl)
 
 log() { printf 'install: %s\n' "$*" >&2; }
 die() { printf 'install: error: %s\n' "$*" >&2; exit 1; }
@@ -216,7 +219,7 @@ install_pki() {
 main() {
   local with_node=1
   [ "${1:-}" = "--no-node" ] && with_node=0
-  install_debs "${RUNTIME_DEBS[@]}" "${COMPAT_DEBS[@]}"
+  install_debs "${RUNTIME_DEBS[@]}" "${COMPAT_DEBS[@]}" "${TEST_DEBS[@]}"
   install_criu
   install_rootfs
   if [ "$with_node" = 1 ]; then

@@ -51,14 +51,27 @@ async function comm(pid: number): Promise<string> {
 export async function findLeaks(root: number): Promise<Finding[]> {
   const out: Finding[] = [];
   const tree = await processTree(root);
-  const mounts = mountIds(await readFile(`/proc/${root}/mountinfo`, 'utf8'));
+  // Each process against the mounts of its own mount namespace (a test or a
+  // service may unshare one inside the container).
+  const byNs = new Map<string, Set<number>>();
+  const mountsOf = async (pid: number): Promise<Set<number>> => {
+    const ns = await readlink(`/proc/${pid}/ns/mnt`).catch(() => `pid ${pid}`);
+    let ids = byNs.get(ns);
+    if (!ids) {
+      ids = mountIds(await readFile(`/proc/${pid}/mountinfo`, 'utf8').catch(() => ''));
+      byNs.set(ns, ids);
+    }
+    return ids;
+  };
   for (const pid of tree) {
     const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+    const mounts = await mountsOf(pid);
     for (const fd of fds) {
       const link = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
       if (!link || notAFile(link)) continue;
       const mnt = fdMount(await readFile(`/proc/${pid}/fdinfo/${fd}`, 'utf8').catch(() => ''));
-      if (mnt === undefined || mounts.has(mnt)) continue;
+      // 0: a kernel-internal file (shared anonymous memory): CRIU dumps it by its kind.
+      if (mnt === undefined || mnt === 0 || mounts.has(mnt)) continue;
       out.push({
         severity: 'refuse',
         object: `pid ${(await innerPid(pid)) ?? '?'} (${await comm(pid)}) fd ${fd}: ${link}`,
