@@ -7,6 +7,7 @@ import { TernError } from '../core/errors.js';
 import { FAULTS_WARNING } from '../core/faults.js';
 import { privateDir } from '../core/files.js';
 import { serveMetrics } from '../core/metrics.js';
+import { TERN_VERSION } from '../core/version.js';
 import { checkLimits, hasLimits, type Limits } from '../kernel/cgroups.js';
 import type { CheckpointEngine, EngineInfo } from '../kernel/engine.js';
 import type { HostRuntime } from '../kernel/host.js';
@@ -288,6 +289,7 @@ export class Agent {
           cpuinfo_b64: cpu.toString('base64'),
           postcopy_error: postcopy ?? '',
           precopy_error: precopy ?? '',
+          tern_version: TERN_VERSION,
         };
       }),
       ListContainers: handleUnary(log, async () => ({
@@ -413,6 +415,9 @@ export class Agent {
         );
         return { pages_bytes: r.pagesBytes, ms: r.ms, frozen_ms: r.frozenMs };
       }),
+      DumpProgress: handleUnary(log, async (req) => ({
+        pages_bytes: await this.handoff.sentPages(req.migration_id),
+      })),
       ReadImages: (call) => {
         const stats = { rawBytes: 0, wireBytes: 0, files: 0 };
         (async () => {

@@ -71,6 +71,7 @@ export async function follow(
   id: string,
   print: (line: string, e: FollowEvent) => void,
   signal?: AbortSignal,
+  onUpdate?: (m: Migration__Output) => void,
 ): Promise<Migration__Output> {
   const call = client.WatchMigration({ id });
   signal?.addEventListener('abort', () => call.cancel(), { once: true });
@@ -80,6 +81,7 @@ export async function follow(
   try {
     for await (const m of call as AsyncIterable<Migration__Output>) {
       last = m;
+      onUpdate?.(m);
       const t0 = Number(m.started_ms);
       for (; printed < m.history.length; printed++) {
         const h = m.history[printed];

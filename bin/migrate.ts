@@ -6,6 +6,7 @@ import type { Migration__Output } from '../proto/index.js';
 import { unary } from '../proto/rpc.js';
 import { connect, fail, follow, quietOnClosedPipe, summary } from './cli.js';
 import { dryRunJson, dryRunText, jsonLine, migrationJson } from './json.js';
+import { PageProgress } from './progress.js';
 
 const USAGE = `usage: migrate [--from HOST] --to HOST [--mode stop-and-copy|precopy|postcopy|auto]
                [--max-downtime MS [--allow-postcopy]] [--dry-run] [--json] [--coordinator ADDR] CONTAINER
@@ -145,7 +146,19 @@ async function main() {
       }),
     );
   });
-  const end = await follow(client, m.id, say).catch(failWith);
+  // On a terminal, a progress bar while memory pages flow; else one line per phase.
+  const bar = !json && process.stdout.isTTY ? new PageProgress() : undefined;
+  const end = await follow(
+    client,
+    m.id,
+    (line, e) => {
+      bar?.stop();
+      say(line, e);
+    },
+    undefined,
+    bar ? (u) => bar.update(u) : undefined,
+  ).catch(failWith);
+  bar?.stop();
   client.close();
   if (json) process.stdout.write(jsonLine({ event: 'end', ...migrationJson(end) }));
   if (end.phase === 'done') {

@@ -53,6 +53,14 @@ export async function dryRun(
       `CRIU ${sc.criu_version} on ${from}, ${dc.criu_version} on ${to}: the target restores images of another version`,
       'keep the hosts on one CRIU version',
     );
+  if (sc.tern_version !== dc.tern_version)
+    add(
+      'warn',
+      to,
+      'tern',
+      `tern ${sc.tern_version || 'older than 0.1'} on ${from}, ${dc.tern_version || 'older than 0.1'} on ${to}`,
+      'upgrade the agents together; the data path between them changes between versions',
+    );
   if (sc.kernel !== dc.kernel)
     add(
       'warn',

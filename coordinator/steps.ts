@@ -162,29 +162,64 @@ const preflight = (mode: Mode): Step => ({
   },
 });
 
+/** How often watchers are told how far a page stream is. */
+const PROGRESS_MS = 250;
+
+/**
+ * While `work` runs, asks the source how far its page stream is and shows
+ * it to watchers (progressBytes). Never delays `work`'s result.
+ */
+async function withProgress<T>(ctx: StepContext, work: Promise<T>): Promise<T> {
+  const src = ctx.fleet.agent(ctx.m.from);
+  let done = false;
+  void (async () => {
+    while (!done) {
+      await new Promise((r) => setTimeout(r, PROGRESS_MS));
+      if (done) return;
+      const r = await unary(
+        src,
+        src.DumpProgress,
+        { migration_id: ctx.m.id },
+        { timeoutMs: 2000, what: ctx.m.from },
+      ).catch(() => undefined);
+      if (r && !done) ctx.report?.({ progressBytes: Number(r.pages_bytes) });
+    }
+  })();
+  try {
+    return await work;
+  } finally {
+    done = true;
+  }
+}
+
 const dumping = (postcopy: boolean): Step => ({
   onRestart: 'abort',
-  async run({ m, fleet, signal, credential }) {
+  async run(ctx) {
+    const { m, fleet, signal, credential } = ctx;
     const src = fleet.agent(m.from);
     const dumpStart = Date.now();
-    const dump = await unary(
-      src,
-      src.DumpAndHold,
-      {
-        migration_id: m.id,
-        name: m.container,
-        credential: credential ?? '',
-        // Pages go straight to the target's page server when it has a data channel.
-        pages_to: credential ? (fleet.dataAddress(m.to) ?? '') : '',
-        target_host: m.to,
-        postcopy,
-        precopy_rounds: m.roundBytes?.length ?? 0,
-      },
-      { timeoutMs: T.dump, what: m.from, signal },
+    const dump = await withProgress(
+      ctx,
+      unary(
+        src,
+        src.DumpAndHold,
+        {
+          migration_id: m.id,
+          name: m.container,
+          credential: credential ?? '',
+          // Pages go straight to the target's page server when it has a data channel.
+          pages_to: credential ? (fleet.dataAddress(m.to) ?? '') : '',
+          target_host: m.to,
+          postcopy,
+          precopy_rounds: m.roundBytes?.length ?? 0,
+        },
+        { timeoutMs: T.dump, what: m.from, signal },
+      ),
     );
     return {
       to: 'transferring',
       patch: {
+        progressBytes: undefined,
         dumpMs: Number(dump.dump_ms),
         frozenAtMs: dumpStart,
         imageBytes: Number(dump.image_bytes),
@@ -210,7 +245,8 @@ const dumping = (postcopy: boolean): Step => ({
  */
 const precopying: Step = {
   onRestart: 'abort',
-  async run({ m, fleet, log, signal, credential, report }) {
+  async run(ctx) {
+    const { m, fleet, log, signal, credential, report } = ctx;
     const src = fleet.agent(m.from);
     const pagesTo = fleet.dataAddress(m.to);
     if (!credential || !pagesTo)
@@ -219,24 +255,27 @@ const precopying: Step = {
     const sent: number[] = [];
     for (let decision = nextRound(sent, rules); decision.again; decision = nextRound(sent, rules)) {
       const round = sent.length + 1;
-      const r = await unary(
-        src,
-        src.PreDump,
-        { migration_id: m.id, name: m.container, credential, pages_to: pagesTo, target_host: m.to, round },
-        { timeoutMs: T.dump, what: m.from, signal },
+      const r = await withProgress(
+        ctx,
+        unary(
+          src,
+          src.PreDump,
+          { migration_id: m.id, name: m.container, credential, pages_to: pagesTo, target_host: m.to, round },
+          { timeoutMs: T.dump, what: m.from, signal },
+        ),
       );
       sent.push(Number(r.pages_bytes));
       log.info(
         { round, bytes: Number(r.pages_bytes), ms: Number(r.ms), frozenMs: Number(r.frozen_ms) },
         'pre-copy round',
       );
-      report?.({ roundBytes: [...sent] });
+      report?.({ roundBytes: [...sent], progressBytes: 0 });
     }
     const why = nextRound(sent, rules).why;
     const total = sent.reduce((a, b) => a + b, 0);
     return {
       to: 'dumping',
-      patch: { roundBytes: sent },
+      patch: { roundBytes: sent, progressBytes: undefined },
       detail: `${sent.length} pre-copy rounds, ${total} bytes of pages sent while the container ran (${sent.join(', ')}); stopped: ${why}`,
     };
   },

@@ -28,6 +28,7 @@ export function migrationToWire(m: MigrationRecord): Migration {
     pages_total_bytes: m.mode === 'postcopy' ? (m.memoryBytes ?? 0) : 0,
     pages_done_ms: m.pagesDoneMs ?? 0,
     mode_reason: m.modeReason ?? '',
+    progress_bytes: m.phase === 'dumping' || m.phase === 'precopying' ? (m.progressBytes ?? 0) : 0,
     precopy_rounds: m.roundBytes?.length ?? 0,
     precopy_bytes: (m.roundBytes ?? []).reduce((a, b) => a + b, 0),
   };

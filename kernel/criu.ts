@@ -36,10 +36,12 @@ import {
   PS_FD,
   REFUSED,
   readLength,
+  readProgress,
   relayArgs,
   relayComplaint,
   runLazyPages,
   runPageServer,
+  SEND_PROGRESS,
 } from './relay.js';
 import { isCriuFailure, restoreUnderShim } from './shim.js';
 
@@ -241,7 +243,10 @@ export class CriuEngine implements CheckpointEngine {
             [this.opts.criuPath, ...argv, ...pageArgs],
             req.lazy ? LAZY_PS_FD : PS_FD,
           ),
-          { stdio: ['ignore', 'ignore', 'pipe', req.pages.socket] },
+          {
+            stdio: ['ignore', 'ignore', 'pipe', req.pages.socket],
+            env: { ...process.env, TERN_RELAY_PROGRESS: join(req.workDir, SEND_PROGRESS) },
+          },
         )
       : spawn(this.opts.criuPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
     // The child has its own copy of the socket now; ours must not read from it.
@@ -387,6 +392,7 @@ export class CriuEngine implements CheckpointEngine {
     const started = Date.now();
     const child = spawn(this.relayPath(), relayArgs('send', sent, req.pages.tls, argv), {
       stdio: ['ignore', 'ignore', 'pipe', req.pages.socket],
+      env: { ...process.env, TERN_RELAY_PROGRESS: join(req.workDir, SEND_PROGRESS) },
     });
     req.pages.socket.destroy();
     let stderr = '';
@@ -414,6 +420,10 @@ export class CriuEngine implements CheckpointEngine {
     const [stats] = await readImage(this.protoDir, req.imagesDir, 'stats').catch(() => []);
     const frozenUs = Number((stats?.dump as { frozen_time?: number } | undefined)?.frozen_time ?? 0);
     return { pagesBytes: bytes, ms: Date.now() - started, frozenMs: Math.round(frozenUs / 1000) };
+  }
+
+  sentPages(workDir: string): Promise<number> {
+    return readProgress(join(workDir, SEND_PROGRESS));
   }
 
   decideOrphanHold(workDir: string, verdict: 'kill' | 'resume', waitMs?: number): Promise<boolean> {

@@ -231,6 +231,8 @@ export interface CheckpointEngine {
   precopyReady(): Promise<string | undefined>;
   /** Pre-copy: one round of the tree's memory, sent while it runs on. */
   preDump(req: PreDumpRequest, signal?: AbortSignal): Promise<PreDumpResult>;
+  /** Bytes the page stream of the dump or round running in workDir has sent so far. */
+  sentPages(workDir: string): Promise<number>;
   /**
    * Removes what a dump on this host may have left behind on these host-side
    * veth names (the gate that holds new connections off, which would attach

@@ -51,21 +51,20 @@ async function comm(pid: number): Promise<string> {
 export async function findLeaks(root: number): Promise<Finding[]> {
   const out: Finding[] = [];
   const tree = await processTree(root);
-  // Each process against the mounts of its own mount namespace (a test or a
-  // service may unshare one inside the container).
-  const byNs = new Map<string, Set<number>>();
-  const mountsOf = async (pid: number): Promise<Set<number>> => {
+  // The mounts of every mount namespace of the tree (a process may unshare
+  // one inside the container, and keep files of the one it left): CRIU dumps
+  // them all, and refuses a file on a mount none of them has.
+  const mounts = new Set<number>();
+  const seenNs = new Set<string>();
+  for (const pid of tree) {
     const ns = await readlink(`/proc/${pid}/ns/mnt`).catch(() => `pid ${pid}`);
-    let ids = byNs.get(ns);
-    if (!ids) {
-      ids = mountIds(await readFile(`/proc/${pid}/mountinfo`, 'utf8').catch(() => ''));
-      byNs.set(ns, ids);
-    }
-    return ids;
-  };
+    if (seenNs.has(ns)) continue;
+    seenNs.add(ns);
+    for (const id of mountIds(await readFile(`/proc/${pid}/mountinfo`, 'utf8').catch(() => '')))
+      mounts.add(id);
+  }
   for (const pid of tree) {
     const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
-    const mounts = await mountsOf(pid);
     for (const fd of fds) {
       const link = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
       if (!link || notAFile(link)) continue;

@@ -121,8 +121,11 @@ function receiveThrough(
   return { child, exited, verdict };
 }
 
+/** Where a sending relay writes the page bytes it sent so far (in a dump's work directory). */
+export const SEND_PROGRESS = 'pages.progress';
+
 /** Page stream bytes the relay counted so far (TERN_RELAY_PROGRESS). */
-async function readProgress(file: string): Promise<number> {
+export async function readProgress(file: string): Promise<number> {
   return Number((await readFile(file, 'utf8').catch(() => '0')).trim()) || 0;
 }
 

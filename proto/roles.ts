@@ -24,6 +24,7 @@ export const AGENT_POLICY: Policy = {
       'ReceiveRootfs',
       'DumpAndHold',
       'PreDump',
+      'DumpProgress',
       'ReadImages',
       'PrepareTarget',
       'ReceiveImages',

@@ -13,6 +13,7 @@ import type { CoordRunRequest as _tern_v1_CoordRunRequest, CoordRunRequest__Outp
 import type { CoordinatorClient as _tern_v1_CoordinatorClient, CoordinatorDefinition as _tern_v1_CoordinatorDefinition } from './tern/v1/Coordinator';
 import type { CordonRequest as _tern_v1_CordonRequest, CordonRequest__Output as _tern_v1_CordonRequest__Output } from './tern/v1/CordonRequest';
 import type { DryRunResponse as _tern_v1_DryRunResponse, DryRunResponse__Output as _tern_v1_DryRunResponse__Output } from './tern/v1/DryRunResponse';
+import type { DumpProgressResponse as _tern_v1_DumpProgressResponse, DumpProgressResponse__Output as _tern_v1_DumpProgressResponse__Output } from './tern/v1/DumpProgressResponse';
 import type { DumpRequest as _tern_v1_DumpRequest, DumpRequest__Output as _tern_v1_DumpRequest__Output } from './tern/v1/DumpRequest';
 import type { DumpResponse as _tern_v1_DumpResponse, DumpResponse__Output as _tern_v1_DumpResponse__Output } from './tern/v1/DumpResponse';
 import type { EstimateResponse as _tern_v1_EstimateResponse, EstimateResponse__Output as _tern_v1_EstimateResponse__Output } from './tern/v1/EstimateResponse';
@@ -77,6 +78,7 @@ export interface ProtoGrpcType {
       Coordinator: SubtypeConstructor<typeof grpc.Client, _tern_v1_CoordinatorClient> & { service: _tern_v1_CoordinatorDefinition }
       CordonRequest: MessageTypeDefinition<_tern_v1_CordonRequest, _tern_v1_CordonRequest__Output>
       DryRunResponse: MessageTypeDefinition<_tern_v1_DryRunResponse, _tern_v1_DryRunResponse__Output>
+      DumpProgressResponse: MessageTypeDefinition<_tern_v1_DumpProgressResponse, _tern_v1_DumpProgressResponse__Output>
       DumpRequest: MessageTypeDefinition<_tern_v1_DumpRequest, _tern_v1_DumpRequest__Output>
       DumpResponse: MessageTypeDefinition<_tern_v1_DumpResponse, _tern_v1_DumpResponse__Output>
       EstimateResponse: MessageTypeDefinition<_tern_v1_EstimateResponse, _tern_v1_EstimateResponse__Output>

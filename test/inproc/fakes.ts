@@ -160,6 +160,10 @@ export class SimEngine implements CheckpointEngine {
     return undefined;
   }
 
+  async sentPages(): Promise<number> {
+    return 0;
+  }
+
   /** Rounds run so far, by tree: each sends a quarter of what the one before did, as a settling workload would. */
   private readonly rounds = new Map<number, number>();
 

@@ -20,6 +20,7 @@ import {
 import { requirePrivileges } from '../lib/privileges.js';
 
 const NAME = 'obs-json';
+const BIG = 'obs-bar';
 
 /** GET http://address/metrics from inside a daemon's network namespace. */
 async function scrape(netns: string, address: string): Promise<string> {
@@ -95,10 +96,17 @@ describe('observing tern: JSON, metrics, health (privileged)', function () {
       '/bin/workload heartbeat /tmp/hb & /bin/workload memhog 32 5 random /tmp/mem & wait',
       '/tmp/mem',
     );
+    await runWorkload(
+      'hostA',
+      BIG,
+      r.dir,
+      '/bin/workload heartbeat /tmp/hb & /bin/workload memhog 512 6 random /tmp/mem & wait',
+      '/tmp/mem',
+    );
   });
 
   after(async () => {
-    if (ownsTestbed()) await tern('stop', NAME).catch(() => {});
+    if (ownsTestbed()) for (const n of [NAME, BIG]) await tern('stop', n).catch(() => {});
     await down().catch(() => {});
     await cleanupRootfs?.();
   });
@@ -191,21 +199,35 @@ describe('observing tern: JSON, metrics, health (privileged)', function () {
       (sample(dst, 'tern_agent_calls_seconds_count', { method: 'RestoreStopped', code: '0' }) ?? 0) >= 1,
     );
     assert.ok((sample(dst, 'tern_agent_containers', { state: 'running', host: 'hostB' }) ?? 0) >= 1, dst);
-    // Only /metrics is served.
-    const other = await sh([
-      'ip',
-      'netns',
-      'exec',
-      e.TESTBED_COORD_NETNS,
-      'curl',
-      '-s',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      `http://${e.TESTBED_METRICS_coordinator}/`,
-    ]);
-    assert.equal(other.stdout, '404');
+    // Beside /metrics the coordinator serves its web view; anything else is not found.
+    const code = async (netns: string, url: string) =>
+      (await sh(['ip', 'netns', 'exec', netns, 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', url]))
+        .stdout;
+    const coordUrl = `http://${e.TESTBED_METRICS_coordinator}`;
+    assert.equal(await code(e.TESTBED_COORD_NETNS, `${coordUrl}/nothing-here`), '404');
+    assert.equal(await code(e.TESTBED_COORD_NETNS, `${coordUrl}/`), '200');
+    assert.equal(await code(e.TESTBED_COORD_NETNS, `${coordUrl}/api/fleet`), '200');
+    // An agent serves /metrics alone.
+    assert.equal(await code(e.TESTBED_NETNS_hostA, `http://${e.TESTBED_METRICS_hostA}/`), '404');
+  });
+
+  it('migrate on a terminal shows a progress bar while the pages flow, and the phase lines', async () => {
+    // script(1) gives migrate a terminal; what it drew is in the transcript.
+    const cmd = `node ${join(ROOT, 'dist', 'bin', 'migrate.js')} --to hostB ${BIG}`;
+    const r = await sh(['script', '-q', '-e', '-c', cmd, '/dev/null'], {
+      env: { TERM: 'xterm', COLUMNS: '120' },
+    });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    // Without the terminal's control sequences (ESC [ ... letter, ESC 7, ESC 8).
+    const ESC = String.fromCharCode(27);
+    const text = r.stdout.replace(new RegExp(`${ESC}(\\[[0-9;?]*[A-Za-z]|[78])`, 'g'), '');
+    assert.match(text, /dumping \|[█░]+\| \d+\.\d\/5\d\d\.\d MiB {2}\d+ MiB\/s/);
+    assert.match(text, /\d+\.\d+s {2}transferring/);
+    assert.match(text, /migrated obs-bar hostA -> hostB in/);
+    // Without a terminal: the phase lines only.
+    const plain = await migrate('--to', 'hostA', BIG);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.doesNotMatch(plain.stdout, /MiB\/s/);
   });
 
   it('every daemon answers the gRPC health check SERVING', async () => {

@@ -8,6 +8,7 @@ import type { CheckResponse as _tern_v1_CheckResponse, CheckResponse__Output as 
 import type { CommitResponse as _tern_v1_CommitResponse, CommitResponse__Output as _tern_v1_CommitResponse__Output } from '../../tern/v1/CommitResponse';
 import type { Container as _tern_v1_Container, Container__Output as _tern_v1_Container__Output } from '../../tern/v1/Container';
 import type { ContainerRef as _tern_v1_ContainerRef, ContainerRef__Output as _tern_v1_ContainerRef__Output } from '../../tern/v1/ContainerRef';
+import type { DumpProgressResponse as _tern_v1_DumpProgressResponse, DumpProgressResponse__Output as _tern_v1_DumpProgressResponse__Output } from '../../tern/v1/DumpProgressResponse';
 import type { DumpRequest as _tern_v1_DumpRequest, DumpRequest__Output as _tern_v1_DumpRequest__Output } from '../../tern/v1/DumpRequest';
 import type { DumpResponse as _tern_v1_DumpResponse, DumpResponse__Output as _tern_v1_DumpResponse__Output } from '../../tern/v1/DumpResponse';
 import type { EstimateResponse as _tern_v1_EstimateResponse, EstimateResponse__Output as _tern_v1_EstimateResponse__Output } from '../../tern/v1/EstimateResponse';
@@ -81,6 +82,15 @@ export interface AgentClient extends grpc.Client {
   dumpAndHold(argument: _tern_v1_DumpRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_DumpResponse__Output>): grpc.ClientUnaryCall;
   dumpAndHold(argument: _tern_v1_DumpRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_DumpResponse__Output>): grpc.ClientUnaryCall;
   dumpAndHold(argument: _tern_v1_DumpRequest, callback: grpc.requestCallback<_tern_v1_DumpResponse__Output>): grpc.ClientUnaryCall;
+  
+  DumpProgress(argument: _tern_v1_HandoffRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_DumpProgressResponse__Output>): grpc.ClientUnaryCall;
+  DumpProgress(argument: _tern_v1_HandoffRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_DumpProgressResponse__Output>): grpc.ClientUnaryCall;
+  DumpProgress(argument: _tern_v1_HandoffRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_DumpProgressResponse__Output>): grpc.ClientUnaryCall;
+  DumpProgress(argument: _tern_v1_HandoffRequest, callback: grpc.requestCallback<_tern_v1_DumpProgressResponse__Output>): grpc.ClientUnaryCall;
+  dumpProgress(argument: _tern_v1_HandoffRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_DumpProgressResponse__Output>): grpc.ClientUnaryCall;
+  dumpProgress(argument: _tern_v1_HandoffRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_DumpProgressResponse__Output>): grpc.ClientUnaryCall;
+  dumpProgress(argument: _tern_v1_HandoffRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_DumpProgressResponse__Output>): grpc.ClientUnaryCall;
+  dumpProgress(argument: _tern_v1_HandoffRequest, callback: grpc.requestCallback<_tern_v1_DumpProgressResponse__Output>): grpc.ClientUnaryCall;
   
   Estimate(argument: _tern_v1_ContainerRef, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tern_v1_EstimateResponse__Output>): grpc.ClientUnaryCall;
   Estimate(argument: _tern_v1_ContainerRef, metadata: grpc.Metadata, callback: grpc.requestCallback<_tern_v1_EstimateResponse__Output>): grpc.ClientUnaryCall;
@@ -226,6 +236,8 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   
   DumpAndHold: grpc.handleUnaryCall<_tern_v1_DumpRequest__Output, _tern_v1_DumpResponse>;
   
+  DumpProgress: grpc.handleUnaryCall<_tern_v1_HandoffRequest__Output, _tern_v1_DumpProgressResponse>;
+  
   Estimate: grpc.handleUnaryCall<_tern_v1_ContainerRef__Output, _tern_v1_EstimateResponse>;
   
   Exec: grpc.handleUnaryCall<_tern_v1_ExecRequest__Output, _tern_v1_ExecResponse>;
@@ -264,6 +276,7 @@ export interface AgentDefinition extends grpc.ServiceDefinition {
   CheckTarget: MethodDefinition<_tern_v1_PrepareTargetRequest, _tern_v1_InspectResponse, _tern_v1_PrepareTargetRequest__Output, _tern_v1_InspectResponse__Output>
   Commit: MethodDefinition<_tern_v1_HandoffRequest, _tern_v1_CommitResponse, _tern_v1_HandoffRequest__Output, _tern_v1_CommitResponse__Output>
   DumpAndHold: MethodDefinition<_tern_v1_DumpRequest, _tern_v1_DumpResponse, _tern_v1_DumpRequest__Output, _tern_v1_DumpResponse__Output>
+  DumpProgress: MethodDefinition<_tern_v1_HandoffRequest, _tern_v1_DumpProgressResponse, _tern_v1_HandoffRequest__Output, _tern_v1_DumpProgressResponse__Output>
   Estimate: MethodDefinition<_tern_v1_ContainerRef, _tern_v1_EstimateResponse, _tern_v1_ContainerRef__Output, _tern_v1_EstimateResponse__Output>
   Exec: MethodDefinition<_tern_v1_ExecRequest, _tern_v1_ExecResponse, _tern_v1_ExecRequest__Output, _tern_v1_ExecResponse__Output>
   Inspect: MethodDefinition<_tern_v1_ContainerRef, _tern_v1_InspectResponse, _tern_v1_ContainerRef__Output, _tern_v1_InspectResponse__Output>

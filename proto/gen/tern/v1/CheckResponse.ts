@@ -13,6 +13,7 @@ export interface CheckResponse {
   'cpuinfo_b64'?: (string);
   'postcopy_error'?: (string);
   'precopy_error'?: (string);
+  'tern_version'?: (string);
 }
 
 export interface CheckResponse__Output {
@@ -26,4 +27,5 @@ export interface CheckResponse__Output {
   'cpuinfo_b64': (string);
   'postcopy_error': (string);
   'precopy_error': (string);
+  'tern_version': (string);
 }

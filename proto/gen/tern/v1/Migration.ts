@@ -30,6 +30,7 @@ export interface Migration {
   'mode_reason'?: (string);
   'precopy_rounds'?: (number);
   'precopy_bytes'?: (number | string | Long);
+  'progress_bytes'?: (number | string | Long);
 }
 
 export interface Migration__Output {
@@ -59,4 +60,5 @@ export interface Migration__Output {
   'mode_reason': (string);
   'precopy_rounds': (number);
   'precopy_bytes': (string);
+  'progress_bytes': (string);
 }
