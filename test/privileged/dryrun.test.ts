@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  background,
   down,
   heartbeat,
   hostDir,
@@ -25,6 +26,7 @@ import { requirePrivileges } from '../lib/privileges.js';
 import { migrationsOf } from './datapath/helpers.js';
 
 const LEAKY = 'dr-leak';
+const SOCKY = 'dr-sock';
 const CLEAN = 'dr-clean';
 const SECRET = join(TESTBED_DIR, 'dryrun-host-file');
 
@@ -37,9 +39,21 @@ s.connect(sys.argv[1])
 socket.send_fds(s, [b'x'], [f.fileno()])
 `;
 
+/** Hands one end of a socket pair to the holdfd workload on \`socket\` and keeps the other end open. */
+const SEND_PEER = `
+import socket, sys, time
+a, b = socket.socketpair()
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+socket.send_fds(s, [b'x'], [a.fileno()])
+print('sent', flush=True)
+time.sleep(120)
+`;
+
 describe('migrate --dry-run (privileged)', function () {
   this.timeout(300_000);
   let cleanupRootfs: (() => Promise<void>) | undefined;
+  let peer: { stop: () => void } | undefined;
 
   before(async function () {
     requirePrivileges(this);
@@ -72,10 +86,29 @@ describe('migrate --dry-run (privileged)', function () {
       '/bin/workload heartbeat /tmp/hb & echo up > /tmp/ready; wait',
       '/tmp/ready',
     );
+    // A unix socket whose peer a process of the host holds (made in hostA's namespace, where its agent runs).
+    await runWorkload(
+      'hostA',
+      SOCKY,
+      r.dir,
+      '/bin/workload holdfd /tmp/fd.sock & echo up > /tmp/ready; wait',
+      '/tmp/ready',
+    );
+    const ssock = join(hostDir('hostA'), 'containers', SOCKY, 'rootfs', 'tmp', 'fd.sock');
+    await waitFor(
+      'the second holdfd socket',
+      async () => (await sh(['test', '-S', ssock])).code === 0 || undefined,
+    );
+    peer = background('hostA', ['python3', '-c', SEND_PEER, ssock]);
+    await waitFor(
+      'the socket to be held',
+      async () => (await sh(['cat', `${ssock}.held`])).code === 0 || undefined,
+    );
   });
 
   after(async () => {
-    if (ownsTestbed()) for (const n of [LEAKY, CLEAN]) await tern('stop', n).catch(() => {});
+    peer?.stop();
+    if (ownsTestbed()) for (const n of [LEAKY, SOCKY, CLEAN]) await tern('stop', n).catch(() => {});
     await down().catch(() => {});
     await cleanupRootfs?.();
     await rm(SECRET, { force: true });
@@ -108,6 +141,16 @@ describe('migrate --dry-run (privileged)', function () {
     assert.ok(
       parsed.findings.some((f) => f.severity === 'refuse' && f.host === 'hostA' && f.object.includes(SECRET)),
     );
+  });
+
+  it('refuses a container holding a unix socket whose peer is outside it, naming the socket', async () => {
+    const r = await migrate('--to', 'hostB', '--dry-run', SOCKY);
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      /refuse hostA: pid \d+ \(workload\) fd \d+: unix socket \d+: connected to a peer outside the container \(socket \d+\): CRIU refuses external unix sockets; do: close that connection/,
+    );
+    assert.equal((await record('hostA', SOCKY))?.state, 'running');
   });
 
   it('a real move is refused for the same reason before anything freezes', async () => {

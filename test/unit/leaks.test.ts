@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { fdMount, mountIds, notAFile } from '../../kernel/leaks.js';
+import { fdMount, mountIds, notAFile, unixPeers } from '../../kernel/leaks.js';
 
 describe('leaks: reading /proc', () => {
   it('takes the mount ids a process sees from its mountinfo', () => {
@@ -28,5 +28,23 @@ describe('leaks: reading /proc', () => {
     ])
       assert.equal(notAFile(l), true, l);
     for (const l of ['/etc/hostname', '/dev/null', '/tmp/x (deleted)']) assert.equal(notAFile(l), false, l);
+  });
+
+  it('reads unix sockets and their peers from ss', () => {
+    const ss = [
+      'u_str ESTAB 0      0      * 1074 * 1073',
+      'u_str LISTEN 0     128    /run/x.sock 2000 * 0',
+      'u_dgr UNCONN 0      0      * 3000 * 0',
+      'nl    UNCONN 0      0      rtnl:1 * ',
+      '',
+    ].join('\n');
+    assert.deepEqual(
+      [...unixPeers(ss)],
+      [
+        [1074, 1073],
+        [2000, 0],
+        [3000, 0],
+      ],
+    );
   });
 });
