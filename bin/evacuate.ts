@@ -4,6 +4,7 @@
 // finish (or abort) by themselves, and this follows them to their end.
 import type { CoordinatorClient, EvacuateEvent__Output } from '../proto/index.js';
 import { unary } from '../proto/rpc.js';
+import { follow } from './cli.js';
 import { evacuateJson, jsonLine } from './json.js';
 
 export async function evacuateCommand(
@@ -51,11 +52,7 @@ export async function evacuateCommand(
   if (stopping) {
     // The moves under way when the call ended go on: follow them to their end.
     for (const id of running) {
-      let m = await unary(c, c.GetMigration, { id }, { timeoutMs: 10_000, what: 'migration' });
-      while (!['done', 'aborted', 'failed'].includes(m.phase)) {
-        await new Promise((r) => setTimeout(r, 500));
-        m = await unary(c, c.GetMigration, { id }, { timeoutMs: 10_000, what: 'migration' });
-      }
+      const m = await follow(c, id, () => {});
       if (m.phase === 'done') moved++;
       say({
         container: m.container,

@@ -126,6 +126,8 @@ export class MigrationRunner {
     const now = Date.now();
     const next: MigrationRecord = {
       ...structuredClone(m),
+      // Progress within a phase ends with it.
+      progressBytes: undefined,
       ...patch,
       phase: to,
       history: [...m.history, { phase: to, atMs: now, detail }],

@@ -219,7 +219,6 @@ const dumping = (postcopy: boolean): Step => ({
     return {
       to: 'transferring',
       patch: {
-        progressBytes: undefined,
         dumpMs: Number(dump.dump_ms),
         frozenAtMs: dumpStart,
         imageBytes: Number(dump.image_bytes),
@@ -275,7 +274,7 @@ const precopying: Step = {
     const total = sent.reduce((a, b) => a + b, 0);
     return {
       to: 'dumping',
-      patch: { roundBytes: sent, progressBytes: undefined },
+      patch: { roundBytes: sent },
       detail: `${sent.length} pre-copy rounds, ${total} bytes of pages sent while the container ran (${sent.join(', ')}); stopped: ${why}`,
     };
   },

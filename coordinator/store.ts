@@ -53,7 +53,7 @@ export interface MigrationRecord {
   resumedAtMs?: number;
   /** Pre-copy: the length of each round's page stream as the source sent it (round 1 first). */
   roundBytes?: number[];
-  /** While pages flow (dumping, a pre-copy round): bytes sent so far; shown to watchers, not persisted. */
+  /** While pages flow (dumping, a pre-copy round): bytes sent so far; shown to watchers, not persisted, dropped at every transition. */
   progressBytes?: number;
 }
 

@@ -79,7 +79,7 @@ export class WebView {
       });
       this.clients.add(res);
       req.on('close', () => this.clients.delete(res));
-      this.send(res);
+      res.write(this.event());
       this.timer ??= setInterval(() => this.broadcast(), TICK_MS);
       return true;
     }
@@ -108,10 +108,12 @@ export class WebView {
       this.timer = undefined;
       return;
     }
-    for (const c of this.clients) this.send(c);
+    const event = this.event();
+    for (const c of this.clients) c.write(event);
   }
 
-  private send(res: ServerResponse): void {
-    res.write(`event: fleet\ndata: ${JSON.stringify(fleetView(this.src))}\n\n`);
+  /** The view as one server-sent event, made once for every page that gets it. */
+  private event(): string {
+    return `event: fleet\ndata: ${JSON.stringify(fleetView(this.src))}\n\n`;
   }
 }

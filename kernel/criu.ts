@@ -2,7 +2,7 @@
 // SOCK_SEQPACKET, which Node cannot open, so tern drives the CLI the way
 // LXC/Incus do: an action script for the post-dump hold, a log file per run.
 
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { constants as fsc, openSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
@@ -20,6 +20,7 @@ import type {
   LazyPages,
   PageServerRequest,
   PageStream,
+  PageStreamTls,
   PreDumpRequest,
   PreDumpResult,
   RestoreRequest,
@@ -48,6 +49,32 @@ import { isCriuFailure, restoreUnderShim } from './shim.js';
 /** CRIU's arguments for `action` on the tree rooted at pid: its images directory and debug log. */
 function treeArgs(action: string, pid: number, imagesDir: string, log: string): string[] {
   return [action, '-t', String(pid), '-D', imagesDir, '-o', log, '-v4'];
+}
+
+/** A child process with its stderr collected and its exit status awaited (-1: it did not start). */
+interface Watched {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  /** What it wrote to stderr so far. */
+  readonly stderr: string;
+}
+
+function watched(child: ChildProcess): Watched {
+  let err = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('error', () => resolve(-1));
+    child.on('close', (code) => resolve(code));
+  });
+  return {
+    child,
+    exited,
+    get stderr() {
+      return err;
+    },
+  };
 }
 
 /** CoreEntry.tc.task_state of a task that was stopped when dumped (criu/include/pid.h). */
@@ -233,32 +260,16 @@ export class CriuEngine implements CheckpointEngine {
       : ['--page-server', '--ps-socket', String(PS_FD)];
     if (req.lazy && !req.pages)
       throw new TernError('INVALID_ARGUMENT', 'a post-copy dump needs a page stream');
-    const child = req.pages
-      ? spawn(
-          this.relayPath(),
-          relayArgs(
-            'send',
-            sentDigest,
-            req.pages.tls,
-            [this.opts.criuPath, ...argv, ...pageArgs],
-            req.lazy ? LAZY_PS_FD : PS_FD,
-          ),
-          {
-            stdio: ['ignore', 'ignore', 'pipe', req.pages.socket],
-            env: { ...process.env, TERN_RELAY_PROGRESS: join(req.workDir, SEND_PROGRESS) },
-          },
+    const proc = req.pages
+      ? this.sendPagesThrough(
+          req.pages,
+          req.workDir,
+          sentDigest,
+          [this.opts.criuPath, ...argv, ...pageArgs],
+          req.lazy ? LAZY_PS_FD : PS_FD,
         )
-      : spawn(this.opts.criuPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
-    // The child has its own copy of the socket now; ours must not read from it.
-    req.pages?.socket.destroy();
-    let stderr = '';
-    child.stderr?.on('data', (b: Buffer) => {
-      stderr += b.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => {
-      child.on('error', () => resolve(-1));
-      child.on('close', (code) => resolve(code));
-    });
+      : watched(spawn(this.opts.criuPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] }));
+    const { child, exited } = proc;
     // Cancelling before the tree is frozen stops CRIU, which unfreezes the tree.
     const onAbort = () => {
       if (!frozenAtMs) child.kill('SIGTERM');
@@ -294,16 +305,16 @@ export class CriuEngine implements CheckpointEngine {
       if (req.pages && code === REFUSED)
         throw new TernError(
           'PERMISSION_DENIED',
-          `page stream to the target refused: ${relayComplaint(stderr) ?? 'by tern-relay'}`,
+          `page stream to the target refused: ${relayComplaint(proc.stderr) ?? 'by tern-relay'}`,
         );
       // CRIU failed (or was stopped) before the tree was frozen and dumped.
-      const text = await readFile(log, 'utf8').catch(() => stderr);
+      const text = await readFile(log, 'utf8').catch(() => proc.stderr);
       throw new TernError(signal?.aborted ? 'CANCELLED' : 'INTERNAL', criuFailure('dump', code, text));
     }
     const dumpMs = frozenAtMs - started;
     if (verdict === 'kill') {
       if (code !== 0) {
-        const text = await readFile(log, 'utf8').catch(() => stderr);
+        const text = await readFile(log, 'utf8').catch(() => proc.stderr);
         throw new TernError('INTERNAL', `after the post-dump hold, ${criuFailure('dump', code, text)}`);
       }
       return { outcome: 'killed', dumpMs, frozenAtMs };
@@ -314,6 +325,35 @@ export class CriuEngine implements CheckpointEngine {
 
   private relayPath(): string {
     return this.opts.relayPath ?? defaultRelayPath();
+  }
+
+  /**
+   * Runs `command` (a CRIU dump or pre-dump) behind tern-relay, which takes
+   * the page stream's socket over (ours is closed here), speaks its TLS,
+   * writes its length to `digest` at the end and what it has sent so far to
+   * the work directory's SEND_PROGRESS file.
+   */
+  private sendPagesThrough(
+    pages: { socket: Socket; tls: PageStreamTls },
+    workDir: string,
+    digest: string,
+    command: string[],
+    fd = PS_FD,
+  ): Watched {
+    const child = spawn(this.relayPath(), relayArgs('send', digest, pages.tls, command, fd), {
+      stdio: ['ignore', 'ignore', 'pipe', pages.socket],
+      env: { ...process.env, TERN_RELAY_PROGRESS: join(workDir, SEND_PROGRESS) },
+    });
+    // The child has its own copy of the socket now; ours must not read from it.
+    pages.socket.destroy();
+    return watched(child);
+  }
+
+  /** `criu check --feature NAME`: undefined when present, else CRIU's last line about it. */
+  private async missingFeature(name: string): Promise<string | undefined> {
+    const c = await run([this.opts.criuPath, 'check', '--feature', name], { timeoutMs: 60_000 });
+    if (c.code === 0) return undefined;
+    return `criu check --feature ${name}: ${(c.stderr.toString() + c.stdout.toString()).trim().split('\n').pop() ?? ''}`;
   }
 
   servePages(req: PageServerRequest, signal?: AbortSignal): Promise<PageStream> {
@@ -339,11 +379,8 @@ export class CriuEngine implements CheckpointEngine {
    */
   postcopyReady(): Promise<string | undefined> {
     this.postcopy ??= (async () => {
-      const c = await run([this.opts.criuPath, 'check', '--feature', 'uffd-noncoop'], { timeoutMs: 60_000 });
-      if (c.code !== 0)
-        return `this kernel lacks what CRIU's lazy pages need (criu check --feature uffd-noncoop: ${
-          (c.stderr.toString() + c.stdout.toString()).trim().split('\n').pop() ?? ''
-        })`;
+      const missing = await this.missingFeature('uffd-noncoop');
+      if (missing) return `this kernel lacks what CRIU's lazy pages need (${missing})`;
       return raisePipeLimit(this.opts.onNotice);
     })();
     const p = this.postcopy;
@@ -357,14 +394,10 @@ export class CriuEngine implements CheckpointEngine {
   private precopy?: Promise<string | undefined>;
 
   precopyReady(): Promise<string | undefined> {
-    this.precopy ??= run([this.opts.criuPath, 'check', '--feature', 'mem_dirty_track'], {
-      timeoutMs: 60_000,
-    }).then((c) =>
-      c.code === 0
-        ? undefined
-        : `this kernel cannot track which pages a process writes (criu check --feature mem_dirty_track: ${
-            (c.stderr.toString() + c.stdout.toString()).trim().split('\n').pop() ?? ''
-          }; soft-dirty bits need CONFIG_MEM_SOFT_DIRTY)`,
+    this.precopy ??= this.missingFeature('mem_dirty_track').then((missing) =>
+      missing
+        ? `this kernel cannot track which pages a process writes (${missing}; soft-dirty bits need CONFIG_MEM_SOFT_DIRTY)`
+        : undefined,
     );
     return this.precopy;
   }
@@ -390,30 +423,20 @@ export class CriuEngine implements CheckpointEngine {
       String(PS_FD),
     ];
     const started = Date.now();
-    const child = spawn(this.relayPath(), relayArgs('send', sent, req.pages.tls, argv), {
-      stdio: ['ignore', 'ignore', 'pipe', req.pages.socket],
-      env: { ...process.env, TERN_RELAY_PROGRESS: join(req.workDir, SEND_PROGRESS) },
-    });
-    req.pages.socket.destroy();
-    let stderr = '';
-    child.stderr?.on('data', (b: Buffer) => {
-      stderr += b.toString();
-    });
+    const proc = this.sendPagesThrough(req.pages, req.workDir, sent, argv);
+    const { child, exited } = proc;
     const onAbort = () => child.kill('SIGTERM');
     signal?.addEventListener('abort', onAbort, { once: true });
-    const code = await new Promise<number | null>((resolve) => {
-      child.on('error', () => resolve(-1));
-      child.on('close', (c) => resolve(c));
-    });
+    const code = await exited;
     signal?.removeEventListener('abort', onAbort);
     if (signal?.aborted) throw new TernError('CANCELLED', 'pre-dump cancelled');
     if (code === REFUSED)
       throw new TernError(
         'PERMISSION_DENIED',
-        `page stream to the target refused: ${relayComplaint(stderr) ?? 'by tern-relay'}`,
+        `page stream to the target refused: ${relayComplaint(proc.stderr) ?? 'by tern-relay'}`,
       );
     if (code !== 0) {
-      const text = await readFile(log, 'utf8').catch(() => stderr);
+      const text = await readFile(log, 'utf8').catch(() => proc.stderr);
       throw new TernError('INTERNAL', criuFailure('pre-dump', code, text));
     }
     const { bytes } = await readLength(sent, 10_000);

@@ -48,6 +48,19 @@ async function comm(pid: number): Promise<string> {
   return (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '?')).trim();
 }
 
+/** "pid N (comm)" with the pid inside the container, read once per process. */
+function describer(): (pid: number) => Promise<string> {
+  const seen = new Map<number, Promise<string>>();
+  return (pid) => {
+    let d = seen.get(pid);
+    if (!d) {
+      d = (async () => `pid ${(await innerPid(pid)) ?? '?'} (${await comm(pid)})`)();
+      seen.set(pid, d);
+    }
+    return d;
+  };
+}
+
 /**
  * Unix sockets and their peers (inode -> peer inode, 0: none) from
  * `ss -xanH`: "u_str ESTAB 0 0 * 1074 * 1073".
@@ -71,6 +84,7 @@ const SHARED_NS = ['net', 'mnt', 'ipc', 'uts'] as const;
 export async function findLeaks(root: number): Promise<Finding[]> {
   const out: Finding[] = [];
   const tree = await processTree(root);
+  const who = describer();
   // The mounts of every mount namespace of the tree (a process may unshare
   // one inside the container, and keep files of the one it left): CRIU dumps
   // them all, and refuses a file on a mount none of them has.
@@ -90,15 +104,14 @@ export async function findLeaks(root: number): Promise<Finding[]> {
     for (const fd of fds) {
       const link = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
       const sock = /^socket:\[(\d+)\]$/.exec(link);
-      if (sock)
-        sockets.set(Number(sock[1]), `pid ${(await innerPid(pid)) ?? '?'} (${await comm(pid)}) fd ${fd}`);
+      if (sock) sockets.set(Number(sock[1]), `${await who(pid)} fd ${fd}`);
       if (!link || notAFile(link)) continue;
       const mnt = fdMount(await readFile(`/proc/${pid}/fdinfo/${fd}`, 'utf8').catch(() => ''));
       // 0: a kernel-internal file (shared anonymous memory): CRIU dumps it by its kind.
       if (mnt === undefined || mnt === 0 || mounts.has(mnt)) continue;
       out.push({
         severity: 'refuse',
-        object: `pid ${(await innerPid(pid)) ?? '?'} (${await comm(pid)}) fd ${fd}: ${link}`,
+        object: `${await who(pid)} fd ${fd}: ${link}`,
         problem: `a file on a mount outside the container (mount ${mnt}): CRIU refuses to dump it`,
         advice: 'close it, or open it from inside the container, before moving',
       });
@@ -139,7 +152,7 @@ export async function findLeaks(root: number): Promise<Finding[]> {
     if (ns && (await readlink(`/proc/${pid}/ns/pid`).catch(() => '')) === ns) {
       out.push({
         severity: 'warn',
-        object: `pid ${(await innerPid(pid)) ?? '?'} (${await comm(pid)})`,
+        object: await who(pid),
         problem:
           "runs in the container's pid namespace but not under its init (tern exec): it does not move, and ends when the container leaves",
         advice: 'let it finish before moving',
