@@ -2,7 +2,7 @@
 // SOCK_SEQPACKET, which Node cannot open, so tern drives the CLI the way
 // LXC/Incus do: an action script for the post-dump hold, a log file per run.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { constants as fsc, openSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
@@ -26,7 +26,7 @@ import type {
   RestoreRequest,
   RestoreResult,
 } from './engine.js';
-import { run } from './exec.js';
+import { run, type Watched, watched } from './exec.js';
 import { decideOrphan, holdScript, sendVerdict } from './hold.js';
 import { loadImageTypes, readImage } from './images.js';
 import { drainInFlight, gate, gateScript, IFNAME, ungate } from './inflight.js';
@@ -49,32 +49,6 @@ import { isCriuFailure, restoreUnderShim } from './shim.js';
 /** CRIU's arguments for `action` on the tree rooted at pid: its images directory and debug log. */
 function treeArgs(action: string, pid: number, imagesDir: string, log: string): string[] {
   return [action, '-t', String(pid), '-D', imagesDir, '-o', log, '-v4'];
-}
-
-/** A child process with its stderr collected and its exit status awaited (-1: it did not start). */
-interface Watched {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  /** What it wrote to stderr so far. */
-  readonly stderr: string;
-}
-
-function watched(child: ChildProcess): Watched {
-  let err = '';
-  child.stderr?.on('data', (b: Buffer) => {
-    err += b.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('error', () => resolve(-1));
-    child.on('close', (code) => resolve(code));
-  });
-  return {
-    child,
-    exited,
-    get stderr() {
-      return err;
-    },
-  };
 }
 
 /** CoreEntry.tc.task_state of a task that was stopped when dumped (criu/include/pid.h). */

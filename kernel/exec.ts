@@ -1,5 +1,5 @@
 // Running helper programs (criu, ip, nsenter, tar) with captured output.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { TernError } from '../core/errors.js';
 
 export interface RunResult {
@@ -62,4 +62,30 @@ export async function runOk(argv: string[], opts: RunOptions = {}): Promise<stri
     throw new TernError('INTERNAL', `${argv.slice(0, 3).join(' ')} failed: ${why}`);
   }
   return r.stdout.toString();
+}
+
+/** A child process with its stderr collected and its exit status awaited (-1: it did not start). */
+export interface Watched {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  /** What it wrote to stderr so far. */
+  readonly stderr: string;
+}
+
+export function watched(child: ChildProcess): Watched {
+  let err = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('error', () => resolve(-1));
+    child.on('close', (code) => resolve(code));
+  });
+  return {
+    child,
+    exited,
+    get stderr() {
+      return err;
+    },
+  };
 }

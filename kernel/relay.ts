@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { TernError } from '../core/errors.js';
 import { criuFailure } from './criu-log.js';
 import type { LazyPages, PageServerRequest, PageStream, PageStreamTls } from './engine.js';
+import { watched } from './exec.js';
 import { nativePath } from './shim.js';
 
 export const defaultRelayPath = () => nativePath('tern-relay');
@@ -95,30 +96,23 @@ function receiveThrough(
     env: opts.env,
   });
   req.socket.destroy();
-  let stderr = '';
-  child.stderr?.on('data', (b: Buffer) => {
-    stderr += b.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('error', () => resolve(-1));
-    child.on('close', (c) => resolve(c));
-  });
+  const proc = watched(child);
   const verdict = async (code: number | null): Promise<PageStream> => {
     if (code === REFUSED)
       throw new TernError(
         'PERMISSION_DENIED',
-        `page stream refused: ${relayComplaint(stderr) ?? 'by tern-relay'}`,
+        `page stream refused: ${relayComplaint(proc.stderr) ?? 'by tern-relay'}`,
       );
     if (code !== 0) {
       const text = await readFile(files.log, 'utf8').catch(() => '');
       throw new TernError(
         'DATA_LOSS',
-        criuFailure(files.what, code, text || relayComplaint(stderr) || stderr),
+        criuFailure(files.what, code, text || relayComplaint(proc.stderr) || proc.stderr),
       );
     }
     return readLength(files.length, 1000);
   };
-  return { child, exited, verdict };
+  return { child, exited: proc.exited, verdict };
 }
 
 /** Where a sending relay writes the page bytes it sent so far (in a dump's work directory). */
