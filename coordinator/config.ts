@@ -29,8 +29,17 @@ export interface CoordinatorOptions {
   testFaults: boolean;
   /** Durable records of hosts, placements and migrations. */
   stateDir: string;
-  /** sqlite (default): <stateDir>/tern.db; file: one JSON file per record. */
-  store: 'sqlite' | 'file';
+  /**
+   * sqlite (default): <stateDir>/tern.db; file: one JSON file per record;
+   * etcd: records in etcd, where coordinators elect one leader (etcdEndpoints).
+   */
+  store: 'sqlite' | 'file' | 'etcd';
+  /** etcd client URLs, for store etcd; https ones are reached with this coordinator's certificate. */
+  etcdEndpoints: string[];
+  /** Key prefix in etcd. */
+  etcdPrefix: string;
+  /** The leader's etcd lease: a dead leader is replaced within about this many seconds. */
+  leaseTtlSec: number;
   /** A host that has not heartbeated for this long is down. */
   hostTimeoutMs: number;
   /** Migrations a host takes part in at once; more wait their turn. */
@@ -53,6 +62,9 @@ export const COORDINATOR_DEFAULTS: CoordinatorOptions = {
   testFaults: false,
   stateDir: '/var/lib/tern/coordinator',
   store: 'sqlite',
+  etcdEndpoints: [],
+  etcdPrefix: '/tern/',
+  leaseTtlSec: 5,
   hostTimeoutMs: 6000,
   maxMigrationsPerHost: 2,
   stallMs: 30_000,
@@ -78,6 +90,9 @@ export function coordinatorOptions(argv: string[]): CoordinatorOptions {
       'test-faults': { type: 'boolean' },
       'state-dir': { type: 'string' },
       store: { type: 'string' },
+      'etcd-endpoints': { type: 'string' },
+      'etcd-prefix': { type: 'string' },
+      'lease-ttl': { type: 'string' },
       'host-timeout-ms': { type: 'string' },
       'max-migrations-per-host': { type: 'string' },
       'stall-ms': { type: 'string' },
@@ -118,8 +133,21 @@ export function coordinatorOptions(argv: string[]): CoordinatorOptions {
   if (values['log-level'] !== undefined) o.logLevel = values['log-level'];
   if (values['metrics-listen'] !== undefined) o.metricsListen = values['metrics-listen'];
   if (o.metricsListen) metricsAddress(o.metricsListen);
-  if (o.store !== 'sqlite' && o.store !== 'file')
-    throw invalid(`coordinator: store must be sqlite or file, not ${o.store}`);
+  if (values['etcd-endpoints'] !== undefined)
+    o.etcdEndpoints = values['etcd-endpoints'].split(',').filter((e) => e.trim());
+  if (values['etcd-prefix'] !== undefined) o.etcdPrefix = values['etcd-prefix'];
+  if (values['lease-ttl'] !== undefined) o.leaseTtlSec = Number(values['lease-ttl']);
+  if (o.store !== 'sqlite' && o.store !== 'file' && o.store !== 'etcd')
+    throw invalid(`coordinator: store must be sqlite, file or etcd, not ${o.store}`);
+  if (o.store === 'etcd') {
+    if (!o.etcdEndpoints.length) throw invalid('coordinator: store etcd needs --etcd-endpoints URL[,URL...]');
+    for (const e of o.etcdEndpoints)
+      if (!/^https?:\/\/[^/\s]+$/.test(e))
+        throw invalid(`coordinator: etcd endpoint ${JSON.stringify(e)} is not http(s)://host:port`);
+    if (!Number.isInteger(o.leaseTtlSec) || o.leaseTtlSec < 2 || o.leaseTtlSec > 60)
+      throw invalid('coordinator: leaseTtlSec must be a whole number of seconds from 2 to 60');
+    if (!o.etcdPrefix.startsWith('/')) throw invalid('coordinator: etcdPrefix must start with /');
+  }
   if (!o.listen && !o.socket) throw invalid('coordinator: give --listen or --socket');
   o.precopy = { ...DEFAULT_PRECOPY, ...o.precopy };
   const p = o.precopy;

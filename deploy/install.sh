@@ -32,6 +32,9 @@ COMPAT_DEBS=(libaio-dev libcap-dev)
 # What the tests drive: a headless browser for the coordinator's web view, curl to
 # scrape /metrics.
 TEST_DEBS=(chromium curl)
+# etcd: the store of coordinators that take over from each other (--store etcd).
+# tern runs its own members (deploy/testbed.sh up --ha); Debian's unit stays off.
+HA_DEBS=(etcd-server etcd-client)
 
 log() { printf 'install: %s\n' "$*" >&2; }
 die() { printf 'install: error: %s\n' "$*" >&2; exit 1; }
@@ -63,6 +66,17 @@ install_debs() {
     log "apt-get install $miss"
     # shellcheck disable=SC2086
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $miss >/dev/null
+  fi
+}
+
+install_etcd() {
+  local miss
+  miss="$(missing_debs "${HA_DEBS[@]}")"
+  [ -z "$miss" ] && return
+  install_debs "${HA_DEBS[@]}"
+  # The package enables a member on localhost:2379 that tern does not use.
+  if [ -d /run/systemd/system ]; then
+    systemctl disable --now etcd.service >/dev/null 2>&1 || true
   fi
 }
 
@@ -220,6 +234,7 @@ main() {
   local with_node=1
   [ "${1:-}" = "--no-node" ] && with_node=0
   install_debs "${RUNTIME_DEBS[@]}" "${COMPAT_DEBS[@]}" "${TEST_DEBS[@]}"
+  install_etcd
   install_criu
   install_rootfs
   if [ "$with_node" = 1 ]; then

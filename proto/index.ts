@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { TernError } from '../core/errors.js';
 import type { CertFiles } from '../core/pki.js';
 import type { ProtoGrpcType } from './gen/tern.js';
 import {
@@ -71,11 +72,26 @@ export const SERVER_OPTIONS: grpc.ServerOptions = {
   'grpc.http2.min_ping_interval_without_data_ms': 5_000,
 };
 
-/** Accepts host:port or unix:///path (as grpc-js does) and returns the grpc target. */
+/**
+ * Accepts host:port or unix:///path (as grpc-js does) and returns the grpc
+ * target. A comma-separated list of IP:port addresses (coordinators that
+ * take over from each other) becomes one channel over all of them: only the
+ * leader listens, and the channel connects to whichever accepts, again after
+ * the leader changed.
+ */
 export function grpcTarget(address: string): string {
   if (address.startsWith('unix:')) return address;
   if (address.startsWith('/')) return `unix://${address}`;
-  return address;
+  if (!address.includes(',')) return address;
+  const list = address.split(',').map((a) => a.trim());
+  const v4 = list.every((a) => /^\d{1,3}(\.\d{1,3}){3}:\d+$/.test(a));
+  const v6 = list.every((a) => /^\[[0-9a-fA-F:.]+\]:\d+$/.test(a));
+  if (!v4 && !v6)
+    throw new TernError(
+      'INVALID_ARGUMENT',
+      `a list of addresses must be all IPv4 or all [IPv6] addresses with ports: ${JSON.stringify(address)}`,
+    );
+  return `${v4 ? 'ipv4' : 'ipv6'}:${list.join(',')}`;
 }
 
 export const isUnix = (address: string) => grpcTarget(address).startsWith('unix:');

@@ -13,12 +13,21 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CoordinatorClient, coordinatorClient, type Migration__Output } from '../../proto/index.js';
 import { unary } from '../../proto/rpc.js';
+import { freePort } from '../lib/etcd.js';
 import { certFiles, testPki } from '../lib/pki.js';
 import type { DaemonSpec } from './daemon.js';
 import { World } from './world.js';
 
 export const HOSTS = ['hostA', 'hostB'] as const;
-export type Daemon = 'coordinator' | (typeof HOSTS)[number];
+export const COORDINATORS = ['coordinator', 'coordinator2'] as const;
+export type Daemon = (typeof COORDINATORS)[number] | (typeof HOSTS)[number];
+
+/** Coordinators that take over from each other, on an etcd store. */
+export interface HaOptions {
+  etcd: string;
+  prefix: string;
+  leaseTtlSec: number;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -39,6 +48,24 @@ export class Cluster {
   readonly orphanTimeoutSec = 20;
 
   private pki = '';
+  /** Coordinator ports, fixed up front when several coordinators take turns. */
+  private readonly ports = new Map<Daemon, number>();
+  /** The coordinator that last said it leads. */
+  leader?: Daemon;
+  /** Whether waitFor restarts dead daemons (off to see a follower take over alone). */
+  autoRestart = true;
+
+  constructor(readonly ha?: HaOptions) {}
+
+  coordinators(): Daemon[] {
+    return this.ha ? [...COORDINATORS] : ['coordinator'];
+  }
+
+  private coordinatorList(): string {
+    return this.coordinators()
+      .map((d) => `127.0.0.1:${this.ports.get(d) ?? this.coordPort}`)
+      .join(',');
+  }
 
   async start(): Promise<void> {
     mkdirSync(join(this.rootfs, 'tern'), { recursive: true });
@@ -48,9 +75,10 @@ export class Cluster {
       { role: 'operator', name: 'tester' },
       ...HOSTS.map((h) => ({ role: 'agent' as const, name: h })),
     ]);
-    for (const d of ['coordinator', ...HOSTS] as Daemon[]) await this.startDaemon(d);
+    if (this.ha) for (const d of COORDINATORS) this.ports.set(d, await freePort());
+    for (const d of [...this.coordinators(), ...HOSTS] as Daemon[]) await this.startDaemon(d);
     this.client = coordinatorClient(
-      `127.0.0.1:${this.coordPort}`,
+      this.coordinatorList(),
       certFiles(this.pki, { role: 'operator', name: 'tester' }),
     );
     await this.waitUp();
@@ -74,11 +102,12 @@ export class Cluster {
   }
 
   private spec(d: Daemon): DaemonSpec {
-    if (d === 'coordinator')
+    if ((COORDINATORS as readonly string[]).includes(d))
       return {
         kind: 'coordinator',
+        ha: this.ha,
         opts: {
-          listen: `127.0.0.1:${this.coordPort}`,
+          listen: `127.0.0.1:${this.ports.get(d) ?? this.coordPort}`,
           stateDir: this.stateDir(d),
           pki: this.pki,
           ...this.coordinatorOpts,
@@ -89,7 +118,7 @@ export class Cluster {
       pageBytes: 1 << 20,
       opts: {
         host: d,
-        coordinator: `127.0.0.1:${this.coordPort}`,
+        coordinator: this.coordinatorList(),
         stateDir: this.stateDir(d),
         pki: this.pki,
         rootfsBases: [this.dir],
@@ -124,6 +153,9 @@ export class Cluster {
         if (child.connected) child.send(m as object, () => {});
       },
     });
+    child.on('message', (m: { leading?: boolean }) => {
+      if (m?.leading) this.leader = d;
+    });
     const ready = await new Promise<{ ready: boolean; port?: number; error?: string }>((resolve) => {
       child.on('message', (m: { ready?: boolean }) => {
         if (m && typeof m.ready === 'boolean') resolve(m as { ready: boolean });
@@ -131,7 +163,7 @@ export class Cluster {
       void entry.exited.then(() => resolve({ ready: false, error: 'exited before it was ready' }));
     });
     if (!ready.ready) throw new Error(`${d} did not start: ${ready.error}`);
-    if (d === 'coordinator') this.coordPort = ready.port ?? 0;
+    if (d === 'coordinator' && !this.ha) this.coordPort = ready.port ?? 0;
   }
 
   /** Kills a daemon at once, as SIGKILL would. */
@@ -181,7 +213,7 @@ export class Cluster {
       } catch (e) {
         last = e;
       }
-      await this.restartDead();
+      if (this.autoRestart) await this.restartDead();
       await sleep(50);
     }
     throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);

@@ -7,8 +7,11 @@ import { pino } from 'pino';
 import { AGENT_DEFAULTS, type AgentOptions } from '../../agent/config.js';
 import { Agent } from '../../agent/server.js';
 import { COORDINATOR_DEFAULTS, type CoordinatorOptions } from '../../coordinator/config.js';
+import { EtcdStore } from '../../coordinator/etcd-store.js';
 import { Coordinator } from '../../coordinator/server.js';
 import { SqliteStore } from '../../coordinator/sqlite-store.js';
+import type { Store } from '../../coordinator/store.js';
+import type { HaOptions } from './cluster.js';
 import { SimEngine, SimHost, WorldLink } from './fakes.js';
 import type { Port } from './world.js';
 
@@ -21,6 +24,8 @@ export type DaemonSpec =
   | {
       kind: 'coordinator';
       opts: Partial<CoordinatorOptions> & Pick<CoordinatorOptions, 'listen' | 'stateDir'>;
+      /** On etcd, taking turns with other coordinators: ready while following, `leading` once it leads. */
+      ha?: HaOptions;
     };
 
 async function main(): Promise<void> {
@@ -49,13 +54,24 @@ async function main(): Promise<void> {
     process.send?.({ ready: true, port: agent.port });
   } else {
     const opts: CoordinatorOptions = { ...COORDINATOR_DEFAULTS, socket: '', testFaults: true, ...spec.opts };
-    const c = new Coordinator(
-      opts,
-      new SqliteStore(`${opts.stateDir}/tern.db`),
-      log.child({ daemon: 'coordinator' }),
-    );
+    const clog = log.child({ daemon: 'coordinator' });
+    let store: Store;
+    if (spec.ha) {
+      const etcd = new EtcdStore({
+        endpoints: [spec.ha.etcd],
+        prefix: spec.ha.prefix,
+        leaseTtlSec: spec.ha.leaseTtlSec,
+        identity: opts.listen,
+        // As tern-coordinator does: a coordinator that no longer leads stops at once.
+        onDeposed: () => process.exit(75),
+      });
+      store = etcd;
+      process.send?.({ ready: true, port: 0 });
+      await etcd.lead();
+    } else store = new SqliteStore(`${opts.stateDir}/tern.db`);
+    const c = new Coordinator(opts, store, clog);
     await c.start();
-    process.send?.({ ready: true, port: c.port });
+    process.send?.(spec.ha ? { leading: true, port: c.port } : { ready: true, port: c.port });
   }
 }
 

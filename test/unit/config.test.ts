@@ -243,6 +243,8 @@ describe('config', () => {
           '--metrics-listen',
           '127.0.0.1:9700',
           '--test-faults',
+          '--etcd-prefix',
+          '/t1/',
         ]),
         {
           listen: '127.0.0.1:9000',
@@ -253,6 +255,9 @@ describe('config', () => {
           testFaults: true,
           stateDir: '/tmp/state',
           store: 'file',
+          etcdEndpoints: [],
+          etcdPrefix: '/t1/',
+          leaseTtlSec: 5,
           hostTimeoutMs: 1500,
           maxMigrationsPerHost: 3,
           stallMs: 4000,
@@ -337,6 +342,30 @@ describe('config', () => {
     it('reports a malformed config file', async () => {
       const bad = await configFile('coord-bad.json', '[1,');
       assertInvalid(() => coordinatorOptions(['--config', bad]), /^cannot read config .*coord-bad\.json/);
+    });
+
+    it('takes an etcd store with its endpoints, and refuses one without', () => {
+      const o = coordinatorOptions([
+        '--store',
+        'etcd',
+        '--etcd-endpoints',
+        'http://10.0.0.1:2379,https://10.0.0.2:2379',
+        '--lease-ttl',
+        '4',
+      ]);
+      assert.deepEqual(o.etcdEndpoints, ['http://10.0.0.1:2379', 'https://10.0.0.2:2379']);
+      assert.equal(o.leaseTtlSec, 4);
+      assert.equal(o.etcdPrefix, '/tern/');
+      assertInvalid(() => coordinatorOptions(['--store', 'etcd']), /needs --etcd-endpoints/);
+      assertInvalid(
+        () => coordinatorOptions(['--store', 'etcd', '--etcd-endpoints', '10.0.0.1:2379']),
+        /is not http\(s\):\/\/host:port/,
+      );
+      assertInvalid(
+        () => coordinatorOptions(['--store', 'etcd', '--etcd-endpoints', 'http://a:1', '--lease-ttl', '1']),
+        /leaseTtlSec/,
+      );
+      assertInvalid(() => coordinatorOptions(['--store', 'zk']), /store must be sqlite, file or etcd/);
     });
   });
 });
