@@ -6,7 +6,10 @@ import { invalid } from './errors.js';
 const NAME_RE = /^[a-z0-9][a-z0-9_.-]{0,62}$/i;
 
 /** Container and host names become path components and interface seeds: keep them plain. */
-export function validateName(kind: 'container' | 'host' | 'operator' | 'coordinator', name: string): string {
+export function validateName(
+  kind: 'container' | 'host' | 'operator' | 'coordinator' | 'etcd',
+  name: string,
+): string {
   if (typeof name !== 'string' || name.length === 0) throw invalid(`${kind} name is empty`);
   if (name.includes('/') || name.includes('..') || name.includes('\0')) {
     throw invalid(`invalid ${kind} name ${JSON.stringify(name)}: must not contain "/" or ".."`);

@@ -18,7 +18,8 @@ import { validateName } from './names.js';
 
 const run = promisify(execFile);
 
-export const ROLES = ['coordinator', 'agent', 'operator'] as const;
+/** etcd: a member of the coordinators' store (--store etcd); no tern service takes its calls. */
+export const ROLES = ['coordinator', 'agent', 'operator', 'etcd'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** Where the installed daemons and the CLI look by default. */

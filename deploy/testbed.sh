@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # tern local multi-host testbed: every "host" is a network namespace running one tern agent.
 #
-#   deploy/testbed.sh up [N]                 N hosts (1-8, default 2): hostA, hostB, ...
+#   deploy/testbed.sh up [N] [--ha]          N hosts (1-8, default 2): hostA, hostB, ...;
+#                                            --ha: 3 etcd members, 2 coordinators taking turns
 #   deploy/testbed.sh down                   stop everything, delete namespaces and state
 #   deploy/testbed.sh status                 namespaces, daemons, `tern hosts`
 #   deploy/testbed.sh stop-agent <host>      stop one agent (SIGTERM; its containers keep running)
 #   deploy/testbed.sh start-agent <host> [--no-wait]
 #   deploy/testbed.sh restart-agent <host> [--no-wait]
 #   deploy/testbed.sh restart-coordinator [--no-wait]
+#   deploy/testbed.sh start-daemon <name>    with --ha: start coordinator2 or etcd1..3 again
 #
 # Layout (nothing is added to the root network namespace):
 #   netns tern-sw      the "switch": bridges ul0 (underlay) and lan0 (container LAN), no addresses
 #   netns tern-coord   veth ul 10.77.0.1/24 (peer ul-coord on ul0); runs the coordinator
+#   with --ha: netns tern-coord2 (10.77.0.2) runs a second coordinator; tern-etcd1..3
+#   (10.77.0.4-6) an etcd member each (TLS with the testbed CA); only the leading
+#   coordinator listens, on its address and on the shared unix socket
 #   netns tern-hostX   veth ul 10.77.0.(11+i)/24 (peer ul-hostX on ul0);
 #                      bridge br0 10.78.0.(241+i)/24 with uplink veth lan (peer lan-hostX on lan0);
 #                      runs the agent for hostX
@@ -46,7 +51,7 @@ done
 unset part
 
 usage() {
-  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -54,13 +59,14 @@ main() {
   local cmd="${1:-}"
   [ $# -gt 0 ] && shift
   case "$cmd" in
-    up) [ $# -le 1 ] || usage; cmd_up "$@" ;;
+    up) [ $# -le 2 ] || usage; cmd_up "$@" ;;
     down) cmd_down ;;
     status) cmd_status ;;
     stop-agent) cmd_stop_agent "$@" ;;
     start-agent) cmd_start_agent "$@" ;;
     restart-agent) cmd_restart_agent "$@" ;;
     restart-coordinator) cmd_restart_coordinator "$@" ;;
+    start-daemon) cmd_start_daemon "$@" ;;
     -h | --help | help) usage ;;
     *) usage ;;
   esac

@@ -19,6 +19,15 @@ METRICS_PORT=7790
 LAN_CIDR=10.78.0.0/24
 LETTERS=(A B C D E F G H)
 LOCK_FILE=/run/lock/tern-testbed.lock
+# With --ha: a second coordinator (its own netns, state and underlay address) and a
+# three-member etcd cluster (each member in its own netns) that both coordinators use.
+COORD2_NS=tern-coord2
+COORD2_IP=10.77.0.2
+ETCD_MEMBERS=(etcd1 etcd2 etcd3)
+ETCD_CLIENT_PORT=2379
+ETCD_PEER_PORT=2380
+# The leader's lease: a dead leader is replaced within about this many seconds.
+HA_LEASE_TTL=3
 
 SOCKET_WAIT_SEC=15
 HOSTS_WAIT_SEC=20
@@ -54,6 +63,25 @@ make_pki() { # host...
   "${ca[@]}" issue --dir "$PKI" --operator admin >/dev/null || die "cannot issue the operator certificate"
   for h in "$@"; do
     "${ca[@]}" issue --dir "$PKI" --host "$h" >/dev/null || die "cannot issue the certificate of $h"
+  done
+}
+
+# etcd member number i (0-based): its netns and underlay address; all client URLs.
+etcd_ns() { printf 'tern-%s' "${ETCD_MEMBERS[$1]}"; }
+etcd_ip() { printf '10.77.0.%s' "$((4 + $1))"; }
+etcd_endpoints() {
+  local i out=()
+  for ((i = 0; i < ${#ETCD_MEMBERS[@]}; i++)); do out+=("https://$(etcd_ip "$i"):$ETCD_CLIENT_PORT"); done
+  local IFS=,
+  printf '%s' "${out[*]}"
+}
+
+# Certificates of the etcd members (role etcd, their underlay address as a subjectAltName).
+make_etcd_pki() {
+  local i ca=("$TERN_NODE" "$TERN_ROOT/dist/bin/tern.js" ca)
+  for ((i = 0; i < ${#ETCD_MEMBERS[@]}; i++)); do
+    "${ca[@]}" issue --dir "$PKI" --etcd "${ETCD_MEMBERS[$i]}" --ip "$(etcd_ip "$i")" >/dev/null ||
+      die "cannot issue the certificate of ${ETCD_MEMBERS[$i]}"
   done
 }
 
@@ -138,6 +166,16 @@ load_env() {
   # shellcheck disable=SC1090
   . "$ENV_FILE"
   read -r -a HOSTS <<<"$TESTBED_HOSTS"
+  HA="${TESTBED_HA:-0}"
+}
+
+# The daemons a testbed runs besides its agents: the coordinator(s) and, with --ha, etcd.
+control_daemons() {
+  if [ "${HA:-0}" = 1 ]; then
+    printf '%s\n' "${ETCD_MEMBERS[@]}" coordinator coordinator2
+  else
+    echo coordinator
+  fi
 }
 
 check_host_arg() {

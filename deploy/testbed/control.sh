@@ -17,8 +17,11 @@ cmd_status() {
   fi
   echo "namespaces: ${ns:-none}"
   echo "daemons:"
+  [ -f "$ENV_FILE" ] && load_env
   shopt -s nullglob
-  for f in "$PIDS"/coordinator.pid "$PIDS"/host*.pid; do
+  local -a pidfiles=()
+  for name in $(control_daemons); do pidfiles+=("$PIDS/$name.pid"); done
+  for f in "${pidfiles[@]}" "$PIDS"/host*.pid; do
     name="${f##*/}"
     name="${name%.pid}"
     if pid="$(daemon_pid "$name")"; then
@@ -85,7 +88,8 @@ cmd_restart_coordinator() { # [--no-wait]
   load_env
   take_lock
   stop_daemon coordinator
-  rm -f -- "$SOCK" # ours: the coordinator that owned it is gone
+  # Ours: the coordinator that owned it is gone (with --ha the leader owns it, maybe another).
+  [ "$HA" = 1 ] || rm -f -- "$SOCK"
   start_daemon coordinator
   wait_socket
   if [ "${1:-}" != --no-wait ]; then
@@ -98,4 +102,20 @@ cmd_restart_coordinator() { # [--no-wait]
     fi
   fi
   log "coordinator restarted"
+}
+
+# With --ha: start a control daemon again (a coordinator or an etcd member) after a fault test
+# stopped or killed it. A coordinator comes back as a follower unless no one leads.
+cmd_start_daemon() { # name
+  need_root
+  load_env
+  local want="${1:-}" d
+  for d in $(control_daemons); do
+    if [ "$d" = "$want" ]; then
+      take_lock
+      start_daemon "$want"
+      return 0
+    fi
+  done
+  die "unknown daemon '$want' (this testbed's: $(control_daemons | tr '\n' ' '))"
 }

@@ -2,9 +2,14 @@
 # lines, starting one in its namespace, stopping them by pid file (only while the pid still runs
 # the script we started), and waiting for the coordinator's socket and for agents to show as up.
 
-# The script a daemon runs: coordinator -> tern-coordinator.js, hostX -> tern-agent.js
+# The script a daemon runs: coordinator[2] -> tern-coordinator.js, etcdN -> etcd,
+# hostX -> tern-agent.js
 daemon_script() {
-  if [ "$1" = coordinator ]; then echo tern-coordinator.js; else echo tern-agent.js; fi
+  case "$1" in
+    coordinator*) echo tern-coordinator.js ;;
+    etcd*) echo etcd ;;
+    *) echo tern-agent.js ;;
+  esac
 }
 
 daemon_pid() { # prints the pid if the daemon is running
@@ -97,12 +102,12 @@ socket_live() {
     s.on("error", () => process.exit(1));' "$SOCK" </dev/null >/dev/null 2>&1
 }
 
-wait_socket() { # waits for the coordinator's socket file
+wait_socket() { # waits for the coordinator's socket file (the leader's, with --ha)
   local pid n=$((SOCKET_WAIT_SEC * 10))
   pid="$(read_pid coordinator)" || die "coordinator pid file missing"
   while ((n-- > 0)); do
     [ -e "$SOCK" ] && return 0
-    if ! alive "$pid"; then
+    if ! alive "$pid" && ! coordinator_running; then
       tail_log coordinator 20
       die "coordinator (pid $pid) exited before creating $SOCK"
     fi
@@ -156,4 +161,18 @@ wait_hosts_up() { # hosts...
   done
 }
 
-coordinator_running() { daemon_pid coordinator >/dev/null; }
+coordinator_running() { daemon_pid coordinator >/dev/null || daemon_pid coordinator2 >/dev/null; }
+
+# Waits until the etcd cluster answers on every member.
+wait_etcd() {
+  local deadline=$((SECONDS + SOCKET_WAIT_SEC)) m
+  while ! ip netns exec "$(etcd_ns 0)" etcdctl --endpoints "$(etcd_endpoints)" --cacert "$PKI/ca.crt" \
+    --cert "$PKI/operator/admin.crt" --key "$PKI/operator/admin.key" --dial-timeout 1s \
+    endpoint health >/dev/null 2>&1; do
+    for m in "${ETCD_MEMBERS[@]}"; do
+      daemon_pid "$m" >/dev/null || { tail_log "$m" 20; die "$m exited during startup"; }
+    done
+    ((SECONDS < deadline)) || { tail_log etcd1 20; die "etcd did not become healthy within ${SOCKET_WAIT_SEC}s"; }
+    sleep 0.3
+  done
+}

@@ -131,7 +131,8 @@ cmd_down() {
     done
     shopt -u nullglob
     ((${#agents[@]} == 0)) || stop_daemons "${agents[@]}"
-    stop_daemon coordinator
+    stop_daemons coordinator coordinator2
+    stop_daemons "${ETCD_MEMBERS[@]}"
   fi
   kill_containers
   kill_criu

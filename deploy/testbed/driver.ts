@@ -71,12 +71,15 @@ export const inHost = (host: string, argv: string[]) => sh(['ip', 'netns', 'exec
 
 let ours = false;
 
-/** Brings up a fresh testbed with n hosts; refuses to touch one it did not make. */
-export async function up(n = 2): Promise<void> {
+/**
+ * Brings up a fresh testbed with n hosts (ha: three etcd members and two
+ * coordinators taking turns); refuses to touch one it did not make.
+ */
+export async function up(n = 2, opts: { ha?: boolean } = {}): Promise<void> {
   if (existsSync(join(TESTBED_DIR, 'testbed.env'))) {
     throw new Error(`a testbed is already up in ${TESTBED_DIR}; run deploy/testbed.sh down first`);
   }
-  const r = await testbed('up', String(n));
+  const r = await testbed('up', String(n), ...(opts.ha ? ['--ha'] : []));
   if (r.code !== 0) {
     await testbed('down');
     throw new Error(`testbed up failed:\n${r.stdout}\n${r.stderr}`);
@@ -93,6 +96,21 @@ export async function down(): Promise<void> {
   ours = false;
   const r = await testbed('down');
   if (r.code !== 0) throw new Error(`testbed down failed: ${r.stderr}`);
+}
+
+/** With --ha: the coordinators, by daemon name, and the netns each runs in. */
+export const HA_COORDINATORS: Record<string, string> = {
+  coordinator: 'tern-coord',
+  coordinator2: 'tern-coord2',
+};
+
+/** With --ha: the coordinator that leads now (only the leader listens), or undefined. */
+export async function haLeader(): Promise<string | undefined> {
+  for (const [d, ns] of Object.entries(HA_COORDINATORS)) {
+    const r = await sh(['ip', 'netns', 'exec', ns, 'ss', '-ltnH', 'sport = :7700']);
+    if (r.code === 0 && r.stdout.trim()) return d;
+  }
+  return undefined;
 }
 
 export function hostDir(host: string): string {

@@ -7,12 +7,32 @@ our_netns() {
   local n
   while read -r n _; do
     case "$n" in
-      "$SW_NS" | "$COORD_NS" | tern-host*) printf '%s\n' "$n" ;;
+      "$SW_NS" | "$COORD_NS" | "$COORD2_NS" | tern-host* | tern-etcd*) printf '%s\n' "$n" ;;
     esac
   done < <(ip netns list 2>/dev/null || true)
 }
 
 netns_exists() { [ -e "/run/netns/$1" ]; }
+
+# A namespace on the underlay only: lo, and veth ul with ip (peer ul-<tag> on ul0).
+underlay_ns() { # ns tag ip
+  ip netns add "$1"
+  ip -n "$1" link set lo up
+  ip -n "$SW_NS" link add "ul-$2" type veth peer name ul netns "$1"
+  ip -n "$SW_NS" link set "ul-$2" master ul0
+  ip -n "$SW_NS" link set "ul-$2" up
+  ip -n "$1" addr add "$3/24" dev ul
+  ip -n "$1" link set ul up
+}
+
+# With --ha: the second coordinator's and the etcd members' namespaces.
+setup_ha_network() {
+  local i
+  underlay_ns "$COORD2_NS" coord2 "$COORD2_IP"
+  for ((i = 0; i < ${#ETCD_MEMBERS[@]}; i++)); do
+    underlay_ns "$(etcd_ns "$i")" "${ETCD_MEMBERS[$i]}" "$(etcd_ip "$i")"
+  done
+}
 
 setup_network() {
   local n="$1" i h ns
@@ -24,13 +44,7 @@ setup_network() {
   ip -n "$SW_NS" link set ul0 up
   ip -n "$SW_NS" link set lan0 up
 
-  ip netns add "$COORD_NS"
-  ip -n "$COORD_NS" link set lo up
-  ip -n "$SW_NS" link add ul-coord type veth peer name ul netns "$COORD_NS"
-  ip -n "$SW_NS" link set ul-coord master ul0
-  ip -n "$SW_NS" link set ul-coord up
-  ip -n "$COORD_NS" addr add "$COORD_IP/24" dev ul
-  ip -n "$COORD_NS" link set ul up
+  underlay_ns "$COORD_NS" coord "$COORD_IP"
 
   for ((i = 0; i < n; i++)); do
     h="$(host_name "$i")"

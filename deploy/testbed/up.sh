@@ -1,6 +1,7 @@
-# Sourced by deploy/testbed.sh: `up [N]`. Checks nothing is up yet, builds the network, writes
-# testbed.env and the daemons' command lines, starts the coordinator and N agents and waits until
-# every host shows as up in `tern hosts`.
+# Sourced by deploy/testbed.sh: `up [N] [--ha]`. Checks nothing is up yet, builds the network,
+# writes testbed.env and the daemons' command lines, starts the coordinator (with --ha: three
+# etcd members and two coordinators on them) and N agents, and waits until every host shows as
+# up in `tern hosts`.
 
 write_env() {
   local n="$1" i h tmp="$ENV_FILE.tmp"
@@ -14,6 +15,18 @@ write_env() {
     printf 'TESTBED_METRICS_coordinator=%s\n' "$COORD_IP:$METRICS_PORT"
     printf 'TESTBED_LAN=%s\n' "$LAN_CIDR"
     printf 'TESTBED_HOSTS="%s"\n' "${HOSTS[*]}"
+    printf 'TESTBED_HA=%s\n' "$HA"
+    if [ "$HA" = 1 ]; then
+      printf 'TESTBED_COORDINATORS="coordinator coordinator2"\n'
+      printf 'TESTBED_COORD_NETNS_coordinator=%s\n' "$COORD_NS"
+      printf 'TESTBED_COORD_NETNS_coordinator2=%s\n' "$COORD2_NS"
+      printf 'TESTBED_COORDINATOR_LIST=%s\n' "$(coordinator_list)"
+      printf 'TESTBED_ETCD_ENDPOINTS=%s\n' "$(etcd_endpoints)"
+      printf 'TESTBED_ETCD_MEMBERS="%s"\n' "${ETCD_MEMBERS[*]}"
+      for ((i = 0; i < ${#ETCD_MEMBERS[@]}; i++)); do
+        printf 'TESTBED_ETCD_NETNS_%s=%s\n' "${ETCD_MEMBERS[$i]}" "$(etcd_ns "$i")"
+      done
+    fi
     for ((i = 0; i < n; i++)); do
       h="$(host_name "$i")"
       printf 'TESTBED_NETNS_%s=tern-%s\n' "$h" "$h"
@@ -32,6 +45,14 @@ print_summary() {
   printf '  %-12s %-12s %-18s %-14s %s\n' HOST NETNS UNDERLAY BR0 PID
   printf '  %-12s %-12s %-18s %-14s %s\n' coordinator "$COORD_NS" "$COORD_IP:$COORD_PORT" - \
     "$(read_pid coordinator 2>/dev/null || echo -)"
+  if [ "$HA" = 1 ]; then
+    printf '  %-12s %-12s %-18s %-14s %s\n' coordinator2 "$COORD2_NS" "$COORD2_IP:$COORD_PORT" - \
+      "$(read_pid coordinator2 2>/dev/null || echo -)"
+    for ((i = 0; i < ${#ETCD_MEMBERS[@]}; i++)); do
+      printf '  %-12s %-12s %-18s %-14s %s\n' "${ETCD_MEMBERS[$i]}" "$(etcd_ns "$i")" \
+        "$(etcd_ip "$i"):$ETCD_CLIENT_PORT" - "$(read_pid "${ETCD_MEMBERS[$i]}" 2>/dev/null || echo -)"
+    done
+  fi
   for ((i = 0; i < ${#HOSTS[@]}; i++)); do
     h="${HOSTS[$i]}"
     printf '  %-12s %-12s %-18s %-14s %s\n' "$h" "tern-$h" "$(host_underlay_ip "$i"):$AGENT_PORT" \
@@ -42,11 +63,48 @@ print_summary() {
   echo "  env:    $ENV_FILE"
 }
 
+# Where agents reach a coordinator: the one address, or with --ha both (only the leader listens).
+coordinator_list() {
+  if [ "$HA" = 1 ]; then printf '%s' "$COORD_IP:$COORD_PORT,$COORD2_IP:$COORD_PORT"; else printf '%s' "$COORD_IP:$COORD_PORT"; fi
+}
+
+# The etcd members' command lines: TLS with the testbed CA for clients and peers alike.
+write_etcd_cmds() {
+  local i m ip cluster=()
+  for ((i = 0; i < ${#ETCD_MEMBERS[@]}; i++)); do
+    cluster+=("${ETCD_MEMBERS[$i]}=https://$(etcd_ip "$i"):$ETCD_PEER_PORT")
+  done
+  for ((i = 0; i < ${#ETCD_MEMBERS[@]}; i++)); do
+    m="${ETCD_MEMBERS[$i]}"
+    ip="$(etcd_ip "$i")"
+    mkdir -p "$TB/etcd/$m"
+    write_cmd "$m" "$(etcd_ns "$i")" etcd --name "$m" --data-dir "$TB/etcd/$m" \
+      --listen-client-urls "https://$ip:$ETCD_CLIENT_PORT" --advertise-client-urls "https://$ip:$ETCD_CLIENT_PORT" \
+      --listen-peer-urls "https://$ip:$ETCD_PEER_PORT" --initial-advertise-peer-urls "https://$ip:$ETCD_PEER_PORT" \
+      --initial-cluster "$(IFS=,; printf '%s' "${cluster[*]}")" --initial-cluster-state new \
+      --initial-cluster-token tern-testbed \
+      --cert-file "$PKI/etcd/$m.crt" --key-file "$PKI/etcd/$m.key" \
+      --client-cert-auth --trusted-ca-file "$PKI/ca.crt" \
+      --peer-cert-file "$PKI/etcd/$m.crt" --peer-key-file "$PKI/etcd/$m.key" \
+      --peer-client-cert-auth --peer-trusted-ca-file "$PKI/ca.crt"
+  done
+}
+
 cmd_up() {
-  local n="${1:-2}" i h f cur
+  local n=2 i h f cur a
   local -a extra
+  HA=0
+  for a in "$@"; do
+    case "$a" in
+      --ha) HA=1 ;;
+      *) n="$a" ;;
+    esac
+  done
   if ! [[ "$n" =~ ^[1-8]$ ]]; then
     die "N must be a number from 1 to 8 (got '$n')"
+  fi
+  if [ "$HA" = 1 ] && ! command -v etcd >/dev/null; then
+    die "--ha needs etcd (Debian's etcd-server; make install installs it)"
   fi
   need_root
   take_lock
@@ -54,12 +112,12 @@ cmd_up() {
   if [ -f "$STATE_FILE" ] && [ -f "$ENV_FILE" ]; then
     load_env
     cur="${#HOSTS[@]}"
-    if [ "$cur" = "$n" ]; then
+    if [ "$cur" = "$n" ] && [ "${TESTBED_HA:-0}" = "$HA" ]; then
       log "already up with $n host(s)"
       cmd_status || true
       return 0
     fi
-    die "testbed is already up with $cur host(s) (${HOSTS[*]}); run 'deploy/testbed.sh down' first"
+    die "testbed is already up with $cur host(s) (${HOSTS[*]})$([ "${TESTBED_HA:-0}" = 1 ] && echo ' and --ha'); run 'deploy/testbed.sh down' first"
   fi
   if [ -n "$(our_netns)" ] || [ -f "$ENV_FILE" ] || [ -d "$PIDS" ]; then
     die "a previous or partial testbed exists (namespaces: $(our_netns | tr '\n' ' ')); run 'deploy/testbed.sh down' first"
@@ -83,6 +141,7 @@ cmd_up() {
   mkdir -p "$LOGS" "$PIDS" "$CMDS" "$TB/coordinator" "$(dirname "$SOCK")"
   for h in "${HOSTS[@]}"; do mkdir -p "$TB/hosts/$h"; done
   setup_network "$n"
+  [ "$HA" = 1 ] && setup_ha_network
   write_env "$n"
 
   # Record the exact command lines (reused by restart-*).
@@ -95,30 +154,46 @@ cmd_up() {
   # own: every daemon speaks mutual TLS with a certificate of its role (coordinator, an
   # agent per host, and an operator "admin" for TCP clients).
   make_pki "${HOSTS[@]}"
+  local -a coord_common=(--socket "$SOCK" --pki "$PKI" --test-faults)
+  if [ "$HA" = 1 ]; then
+    # Both coordinators share the CLI's socket path: only the leader binds it.
+    make_etcd_pki
+    write_etcd_cmds
+    coord_common+=(--store etcd --etcd-endpoints "$(etcd_endpoints)" --lease-ttl "$HA_LEASE_TTL")
+    mkdir -p "$TB/coordinator2"
+    write_cmd coordinator2 "$COORD2_NS" "$TERN_NODE" "$TERN_ROOT/dist/bin/tern-coordinator.js" \
+      --listen "$COORD2_IP:$COORD_PORT" --state-dir "$TB/coordinator2" \
+      --metrics-listen "$COORD2_IP:$METRICS_PORT" "${coord_common[@]}"
+  fi
   write_cmd coordinator "$COORD_NS" "$TERN_NODE" "$TERN_ROOT/dist/bin/tern-coordinator.js" \
-    --listen "$COORD_IP:$COORD_PORT" --socket "$SOCK" --state-dir "$TB/coordinator" --pki "$PKI" \
-    --metrics-listen "$COORD_IP:$METRICS_PORT" --test-faults
+    --listen "$COORD_IP:$COORD_PORT" --state-dir "$TB/coordinator" \
+    --metrics-listen "$COORD_IP:$METRICS_PORT" "${coord_common[@]}"
   for ((i = 0; i < n; i++)); do
     h="${HOSTS[$i]}"
     write_cmd "$h" "tern-$h" "$TERN_NODE" "$TERN_ROOT/dist/bin/tern-agent.js" \
-      --host "$h" --listen "$(host_underlay_ip "$i"):$AGENT_PORT" --coordinator "$COORD_IP:$COORD_PORT" \
+      --host "$h" --listen "$(host_underlay_ip "$i"):$AGENT_PORT" --coordinator "$(coordinator_list)" \
       --bridge br0 --lan "$LAN_CIDR" --state-dir "$TB/hosts/$h" --criu "$TERN_CRIU" --pki "$PKI" --test-faults \
       --metrics-listen "$(host_underlay_ip "$i"):$METRICS_PORT" \
       --rootfs-base /opt/tern/rootfs --rootfs-base /var/lib/tern --rootfs-base "${TMPDIR:-/tmp}" \
       ${extra[@]+"${extra[@]}"}
   done
 
+  if [ "$HA" = 1 ]; then
+    for f in "${ETCD_MEMBERS[@]}"; do start_daemon "$f"; done
+    wait_etcd
+  fi
   start_daemon coordinator
   wait_socket
+  [ "$HA" = 1 ] && start_daemon coordinator2
   for h in "${HOSTS[@]}"; do start_daemon "$h"; done
   log "waiting up to ${HOSTS_WAIT_SEC}s for ${HOSTS[*]} to show as up in 'tern hosts'"
   wait_hosts_up "${HOSTS[@]}"
   sleep 1 # catch daemons that register and then crash right away
-  for h in coordinator "${HOSTS[@]}"; do
+  for h in $(control_daemons) "${HOSTS[@]}"; do
     daemon_pid "$h" >/dev/null || { tail_log "$h" 20; die "$h exited during startup"; }
   done
 
-  echo "up $n" >"$STATE_FILE"
+  echo "up $n$([ "$HA" = 1 ] && echo ' --ha')" >"$STATE_FILE"
   trap - EXIT
   print_summary
 }

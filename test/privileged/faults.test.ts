@@ -15,6 +15,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import {
   alive,
   down,
+  haLeader,
   heartbeat,
   memoryChecksums,
   ownsTestbed,
@@ -38,25 +39,74 @@ import {
   faultHits,
   fillStateDir,
   holdRefusals,
+  killEtcd,
   killPageServer,
   latestMigration,
   leftovers,
+  noteLeader,
   restartDead,
   secs,
+  sleep,
   startMigrate,
   strikePhase,
   timeline,
   waitStreaming,
   workloadGone,
 } from './faults/harness.js';
-import { type Case, FULL, HOSTS, MATRIX, NAME, WORKLOAD_MIB } from './faults/matrix.js';
+import {
+  type Case,
+  FULL,
+  HA_MATRIX,
+  HOSTS,
+  MATRIX,
+  NAME,
+  QUORUM_OUTAGE_MS,
+  WORKLOAD_MIB,
+} from './faults/matrix.js';
 
 const PIPE_MAX = '/proc/sys/fs/pipe-max-size';
 const tally = { injected: 0, recovered: 0, lost: 0, duplicated: 0, leftovers: 0, failed: 0 };
 const outcomes: string[] = [];
 
-async function runCase(c: Case, rootfs: string): Promise<void> {
+/** etcd without its quorum when `migrate` runs: refused, no migration recorded, the container runs on. */
+async function refusedWithoutQuorum(c: Case, rootfs: string): Promise<void> {
   await ensureWorkload(rootfs, c.memMiB ?? WORKLOAD_MIB);
+  const t0 = Date.now();
+  const from = (await record('hostA', NAME)) ? 'hostA' : 'hostB';
+  const to = from === 'hostA' ? 'hostB' : 'hostA';
+  const prev = (await latestMigration())?.id;
+  const problems: string[] = [];
+  tally.injected++;
+  await killEtcd(c.members ?? 2);
+  // The leader cannot renew its lease and stops; no one can lead without the quorum.
+  await waitFor('no coordinator leading', async () => ((await haLeader()) ? undefined : true), 30_000);
+  const m = await startMigrate(to);
+  if (m.code === 0) problems.push('migrate started without an etcd quorum');
+  await restartDead();
+  await noteLeader();
+  const after = (await latestMigration())?.id;
+  if (after !== prev) problems.push(`a migration was recorded (${after})`);
+  const r = await record(from, NAME);
+  if (!(r && (await alive(r.pid)))) {
+    tally.lost++;
+    problems.push(`${NAME} no longer runs on ${from}`);
+  }
+  const left = await leftovers(from);
+  if (left.length) {
+    tally.leftovers++;
+    problems.push(`leftovers: ${left.join('; ')}`);
+  }
+  if (!problems.length) tally.recovered++;
+  const said = m.out.trim().split('\n').pop() ?? '';
+  const line = `${caseLabel(c).padEnd(34)} -> refused (${said.slice(0, 90)}), runs on ${from} in ${secs(Date.now() - t0)}${problems.length ? `  PROBLEMS: ${problems.join('; ')}` : ''}`;
+  outcomes.push(line);
+  assert.deepEqual(problems, [], line);
+}
+
+async function runCase(c: Case, rootfs: string, ha = false): Promise<void> {
+  if (c.beforeStart) return refusedWithoutQuorum(c, rootfs);
+  await ensureWorkload(rootfs, c.memMiB ?? WORKLOAD_MIB);
+  const ledBy = ha ? await noteLeader() : '';
   const t0 = Date.now();
   const from = (await record('hostA', NAME)) ? 'hostA' : 'hostB';
   const to = from === 'hostA' ? 'hostB' : 'hostA';
@@ -84,6 +134,15 @@ async function runCase(c: Case, rootfs: string): Promise<void> {
     process.kill(await daemonPid(daemon), 'SIGKILL');
   } else if (c.kind === 'kill-pages') {
     await killPageServer();
+  } else if (c.kind === 'etcd-kill') {
+    await waitStreaming(strikePhase(c));
+    await killEtcd(c.members ?? 1);
+    // The move runs on with the members left; the dead one comes back afterwards.
+    await migration;
+  } else if (c.kind === 'quorum') {
+    await waitStreaming(strikePhase(c));
+    await killEtcd(c.members ?? 2);
+    await sleep(QUORUM_OUTAGE_MS);
   } else if (c.kind === 'link-down') {
     cut = await cutLink(c, from, to);
   } else if (c.kind === 'disk-full') {
@@ -125,6 +184,7 @@ async function runCase(c: Case, rootfs: string): Promise<void> {
     },
     120_000,
   );
+  if (ha) notes.push(`${ledBy} led, ${(await haLeader()) ?? 'none'} leads after`);
   const expectHost = c.expect === 'source' ? from : c.expect === 'target' ? to : '';
   const settled = await waitFor(
     'hosts to settle',
@@ -196,18 +256,35 @@ async function runCase(c: Case, rootfs: string): Promise<void> {
   assert.deepEqual(problems, [], line);
 }
 
+/** A testbed for a group of cases, and the workload's rootfs; both go at the end, whatever happened. */
+function testbedFor(ha: boolean) {
+  const state: { rootfs?: Awaited<ReturnType<typeof workloadRootfs>> } = {};
+  before(async function () {
+    requirePrivileges(this);
+    this.timeout(120_000);
+    workloadGone();
+    await up(2, { ha });
+    state.rootfs = await workloadRootfs();
+  });
+  after(async () => {
+    if (ownsTestbed()) {
+      await disarm().catch(() => {});
+      await tern('stop', NAME).catch(() => {});
+    }
+    await down().catch(() => {});
+    await state.rootfs?.cleanup();
+  });
+  return state;
+}
+
 describe(`fault matrix (privileged, ${FULL ? 'full' : 'fast subset'})`, function () {
   this.timeout(300_000);
-  let rootfs: Awaited<ReturnType<typeof workloadRootfs>> | undefined;
   // Post-copy cases let the agents raise the pipe size limit CRIU's lazy pages need: put it back after.
   let pipeMax = '';
 
   before(async function () {
     requirePrivileges(this);
-    this.timeout(120_000);
     pipeMax = (await readFile(PIPE_MAX, 'utf8')).trim();
-    await up(2);
-    rootfs = await workloadRootfs();
   });
 
   after(async () => {
@@ -221,20 +298,24 @@ describe(`fault matrix (privileged, ${FULL ? 'full' : 'fast subset'})`, function
           '\n',
       );
     }
-    if (ownsTestbed()) {
-      await disarm().catch(() => {});
-      await tern('stop', NAME).catch(() => {});
-    }
-    await down().catch(() => {});
-    await rootfs?.cleanup();
     if (pipeMax) await writeFile(PIPE_MAX, pipeMax).catch(() => {});
   });
 
-  for (const c of MATRIX.filter((k) => FULL || k.fast)) {
-    it(caseTitle(c), function () {
-      // A long link cut lasts past the stall deadline, and recovery may take that long again.
-      if (c.cut === 'long') this.timeout(600_000);
-      return runCase(c, rootfs?.dir ?? '');
-    });
-  }
+  describe('one coordinator', () => {
+    const state = testbedFor(false);
+    for (const c of MATRIX.filter((k) => FULL || k.fast)) {
+      it(caseTitle(c), function () {
+        // A long link cut lasts past the stall deadline, and recovery may take that long again.
+        if (c.cut === 'long') this.timeout(600_000);
+        return runCase(c, state.rootfs?.dir ?? '');
+      });
+    }
+  });
+
+  describe('coordinators on etcd, taking over from each other (testbed up --ha)', () => {
+    const state = testbedFor(true);
+    for (const c of HA_MATRIX.filter((k) => FULL || k.fast)) {
+      it(caseTitle(c), () => runCase(c, state.rootfs?.dir ?? '', true));
+    }
+  });
 });

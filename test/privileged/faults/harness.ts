@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { COORDINATOR_DEFAULTS } from '../../../coordinator/config.js';
 import {
   alive,
+  HA_COORDINATORS,
+  haLeader,
   hostDir,
   inHost,
   ROOT,
@@ -17,6 +19,7 @@ import {
   TESTBED_DIR,
   tern,
   testbed,
+  testbedEnv,
   waitFor,
 } from '../../../deploy/testbed/driver.js';
 import { coordinatorClient } from '../../../proto/index.js';
@@ -24,6 +27,7 @@ import { unary } from '../../../proto/rpc.js';
 import {
   type Case,
   HOSTS,
+  LEASE_CUT_MS,
   LONG_CUT_EXTRA_MS,
   NAME,
   RESUME_SLACK_MS,
@@ -31,18 +35,35 @@ import {
   SHORT_CUT_MS,
 } from './matrix.js';
 
+/** With coordinators on etcd: the one that led when the current case began. */
+let leaderAtStart = 'coordinator';
+
+/** Notes which coordinator leads (with --ha), for the cases whose role is the leader. */
+export async function noteLeader(): Promise<string> {
+  leaderAtStart = await waitFor('a coordinator to lead', haLeader, 60_000);
+  return leaderAtStart;
+}
+
 export function daemonName(role: Role, from: string, to: string): string {
+  if (role === 'leader') return leaderAtStart;
   return role === 'coordinator' ? 'coordinator' : role === 'source' ? from : to;
 }
 
 export function faultsFile(daemon: string): string {
-  return daemon === 'coordinator'
-    ? join(TESTBED_DIR, 'coordinator', 'faults')
+  return daemon.startsWith('coordinator')
+    ? join(TESTBED_DIR, daemon, 'faults')
     : join(hostDir(daemon), 'faults');
 }
 
+/** The testbed's control daemons besides the agents: the coordinator, or (--ha) both and etcd. */
+async function controlDaemons(): Promise<string[]> {
+  const env = await testbedEnv().catch(() => ({}) as Record<string, string>);
+  if (env.TESTBED_HA !== '1') return ['coordinator'];
+  return [...(env.TESTBED_ETCD_MEMBERS ?? '').split(' ').filter(Boolean), ...Object.keys(HA_COORDINATORS)];
+}
+
 export async function disarm(): Promise<void> {
-  for (const d of ['coordinator', ...HOSTS]) await rm(faultsFile(d), { force: true });
+  for (const d of ['coordinator', 'coordinator2', ...HOSTS]) await rm(faultsFile(d), { force: true });
 }
 
 export async function daemonPid(daemon: string): Promise<number> {
@@ -51,11 +72,25 @@ export async function daemonPid(daemon: string): Promise<number> {
 
 /** Restarts every daemon that is no longer running (crashed or killed by the case). */
 export async function restartDead(): Promise<void> {
-  for (const d of ['coordinator', ...HOSTS]) {
+  const control = await controlDaemons();
+  for (const d of [...control, ...HOSTS]) {
     if (await alive(await daemonPid(d))) continue;
-    const r = d === 'coordinator' ? await testbed('restart-coordinator') : await testbed('start-agent', d);
+    const r =
+      control.length > 1 && control.includes(d)
+        ? await testbed('start-daemon', d)
+        : d === 'coordinator'
+          ? await testbed('restart-coordinator')
+          : await testbed('start-agent', d);
     assert.equal(r.code, 0, `restarting ${d}: ${r.stderr}`);
   }
+}
+
+/** SIGKILLs `count` etcd members (--ha); returns their names. */
+export async function killEtcd(count: number): Promise<string[]> {
+  const env = await testbedEnv();
+  const members = (env.TESTBED_ETCD_MEMBERS ?? '').split(' ').filter(Boolean).slice(0, count);
+  for (const m of members) process.kill(await daemonPid(m), 'SIGKILL');
+  return members;
 }
 
 export interface MigrationRow {
@@ -299,7 +334,8 @@ export interface CutReport {
  */
 export async function cutLink(c: Case, from: string, to: string): Promise<CutReport> {
   const stall = await stallMs();
-  const cutMs = c.cut === 'long' ? stall + LONG_CUT_EXTRA_MS : SHORT_CUT_MS;
+  const cutMs =
+    c.cut === 'long' ? stall + LONG_CUT_EXTRA_MS : c.cut === 'lease' ? LEASE_CUT_MS : SHORT_CUT_MS;
   assert.ok(
     c.cut === 'long' || cutMs < stall / 2,
     `a short cut (${cutMs} ms) must stay well under ${stall} ms`,
@@ -308,14 +344,18 @@ export async function cutLink(c: Case, from: string, to: string): Promise<CutRep
   await waitStreaming(strikePhase(c));
   const t0 = Date.now();
   const report: CutReport = { atMs: t0, cutMs, stallMs: stall, boundMs: stall + cutMs + RESUME_SLACK_MS };
-  const r = await inHost(daemon, ['ip', 'link', 'set', 'ul', 'down']);
+  const inNs = (argv: string[]) =>
+    HA_COORDINATORS[daemon]
+      ? sh(['ip', 'netns', 'exec', HA_COORDINATORS[daemon], ...argv])
+      : inHost(daemon, argv);
+  const r = await inNs(['ip', 'link', 'set', 'ul', 'down']);
   assert.equal(r.code, 0, r.stderr);
   try {
     // The CLI reaches the coordinator through its unix socket, not the underlay.
     report.phaseAtDown = (await latestMigration())?.phase;
     await sleep(t0 + cutMs - Date.now());
   } finally {
-    const u = await inHost(daemon, ['ip', 'link', 'set', 'ul', 'up']);
+    const u = await inNs(['ip', 'link', 'set', 'ul', 'up']);
     assert.equal(u.code, 0, u.stderr);
   }
   report.phaseAtUp = (await latestMigration())?.phase;
@@ -374,8 +414,9 @@ export async function arm(daemon: string, entry: string): Promise<void> {
 
 export function caseLabel(c: Case): string {
   const cut = c.cut ? ` ${c.cut} cut` : '';
-  const who = ['sigkill', 'link-down', 'kill-pages'].includes(c.kind) ? ` (${c.role})` : '';
+  const who = ['sigkill', 'link-down', 'kill-pages', 'crash'].includes(c.kind) ? ` (${c.role})` : '';
   const mode = c.mode ? `${c.mode} ` : '';
+  if (c.members) return `${c.point} x ${c.kind} (${c.members} of 3 etcd members)`;
   const also = c.with ? ` + ${c.with.point} x ${c.with.action} (${c.with.role})` : '';
   return `${mode}${c.point} x ${c.kind}${cut}${who}${also}`;
 }
@@ -384,6 +425,10 @@ export function caseTitle(c: Case): string {
   const cut = c.cut ? ` (${c.cut} cut)` : '';
   const also = c.with ? `, ${c.with.point} x ${c.with.action} in the ${c.with.role}` : '';
   const mode = c.mode ? `${c.mode}: ` : '';
+  if (c.beforeStart)
+    return `${c.members} of 3 etcd members dead when migrate runs: refused, nothing starts, the container runs on`;
+  if (c.members)
+    return `${c.point} x ${c.members} of 3 etcd members killed: container runs once, on the ${c.expect}`;
   const outcome =
     c.expect === 'lost'
       ? 'the migration fails, saying the container is lost, nothing left anywhere'

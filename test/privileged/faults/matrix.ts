@@ -1,4 +1,5 @@
-export type Role = 'source' | 'target' | 'coordinator';
+/** leader: with coordinators on etcd, whichever coordinator leads when the case starts. */
+export type Role = 'source' | 'target' | 'coordinator' | 'leader';
 export type Where = 'source' | 'target';
 /** Where the container must run afterwards; 'lost': nowhere, the migration failed and says so (post-copy only). */
 export type Expect = Where | 'lost';
@@ -6,7 +7,17 @@ export type Expect = Where | 'lost';
 export interface Case {
   /** fault point (as armed in a faults file) or external action */
   point: string;
-  kind: 'fail' | 'crash' | 'corrupt' | 'kill' | 'sigkill' | 'link-down' | 'disk-full' | 'kill-pages';
+  kind:
+    | 'fail'
+    | 'crash'
+    | 'corrupt'
+    | 'kill'
+    | 'sigkill'
+    | 'link-down'
+    | 'disk-full'
+    | 'kill-pages'
+    | 'etcd-kill'
+    | 'quorum';
   role: Role;
   /** Where the container must run afterwards. */
   expect: Expect;
@@ -21,8 +32,15 @@ export interface Case {
    * this many writes, then it is disarmed so the next try succeeds.
    */
   refusals?: number;
-  /** link-down: how long the link stays down, against the receiver's stall deadline. */
-  cut?: 'short' | 'long';
+  /**
+   * link-down: how long the link stays down, against the receiver's stall
+   * deadline; 'lease': past the leader's etcd lease, well under the stall deadline.
+   */
+  cut?: 'short' | 'long' | 'lease';
+  /** etcd-kill, quorum: how many etcd members die. */
+  members?: number;
+  /** quorum: the members die before `migrate` runs, which must refuse to start. */
+  beforeStart?: boolean;
   /** MiB the workload holds (default WORKLOAD_MIB); more makes the transfer last longer. */
   memMiB?: number;
 }
@@ -155,6 +173,35 @@ export const MATRIX: Case[] = [
     memMiB: PULL_MIB,
   },
 ];
+
+/**
+ * Coordinators on etcd (testbed up --ha): the leader dies or is cut off at
+ * each step, etcd loses a member or its quorum. Before the commit point the
+ * container runs on the source, after it on the target; the coordinator
+ * that ends the migration is whichever leads by then.
+ */
+export const HA_MATRIX: Case[] = [
+  { point: 'after-dumping', kind: 'crash', role: 'leader', expect: 'source' },
+  { point: 'after-transferring', kind: 'crash', role: 'leader', expect: 'source', fast: true },
+  { point: 'before-committing', kind: 'crash', role: 'leader', expect: 'source' },
+  { point: 'after-committing', kind: 'crash', role: 'leader', expect: 'target' },
+  { point: 'after-committed', kind: 'crash', role: 'leader', expect: 'target' },
+  { point: 'mid-stream', kind: 'sigkill', role: 'leader', expect: 'source' },
+  // The leader cut off from etcd and the agents until its lease runs out: it stops, the other leads.
+  { point: 'mid-stream', kind: 'link-down', role: 'leader', expect: 'source', cut: 'lease' },
+  // One member of three dies: etcd keeps its quorum, the move goes on.
+  { point: 'mid-stream', kind: 'etcd-kill', role: 'leader', expect: 'target', members: 1 },
+  // Two of three die while the move runs: no one can lead or record; once they are back the move aborts.
+  { point: 'mid-stream', kind: 'quorum', role: 'leader', expect: 'source', members: 2 },
+  // Two of three are dead when `migrate` runs: it is refused and nothing starts.
+  { point: 'before-start', kind: 'quorum', role: 'leader', expect: 'source', members: 2, beforeStart: true },
+];
+
+/** A cut of the leader's link past its etcd lease (3 s on the testbed): it must stop leading. */
+export const LEASE_CUT_MS = 9000;
+
+/** How long etcd stays without its quorum in the quorum cases. */
+export const QUORUM_OUTAGE_MS = 8000;
 
 export const FULL = process.env.TERN_FAULT_MATRIX === 'full';
 export const NAME = 'faulty';
