@@ -171,20 +171,30 @@ async function runCase(c: Case, rootfs: string, ha = false): Promise<void> {
     );
     await new Promise((r) => setTimeout(r, 1500));
   }
+  // With coordinators on etcd, the one a case killed stays dead until the migration ends:
+  // the other must take it over.
+  const spare = { spareCoordinators: ha };
   await disarm();
-  await restartDead();
+  await restartDead(spare);
   await migration;
   // Recovery: the migration reaches a final phase and no host holds parts of it.
   const final = await waitFor(
     'the migration to end',
     async () => {
-      await restartDead();
+      await restartDead(spare);
       const m = await latestMigration();
       return m && m.id !== prev && ['done', 'aborted', 'failed'].includes(m.phase) ? m : undefined;
     },
     120_000,
   );
-  if (ha) notes.push(`${ledBy} led, ${(await haLeader()) ?? 'none'} leads after`);
+  if (ha) {
+    const now = await haLeader();
+    notes.push(`${ledBy} led, ${now ?? 'none'} ended it`);
+    // A leader the case killed or cut off must have been replaced by the other coordinator.
+    if (c.role === 'leader' && ['crash', 'sigkill', 'link-down'].includes(c.kind) && now === ledBy)
+      problems.push(`${ledBy} still leads: the other coordinator did not take over`);
+    await restartDead();
+  }
   const expectHost = c.expect === 'source' ? from : c.expect === 'target' ? to : '';
   const settled = await waitFor(
     'hosts to settle',

@@ -70,11 +70,19 @@ export async function daemonPid(daemon: string): Promise<number> {
   return Number((await readFile(join(TESTBED_DIR, 'pids', `${daemon}.pid`), 'utf8').catch(() => '0')).trim());
 }
 
-/** Restarts every daemon that is no longer running (crashed or killed by the case). */
-export async function restartDead(): Promise<void> {
+/**
+ * Restarts every daemon that is no longer running (crashed or killed by the
+ * case). spareCoordinators: with coordinators on etcd, a dead coordinator
+ * stays dead while another one runs, so that the other must take over.
+ */
+export async function restartDead(opts: { spareCoordinators?: boolean } = {}): Promise<void> {
   const control = await controlDaemons();
+  const coordinators = control.filter((d) => d.startsWith('coordinator'));
+  let anyCoordinator = false;
+  for (const d of coordinators) if (await alive(await daemonPid(d))) anyCoordinator = true;
   for (const d of [...control, ...HOSTS]) {
     if (await alive(await daemonPid(d))) continue;
+    if (opts.spareCoordinators && anyCoordinator && d.startsWith('coordinator')) continue;
     const r =
       control.length > 1 && control.includes(d)
         ? await testbed('start-daemon', d)
