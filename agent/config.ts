@@ -137,7 +137,7 @@ export function validateAgentOptions(o: AgentOptions): AgentOptions {
   if (!o.host) throw invalid('agent: --host is required');
   validateName('host', o.host);
   if (!o.listen) throw invalid('agent: --listen is required (host:port)');
-  if (!o.coordinator) throw invalid('agent: --coordinator is required (host:port)');
+  if (!o.coordinator) throw invalid('agent: --coordinator is required (host:port, or IP:port,IP:port,...)');
   parseCidr(o.lan);
   if (!Number.isFinite(o.orphanTimeoutSec) || o.orphanTimeoutSec < 1)
     throw invalid('agent: orphanTimeoutSec must be >= 1');

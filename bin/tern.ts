@@ -37,7 +37,8 @@ const USAGE = `usage: tern [--coordinator ADDR] COMMAND
   migration <id> [--json]                 one migration with its phase timeline (--json: the record as it is now)
   migration cancel <id>                   abort a migration before its commit point
 ${CA_USAGE}
-The coordinator is reached at --coordinator, $TERN_COORDINATOR, or unix:///run/tern/coordinator.sock.
+The coordinator is reached at --coordinator, $TERN_COORDINATOR, or unix:///run/tern/coordinator.sock;
+coordinators that take turns on etcd are given as a list, IP:PORT,IP:PORT (the leader answers).
 Over TCP, tern presents the operator certificate $TERN_PKI/operator/$TERN_OPERATOR.crt
 (defaults: /etc/tern/pki, admin); the local socket needs none.`;
 

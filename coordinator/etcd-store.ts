@@ -107,8 +107,10 @@ export class EtcdStore implements Store {
         if (leader && leader !== lastSeen) this.o.onFollowing?.(leader);
         lastSeen = leader;
       } catch (e) {
-        this.o.onFollowing?.(`(etcd unreachable: ${(e as Error).message})`);
-        lastSeen = '';
+        // Said once per outage, not at every try.
+        const why = `(etcd unreachable: ${(e as Error).message})`;
+        if (why !== lastSeen) this.o.onFollowing?.(why);
+        lastSeen = why;
       }
       await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
     }

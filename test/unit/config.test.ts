@@ -48,7 +48,10 @@ describe('config', () => {
     const missing: { drop: string; message: RegExp }[] = [
       { drop: '--host', message: /^agent: --host is required$/ },
       { drop: '--listen', message: /^agent: --listen is required \(host:port\)$/ },
-      { drop: '--coordinator', message: /^agent: --coordinator is required \(host:port\)$/ },
+      {
+        drop: '--coordinator',
+        message: /^agent: --coordinator is required \(host:port, or IP:port,IP:port,...\)$/,
+      },
     ];
     for (const { drop, message } of missing) {
       it(`requires ${drop}`, () => {
