@@ -26,8 +26,9 @@ COORD2_IP=10.77.0.2
 ETCD_MEMBERS=(etcd1 etcd2 etcd3)
 ETCD_CLIENT_PORT=2379
 ETCD_PEER_PORT=2380
-# The leader's lease: a dead leader is replaced within about this many seconds.
-HA_LEASE_TTL=3
+# The leader's lease: a dead leader is replaced within about this many seconds. It outlasts
+# an etcd leader election (about 1-2 s after a member dies), during which renewals stall.
+HA_LEASE_TTL=5
 
 SOCKET_WAIT_SEC=15
 HOSTS_WAIT_SEC=20

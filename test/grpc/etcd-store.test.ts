@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { Etcd3 } from 'etcd3';
 import { EtcdStore, type EtcdStoreOptions } from '../../coordinator/etcd-store.js';
 import type { MigrationRecord } from '../../coordinator/store.js';
-import { type EtcdMember, etcdForSuite } from '../lib/etcd.js';
+import { type EtcdMember, etcdForSuite } from '../../deploy/testbed/etcd.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

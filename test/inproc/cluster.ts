@@ -11,9 +11,9 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../deploy/testbed/etcd.js';
 import { type CoordinatorClient, coordinatorClient, type Migration__Output } from '../../proto/index.js';
 import { unary } from '../../proto/rpc.js';
-import { freePort } from '../lib/etcd.js';
 import { certFiles, testPki } from '../lib/pki.js';
 import type { DaemonSpec } from './daemon.js';
 import { World } from './world.js';

@@ -6,7 +6,7 @@
 // before the commit point, done on the target after it.
 import assert from 'node:assert/strict';
 import { Etcd3 } from 'etcd3';
-import { type EtcdMember, etcdForSuite } from '../lib/etcd.js';
+import { type EtcdMember, etcdForSuite } from '../../deploy/testbed/etcd.js';
 import { Cluster, type Daemon } from './cluster.js';
 
 describe('in-process: coordinators taking over from each other on etcd', function () {

@@ -1,5 +1,6 @@
-// A single etcd member on 127.0.0.1 for tests without root: Debian's etcd
-// (make install), its own data directory and free ports, stopped by pid.
+// A single etcd member on 127.0.0.1, for tests and the scale run without a
+// testbed: Debian's etcd (make install), its own data directory and free
+// ports, stopped by pid.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -14,7 +15,7 @@ export function etcdMissing(): string | undefined {
 }
 
 /** A started member for a suite, or the suite skipped with the reason when there is no etcd. */
-export async function etcdForSuite(ctx: Mocha.Context): Promise<EtcdMember> {
+export async function etcdForSuite(ctx: { skip(): void }): Promise<EtcdMember> {
   const why = etcdMissing();
   if (why) {
     console.log(`      skipped: ${why}`);
