@@ -98,12 +98,14 @@ export const isUnix = (address: string) => grpcTarget(address).startsWith('unix:
 
 /**
  * A client of the agent serving `host` at address, over mutual TLS with
- * files' certificate; the agent must present host's certificate.
+ * files' certificate; the agent must present host's certificate. `options`
+ * add to (or override) the channel settings: interceptors, idle timeout.
  */
 export function agentClient(
   address: string,
   tls: CertFiles | undefined,
   host?: string,
+  options: grpc.ClientOptions = {},
 ): import('./gen/tern/v1/Agent.js').AgentClient {
   const Ctor = ternProto().tern.v1.Agent;
   const creds = channelCredentials(requireTls(tls, address), { role: 'agent', name: host });
@@ -111,6 +113,7 @@ export function agentClient(
   return new Ctor(grpcTarget(address), creds, {
     ...CHANNEL_OPTIONS,
     'grpc.ssl_target_name_override': host ?? 'agent',
+    ...options,
   });
 }
 

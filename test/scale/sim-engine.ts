@@ -1,0 +1,134 @@
+// The engine and host behind the scale run's simulated agents: the in-process
+// tier's SimEngine and SimHost (test/inproc/fakes.ts) over a World
+// (test/inproc/world.ts) held in the same process as the agents, called
+// directly instead of over an IPC channel. A dump is a timed no-op
+// (World.delays.dumpMs) that sends real page bytes to the target's page
+// server and writes a real inventory; a restore is a timed no-op
+// (delays.restoreMs) that checks the pages' checksum. Everything else an
+// agent does in a move (the rootfs pre-copy as tar, the images over the data
+// channel inside TLS, container records, outcome records) runs as in
+// production. Containers are said to hold SimTiming.memoryBytes of memory
+// (what a move reports and plans room for); a sample of it, pageBytes of
+// real bytes, crosses the page stream.
+import { randomBytes } from 'node:crypto';
+import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CONSOLE, type Containers } from '../../agent/containers.js';
+import { randomMac } from '../../agent/policy.js';
+import { TernError } from '../../core/errors.js';
+import { validateAddress } from '../../core/net.js';
+import type { HostRuntime } from '../../kernel/host.js';
+import { SimEngine, SimHost, WorldLink } from '../../test/inproc/fakes.js';
+import { World } from '../../test/inproc/world.js';
+
+/** A WorldLink whose calls run on a World in this process. */
+export class LocalLink extends WorldLink {
+  constructor(
+    private readonly world: World,
+    host: string,
+  ) {
+    super({ on: () => undefined, postMessage: () => undefined }, host);
+  }
+
+  override call<T>(method: string, ...args: unknown[]): Promise<T> {
+    const fn = (this.world as unknown as Record<string, (...a: unknown[]) => unknown>)[method];
+    if (typeof fn !== 'function' || method === 'serve')
+      return Promise.reject(new TernError('INTERNAL', `no world method ${method}`));
+    // As over the IPC channel: a failure comes back as a TernError with the world's message.
+    return Promise.resolve()
+      .then(() => fn.apply(this.world, args) as T)
+      .catch((e: Error) => {
+        throw new TernError('INTERNAL', e.message);
+      });
+  }
+}
+
+export interface SimTiming {
+  /** How long a dump runs before the tree is frozen and held. */
+  dumpMs: number;
+  /** How long a restore runs. */
+  restoreMs: number;
+  /** Bytes of memory pages each dump sends to the target (real bytes, a sample of the memory). */
+  pageBytes: number;
+  /** The memory a container is said to have (what the source measures before a move). */
+  memoryBytes: number;
+}
+
+/** SimHost, with containers of the memory size the run simulates. */
+class ScaleHost extends SimHost {
+  constructor(
+    link: WorldLink,
+    private readonly memoryBytes: number,
+  ) {
+    super(link);
+  }
+
+  override async treeMemory(): Promise<number> {
+    return this.memoryBytes;
+  }
+}
+
+/** The simulated machine of every agent in this process. */
+export function simWorld(t: SimTiming): World {
+  const w = new World();
+  w.delays = { cpuinfoMs: 0, dumpMs: t.dumpMs, restoreMs: t.restoreMs };
+  return w;
+}
+
+/** The engine and host of one simulated agent. */
+export function simAgent(world: World, host: string, t: SimTiming): { engine: SimEngine; host: SimHost } {
+  const link = new LocalLink(world, host);
+  return { engine: new SimEngine(link, t.pageBytes), host: new ScaleHost(link, t.memoryBytes) };
+}
+
+/**
+ * Puts a running container on an agent before it starts, as Containers.run
+ * does but without its `cp -a` (a thousand process spawns in the agents'
+ * few processes, each as slow as the process is large): the rootfs is
+ * copied in this process.
+ */
+export async function seedContainer(
+  containers: Containers,
+  host: HostRuntime,
+  c: { name: string; ip: string; rootfs: string; lan: string; bridge: string },
+): Promise<void> {
+  const dir = containers.dir(c.name);
+  await cp(c.rootfs, containers.rootfs(c.name), { recursive: true });
+  const veth = await containers.freeVethName(c.name);
+  const ip = validateAddress(c.ip, c.lan);
+  const mac = randomMac();
+  const command = ['/bin/app'];
+  const { pid, shimPid } = await host.launch(
+    {
+      shim: '',
+      rootfs: containers.rootfs(c.name),
+      hostname: c.name,
+      console: CONSOLE,
+      env: [],
+      command,
+      exitFile: join(dir, 'exit'),
+    },
+    { veth, bridge: c.bridge, mac, ip },
+  );
+  const startTime = (await host.startTime(pid)) ?? '';
+  await containers.save({
+    ...{ name: c.name, ip, mac, veth, pid, shimPid, startTime, hostname: c.name, command },
+    createdMs: Date.now(),
+    state: 'running',
+  });
+}
+
+/**
+ * The root filesystem every simulated container starts from: the console
+ * file a restore needs, a program and a few small files (about 600 KiB in
+ * all). It travels as tar in every move's rootfs pre-copy.
+ */
+export async function makeRootfs(dir: string): Promise<string> {
+  await mkdir(join(dir, 'tern'), { recursive: true });
+  await mkdir(join(dir, 'bin'), { recursive: true });
+  await mkdir(join(dir, 'etc'), { recursive: true });
+  await writeFile(join(dir, 'tern', 'console.log'), '');
+  await writeFile(join(dir, 'bin', 'app'), randomBytes(512 << 10));
+  for (let i = 0; i < 16; i++) await writeFile(join(dir, 'etc', `conf${i}`), randomBytes(4 << 10));
+  return dir;
+}
