@@ -52,6 +52,8 @@ export class Coordinator implements Fleet {
   private readonly store: Store;
   private readonly hosts: HostRegistry;
   private readonly migrations = new Map<string, MigrationRecord>();
+  /** Migrations not yet seen ended: what activeMigration looks through. */
+  private readonly open = new Set<MigrationRecord>();
   private readonly placement = new Map<string, Placement>();
   private readonly addresses = new AddressBook();
   /** Image bytes relayed per migration, counted by the relay as they pass. */
@@ -118,7 +120,7 @@ export class Coordinator implements Fleet {
     const placed = await this.store.placements();
     for (const p of placed) this.placement.set(p.name, p);
     await this.hosts.load(placed);
-    for (const m of await this.store.migrations()) this.migrations.set(m.id, m);
+    for (const m of await this.store.migrations()) this.track(m);
     const service = ternProto().tern.v1.Coordinator.service;
     const denied = (method: string, who: string) => this.log.warn({ method, caller: who }, 'call refused');
     const observe = (method: string, code: number, secs: number) => this.metrics.call(method, code, secs);
@@ -223,10 +225,24 @@ export class Coordinator implements Fleet {
     return this.hosts.agent(name);
   }
 
+  /**
+   * The migration under way for a container. Asked for every container of
+   * every heartbeat: it looks only at the migrations not yet known to have
+   * ended (records change phase in place, so ended ones drop out here).
+   */
   private activeMigration(container: string): MigrationRecord | undefined {
-    return [...this.migrations.values()].find(
-      (m) => m.container === container && !TERMINAL.includes(m.phase),
-    );
+    let found: MigrationRecord | undefined;
+    for (const m of this.open) {
+      if (TERMINAL.includes(m.phase)) this.open.delete(m);
+      else if (!found && m.container === container) found = m;
+    }
+    return found;
+  }
+
+  /** Records a migration (new, or loaded from the store) here and among the open ones. */
+  private track(m: MigrationRecord): void {
+    this.migrations.set(m.id, m);
+    if (!TERMINAL.includes(m.phase)) this.open.add(m);
   }
 
   private handlers(): CoordinatorHandlers {
@@ -356,7 +372,7 @@ export class Coordinator implements Fleet {
       StartMigration: handleUnary(log, async (req) => {
         const { c, mode, reason } = await this.resolveMove(req);
         const m = await this.runner.create(c.name, c.host, req.to, mode, reason);
-        this.migrations.set(m.id, m);
+        this.track(m);
         void this.runner.run(m, c);
         return migrationToWire(m);
       }),
@@ -496,7 +512,7 @@ export class Coordinator implements Fleet {
           const busy = this.activeMigration(c.name);
           if (busy) throw precondition(`container ${c.name} is already being migrated (${busy.id})`);
           const m = await this.runner.create(c.name, c.host, to, 'stop-and-copy', `evacuating ${host}`);
-          this.migrations.set(m.id, m);
+          this.track(m);
           void this.runner.run(m, c);
           return m;
         },
