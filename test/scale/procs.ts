@@ -178,14 +178,42 @@ export function promSamples(text: string): Map<string, number> {
   return out;
 }
 
-/** What the coordinator's /metrics says now (empty if it does not answer). */
-export async function scrape(port: number): Promise<Map<string, number>> {
+/**
+ * From the coordinator's own call histogram (tern_coordinator_calls_seconds):
+ * how many calls of these methods it answered so far, and how many of them
+ * within `le` seconds (a bucket bound of the histogram, as written there).
+ */
+export function answeredWithin(
+  text: string,
+  le: string,
+  methods: readonly string[],
+): { within: number; total: number } {
+  let within = 0;
+  let total = 0;
+  for (const line of text.split('\n')) {
+    const m = /^tern_coordinator_calls_seconds_(bucket|count)\{([^}]*)\} (\S+)$/.exec(line);
+    if (!m) continue;
+    const labels = new Map([...m[2].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (!methods.includes(labels.get('method') ?? '')) continue;
+    if (m[1] === 'count') total += Number(m[3]);
+    else if (labels.get('le') === le) within += Number(m[3]);
+  }
+  return { within, total };
+}
+
+/** The coordinator's /metrics text now ('' if it does not answer). */
+export async function scrapeText(port: number): Promise<string> {
   try {
     const r = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) });
-    return promSamples(await r.text());
+    return await r.text();
   } catch {
-    return new Map();
+    return '';
   }
+}
+
+/** What the coordinator's /metrics says now (empty if it does not answer). */
+export async function scrape(port: number): Promise<Map<string, number>> {
+  return promSamples(await scrapeText(port));
 }
 
 /** The last lines of a log file, to show why something failed. */

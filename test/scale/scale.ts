@@ -24,6 +24,7 @@ import { now } from './messages.js';
 import { Mover } from './mover.js';
 import { scalePki } from './pki.js';
 import {
+  answeredWithin,
   type Child,
   cleanupAll,
   clockTicks,
@@ -31,7 +32,8 @@ import {
   machineCpu,
   memoryMiB,
   onCleanup,
-  scrape,
+  promSamples,
+  scrapeText,
   startCoordinator,
   startWorker,
   tail,
@@ -218,6 +220,9 @@ class Observed {
   }
 }
 
+/** The control calls the floor is about, as the coordinator names them in its metrics. */
+const CONTROL_METHODS = ['RegisterHost', 'Heartbeat', 'StartMigration'] as const;
+
 interface Window {
   agents: number;
   migrations: number;
@@ -229,6 +234,9 @@ interface Window {
   machineCpuPct: number;
   otherCpuPct: number;
   coordinatorLagP99Ms: number;
+  /** Control calls (register, heartbeat, start) the coordinator answered in the window, and how many within 50 ms by its own clock. */
+  coordinatorCalls: number;
+  coordinatorWithin50: number;
   coordinatorHeapMiB: number;
   coordinatorExternalMiB: number;
   rssMiB: number;
@@ -383,7 +391,7 @@ async function measure(cfg: Config, store: string, run: Started, agentsDir: stri
     const wcpu0 = workersCpu();
     const mcpu0 = machineCpu();
     const own0 = ownCpu();
-    await scrape(metricsPort);
+    const text0 = await scrapeText(metricsPort);
     let inFlight = 0;
     let polls = 0;
     const poll = setInterval(() => {
@@ -396,7 +404,9 @@ async function measure(cfg: Config, store: string, run: Started, agentsDir: stri
     const secs = (to - from) / 1000;
     const mem = memoryMiB(coord.pid);
     const mcpu1 = machineCpu();
-    const own = await scrape(metricsPort);
+    const text1 = await scrapeText(metricsPort);
+    const own = promSamples(text1);
+    const [a0, a1] = [text0, text1].map((t) => answeredWithin(t, '0.05', CONTROL_METHODS));
     const mib = (name: string) => (own.get(name) ?? Number.NaN) / 1048576;
     windows.push({
       agents: n,
@@ -422,6 +432,8 @@ async function measure(cfg: Config, store: string, run: Started, agentsDir: stri
       inFlightAvg: polls ? inFlight / polls : 0,
       coordinatorLagP99Ms:
         (own.get('tern_coordinator_nodejs_eventloop_lag_p99_seconds') ?? Number.NaN) * 1000,
+      coordinatorCalls: a1.total - a0.total,
+      coordinatorWithin50: a1.within - a0.within,
       coordinatorHeapMiB: mib('tern_coordinator_nodejs_heap_size_used_bytes'),
       coordinatorExternalMiB: mib('tern_coordinator_nodejs_external_memory_bytes'),
     });
@@ -471,6 +483,10 @@ async function measure(cfg: Config, store: string, run: Started, agentsDir: stri
       coordinatorRssMiB: Math.round(w.rssMiB),
       coordinatorPeakRssMiB: Math.round(w.peakMiB),
       coordinatorLagP99Ms: Math.round(w.coordinatorLagP99Ms * 10) / 10,
+      coordinatorCalls: w.coordinatorCalls,
+      coordinatorWithin50Pct: w.coordinatorCalls
+        ? Math.round((w.coordinatorWithin50 / w.coordinatorCalls) * 1000) / 10
+        : Number.NaN,
       coordinatorHeapMiB: Math.round(w.coordinatorHeapMiB),
       coordinatorExternalMiB: Math.round(w.coordinatorExternalMiB),
       agentsCpuPct: Math.round(w.agentsCpuPct),
@@ -507,6 +523,9 @@ async function measure(cfg: Config, store: string, run: Started, agentsDir: stri
     control: full.latency.all,
     latency: full.latency,
     coordinator: {
+      // Its own handling time of the control calls (its call histogram), beside what the agents timed.
+      controlCalls: full.coordinatorCalls,
+      answeredWithin50msPct: full.coordinatorWithin50Pct,
       cpuPct: full.coordinatorCpuPct,
       rssMiB: full.coordinatorRssMiB,
       peakRssMiB: full.coordinatorPeakRssMiB,
@@ -579,8 +598,10 @@ async function main(): Promise<void> {
       continue;
     }
     ran[store] = { ...run.result, pkiSec: Math.round(pkiSec * 10) / 10 };
+    const own = run.result as { coordinator?: { controlCalls?: number; answeredWithin50msPct?: number } };
     printed.push(
       `${run.line} [${store}]`,
+      `scale: the coordinator's own handling time [${store}]: ${own.coordinator?.answeredWithin50msPct} % of ${own.coordinator?.controlCalls} control calls answered within 50 ms`,
       '',
       'per call kind, at full size:',
       run.kinds,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Phase } from '../../coordinator/phases.js';
-import { cpuTicks, machineTicks, statusKiB } from '../scale/procs.js';
+import { answeredWithin, cpuTicks, machineTicks, statusKiB } from '../scale/procs.js';
 import {
   byKind,
   kindTable,
@@ -119,5 +119,24 @@ describe('scale: figures of the scale run', () => {
     assert.equal(statusKiB('Name:\tnode\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\n', 'VmHWM'), 204800);
     assert.equal(statusKiB('Name:\tnode\n', 'VmHWM'), 0);
     assert.deepEqual(machineTicks('cpu  100 5 50 800 40 1 2 0 0 0\ncpu0 1 2 3\n'), { busy: 158, total: 998 });
+  });
+
+  it("counts the control calls the coordinator's histogram says it answered within a bound", () => {
+    const text = [
+      '# HELP tern_coordinator_calls_seconds gRPC calls',
+      'tern_coordinator_calls_seconds_bucket{le="0.01",method="Heartbeat",code="0"} 90',
+      'tern_coordinator_calls_seconds_bucket{le="0.05",method="Heartbeat",code="0"} 98',
+      'tern_coordinator_calls_seconds_bucket{le="+Inf",method="Heartbeat",code="0"} 100',
+      'tern_coordinator_calls_seconds_count{method="Heartbeat",code="0"} 100',
+      'tern_coordinator_calls_seconds_bucket{le="0.05",method="StartMigration",code="9"} 1',
+      'tern_coordinator_calls_seconds_count{method="StartMigration",code="9"} 2',
+      'tern_coordinator_calls_seconds_bucket{le="0.05",method="ListHosts",code="0"} 7',
+      'tern_coordinator_calls_seconds_count{method="ListHosts",code="0"} 7',
+    ].join('\n');
+    assert.deepEqual(answeredWithin(text, '0.05', ['Heartbeat', 'StartMigration']), {
+      within: 99,
+      total: 102,
+    });
+    assert.deepEqual(answeredWithin('', '0.05', ['Heartbeat']), { within: 0, total: 0 });
   });
 });
