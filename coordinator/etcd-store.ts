@@ -88,7 +88,7 @@ export class EtcdStore implements Store {
     const leaderKey = this.key('leader');
     let lastSeen = '';
     while (!signal?.aborted) {
-      if (!this.lease || this.lease.revoked()) this.lease = await this.grantLease();
+      if (!this.lease || this.lease.revoked()) this.lease = this.newLease();
       try {
         const leaseId = await this.lease.grant();
         const r = await this.client
@@ -117,7 +117,8 @@ export class EtcdStore implements Store {
     throw new TernError('CANCELLED', 'stopped before leading');
   }
 
-  private async grantLease(): Promise<Lease> {
+  /** A lease that renews itself (etcd3 grants it at once); its loss deposes a leader. */
+  private newLease(): Lease {
     const lease = this.client.lease(this.o.leaseTtlSec, { autoKeepAlive: true });
     lease.on('keepaliveSucceeded', () => {
       this.lastRenewMs = Date.now();

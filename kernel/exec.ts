@@ -54,13 +54,16 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
   });
 }
 
+/** The error for a run that failed: the command and the last lines of its stderr. */
+export function runError(argv: string[], r: RunResult): TernError {
+  const why = r.stderr.toString().trim().split('\n').slice(-3).join(' / ') || `exit ${r.code ?? r.signal}`;
+  return new TernError('INTERNAL', `${argv.slice(0, 3).join(' ')} failed: ${why}`);
+}
+
 /** Runs argv and throws a TernError quoting stderr unless it exits 0. */
 export async function runOk(argv: string[], opts: RunOptions = {}): Promise<string> {
   const r = await run(argv, opts);
-  if (r.code !== 0) {
-    const why = r.stderr.toString().trim().split('\n').slice(-3).join(' / ') || `exit ${r.code ?? r.signal}`;
-    throw new TernError('INTERNAL', `${argv.slice(0, 3).join(' ')} failed: ${why}`);
-  }
+  if (r.code !== 0) throw runError(argv, r);
   return r.stdout.toString();
 }
 

@@ -2,9 +2,8 @@
 // iproute2 and nsenter wire and enter network namespaces.
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { TernError } from '../core/errors.js';
 import { LinuxCgroups } from './cgroups.js';
-import { run, runOk } from './exec.js';
+import { run, runError, runOk } from './exec.js';
 import type { ContainerLaunch, ContainerNet, ExecConfinement, ExecResult, HostRuntime } from './host.js';
 import { type Finding, findLeaks } from './leaks.js';
 import { alive, exiting, processTree, resumeTree, startTime, waitGone } from './proc.js';
@@ -132,15 +131,15 @@ export class LinuxHost implements HostRuntime {
     // Allocated bytes, not apparent size: a sparse file moves as sparse (tar --sparse).
     // The container runs while this walks its rootfs: a file it deletes meanwhile makes du
     // exit 1 with the total still printed. That is an estimate, not an error.
-    const r = await run(['du', '-s', '--block-size=1', dir]);
+    const argv = ['du', '-s', '--block-size=1', dir];
+    const r = await run(argv);
     const total = /^(\d+)\t/.exec(r.stdout.toString());
     const vanished = r.stderr
       .toString()
       .split('\n')
       .every((l) => l === '' || l.endsWith('No such file or directory'));
     if (total && (r.code === 0 || (r.code === 1 && vanished))) return Number(total[1]);
-    const why = r.stderr.toString().trim().split('\n').slice(-3).join(' / ') || `exit ${r.code}`;
-    throw new TernError('INTERNAL', `du -s ${dir} failed: ${why}`);
+    throw runError(argv, r);
   }
 
   async exitedPid(): Promise<number> {

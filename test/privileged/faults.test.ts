@@ -68,6 +68,22 @@ const PIPE_MAX = '/proc/sys/fs/pipe-max-size';
 const tally = { injected: 0, recovered: 0, lost: 0, duplicated: 0, leftovers: 0, failed: 0 };
 const outcomes: string[] = [];
 
+/**
+ * The end of every case: leftovers counted as problems, the tally, the
+ * outcome line (with the problems, if any) kept for the summary, and the
+ * case failed when there is any problem.
+ */
+function conclude(line: string, problems: string[], left: string[]): void {
+  if (left.length > 0) {
+    tally.leftovers++;
+    problems.push(`leftovers: ${left.join('; ')}`);
+  }
+  if (problems.length === 0) tally.recovered++;
+  const full = `${line}${problems.length ? `  PROBLEMS: ${problems.join('; ')}` : ''}`;
+  outcomes.push(full);
+  assert.deepEqual(problems, [], full);
+}
+
 /** etcd without its quorum when `migrate` runs: refused, no migration recorded, the container runs on. */
 async function refusedWithoutQuorum(c: Case, rootfs: string): Promise<void> {
   await ensureWorkload(rootfs, c.memMiB ?? WORKLOAD_MIB);
@@ -91,16 +107,12 @@ async function refusedWithoutQuorum(c: Case, rootfs: string): Promise<void> {
     tally.lost++;
     problems.push(`${NAME} no longer runs on ${from}`);
   }
-  const left = await leftovers(from);
-  if (left.length) {
-    tally.leftovers++;
-    problems.push(`leftovers: ${left.join('; ')}`);
-  }
-  if (!problems.length) tally.recovered++;
   const said = m.out.trim().split('\n').pop() ?? '';
-  const line = `${caseLabel(c).padEnd(34)} -> refused (${said.slice(0, 90)}), runs on ${from} in ${secs(Date.now() - t0)}${problems.length ? `  PROBLEMS: ${problems.join('; ')}` : ''}`;
-  outcomes.push(line);
-  assert.deepEqual(problems, [], line);
+  conclude(
+    `${caseLabel(c).padEnd(34)} -> refused (${said.slice(0, 90)}), runs on ${from} in ${secs(Date.now() - t0)}`,
+    problems,
+    await leftovers(from),
+  );
 }
 
 async function runCase(c: Case, rootfs: string, ha = false): Promise<void> {
@@ -253,17 +265,12 @@ async function runCase(c: Case, rootfs: string, ha = false): Promise<void> {
     const mem = await memoryChecksums(NAME);
     if (mem.got !== mem.want) problems.push('memory checksum differs');
   }
-  const left = settled ? [] : await leftovers(expectHost);
-  if (left.length > 0) {
-    tally.leftovers++;
-    problems.push(`leftovers: ${left.join('; ')}`);
-  }
-  if (problems.length === 0) tally.recovered++;
-  const line =
+  conclude(
     `${label.padEnd(34)} -> ${final.phase}, ${c.expect === 'lost' ? 'container lost' : `runs on ${c.expect}`} (${copies.join(',') || 'nowhere'}) in ${secs(Date.now() - t0)}` +
-    `${notes.length ? `; ${notes.join('; ')}` : ''}${problems.length ? `  PROBLEMS: ${problems.join('; ')}` : ''}`;
-  outcomes.push(line);
-  assert.deepEqual(problems, [], line);
+      `${notes.length ? `; ${notes.join('; ')}` : ''}`,
+    problems,
+    settled ? [] : await leftovers(expectHost),
+  );
 }
 
 /** A testbed for a group of cases, and the workload's rootfs; both go at the end, whatever happened. */
