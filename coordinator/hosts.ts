@@ -25,11 +25,13 @@ export interface LiveHost extends HostRecord {
 /**
  * A connection to an agent is closed after this long without a call (the
  * next call opens one again). A connection costs the coordinator about
- * 170 KiB (TLS and HTTP/2 state): kept to every agent it ever moved
+ * 130 KiB (TLS and HTTP/2 state): kept to every agent it ever moved
  * something on, a fleet of a thousand would hold most of its memory in
- * connections it does not use.
+ * connections it does not use. The steps of a move follow each other at
+ * once (a long dump is a call in progress, not idle time), so a move
+ * keeps its connections; the next move on that host may need a handshake.
  */
-const AGENT_IDLE_MS = 10_000;
+const AGENT_IDLE_MS = 3_000;
 
 export class HostRegistry {
   private readonly hosts = new Map<string, LiveHost>();
@@ -193,6 +195,30 @@ export class HostRegistry {
       }),
     );
     return out.sort((a, b) => a.name.localeCompare(b.name) || a.host.localeCompare(b.host));
+  }
+
+  /**
+   * The running container of that name as its host last reported it, when
+   * that report can stand in for asking the host now: exactly one host that
+   * is up (so its report is younger than the host timeout) says it runs
+   * there, and no other host names it. Otherwise undefined: ask with
+   * findContainer. After a move the old host stops naming the container
+   * when it commits, and the new host names it from the answer to its
+   * restore on (learnFrom), so a heartbeat that left the old host before
+   * the move counts two hosts and is not believed. A report that is stale
+   * all the same (the container exited since) costs nothing: a
+   * migration's preflight asks the source about the container before
+   * anything freezes, and refuses then.
+   */
+  reported(name: string): Container__Output | undefined {
+    let found: Container__Output | undefined;
+    for (const h of this.hosts.values()) {
+      const c = h.containers.find((k) => k.name === name);
+      if (!c) continue;
+      if (found || c.state !== 'running' || c.host !== h.name || !this.isUp(h.name)) return undefined;
+      found = c;
+    }
+    return found;
   }
 
   /** The live container of that name; with `orExited`, an exited one when none is live. */

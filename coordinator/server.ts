@@ -370,7 +370,7 @@ export class Coordinator implements Fleet {
         );
       }),
       StartMigration: handleUnary(log, async (req) => {
-        const { c, mode, reason } = await this.resolveMove(req);
+        const { c, mode, reason } = await this.resolveMove(req, true);
         const m = await this.runner.create(c.name, c.host, req.to, mode, reason);
         this.track(m);
         void this.runner.run(m, c);
@@ -436,6 +436,7 @@ export class Coordinator implements Fleet {
    */
   private async resolveMove(
     req: StartMigrationRequest__Output,
+    fromReports = false,
   ): Promise<{ c: Container__Output; mode: Mode; reason?: string }> {
     if (!req.to) throw invalid('migrate needs --to');
     validateName('host', req.to);
@@ -450,7 +451,11 @@ export class Coordinator implements Fleet {
     if (req.from && !this.hosts.has(req.from)) throw notFound(`unknown host ${req.from}`);
     this.agent(req.to); // throws if the target is down
     if (req.from) this.agent(req.from);
-    const c = await this.hosts.findContainer(req.container);
+    // Starting a move takes the heartbeats' word for where the container runs
+    // (hosts.reported): asking its host would cost a round trip, and a TLS
+    // handshake when nothing went there lately. A dry run asks the host.
+    const c =
+      (fromReports && this.hosts.reported(req.container)) || (await this.hosts.findContainer(req.container));
     if (req.from && c.host !== req.from)
       throw precondition(`container ${c.name} is on ${c.host}, not on ${req.from}`);
     if (c.host === req.to) throw invalid(`container ${c.name} is already on ${req.to}`);

@@ -64,12 +64,15 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   // sources hear their verdict in seconds.
   'grpc.initial_reconnect_backoff_ms': 250,
   'grpc.max_reconnect_backoff_ms': 2000,
+  // tern serves no channelz: its per-channel and per-call bookkeeping would be kept for nothing.
+  'grpc.enable_channelz': 0,
 };
 export const SERVER_OPTIONS: grpc.ServerOptions = {
   'grpc.max_receive_message_length': 64 * 1024 * 1024,
   'grpc.max_send_message_length': 64 * 1024 * 1024,
   'grpc.keepalive_permit_without_calls': 1,
   'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+  'grpc.enable_channelz': 0,
 };
 
 /**

@@ -113,4 +113,43 @@ describe('host registry: finding a container', function () {
     await assert.rejects(reg.findContainer('nothere'), /no container named nothere/);
     assert.deepEqual([...asked.keys()].sort(), HOSTS);
   });
+
+  it('takes the heartbeats’ word for a container that one host alone reports running', () => {
+    reg.heartbeat('hostA', [container('db', 'hostA')]);
+    assert.equal(reg.reported('db')?.host, 'hostA');
+    assert.equal(asked.size, 0, 'no host asked');
+  });
+
+  it('does not when two hosts name it (a heartbeat from before a move), or it does not run', async () => {
+    // The old host's heartbeat left before the move; the new host's answer named it since.
+    reg.heartbeat('hostA', [container('db', 'hostA')]);
+    reg.heartbeat('hostB', [{ ...container('db', 'hostB'), state: 'restored' }]);
+    assert.equal(reg.reported('db'), undefined);
+    reg.heartbeat('hostB', []);
+    reg.heartbeat('hostA', [{ ...container('db', 'hostA'), state: 'exited' }]);
+    assert.equal(reg.reported('db'), undefined);
+    assert.equal(reg.reported('nothere'), undefined);
+  });
+
+  it('does not for a host that is down', async () => {
+    const quick = new HostRegistry(
+      store,
+      50,
+      pino({ level: 'silent' }),
+      await testCert({ role: 'coordinator', name: 'coordinator' }),
+    );
+    await quick.register({
+      name: 'hostA',
+      address: '127.0.0.1:1',
+      lan: '10.78.0.0/24',
+      criuVersion: '',
+      kernel: '',
+      lastSeenMs: Date.now(),
+      containers: [container('cache', 'hostA')],
+    });
+    assert.equal(quick.reported('cache')?.host, 'hostA');
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(quick.reported('cache'), undefined);
+    quick.close();
+  });
 });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CertFiles, initCa, issue } from '../../core/pki.js';
 import { bindServer, type CoordinatorClient, coordinatorClient, grpc, ternProto } from '../../proto/index.js';
+import { channelCredentials, tlsReady } from '../../proto/tls.js';
 import { call, startCoordinator, type TestCoordinator } from '../lib/coordinator.js';
 import { testCert } from '../lib/pki.js';
 
@@ -127,5 +128,44 @@ describe('mutual TLS and roles (coordinator)', function () {
     } finally {
       server.forceShutdown();
     }
+  });
+
+  it('channels with the same certificate files share one TLS context, rebuilt when the files change', async () => {
+    const files = await testCert({ role: 'operator', name: 'carol' });
+    await tlsReady(files);
+    type Impl = {
+      ref(): void;
+      unref(): void;
+      getLatestSecureContext(): object | null;
+      latestIdentityUpdate: { certificate: Buffer; privateKey: Buffer } | null;
+    };
+    const a = channelCredentials(files, { role: 'coordinator' }) as unknown as Impl;
+    const b = channelCredentials(files, { role: 'agent', name: 'hostB' }) as unknown as Impl;
+    // As a channel does when it connects: each then hears from the shared file watcher.
+    a.ref();
+    b.ref();
+    try {
+      await new Promise((r) => setImmediate(r));
+      const first = a.getLatestSecureContext();
+      assert.ok(first, 'a context once the files are loaded');
+      assert.equal(a.getLatestSecureContext(), first, 'the next connection of the same channel');
+      assert.equal(b.getLatestSecureContext(), first, 'a channel to another peer with the same files');
+      // A re-issued certificate (other contents): the next connection gets a context with it.
+      const other = await testCert({ role: 'operator', name: 'dave' });
+      const { readFile } = await import('node:fs/promises');
+      a.latestIdentityUpdate = {
+        certificate: await readFile(other.cert),
+        privateKey: await readFile(other.key),
+      };
+      const rotated = a.getLatestSecureContext();
+      assert.ok(rotated && rotated !== first, 'a new context for new contents');
+      assert.equal(a.getLatestSecureContext(), rotated);
+    } finally {
+      a.unref();
+      b.unref();
+    }
+    // And calls through two clients with the same files both go through.
+    await call(as(files), 'ListHosts', {});
+    await call(as(files), 'ListHosts', {});
   });
 });

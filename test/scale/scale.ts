@@ -237,6 +237,8 @@ interface Window {
   /** Control calls (register, heartbeat, start) the coordinator answered in the window, and how many within 50 ms by its own clock. */
   coordinatorCalls: number;
   coordinatorWithin50: number;
+  /** The same, per control method. */
+  coordinatorByMethod: Record<string, { calls: number; within50: number }>;
   coordinatorHeapMiB: number;
   coordinatorExternalMiB: number;
   rssMiB: number;
@@ -434,6 +436,12 @@ async function measure(cfg: Config, store: string, run: Started, agentsDir: stri
         (own.get('tern_coordinator_nodejs_eventloop_lag_p99_seconds') ?? Number.NaN) * 1000,
       coordinatorCalls: a1.total - a0.total,
       coordinatorWithin50: a1.within - a0.within,
+      coordinatorByMethod: Object.fromEntries(
+        CONTROL_METHODS.map((method) => {
+          const [b0, b1] = [text0, text1].map((t) => answeredWithin(t, '0.05', [method]));
+          return [method, { calls: b1.total - b0.total, within50: b1.within - b0.within }];
+        }),
+      ),
       coordinatorHeapMiB: mib('tern_coordinator_nodejs_heap_size_used_bytes'),
       coordinatorExternalMiB: mib('tern_coordinator_nodejs_external_memory_bytes'),
     });
@@ -487,6 +495,7 @@ async function measure(cfg: Config, store: string, run: Started, agentsDir: stri
       coordinatorWithin50Pct: w.coordinatorCalls
         ? Math.round((w.coordinatorWithin50 / w.coordinatorCalls) * 1000) / 10
         : Number.NaN,
+      coordinatorByMethod: w.coordinatorByMethod,
       coordinatorHeapMiB: Math.round(w.coordinatorHeapMiB),
       coordinatorExternalMiB: Math.round(w.coordinatorExternalMiB),
       agentsCpuPct: Math.round(w.agentsCpuPct),
@@ -526,6 +535,7 @@ async function measure(cfg: Config, store: string, run: Started, agentsDir: stri
       // Its own handling time of the control calls (its call histogram), beside what the agents timed.
       controlCalls: full.coordinatorCalls,
       answeredWithin50msPct: full.coordinatorWithin50Pct,
+      byMethod: full.coordinatorByMethod,
       cpuPct: full.coordinatorCpuPct,
       rssMiB: full.coordinatorRssMiB,
       peakRssMiB: full.coordinatorPeakRssMiB,
@@ -598,10 +608,17 @@ async function main(): Promise<void> {
       continue;
     }
     ran[store] = { ...run.result, pkiSec: Math.round(pkiSec * 10) / 10 };
-    const own = run.result as { coordinator?: { controlCalls?: number; answeredWithin50msPct?: number } };
+    const own = run.result.coordinator as {
+      controlCalls: number;
+      answeredWithin50msPct: number;
+      byMethod: Record<string, { calls: number; within50: number }>;
+    };
+    const perMethod = Object.entries(own.byMethod)
+      .map(([m, c]) => `${m} ${c.calls ? ((c.within50 / c.calls) * 100).toFixed(1) : '-'} % of ${c.calls}`)
+      .join(', ');
     printed.push(
       `${run.line} [${store}]`,
-      `scale: the coordinator's own handling time [${store}]: ${own.coordinator?.answeredWithin50msPct} % of ${own.coordinator?.controlCalls} control calls answered within 50 ms`,
+      `scale: the coordinator's own handling time [${store}]: ${own.answeredWithin50msPct} % of ${own.controlCalls} control calls answered within 50 ms (${perMethod})`,
       '',
       'per call kind, at full size:',
       run.kinds,

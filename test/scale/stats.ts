@@ -134,6 +134,7 @@ export interface StepResult {
   /** Control calls (register, heartbeat, start) the coordinator answered in the window, and the share it answered within 50 ms by its own clock (its call histogram). */
   coordinatorCalls: number;
   coordinatorWithin50Pct: number;
+  coordinatorByMethod: Record<string, { calls: number; within50: number }>;
   coordinatorHeapMiB: number;
   coordinatorExternalMiB: number;
   /** The agent worker processes' CPU over the window, % of one core (all of them). */
