@@ -5,6 +5,7 @@
 // the same interface, so that agents run unchanged without root.
 import type { ContainerCgroups } from './cgroups.js';
 import type { Finding } from './leaks.js';
+import type { RootfsArchive } from './rootfs-archive.js';
 import type { WarmHold } from './warm.js';
 
 export interface ContainerLaunch {
@@ -55,6 +56,8 @@ export interface ExecResult {
 export interface HostRuntime {
   /** Cgroups for containers with memory and pids limits. */
   readonly cgroups: ContainerCgroups;
+  /** Packs, compares and unpacks rootfs directories (a container's rootfs on the move). */
+  readonly rootfs: RootfsArchive;
   /**
    * Starts a container's first process in new namespaces and wires its
    * network before the process runs. Throws, leaving nothing behind, if

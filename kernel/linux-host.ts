@@ -7,6 +7,7 @@ import { run, runError, runOk } from './exec.js';
 import type { ContainerLaunch, ContainerNet, ExecConfinement, ExecResult, HostRuntime } from './host.js';
 import { type Finding, findLeaks } from './leaks.js';
 import { alive, exiting, processTree, resumeTree, startTime, waitGone } from './proc.js';
+import { TarArchive } from './rootfs-archive.js';
 import { launchContainer } from './shim.js';
 import { type WarmHold, warmMemory } from './warm.js';
 
@@ -14,6 +15,7 @@ const NSENTER = '/usr/bin/nsenter';
 
 export class LinuxHost implements HostRuntime {
   readonly cgroups = new LinuxCgroups();
+  readonly rootfs = new TarArchive();
 
   async launch(spec: ContainerLaunch, net: ContainerNet): Promise<{ pid: number; shimPid: number }> {
     return launchContainer(spec.shim, spec, async (pid) => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { TernError } from '../../core/errors.js';
 import { ChunkReceiver, type EncodeStats } from '../../proto/chunks.js';
 import { type ChunkStream, type HandoffContext, ROOTFS_TAR } from './context.js';
-import { applyDelta, ROOTFS_DELTA, ROOTFS_DIRS, unpackRootfs } from './rootfs.js';
+import { ROOTFS_DELTA, ROOTFS_DIRS } from './rootfs.js';
 import type { ReceiveLimits, TargetSlot } from './target.js';
 
 /** Feeds a stream into a receiver; a stream that stops moving for stallMs ends it. */
@@ -61,12 +61,12 @@ export async function writeImages(
   const t2 = Date.now();
   const rootfs = ctx.containers.rootfs(s.container.name);
   if (rx.received.includes(ROOTFS_TAR)) {
-    await replaceRootfs(rootfs, join(s.imagesDir, ROOTFS_TAR));
+    await replaceRootfs(ctx, rootfs, join(s.imagesDir, ROOTFS_TAR));
   } else if (s.rootfsPrecopied) {
     // Only what changed since the pre-copy (nothing at all if nothing did).
     const delta = rx.received.includes(ROOTFS_DELTA) ? join(s.imagesDir, ROOTFS_DELTA) : undefined;
     const dirs = rx.received.includes(ROOTFS_DIRS) ? join(s.imagesDir, ROOTFS_DIRS) : undefined;
-    await applyDelta(rootfs, delta, dirs);
+    await ctx.host.rootfs.applyDelta(rootfs, delta, dirs);
     for (const f of [delta, dirs]) if (f) await rm(f);
   } else {
     throw new TernError('DATA_LOSS', 'image stream carried no rootfs');
@@ -150,15 +150,15 @@ export async function writeRootfs(
   await pump(stream, rx, limits.stallMs);
   if (!rx.received.includes(ROOTFS_TAR))
     throw new TernError('DATA_LOSS', 'rootfs pre-copy carried no rootfs');
-  await replaceRootfs(ctx.containers.rootfs(s.container.name), join(dir, ROOTFS_TAR));
+  await replaceRootfs(ctx, ctx.containers.rootfs(s.container.name), join(dir, ROOTFS_TAR));
   await rm(dir, { recursive: true, force: true });
   return rx.stats;
 }
 
 /** Replaces whatever is in rootfs with the content of a tar file, and removes the tar. */
-async function replaceRootfs(rootfs: string, tarFile: string): Promise<void> {
+async function replaceRootfs(ctx: HandoffContext, rootfs: string, tarFile: string): Promise<void> {
   await rm(rootfs, { recursive: true, force: true });
   await mkdir(rootfs, { recursive: true });
-  await unpackRootfs(rootfs, tarFile);
+  await ctx.host.rootfs.unpack(rootfs, tarFile);
   await rm(tarFile);
 }

@@ -1,137 +1,14 @@
-// The container's rootfs on the move. Before the freeze the whole rootfs goes
-// to the target as a tar (the pre-copy) while the container still runs; a
-// marker file taken just before it says when. While the tree is frozen only
-// what changed since goes: every path whose mtime or ctime is newer than the
-// marker (ctime cannot be set back from inside a container, so a file
-// written and then given an old mtime still counts), as a tar of just those
-// paths. Deletions show the same way: removing, adding or renaming an entry
-// changes its directory's mtime, so for every changed directory the source
-// also sends the names it holds now, and the target removes whatever else it
-// has there. That is exact whatever happened while the pre-copy ran; a
-// directory that did not change lost no entries. A container that changed
-// nothing sends nothing for its rootfs while frozen.
-import { spawn } from 'node:child_process';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+// The container's rootfs on the move: the names its parts travel under, and
+// the marker that says when the pre-copy began. What is packed and how is
+// kernel/rootfs-archive.ts (the host's RootfsArchive).
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TernError } from '../../core/errors.js';
-import { run, runOk } from '../../kernel/exec.js';
 
-/** For each changed directory: its path, then the names it holds now; see dirListing. */
+/** For each changed directory: its path, then the names it holds now; see kernel/rootfs-archive.ts. */
 export const ROOTFS_DIRS = 'rootfs.dirs';
 export const ROOTFS_DELTA = 'rootfs-delta.tar';
 /** Taken in the source's migration directory when the pre-copy starts. */
 export const MARKER = 'rootfs.marker';
-
-const TAR_FLAGS = ['--numeric-owner', '--xattrs', '--sparse'];
-
-/**
- * A tar of the rootfs (or of the listed paths only) as a stream; throws at
- * the end if tar failed. `live`: the container runs while tar reads (the
- * pre-copy), so a file that changes or goes meanwhile is no failure (tar
- * exits 1): the changes made after the marker follow in the delta.
- */
-export async function* tarStream(rootfs: string, paths?: string[], live = false): AsyncGenerator<Buffer> {
-  const argv = ['-C', rootfs, ...TAR_FLAGS, '-cpf', '-'];
-  if (live) argv.push('--warning=no-file-changed', '--warning=no-file-removed', '--ignore-failed-read');
-  if (paths) argv.push('--no-recursion', '--null', '-T', '-');
-  else argv.push('.');
-  const tar = spawn('tar', argv, { stdio: ['pipe', 'pipe', 'pipe'] });
-  let err = '';
-  tar.stderr.on('data', (b: Buffer) => {
-    err += b.toString();
-  });
-  tar.stdin.on('error', () => {});
-  tar.stdin.end(paths ? paths.map((p) => `${p}\0`).join('') : '');
-  const exited = new Promise<number | null>((r) => tar.on('close', r));
-  try {
-    for await (const b of tar.stdout) yield b as Buffer;
-    const code = await exited;
-    if (code !== 0 && !(live && code === 1))
-      throw new TernError('INTERNAL', `tar of the rootfs failed: ${err.trim()}`);
-  } finally {
-    if (tar.exitCode === null) tar.kill('SIGKILL');
-  }
-}
-
-/**
- * The paths under rootfs (relative, "./...") whose mtime or ctime is newer
- * than the marker's, and which of them (the root included) are directories.
- */
-export async function scanChanges(
-  rootfs: string,
-  marker: string,
-): Promise<{ changed: string[]; dirs: string[] }> {
-  const argv = ['find', '.', '(', '-newer', marker, '-o', '-cnewer', marker, ')', '-printf', '%y%p\\0'];
-  const out = await runOk(argv, { cwd: rootfs, maxOutput: 1 << 30 });
-  const changed: string[] = [];
-  const dirs: string[] = [];
-  for (const e of out.split('\0')) {
-    if (!e) continue;
-    const p = e.slice(1);
-    if (e[0] === 'd') dirs.push(p);
-    if (p !== '.') changed.push(p);
-  }
-  return { changed, dirs };
-}
-
-/**
- * The listing of each changed directory: its path, then each name it holds,
- * every field NUL-terminated, a directory ended by an empty field.
- */
-export async function dirListing(rootfs: string, dirs: string[]): Promise<Buffer> {
-  const parts: string[] = [];
-  for (const d of dirs) {
-    const names = await readdir(join(rootfs, d)).catch(() => undefined);
-    if (!names) continue; // gone since the scan: its parent's listing says so
-    parts.push(`${d}\0`, ...names.map((n) => `${n}\0`), '\0');
-  }
-  return Buffer.from(parts.join(''));
-}
-
-/** Parses dirListing's format. */
-export function parseListing(text: string): Map<string, Set<string>> {
-  const out = new Map<string, Set<string>>();
-  const fields = text.split('\0');
-  let i = 0;
-  while (i < fields.length && fields[i] !== '') {
-    const dir = fields[i++];
-    const names = new Set<string>();
-    while (i < fields.length && fields[i] !== '') names.add(fields[i++]);
-    i++;
-    out.set(dir, names);
-  }
-  return out;
-}
-
-/** Unpacks a full rootfs tar into an empty rootfs directory. */
-export async function unpackRootfs(rootfs: string, tarFile: string): Promise<void> {
-  await runOk(['tar', '-C', rootfs, ...TAR_FLAGS, '-xpf', tarFile]).catch((e) => {
-    throw new TernError('INTERNAL', `unpacking the rootfs failed: ${(e as Error).message}`);
-  });
-}
-
-/**
- * Brings a pre-copied rootfs up to date: unpacks the changed paths over it
- * (when any changed), then, in every directory that changed, removes what
- * the source's listing of it does not have.
- */
-export async function applyDelta(rootfs: string, deltaTar?: string, dirsFile?: string): Promise<void> {
-  if (deltaTar) {
-    const r = await run(['tar', '-C', rootfs, ...TAR_FLAGS, '--overwrite', '-xpf', deltaTar]);
-    if (r.code !== 0)
-      throw new TernError('INTERNAL', `applying the rootfs changes failed: ${r.stderr.toString().trim()}`);
-  }
-  if (!dirsFile) return;
-  for (const [dir, keep] of parseListing(await readFile(dirsFile, 'utf8'))) {
-    // Only plain relative paths inside the rootfs.
-    if (!(dir === '.' || dir.startsWith('./')) || dir.split('/').includes('..')) continue;
-    const here = await readdir(join(rootfs, dir)).catch(() => [] as string[]);
-    for (const name of here) {
-      if (keep.has(name) || name.includes('/')) continue;
-      await rm(join(rootfs, dir, name), { recursive: true, force: true });
-    }
-  }
-}
 
 export async function takeMarker(workDir: string): Promise<string> {
   const m = join(workDir, MARKER);

@@ -17,7 +17,7 @@ import {
   sameCredential,
   workDirOf,
 } from './context.js';
-import { dirListing, ROOTFS_DELTA, ROOTFS_DIRS, scanChanges, takeMarker, tarStream } from './rootfs.js';
+import { ROOTFS_DELTA, ROOTFS_DIRS, takeMarker } from './rootfs.js';
 
 /** What a source hold leaves on disk so a restarted agent can still decide it. */
 export interface HoldFile {
@@ -174,7 +174,7 @@ export class SourceHolds {
     p.precopied = undefined;
     const rootfs = ctx.containers.rootfs(p.name);
     const marker = await takeMarker(p.workDir);
-    yield* encodeFiles([{ name: ROOTFS_TAR, data: tarStream(rootfs, undefined, true) }], stats);
+    yield* encodeFiles([{ name: ROOTFS_TAR, data: ctx.host.rootfs.pack(rootfs, undefined, true) }], stats);
     p.precopied = marker;
   }
 
@@ -422,12 +422,13 @@ export class SourceHolds {
     const rootfs = ctx.containers.rootfs(h.name);
     // After a pre-copy, only what changed since its marker (and the list of
     // what exists); else the whole rootfs.
-    const delta = h.precopied ? await scanChanges(rootfs, h.precopied) : undefined;
-    const listing = delta && delta.dirs.length > 0 ? await dirListing(rootfs, delta.dirs) : undefined;
+    const delta = h.precopied ? await ctx.host.rootfs.changes(rootfs, h.precopied) : undefined;
+    const listing =
+      delta && delta.dirs.length > 0 ? await ctx.host.rootfs.listing(rootfs, delta.dirs) : undefined;
     async function* files(): AsyncGenerator<SourceFile> {
       for (const n of names) yield { name: n, data: fileData(join(h.imagesDir, n)) };
       if (!delta) {
-        yield { name: ROOTFS_TAR, data: tarStream(rootfs) };
+        yield { name: ROOTFS_TAR, data: ctx.host.rootfs.pack(rootfs) };
         return;
       }
       if (listing)
@@ -437,7 +438,8 @@ export class SourceHolds {
             yield listing;
           })(),
         };
-      if (delta.changed.length > 0) yield { name: ROOTFS_DELTA, data: tarStream(rootfs, delta.changed) };
+      if (delta.changed.length > 0)
+        yield { name: ROOTFS_DELTA, data: ctx.host.rootfs.pack(rootfs, delta.changed) };
     }
     let n = 0;
     let corrupt = ctx.faults.armed('corrupt-chunk');

@@ -31,6 +31,7 @@ import type {
 import type { ContainerLaunch, ContainerNet, ExecResult, HostRuntime } from '../../kernel/host.js';
 import type { Finding } from '../../kernel/leaks.js';
 import { PARENT_LINK } from '../../kernel/precopy.js';
+import { type RootfsArchive, TarArchive } from '../../kernel/rootfs-archive.js';
 import { NO_WARMTH, type WarmHold } from '../../kernel/warm.js';
 import type { Port, Reply, Request } from './world.js';
 
@@ -270,6 +271,8 @@ export class SimCgroups implements ContainerCgroups {
 
 export class SimHost implements HostRuntime {
   readonly cgroups = new SimCgroups();
+  /** Rootfs directories are real here: tar and find, as on a real host. */
+  readonly rootfs: RootfsArchive = new TarArchive();
   constructor(private readonly w: WorldLink) {}
 
   launch(spec: ContainerLaunch, net: ContainerNet): Promise<{ pid: number; shimPid: number }> {

@@ -140,9 +140,14 @@ function track(child: ChildProcess, what: string): Child {
 export function startCoordinator(args: string[], logFile: string, profileDir?: string): Child {
   const fd = openSync(logFile, 'a');
   const prof = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-  const child = spawn(process.execPath, [...prof, join(DIST, 'bin', 'tern-coordinator.js'), ...args], {
-    stdio: ['ignore', fd, fd],
-  });
+  const flags = (process.env.SCALE_COORDINATOR_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(
+    process.execPath,
+    [...flags, ...prof, join(DIST, 'bin', 'tern-coordinator.js'), ...args],
+    {
+      stdio: ['ignore', fd, fd],
+    },
+  );
   closeSync(fd);
   return track(child, 'the coordinator');
 }

@@ -234,7 +234,7 @@ interface Window {
   machineCpuPct: number;
   otherCpuPct: number;
   coordinatorLagP99Ms: number;
-  /** Control calls (register, heartbeat, start) the coordinator answered in the window, and how many within 50 ms by its own clock. */
+  /** Control calls the coordinator answered (registrations since the ramp began, heartbeats and starts in the window), and how many within 50 ms by its own clock. */
   coordinatorCalls: number;
   coordinatorWithin50: number;
   /** The same, per control method. */
@@ -353,6 +353,8 @@ async function measure(cfg: Config, store: string, run: Started, agentsDir: stri
   for (const [i, n] of cfg.steps.entries()) {
     const last = i === cfg.steps.length - 1;
     const rampFrom = now();
+    // The coordinator's own count at the ramp's start: its RegisterHost calls are the step's joiners'.
+    const textRamp = await scrapeText(metricsPort);
     const specs = Array.from({ length: n - up }, (_, k) => agentSpec(up + k, cfg.agents));
     // Agents join at a steady rate, as a fleet being brought up does (a
     // coordinator restart, when all of them come back at once, is another
@@ -408,7 +410,14 @@ async function measure(cfg: Config, store: string, run: Started, agentsDir: stri
     const mcpu1 = machineCpu();
     const text1 = await scrapeText(metricsPort);
     const own = promSamples(text1);
-    const [a0, a1] = [text0, text1].map((t) => answeredWithin(t, '0.05', CONTROL_METHODS));
+    // By its own clock: RegisterHost since the ramp began (the step's joiners), the others in the window.
+    const byMethod = Object.fromEntries(
+      CONTROL_METHODS.map((method) => {
+        const since = method === 'RegisterHost' ? textRamp : text0;
+        const [b0, b1] = [since, text1].map((t) => answeredWithin(t, '0.05', [method]));
+        return [method, { calls: b1.total - b0.total, within50: b1.within - b0.within }];
+      }),
+    );
     const mib = (name: string) => (own.get(name) ?? Number.NaN) / 1048576;
     windows.push({
       agents: n,
@@ -434,14 +443,9 @@ async function measure(cfg: Config, store: string, run: Started, agentsDir: stri
       inFlightAvg: polls ? inFlight / polls : 0,
       coordinatorLagP99Ms:
         (own.get('tern_coordinator_nodejs_eventloop_lag_p99_seconds') ?? Number.NaN) * 1000,
-      coordinatorCalls: a1.total - a0.total,
-      coordinatorWithin50: a1.within - a0.within,
-      coordinatorByMethod: Object.fromEntries(
-        CONTROL_METHODS.map((method) => {
-          const [b0, b1] = [text0, text1].map((t) => answeredWithin(t, '0.05', [method]));
-          return [method, { calls: b1.total - b0.total, within50: b1.within - b0.within }];
-        }),
-      ),
+      coordinatorCalls: Object.values(byMethod).reduce((n, c) => n + c.calls, 0),
+      coordinatorWithin50: Object.values(byMethod).reduce((n, c) => n + c.within50, 0),
+      coordinatorByMethod: byMethod,
       coordinatorHeapMiB: mib('tern_coordinator_nodejs_heap_size_used_bytes'),
       coordinatorExternalMiB: mib('tern_coordinator_nodejs_external_memory_bytes'),
     });

@@ -16,7 +16,7 @@ import { ternProto } from '../../proto/index.js';
 import type { AgentSpec, CallRecord, FromWorker, ReplyRecord, ToWorker } from './messages.js';
 import { now } from './messages.js';
 import { eachLimited } from './pki.js';
-import { makeRootfs, seedContainer, simAgent, simWorld } from './sim-engine.js';
+import { makeRootfs, SimRootfsArchive, seedContainer, simAgent, simWorld } from './sim-engine.js';
 
 const calls: CallRecord[] = [];
 const replies: ReplyRecord[] = [];
@@ -83,6 +83,7 @@ function noteReplies(agent: Agent): void {
 let init: Extract<ToWorker, { type: 'init' }> | undefined;
 let rootfs: Promise<string> | undefined;
 let world: ReturnType<typeof simWorld> | undefined;
+let archive: SimRootfsArchive | undefined;
 let log: pino.Logger | undefined;
 const agents: Agent[] = [];
 
@@ -102,7 +103,8 @@ async function startAgent(a: AgentSpec): Promise<void> {
     skipCriuCheck: true,
     logLevel: 'warn',
   });
-  const sim = simAgent(world as NonNullable<typeof world>, a.host, c.timing);
+  archive ??= new SimRootfsArchive(base);
+  const sim = simAgent(world as NonNullable<typeof world>, a.host, c.timing, archive);
   const agent = new Agent(opts, sim.engine, (log as pino.Logger).child({ host: a.host }), sim.host);
   // The container is there before the agent registers, as on a host whose agent restarts.
   await seedContainer(agent.containers, sim.host, {

@@ -4,10 +4,10 @@
 // directly instead of over an IPC channel. A dump is a timed no-op
 // (World.delays.dumpMs) that sends real page bytes to the target's page
 // server and writes a real inventory; a restore is a timed no-op
-// (delays.restoreMs) that checks the pages' checksum. Everything else an
-// agent does in a move (the rootfs pre-copy as tar, the images over the data
-// channel inside TLS, container records, outcome records) runs as in
-// production. Containers are said to hold SimTiming.memoryBytes of memory
+// (delays.restoreMs) that checks the pages' checksum. The rootfs moves as
+// real tar bytes without a tar or find process per move (SimRootfsArchive).
+// Everything else an agent does in a move (the data channel inside TLS,
+// the images, container records, outcome records) runs as in production. Containers are said to hold SimTiming.memoryBytes of memory
 // (what a move reports and plans room for); a sample of it, pageBytes of
 // real bytes, crosses the page stream.
 import { randomBytes } from 'node:crypto';
@@ -18,6 +18,7 @@ import { randomMac } from '../../agent/policy.js';
 import { TernError } from '../../core/errors.js';
 import { validateAddress } from '../../core/net.js';
 import type { HostRuntime } from '../../kernel/host.js';
+import { type RootfsArchive, TarArchive } from '../../kernel/rootfs-archive.js';
 import { SimEngine, SimHost, WorldLink } from '../../test/inproc/fakes.js';
 import { World } from '../../test/inproc/world.js';
 
@@ -54,13 +55,63 @@ export interface SimTiming {
   memoryBytes: number;
 }
 
-/** SimHost, with containers of the memory size the run simulates. */
+/**
+ * The simulated containers' rootfs on the move. Every container of a worker
+ * starts from the same rootfs and never writes to it, so its tar is made
+ * once (by tar) and every pre-copy sends those bytes through the data
+ * channel, hashed and checked as any; the target then gets a copy of that
+ * rootfs (what unpacking the tar gives), and no path changed after the
+ * pre-copy's marker. A thousand agents in a few processes would otherwise
+ * spawn three processes per move, each fork as slow as the process is
+ * large: load that real agents, each on a host of its own, do not share.
+ */
+export class SimRootfsArchive implements RootfsArchive {
+  private readonly real = new TarArchive();
+  private tar?: Promise<Buffer>;
+
+  constructor(private readonly base: string) {}
+
+  async *pack(rootfs: string, paths?: string[], live = false): AsyncGenerator<Buffer> {
+    if (paths) {
+      yield* this.real.pack(rootfs, paths, live);
+      return;
+    }
+    this.tar ??= (async () => {
+      const parts: Buffer[] = [];
+      for await (const b of this.real.pack(this.base)) parts.push(b);
+      return Buffer.concat(parts);
+    })();
+    yield await this.tar;
+  }
+
+  async changes(): Promise<{ changed: string[]; dirs: string[] }> {
+    return { changed: [], dirs: [] };
+  }
+
+  listing(rootfs: string, dirs: string[]): Promise<Buffer> {
+    return this.real.listing(rootfs, dirs);
+  }
+
+  async unpack(rootfs: string): Promise<void> {
+    await cp(this.base, rootfs, { recursive: true });
+  }
+
+  async applyDelta(rootfs: string, deltaTar?: string, dirsFile?: string): Promise<void> {
+    if (deltaTar || dirsFile) await this.real.applyDelta(rootfs, deltaTar, dirsFile);
+  }
+}
+
+/** SimHost, with containers of the memory size the run simulates, and their rootfs moved by SimRootfsArchive. */
 class ScaleHost extends SimHost {
+  override readonly rootfs: RootfsArchive;
+
   constructor(
     link: WorldLink,
     private readonly memoryBytes: number,
+    rootfs: RootfsArchive,
   ) {
     super(link);
+    this.rootfs = rootfs;
   }
 
   override async treeMemory(): Promise<number> {
@@ -76,9 +127,14 @@ export function simWorld(t: SimTiming): World {
 }
 
 /** The engine and host of one simulated agent. */
-export function simAgent(world: World, host: string, t: SimTiming): { engine: SimEngine; host: SimHost } {
+export function simAgent(
+  world: World,
+  host: string,
+  t: SimTiming,
+  rootfs: RootfsArchive,
+): { engine: SimEngine; host: SimHost } {
   const link = new LocalLink(world, host);
-  return { engine: new SimEngine(link, t.pageBytes), host: new ScaleHost(link, t.memoryBytes) };
+  return { engine: new SimEngine(link, t.pageBytes), host: new ScaleHost(link, t.memoryBytes, rootfs) };
 }
 
 /**

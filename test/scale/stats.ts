@@ -131,7 +131,7 @@ export interface StepResult {
   coordinatorPeakRssMiB: number;
   /** From the coordinator's own metrics at the end of the window: its event-loop delay p99 (ms), its JS heap in use and its memory outside the heap (MiB). */
   coordinatorLagP99Ms: number;
-  /** Control calls (register, heartbeat, start) the coordinator answered in the window, and the share it answered within 50 ms by its own clock (its call histogram). */
+  /** Control calls the coordinator answered (registrations since the ramp began, heartbeats and starts in the window), and the share it answered within 50 ms by its own clock (its call histogram). */
   coordinatorCalls: number;
   coordinatorWithin50Pct: number;
   coordinatorByMethod: Record<string, { calls: number; within50: number }>;
