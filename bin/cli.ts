@@ -37,11 +37,20 @@ export function connect(flag?: string): CoordinatorClient {
 }
 
 export function fail(cmd: string, e: unknown): never {
-  const msg = isUnreachable(e)
-    ? `cannot reach the coordinator at ${coordinatorAddress()} (is it running? try: deploy/testbed.sh up)`
-    : errorMessage(e);
+  const msg = isUnreachable(e) ? unreachable(coordinatorAddress()) : errorMessage(e);
   process.stderr.write(`${cmd}: error: ${msg}\n`);
   process.exit(1);
+}
+
+/**
+ * What to say when no coordinator answered. With a list of addresses
+ * (coordinators on etcd) only the leader serves: none answering means none
+ * leads, most often because etcd has no quorum.
+ */
+export function unreachable(address: string): string {
+  if (address.includes(','))
+    return `no coordinator of ${address} answered: only the one that leads serves, so none leads now (are they running, and does etcd have a quorum? see their logs: journalctl -u tern-coordinator)`;
+  return `cannot reach the coordinator at ${address} (is it running? try: deploy/testbed.sh up)`;
 }
 
 export function table(rows: string[][]): string {
