@@ -3,6 +3,7 @@ import { join } from 'node:path';
 // tern-coordinator: the API users and tools talk to (see deploy/systemd/).
 import { coordinatorCerts, coordinatorOptions } from '../coordinator/config.js';
 import { EtcdStore } from '../coordinator/etcd-store.js';
+import { FollowerMetrics, leadServingMetrics } from '../coordinator/follower.js';
 import { Coordinator } from '../coordinator/server.js';
 import { SqliteStore } from '../coordinator/sqlite-store.js';
 import { FileStore, type Store } from '../coordinator/store.js';
@@ -21,6 +22,7 @@ async function main() {
   let etcd: EtcdStore | undefined;
   let store: Store;
   if (opts.store === 'etcd') {
+    const follower = new FollowerMetrics();
     etcd = new EtcdStore({
       endpoints: opts.etcdEndpoints,
       prefix: opts.etcdPrefix,
@@ -33,13 +35,18 @@ async function main() {
         log.error({ why }, 'no longer the leader: stopping');
         process.exit(EXIT_DEPOSED);
       },
-      onFollowing: (leader) => log.info({ leader }, 'following the leader'),
+      onFollowing: (leader) => {
+        log.info({ leader }, 'following the leader');
+        follower.follow(leader);
+      },
     });
     store = etcd;
     log.info({ endpoints: opts.etcdEndpoints, advertise: opts.advertise }, 'campaigning for leadership');
     // A follower is up as far as systemd is concerned: it waits to lead.
     notifyReady((msg) => log.warn(msg));
-    await etcd.lead();
+    const lead = etcd.lead.bind(etcd);
+    if (opts.metricsListen) await leadServingMetrics(lead, opts.metricsListen, follower);
+    else await lead();
     log.info({ advertise: opts.advertise }, 'leading');
   } else {
     store =

@@ -74,6 +74,12 @@ export class CoordinatorMetrics {
       labelNames: ['error'],
       registers,
     });
+    // Followers on etcd serve 0 (coordinator/follower.ts); a coordinator that serves leads.
+    new Gauge({
+      name: 'tern_coordinator_leader',
+      help: '1 while this coordinator leads (and serves), 0 while it follows',
+      registers,
+    }).set(1);
     this.calls = new Histogram({
       name: 'tern_coordinator_calls_seconds',
       help: 'gRPC calls the coordinator answered, by method and status code',

@@ -4,8 +4,9 @@
 import assert from 'node:assert/strict';
 import { Etcd3 } from 'etcd3';
 import { EtcdStore, type EtcdStoreOptions } from '../../coordinator/etcd-store.js';
+import { FollowerMetrics, leadServingMetrics } from '../../coordinator/follower.js';
 import type { MigrationRecord } from '../../coordinator/store.js';
-import { type EtcdMember, etcdForSuite } from '../../deploy/testbed/etcd.js';
+import { type EtcdMember, etcdForSuite, freePort } from '../../deploy/testbed/etcd.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -116,6 +117,30 @@ describe('etcd store: records, leadership, fencing (real etcd on 127.0.0.1)', fu
     assert.ok(b.s.leading());
     assert.equal((await b.s.migrations())[0].phase, 'transferring');
     await assert.rejects(a.s.putMigration(migration('m2', 'aborting')), /does not lead/);
+  });
+
+  it('a follower serves /metrics saying it follows, and whom, until it leads', async () => {
+    const prefix = `/t${prefixN++}/`;
+    const a = store('10.0.0.1:7700', prefix);
+    await a.s.lead();
+    const metrics = new FollowerMetrics();
+    const b = store('10.0.0.2:7700', prefix, { onFollowing: (l) => metrics.follow(l) });
+    const listen = `127.0.0.1:${await freePort()}`;
+    const leading = leadServingMetrics(() => b.s.lead(), listen, metrics);
+    const scrape = async () => (await fetch(`http://${listen}/metrics`)).text();
+    let text = '';
+    for (let i = 0; i < 50 && !text.includes('10.0.0.1:7700'); i++) {
+      await sleep(100);
+      text = await scrape().catch(() => '');
+    }
+    assert.match(text, /^tern_coordinator_leader 0$/m);
+    assert.match(text, /^tern_coordinator_following\{leader="10\.0\.0\.1:7700"\} 1$/m);
+    assert.match(text, /^tern_coordinator_process_cpu_seconds_total /m, 'and its process metrics');
+    await a.s.resign();
+    await leading;
+    assert.ok(b.s.leading());
+    // The address is free for the leading coordinator's own metrics.
+    await assert.rejects(scrape());
   });
 
   it('refuses the writes of a leader whose key is gone, and deposes it, while a new leader writes', async () => {

@@ -181,6 +181,7 @@ describe('observing tern: JSON, metrics, health (privileged)', function () {
     assert.ok((sample(coord, 'tern_migration_downtime_seconds_count', { mode: 'stop-and-copy' }) ?? 0) >= 1);
     assert.ok((sample(coord, 'tern_migration_phase_seconds_count', { phase: 'dumping' }) ?? 0) >= 1);
     assert.ok((sample(coord, 'tern_migration_bytes_total', { kind: 'pages_during_dump' }) ?? 0) >= 32 << 20);
+    assert.equal(sample(coord, 'tern_coordinator_leader', {}), 1, 'a coordinator that serves leads');
     assert.equal(sample(coord, 'tern_host_up', { host: 'hostA' }), 1);
     assert.equal(sample(coord, 'tern_host_up', { host: 'hostB' }), 1);
     assert.ok((sample(coord, 'tern_host_containers', { host: 'hostB' }) ?? 0) >= 1);
