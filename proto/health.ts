@@ -8,7 +8,7 @@ import * as grpcLib from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { HealthImplementation, protoPath } from 'grpc-health-check';
 import type { CertFiles } from '../core/pki.js';
-import { grpcTarget, isUnix } from './index.js';
+import { channelTarget, isUnix } from './index.js';
 import { channelCredentials, type Expect, type Policy, requireTls } from './tls.js';
 
 /** Health methods by full path (the agent's own `Check` is another method). */
@@ -58,7 +58,7 @@ export async function checkHealth(
   const creds = isUnix(address)
     ? grpcLib.credentials.createInsecure()
     : channelCredentials(requireTls(tls, address), expect);
-  const client = new HealthClient(grpcTarget(address), creds, {
+  const client = new HealthClient(channelTarget(address), creds, {
     'grpc.ssl_target_name_override': expect.name ?? expect.role,
   });
   try {

@@ -100,6 +100,18 @@ export function grpcTarget(address: string): string {
 export const isUnix = (address: string) => grpcTarget(address).startsWith('unix:');
 
 /**
+ * grpcTarget for a client channel: one IP address too goes to grpc-js's IP
+ * resolver. Its DNS resolver, the default, would make a c-ares resolver for
+ * an address that names no one to look up, and keep it as long as the
+ * channel: on a coordinator, one per agent it ever called.
+ */
+export function channelTarget(address: string): string {
+  if (/^\d{1,3}(\.\d{1,3}){3}:\d+$/.test(address)) return `ipv4:${address}`;
+  if (/^\[[0-9a-fA-F:.]+\]:\d+$/.test(address)) return `ipv6:${address}`;
+  return grpcTarget(address);
+}
+
+/**
  * A client of the agent serving `host` at address, over mutual TLS with
  * files' certificate; the agent must present host's certificate. `options`
  * add to (or override) the channel settings: interceptors, idle timeout.
@@ -113,7 +125,7 @@ export function agentClient(
   const Ctor = ternProto().tern.v1.Agent;
   const creds = channelCredentials(requireTls(tls, address), { role: 'agent', name: host });
   // The name sent in TLS (SNI): the identity expected, not an IP address.
-  return new Ctor(grpcTarget(address), creds, {
+  return new Ctor(channelTarget(address), creds, {
     ...CHANNEL_OPTIONS,
     'grpc.ssl_target_name_override': host ?? 'agent',
     ...options,
@@ -132,7 +144,7 @@ export function coordinatorClient(
   if (isUnix(address))
     return new Ctor(grpcTarget(address), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
   const creds = channelCredentials(requireTls(tls, address), { role: 'coordinator' });
-  return new Ctor(grpcTarget(address), creds, {
+  return new Ctor(channelTarget(address), creds, {
     ...CHANNEL_OPTIONS,
     'grpc.ssl_target_name_override': 'coordinator',
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { type ErrorCode, isUnreachable, TernError } from '../../core/errors.js';
-import { grpcTarget } from '../../proto/index.js';
+import { channelTarget, grpcTarget } from '../../proto/index.js';
 import { fromServiceError, toServiceError } from '../../proto/rpc.js';
 
 const CODES: [ErrorCode, grpc.status][] = [
@@ -162,7 +162,7 @@ describe('rpc', () => {
   });
 });
 
-describe('grpcTarget', () => {
+describe('grpcTarget and channelTarget', () => {
   it('keeps one address, makes unix paths unix targets, and makes a list of coordinators one channel', () => {
     assert.equal(grpcTarget('10.0.0.1:7700'), '10.0.0.1:7700');
     assert.equal(grpcTarget('/run/tern/c.sock'), 'unix:///run/tern/c.sock');
@@ -170,5 +170,16 @@ describe('grpcTarget', () => {
     assert.equal(grpcTarget('[fd00::1]:7700,[fd00::2]:7700'), 'ipv6:[fd00::1]:7700,[fd00::2]:7700');
     assert.throws(() => grpcTarget('c1.example:7700,c2.example:7700'), /all IPv4 or all \[IPv6\]/);
     assert.throws(() => grpcTarget('10.0.0.1:7700,[fd00::2]:7700'), /all IPv4 or all \[IPv6\]/);
+  });
+
+  it('a client channel to one IP address goes to the IP resolver (no DNS resolver); the rest as grpcTarget', () => {
+    const cases: [string, string][] = [
+      ['10.0.0.1:7700', 'ipv4:10.0.0.1:7700'],
+      ['[fd00::1]:7700', 'ipv6:[fd00::1]:7700'],
+      ['coord.example:7700', 'coord.example:7700'],
+      ['/run/tern/c.sock', 'unix:///run/tern/c.sock'],
+      ['10.0.0.1:7700,10.0.0.2:7700', 'ipv4:10.0.0.1:7700,10.0.0.2:7700'],
+    ];
+    for (const [address, target] of cases) assert.equal(channelTarget(address), target, address);
   });
 });
