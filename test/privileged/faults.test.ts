@@ -11,7 +11,9 @@
 // `make test` runs a fast subset; `npm run faults` (TERN_FAULT_MATRIX=full)
 // runs the whole matrix.
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   alive,
   down,
@@ -20,6 +22,7 @@ import {
   memoryChecksums,
   ownsTestbed,
   record,
+  TESTBED_DIR,
   tern,
   up,
   waitFor,
@@ -273,9 +276,21 @@ async function runCase(c: Case, rootfs: string, ha = false): Promise<void> {
   );
 }
 
+/** Where the daemons' logs of a failed case are kept: `down` removes the testbed's own. */
+const keptLogs = join(tmpdir(), `tern-fault-logs-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+
 /** A testbed for a group of cases, and the workload's rootfs; both go at the end, whatever happened. */
 function testbedFor(ha: boolean) {
   const state: { rootfs?: Awaited<ReturnType<typeof workloadRootfs>> } = {};
+  let failed = 0;
+  afterEach(async function () {
+    const t = this.currentTest;
+    if (t?.state !== 'failed') return;
+    const dir = join(keptLogs, `${++failed}-${t.title.replace(/[^a-zA-Z0-9]+/g, '-').slice(0, 60)}`);
+    await cp(join(TESTBED_DIR, 'logs'), dir, { recursive: true })
+      .then(() => process.stdout.write(`      the daemons' logs of that case: ${dir}\n`))
+      .catch(() => {});
+  });
   before(async function () {
     requirePrivileges(this);
     this.timeout(120_000);
