@@ -295,8 +295,12 @@ wait`,
 
     // The loop kept running through the move: it goes on on the target. Stop
     // it there and wait for it to end.
+    // The shell's glob only reads the directory: ls would also stat each name, and
+    // fail on one the loop deletes meanwhile.
     const newest = async () =>
-      last(churnIndexes((await execIn(CHURN, 'ls', '-A', '/churn')).split('\n').filter(Boolean)));
+      last(
+        churnIndexes((await execIn(CHURN, 'sh', '-c', 'cd /churn && echo *')).split(/\s+/).filter(Boolean)),
+      );
     const first = await newest();
     await waitFor('the churn loop to go on on hostB', async () =>
       (await newest()) > first ? true : undefined,
