@@ -23,7 +23,7 @@ async function main() {
   let store: Store;
   if (opts.store === 'etcd') {
     const follower = new FollowerMetrics();
-    etcd = new EtcdStore({
+    const elected = new EtcdStore({
       endpoints: opts.etcdEndpoints,
       prefix: opts.etcdPrefix,
       leaseTtlSec: opts.leaseTtlSec,
@@ -40,13 +40,12 @@ async function main() {
         follower.follow(leader);
       },
     });
-    store = etcd;
+    etcd = elected;
+    store = elected;
     log.info({ endpoints: opts.etcdEndpoints, advertise: opts.advertise }, 'campaigning for leadership');
     // A follower is up as far as systemd is concerned: it waits to lead.
     notifyReady((msg) => log.warn(msg));
-    const lead = etcd.lead.bind(etcd);
-    if (opts.metricsListen) await leadServingMetrics(lead, opts.metricsListen, follower);
-    else await lead();
+    await leadServingMetrics(() => elected.lead(), opts.metricsListen, follower);
     log.info({ advertise: opts.advertise }, 'leading');
   } else {
     store =

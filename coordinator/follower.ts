@@ -5,17 +5,14 @@
 // the coordinator's own metrics take the address over.
 import { Gauge } from 'prom-client';
 import { daemonRegistry, serveMetrics } from '../core/metrics.js';
+import { leaderGauge } from './metrics.js';
 
 export class FollowerMetrics {
   readonly registry = daemonRegistry('coordinator');
   private readonly following: Gauge<'leader'>;
 
   constructor() {
-    new Gauge({
-      name: 'tern_coordinator_leader',
-      help: '1 while this coordinator leads (and serves), 0 while it follows',
-      registers: [this.registry],
-    }).set(0);
+    leaderGauge(this.registry, false);
     this.following = new Gauge({
       name: 'tern_coordinator_following',
       help: 'Whom this coordinator follows: the leader it last saw, or why it sees none (etcd unreachable)',
@@ -32,15 +29,16 @@ export class FollowerMetrics {
 }
 
 /**
- * Waits to lead (`lead`, EtcdStore.lead), serving `metrics` at `listen`
- * meanwhile; stops serving them before it resolves, so that the leading
- * coordinator can bind the same address.
+ * Waits to lead (`lead`, EtcdStore.lead), serving `metrics` at `listen` (if
+ * given) meanwhile; stops serving them before it resolves, so that the
+ * leading coordinator can bind the same address.
  */
 export async function leadServingMetrics(
   lead: () => Promise<void>,
-  listen: string,
+  listen: string | undefined,
   metrics: FollowerMetrics,
 ): Promise<void> {
+  if (!listen) return lead();
   const served = await serveMetrics(listen, metrics.registry);
   try {
     await lead();

@@ -29,6 +29,15 @@ export function criuFailure(error: string): string | undefined {
   return text ? `criu ${m[1]}: ${text}` : `criu ${m[1]}`;
 }
 
+/** tern_coordinator_leader in `registry`: whether this coordinator leads. */
+export function leaderGauge(registry: Registry, leads: boolean): void {
+  new Gauge({
+    name: 'tern_coordinator_leader',
+    help: '1 while this coordinator leads (and serves), 0 while it follows',
+    registers: [registry],
+  }).set(leads ? 1 : 0);
+}
+
 export class CoordinatorMetrics {
   readonly registry: Registry;
   private readonly ended: Counter<'outcome' | 'mode'>;
@@ -75,11 +84,7 @@ export class CoordinatorMetrics {
       registers,
     });
     // Followers on etcd serve 0 (coordinator/follower.ts); a coordinator that serves leads.
-    new Gauge({
-      name: 'tern_coordinator_leader',
-      help: '1 while this coordinator leads (and serves), 0 while it follows',
-      registers,
-    }).set(1);
+    leaderGauge(r, true);
     this.calls = new Histogram({
       name: 'tern_coordinator_calls_seconds',
       help: 'gRPC calls the coordinator answered, by method and status code',

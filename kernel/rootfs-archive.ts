@@ -33,25 +33,11 @@ export interface RootfsArchive {
 
 /** RootfsArchive with GNU tar and find. */
 export class TarArchive implements RootfsArchive {
-  pack(rootfs: string, paths?: string[], live = false): AsyncGenerator<Buffer> {
-    return tarStream(rootfs, paths, live);
-  }
-
-  changes(rootfs: string, marker: string): Promise<{ changed: string[]; dirs: string[] }> {
-    return scanChanges(rootfs, marker);
-  }
-
-  listing(rootfs: string, dirs: string[]): Promise<Buffer> {
-    return dirListing(rootfs, dirs);
-  }
-
-  unpack(rootfs: string, tarFile: string): Promise<void> {
-    return unpackRootfs(rootfs, tarFile);
-  }
-
-  applyDelta(rootfs: string, deltaTar?: string, dirsFile?: string): Promise<void> {
-    return applyDelta(rootfs, deltaTar, dirsFile);
-  }
+  readonly pack = tarStream;
+  readonly changes = scanChanges;
+  readonly listing = dirListing;
+  readonly unpack = unpackRootfs;
+  readonly applyDelta = applyDelta;
 }
 
 const TAR_FLAGS = ['--numeric-owner', '--xattrs', '--sparse'];
