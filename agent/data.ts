@@ -100,17 +100,50 @@ function drained(sock: Socket): Promise<void> {
   });
 }
 
-/** Writes chunks as frames with back-pressure: waits for 'drain' when the socket's buffer is full. */
+/** Frames gathered into one write (one TLS record batch) before they go out. */
+const BATCH_BYTES = 256 * 1024;
+
+/**
+ * Writes chunks as frames with back-pressure: waits for 'drain' when the
+ * socket's buffer is full. Frames go out in batches: the many small ones of
+ * a dump's images (two per file) would each cost a TLS record, a write and a
+ * turn of both event loops. A batch goes when it is large, or as soon as the
+ * next chunk is not ready at once (its file is still being read or packed).
+ */
 async function serve(sock: Socket, chunks: AsyncIterable<ImageChunk>): Promise<void> {
-  for await (const c of chunks) {
-    if (sock.destroyed) throw new TernError('CANCELLED', 'data channel: fetcher went away');
-    const [head, body] = chunkFrame(c);
-    sock.cork();
-    sock.write(head);
-    const ok = sock.write(body);
-    sock.uncork();
+  let batch: Buffer[] = [];
+  let size = 0;
+  const flush = async () => {
+    if (size === 0) return;
+    const ok = sock.write(batch.length === 1 ? batch[0] : Buffer.concat(batch, size));
+    batch = [];
+    size = 0;
     if (!ok) await drained(sock);
+  };
+  const it = chunks[Symbol.asyncIterator]();
+  let done = false;
+  try {
+    for (;;) {
+      const next = it.next();
+      let r = await Promise.race([next, new Promise<undefined>((ok) => setImmediate(() => ok(undefined)))]);
+      if (!r) {
+        await flush();
+        r = await next;
+      }
+      if (r.done) break;
+      if (sock.destroyed) throw new TernError('CANCELLED', 'data channel: fetcher went away');
+      for (const b of chunkFrame(r.value)) {
+        batch.push(b);
+        size += b.length;
+      }
+      if (size >= BATCH_BYTES) await flush();
+    }
+    done = true;
+  } finally {
+    // As a for-await loop would: a source left early gets to clean up.
+    if (!done) await it.return?.(undefined);
   }
+  await flush();
   await new Promise<void>((r) => sock.end(r));
 }
 

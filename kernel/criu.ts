@@ -194,9 +194,11 @@ export class CriuEngine implements CheckpointEngine {
     signal?: AbortSignal,
   ): Promise<DumpResult> {
     // Open the read end without blocking so the script's write never waits on
-    // us. The socket owns the fd from here on and closes it on destroy().
+    // us, and for writing too: the fifo then never reads as ended when the
+    // script's first writer (`frozen`) closes, and its second (`ready`) still
+    // finds us. The socket owns the fd from here on and closes it on destroy().
     const ready = new Socket({
-      fd: openSync(join(hookDir, 'ready'), fsc.O_RDONLY | fsc.O_NONBLOCK),
+      fd: openSync(join(hookDir, 'ready'), fsc.O_RDWR | fsc.O_NONBLOCK),
       readable: true,
       writable: false,
     });
@@ -250,8 +252,18 @@ export class CriuEngine implements CheckpointEngine {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
 
+    // The hold script writes `frozen` at network-lock, then `ready` at post-dump.
     const gotReady = new Promise<void>((resolve) => {
-      ready.on('data', () => resolve());
+      let text = '';
+      ready.on('data', (b: Buffer) => {
+        text += b.toString();
+        for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n')) {
+          const line = text.slice(0, nl);
+          text = text.slice(nl + 1);
+          if (line === 'frozen') hooks.frozen?.();
+          else resolve();
+        }
+      });
       ready.on('error', () => {});
     });
 

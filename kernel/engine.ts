@@ -96,6 +96,12 @@ export interface PageStreamTls extends CertFiles {
 
 export interface DumpHooks {
   /**
+   * CRIU has frozen the tree and begins to dump it: nothing in the tree runs
+   * until the verdict, so its files stay as they are (except what CRIU itself
+   * links back, see --link-remap). Called at most once; may not come at all.
+   */
+  frozen?(): void;
+  /**
    * Runs once the tree is frozen and every image file is complete. While it
    * runs, the tree stays frozen and intact. Resolving kills the frozen tree
    * (the container lives on wherever the images are restored); rejecting

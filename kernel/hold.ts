@@ -5,8 +5,12 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
- * The post-dump action script. It tells the agent the tree is frozen by
- * writing to `ready`, then blocks reading `verdict`: "kill" exits 0 (CRIU
+ * The post-dump action script. At network-lock (CRIU has just frozen the
+ * tree and starts to dump it) it writes `frozen` to `ready`, without waiting
+ * long for a reader: nothing in the tree can change the container's files
+ * from then on, so the agent can look at them while CRIU dumps. At post-dump
+ * it tells the agent every image is complete by writing `ready`, then blocks
+ * reading `verdict`: "kill" exits 0 (CRIU
  * kills the tree), anything else, EOF or the hold timeout exits 1 (CRIU
  * unfreezes the tree and it runs on here). On every way out it first lets new
  * connections in again (`ungate.nft`, see gateScript), so the gate is lifted
@@ -20,6 +24,7 @@ ungate() { [ -f "${dir}/ungate.nft" ] && PATH="$PATH:/usr/sbin:/sbin" nft -f "${
 case "$CRTOOLS_SCRIPT_ACTION" in
 post-dump) ;;
 network-unlock) ungate; exit 0 ;;
+network-lock) timeout 1 sh -c 'echo frozen > "${dir}/ready"'; exit 0 ;;
 *) exit 0 ;;
 esac
 timeout ${timeoutSec} sh -c 'echo ready > "${dir}/ready"' || { ungate; exit 1; }

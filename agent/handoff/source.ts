@@ -1,5 +1,8 @@
+import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { notFound, precondition, TernError } from '../../core/errors.js';
 import { checkMigrationId } from '../../core/names.js';
 import type { PageStream, PreDumpResult } from '../../kernel/engine.js';
@@ -26,6 +29,22 @@ export interface HoldFile {
   criuPid: number;
 }
 export const HOLD_FILE = 'hold.json';
+
+/**
+ * The rootfs changes since the pre-copy: the listing of each changed
+ * directory, and a tar of the changed paths (a file, or a stream packed as it
+ * is sent).
+ */
+interface RootfsDelta {
+  listing?: Buffer;
+  tar?: string | AsyncIterable<Buffer>;
+}
+
+/**
+ * CRIU's record of files it linked back into the container's own tree while
+ * dumping (--link-remap): such a dump changed the rootfs after the freeze.
+ */
+const REMAP_IMAGE = 'remap-fpath.img';
 
 /** How often a fetch opened before the freeze looks for the hold. */
 const HOLD_POLL_MS = 2;
@@ -54,6 +73,8 @@ export interface SourceHold {
   fetching?: boolean;
   /** The rootfs went to the target before the freeze; this marker dates that copy. */
   precopied?: string;
+  /** What changed in the rootfs since the pre-copy, found and packed while CRIU dumped the frozen tree. */
+  delta?: Promise<RootfsDelta>;
   /**
    * Post-copy: CRIU serves the pages from its own memory after the 'kill'
    * verdict, until the target has them all; `served` settles when it is
@@ -318,6 +339,7 @@ export class SourceHolds {
     const frozenP = new Promise<number>((r) => {
       frozen = r;
     });
+    const early: { delta?: Promise<RootfsDelta> } = {};
     const started = Date.now();
     const dump = ctx.engine.dump(
       {
@@ -333,6 +355,14 @@ export class SourceHolds {
         parent: roundDirs(0, precopyRounds).parent,
       },
       {
+        // The tree is frozen, its files final: the rootfs changes are found
+        // and packed while CRIU dumps, not after.
+        frozen: () => {
+          const marker = prepared?.precopied;
+          if (!marker || early.delta) return;
+          early.delta = this.packDelta(name, marker, workDir);
+          early.delta.catch(() => {});
+        },
         verdictSent: (_verdict, delivered) => verdictSent(delivered),
         postDump: async ({ frozenAtMs, criuPid, pages: sent }) => {
           pages = sent;
@@ -352,6 +382,9 @@ export class SourceHolds {
       credential: credential ?? prepared?.credential,
       targetHost: targetHost ?? prepared?.targetHost,
       precopied: prepared?.precopied,
+      get delta() {
+        return early.delta;
+      },
       decide: async (verdict) => {
         if (verdict === 'kill') hold.resolve();
         else hold.reject(new TernError('ABORTED', `migration ${id} aborted`));
@@ -422,15 +455,14 @@ export class SourceHolds {
     const rootfs = ctx.containers.rootfs(h.name);
     // After a pre-copy, only what changed since its marker (and the list of
     // what exists); else the whole rootfs.
-    const delta = h.precopied ? await ctx.host.rootfs.changes(rootfs, h.precopied) : undefined;
-    const listing =
-      delta && delta.dirs.length > 0 ? await ctx.host.rootfs.listing(rootfs, delta.dirs) : undefined;
+    const delta = h.precopied ? await this.deltaOf(h, h.precopied) : undefined;
     async function* files(): AsyncGenerator<SourceFile> {
       for (const n of names) yield { name: n, data: fileData(join(h.imagesDir, n)) };
       if (!delta) {
         yield { name: ROOTFS_TAR, data: ctx.host.rootfs.pack(rootfs) };
         return;
       }
+      const { listing, tar } = delta;
       if (listing)
         yield {
           name: ROOTFS_DIRS,
@@ -438,8 +470,7 @@ export class SourceHolds {
             yield listing;
           })(),
         };
-      if (delta.changed.length > 0)
-        yield { name: ROOTFS_DELTA, data: ctx.host.rootfs.pack(rootfs, delta.changed) };
+      if (tar) yield { name: ROOTFS_DELTA, data: typeof tar === 'string' ? fileData(tar) : tar };
     }
     let n = 0;
     let corrupt = ctx.faults.armed('corrupt-chunk');
@@ -456,6 +487,43 @@ export class SourceHolds {
       }
       yield chunk;
     }
+  }
+
+  /**
+   * The rootfs changes of a held dump: those packed while CRIU dumped, unless
+   * CRIU linked files back into the tree after that (then they are found
+   * again now, with those files).
+   */
+  private async deltaOf(h: SourceHold, marker: string): Promise<RootfsDelta> {
+    const { ctx } = this;
+    if (h.delta && !existsSync(join(h.imagesDir, REMAP_IMAGE))) {
+      const packed = await h.delta.catch((e: Error) => {
+        ctx.log.warn(
+          { migration: h.id, err: e.message },
+          'packing the rootfs changes while dumping failed; again now',
+        );
+        return undefined;
+      });
+      if (packed) return packed;
+    }
+    const rootfs = ctx.containers.rootfs(h.name);
+    const { changed, dirs } = await ctx.host.rootfs.changes(rootfs, marker);
+    return {
+      listing: dirs.length > 0 ? await ctx.host.rootfs.listing(rootfs, dirs) : undefined,
+      tar: changed.length > 0 ? ctx.host.rootfs.pack(rootfs, changed) : undefined,
+    };
+  }
+
+  /** Finds the rootfs changes since the marker and packs them into a file of the migration's directory. */
+  private async packDelta(name: string, marker: string, workDir: string): Promise<RootfsDelta> {
+    const { ctx } = this;
+    const rootfs = ctx.containers.rootfs(name);
+    const { changed, dirs } = await ctx.host.rootfs.changes(rootfs, marker);
+    const listing = dirs.length > 0 ? await ctx.host.rootfs.listing(rootfs, dirs) : undefined;
+    if (changed.length === 0) return { listing };
+    const tar = join(workDir, ROOTFS_DELTA);
+    await pipeline(Readable.from(ctx.host.rootfs.pack(rootfs, changed)), createWriteStream(tar));
+    return { listing, tar };
   }
 
   /**

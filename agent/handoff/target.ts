@@ -36,6 +36,8 @@ export interface TargetSlot {
   receiving?: { stop: () => void; done: Promise<unknown> };
   /** While the tree is restored: stops the restore, and settles when it has. */
   restoring?: { stop: () => void; done: Promise<ContainerRecord> };
+  /** Why the restore failed, for the RestoreStopped that comes after it. */
+  restoreFailed?: Error;
   restored?: ContainerRecord;
   resumed?: boolean;
   /** Presented to the source's data channel to fetch this migration's images. */
@@ -431,6 +433,10 @@ export class TargetSlots {
     // Post-copy: the daemon that will serve the restore reads the images now,
     // while the coordinator commits; the restore waits for it (start() again).
     if (s.postcopy) void s.lazy?.start().catch(() => {});
+    // Stop-and-copy: the restore needs nothing more and starts now, while the
+    // coordinator records the transfer; its RestoreStopped waits for this one.
+    // A stopped tree is all it makes: an abort kills it, as any restore's.
+    else void this.restoreStopped(id).catch(() => {});
     return s.received;
   }
 
@@ -439,6 +445,8 @@ export class TargetSlots {
     const s = this.slot(id);
     if (s.restored) return s.restored;
     if (s.restoring) return s.restoring.done;
+    // A restore that failed is not tried again: the migration aborts.
+    if (s.restoreFailed) throw s.restoreFailed;
     if (!s.received) throw precondition(`images of migration ${id} were not received on ${ctx.opts.host}`);
     // An abort stops a restore under way and waits for it, so that nothing
     // it created outlives the slot.
@@ -452,6 +460,7 @@ export class TargetSlots {
     try {
       return await done;
     } catch (e) {
+      s.restoreFailed = e as Error;
       // Post-copy restores past the commit point: the source's tree is gone,
       // so a failed restore loses the container.
       if (s.postcopy && !(e instanceof TernError && e.code === 'CANCELLED')) {

@@ -394,6 +394,20 @@ static int pump(struct pipe_dir *p, const char *length) {
 	return 1;
 }
 
+/*
+ * A socket buffer of `size` bytes each way. The default (about 200 KiB for
+ * the socket pair) makes CRIU and the relay wait on each other every few
+ * records; FORCE needs CAP_NET_ADMIN, else the sysctl maximum applies.
+ */
+static void big_buffers(int fd, int size) {
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+}
+
+#define LOCAL_BUF (4 << 20)
+#define NET_BUF (16 << 20)
 #define ARGS 10
 
 int main(int argc, char **argv) {
@@ -414,6 +428,8 @@ int main(int argc, char **argv) {
 	unsigned int user_timeout = t && *t ? (unsigned int)strtoul(t, NULL, 10) : 30000;
 	/* Not a TCP socket (a test's socket pair): nothing to bound. */
 	setsockopt(net, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
+	/* A stream of hundreds of MiB: room for a few milliseconds of it in flight each way. */
+	big_buffers(net, NET_BUF);
 	signal(SIGPIPE, SIG_IGN);
 	struct sigaction sa = {0};
 	sa.sa_handler = forward_signal;
@@ -451,6 +467,8 @@ int main(int argc, char **argv) {
 
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) die("socketpair");
+	/* Room for CRIU to go on while the relay encrypts or waits on the network. */
+	for (int i = 0; i < 2; i++) big_buffers(sv[i], LOCAL_BUF);
 	/* A stop signal between fork and knowing the child's pid waits until it is known. */
 	sigset_t stops, before;
 	sigemptyset(&stops);

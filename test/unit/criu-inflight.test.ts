@@ -151,11 +151,37 @@ describe('in-flight connections', () => {
         env: {
           ...process.env,
           PATH: `${dir}/bin:${process.env.PATH}`,
-          CRTOOLS_SCRIPT_ACTION: 'network-lock',
+          CRTOOLS_SCRIPT_ACTION: 'pre-dump',
         },
       });
       assert.equal(r.code, 0);
       assert.ok(!existsSync(join(dir, 'nft.calls')));
+    });
+
+    /** Runs the hook as CRIU does once it has frozen the tree. */
+    const networkLock = () =>
+      run([join(dir, 'hook.sh')], {
+        env: {
+          ...process.env,
+          PATH: `${dir}/bin:${process.env.PATH}`,
+          CRTOOLS_SCRIPT_ACTION: 'network-lock',
+        },
+        timeoutMs: 10_000,
+      });
+
+    it('at network-lock tells the agent the tree is frozen, and lets the dump go on', async () => {
+      const heard = run(['cat', join(dir, 'ready')], { timeoutMs: 10_000 });
+      const r = await networkLock();
+      assert.equal(r.code, 0, 'a non-zero status would fail the dump');
+      assert.equal((await heard).stdout.toString(), 'frozen\n');
+      assert.ok(!existsSync(join(dir, 'nft.calls')), 'the gate stays until the hold ends');
+    });
+
+    it('at network-lock does not hold the dump up when no agent listens', async () => {
+      const t0 = Date.now();
+      const r = await networkLock();
+      assert.equal(r.code, 0);
+      assert.ok(Date.now() - t0 < 3000, `the frozen tree waited ${Date.now() - t0} ms for nobody`);
     });
   });
 });
