@@ -1,5 +1,6 @@
 // Agent options: one type, defaults and validation in one place.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { invalid } from '../core/errors.js';
 import { metricsAddress } from '../core/metrics.js';
@@ -28,6 +29,11 @@ export interface AgentOptions {
   lan: string;
   /** Containers, rootfs copies, images and logs live here. */
   stateDir: string;
+  /**
+   * A tmpfs where migrations keep their images when they fit (in <fastDir>/<host>);
+   * '' keeps them in the state dir.
+   */
+  fastDir: string;
   /** PKI directory (core/pki.ts): ca.crt and agent/<host>.crt, .key. */
   pki: string;
   /** CRIU 4.2.1 or newer. */
@@ -60,6 +66,7 @@ export const AGENT_DEFAULTS: Omit<AgentOptions, 'host' | 'listen' | 'coordinator
   bridge: 'br0',
   lan: '10.78.0.0/24',
   stateDir: '/var/lib/tern/agent',
+  fastDir: '/dev/shm/tern',
   pki: DEFAULT_PKI_DIR,
   criu: '/opt/tern/criu/criu',
   shim: defaultShimPath(),
@@ -83,6 +90,7 @@ const FLAGS = {
   bridge: { type: 'string' },
   lan: { type: 'string' },
   'state-dir': { type: 'string' },
+  'fast-dir': { type: 'string' },
   pki: { type: 'string' },
   criu: { type: 'string' },
   shim: { type: 'string' },
@@ -116,6 +124,7 @@ export function agentOptions(argv: string[]): AgentOptions {
     bridge: values.bridge,
     lan: values.lan,
     stateDir: values['state-dir'],
+    fastDir: values['fast-dir'],
     pki: values.pki,
     criu: values.criu,
     shim: values.shim,
@@ -145,6 +154,11 @@ export function validateAgentOptions(o: AgentOptions): AgentOptions {
     throw invalid('agent: heartbeatMs must be >= 100');
   if (o.metricsListen) metricsAddress(o.metricsListen);
   return { ...o, advertise: o.advertise || o.listen };
+}
+
+/** This agent's directory on the tmpfs for migrations' images, if it has one. */
+export function fastBase(o: AgentOptions): string | undefined {
+  return o.fastDir ? join(o.fastDir, o.host) : undefined;
 }
 
 /** This agent's certificate files. */

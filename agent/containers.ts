@@ -13,7 +13,7 @@ import { validateAddress } from '../core/net.js';
 import { checkLimits, hasLimits, type Limits } from '../kernel/cgroups.js';
 import { runOk } from '../kernel/exec.js';
 import type { HostRuntime } from '../kernel/host.js';
-import type { AgentOptions } from './config.js';
+import { type AgentOptions, fastBase } from './config.js';
 import { randomMac, vethName } from './policy.js';
 import { Trash } from './trash.js';
 
@@ -72,7 +72,11 @@ export class Containers {
     private readonly opts: AgentOptions,
     private readonly host: HostRuntime,
     private readonly log: Logger,
-    readonly trash: Trash = new Trash(opts.stateDir, log),
+    readonly trash: Trash = new Trash(
+      opts.stateDir,
+      log,
+      [fastBase(opts)].filter((d): d is string => !!d),
+    ),
   ) {}
 
   dir(name: string): string {

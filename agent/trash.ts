@@ -8,19 +8,23 @@ import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 
 export class Trash {
-  private readonly dir: string;
+  /** One trash per filesystem the agent writes to (the state dir, the tmpfs for images), longest first. */
+  private readonly roots: string[];
 
   constructor(
-    stateDir: string,
+    private readonly stateDir: string,
     private readonly log: Logger,
+    others: string[] = [],
   ) {
-    this.dir = join(stateDir, 'trash');
+    this.roots = [stateDir, ...others].sort((a, b) => b.length - a.length);
   }
 
   /** Empties what an earlier agent left in the trash. */
   async purge(): Promise<void> {
-    await rm(this.dir, { recursive: true, force: true });
-    await mkdir(this.dir, { recursive: true });
+    for (const r of this.roots) {
+      await rm(join(r, 'trash'), { recursive: true, force: true });
+      await mkdir(join(r, 'trash'), { recursive: true }).catch(() => {});
+    }
   }
 
   /**
@@ -28,8 +32,11 @@ export class Trash {
    * background. Falls back to deleting in place if it cannot be renamed.
    */
   async discard(path: string): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    const to = join(this.dir, `${basename(path)}.${randomBytes(4).toString('hex')}`);
+    // A rename stays on one filesystem: the trash of the root path is under.
+    const root = this.roots.find((r) => path.startsWith(`${r}/`)) ?? this.stateDir;
+    const dir = join(root, 'trash');
+    await mkdir(dir, { recursive: true });
+    const to = join(dir, `${basename(path)}.${randomBytes(4).toString('hex')}`);
     try {
       await rename(path, to);
     } catch (e) {

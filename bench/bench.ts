@@ -35,8 +35,9 @@
 // the cases, the report (report.ts), and cleanup on exit or Ctrl-C
 // (cleanup.ts).
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
+import { TMPFS_MAGIC } from '../agent/handoff/workdirs.js';
 import {
   CRIU,
   down,
@@ -105,6 +106,20 @@ async function useTestbed(): Promise<boolean> {
 }
 
 /** The runs of one case; a failed run is recorded and the others go on. */
+/**
+ * A tmpfs directory for the baselines' images and logs, as tern's agents keep
+ * theirs (the testbed's --fast-dir); inside the work dir if /dev/shm is none.
+ */
+async function fastDir(work: string): Promise<string> {
+  if ((await statfs('/dev/shm').catch(() => undefined))?.type !== TMPFS_MAGIC) {
+    log('/dev/shm is not a tmpfs: the baselines keep their images on disk');
+    return join(work, 'fast');
+  }
+  const dir = await mkdtemp('/dev/shm/tern-bench-');
+  onCleanup(`images dir ${dir}`, () => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 async function runCase(mib: number, kind: string, setup: PlainSetup): Promise<CaseResult> {
   const c: CaseResult = { mib, kind, mode: 'stop-and-copy', runs: [], failures: [] };
   const runs = runsFor(mib);
@@ -181,8 +196,10 @@ async function main(): Promise<void> {
   onCleanup(`work dir ${work}`, () => rm(work, { recursive: true, force: true }));
   const rootfs = await workloadRootfs();
   onCleanup('workload rootfs', rootfs.cleanup);
+  const fast = await fastDir(work);
   const setup: PlainSetup = {
     work,
+    fast,
     wrappers: await shimWrappers(work, [FROM, TO]),
     toAddress,
     rootfs: rootfs.dir,

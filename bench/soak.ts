@@ -3,15 +3,13 @@
 // Afterwards every container must run exactly once with its heartbeat still
 // advancing, and no host may hold leftovers. Prints the fault-matrix summary
 // line and the p50/p99 downtime the coordinator measured.
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import PQueue from 'p-queue';
 import { connect, follow } from '../bin/cli.js';
 import {
   alive,
   down,
   heartbeat,
-  hostDir,
+  migrationDirs,
   ownsTestbed,
   record,
   runWorkload,
@@ -94,8 +92,7 @@ async function main() {
       }
     }
     for (const h of HOSTS) {
-      const migs = await readdir(join(hostDir(h), 'migrations')).catch(() => []);
-      leftovers += migs.length;
+      leftovers += (await migrationDirs(h)).length;
     }
     const total = CONTAINERS * ROUNDS;
     const sorted = [...downtimes].sort((a, b) => a - b);

@@ -6,13 +6,13 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Faults } from '../../core/faults.js';
-import { checkMigrationId } from '../../core/names.js';
 import type { CheckpointEngine } from '../../kernel/engine.js';
 import type { HostRuntime } from '../../kernel/host.js';
 import type { ImageChunk__Output } from '../../proto/index.js';
 import type { AgentOptions } from '../config.js';
 import type { Containers } from '../containers.js';
 import type { Outcomes } from './outcomes.js';
+import type { WorkDirs } from './workdirs.js';
 
 export interface HandoffContext {
   opts: AgentOptions;
@@ -22,14 +22,16 @@ export interface HandoffContext {
   outcomes: Outcomes;
   faults: Faults;
   log: Logger;
+  /** Where each migration's directory is (workdirs.ts). */
+  work: WorkDirs;
 }
 
 /** Chunks arriving from a peer, and a way to stop them. */
 export type ChunkStream = AsyncIterable<ImageChunk__Output> & { cancel(): void };
 
-/** <stateDir>/migrations/<id>: images, logs and the hold or slot record of one migration. */
+/** <fast or state dir>/migrations/<id>: images, logs and the hold or slot record of one migration. */
 export function workDirOf(ctx: HandoffContext, id: string): string {
-  return join(ctx.opts.stateDir, 'migrations', checkMigrationId(id));
+  return ctx.work.dirOf(id);
 }
 
 /** The rootfs travels as this file at the end of the image stream. */

@@ -20,6 +20,7 @@ import { Outcomes } from './outcomes.js';
 import { readopt } from './readopt.js';
 import { type DumpOutcome, type RoundTarget, SourceHolds } from './source.js';
 import { type ReceiveLimits, TargetSlots } from './target.js';
+import { WorkDirs } from './workdirs.js';
 
 export { ROOTFS_TAR } from './context.js';
 
@@ -45,6 +46,7 @@ export class Handoff {
       log,
       outcomes: new Outcomes(opts.stateDir),
       faults: new Faults(opts.stateDir, opts.testFaults),
+      work: new WorkDirs(opts, log),
     };
     this.source = new SourceHolds(this.ctx);
     this.target = new TargetSlots(this.ctx);
@@ -56,8 +58,9 @@ export class Handoff {
     return id;
   }
 
-  load(): Promise<void> {
-    return readopt(this.ctx, this.source, this.target);
+  async load(): Promise<void> {
+    await this.ctx.work.open();
+    await readopt(this.ctx, this.source, this.target);
   }
 
   /** Migration ids this agent is part of right now (reported on registration). */

@@ -4,9 +4,10 @@
 // (stale image directories, stray stopped copies) is removed, and containers
 // left marked frozen by a hold that is gone run again.
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type HandoffContext, workDirOf } from './context.js';
+import { checkMigrationId } from '../../core/names.js';
+import type { HandoffContext } from './context.js';
 import { HOLD_FILE, type HoldFile, type SourceHolds } from './source.js';
 import { SLOT_FILE, type SlotFile, type TargetSlots } from './target.js';
 
@@ -20,15 +21,13 @@ async function readJson<T>(path: string): Promise<T | undefined> {
 
 export async function readopt(ctx: HandoffContext, source: SourceHolds, target: TargetSlots): Promise<void> {
   const { host, containers, log } = ctx;
-  const base = join(ctx.opts.stateDir, 'migrations');
-  await mkdir(base, { recursive: true });
-  for (const id of await readdir(base)) {
-    let workDir: string;
+  for (const { entry: id, base } of await ctx.work.all()) {
+    const workDir = join(base, id);
     try {
-      workDir = workDirOf(ctx, id);
+      checkMigrationId(id);
     } catch {
       log.warn({ entry: id }, 'removing a migration directory with an invalid name');
-      await rm(join(base, id), { recursive: true, force: true });
+      await rm(workDir, { recursive: true, force: true });
       continue;
     }
     const hold = await readJson<HoldFile>(join(workDir, HOLD_FILE));

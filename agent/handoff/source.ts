@@ -12,14 +12,7 @@ import type { ImageChunk } from '../../proto/index.js';
 import { agentCerts } from '../config.js';
 import type { ContainerRecord } from '../containers.js';
 import { openPageChannel } from '../data.js';
-import {
-  credentialFile,
-  fileData,
-  type HandoffContext,
-  ROOTFS_TAR,
-  sameCredential,
-  workDirOf,
-} from './context.js';
+import { credentialFile, fileData, type HandoffContext, ROOTFS_TAR, sameCredential } from './context.js';
 import { ROOTFS_DELTA, ROOTFS_DIRS, takeMarker } from './rootfs.js';
 
 /** What a source hold leaves on disk so a restarted agent can still decide it. */
@@ -45,6 +38,12 @@ interface RootfsDelta {
  * dumping (--link-remap): such a dump changed the rootfs after the freeze.
  */
 const REMAP_IMAGE = 'remap-fpath.img';
+
+/**
+ * What a dump whose pages go to the target leaves on the source: every
+ * image but the pages, and the rootfs changes.
+ */
+const SMALL_IMAGES = 64 << 20;
 
 /** How often a fetch opened before the freeze looks for the hold. */
 const HOLD_POLL_MS = 2;
@@ -163,7 +162,8 @@ export class SourceHolds {
       if (known.name !== name) throw precondition(`migration ${id} was prepared for ${known.name}`);
       return;
     }
-    const workDir = workDirOf(ctx, id);
+    // The pages will go to the target's page server: the images left here are small.
+    const workDir = await ctx.work.place(id, SMALL_IMAGES);
     await rm(workDir, { recursive: true, force: true });
     await mkdir(workDir, { recursive: true });
     this.prepared.set(id, { name, credential, targetHost, workDir });
@@ -295,9 +295,12 @@ export class SourceHolds {
         `migration ${id}: post-copy needs the target's data channel and the migration's credential`,
       );
     let pages: PageStream | undefined;
-    const workDir = workDirOf(ctx, id);
-    const imagesDir = join(workDir, 'images');
     const prepared = this.prepared.get(id);
+    // Pages that go to the target's page server leave only small images here.
+    const workDir =
+      prepared?.workDir ??
+      (await ctx.work.place(id, pagesTo ? SMALL_IMAGES : await ctx.host.treeMemory(rec.pid)));
+    const imagesDir = join(workDir, 'images');
     // Pre-copy: the rounds sent so far, which the final dump builds on.
     if (precopyRounds > 0 && (prepared?.rounds ?? 0) !== precopyRounds)
       throw precondition(

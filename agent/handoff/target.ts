@@ -1,4 +1,4 @@
-import { mkdir, rm, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { notFound, precondition, TernError } from '../../core/errors.js';
@@ -12,8 +12,9 @@ import type { EncodeStats } from '../../proto/chunks.js';
 import { GO_TLS } from '../../proto/frames.js';
 import { agentCerts } from '../config.js';
 import type { ContainerRecord } from '../containers.js';
-import { type ChunkStream, credentialFile, type HandoffContext, workDirOf } from './context.js';
+import { type ChunkStream, credentialFile, type HandoffContext } from './context.js';
 import { writeImages, writeRootfs } from './receive.js';
+import { freeBytes, SPACE_MARGIN } from './workdirs.js';
 
 /** What a target slot leaves on disk once its tree is restored. */
 export interface SlotFile {
@@ -84,9 +85,6 @@ export interface ReceiveLimits {
 /** The preflight waits at most this long for the memory warm-up (the prepare call allows 30 s). */
 const WARM_WAIT_MS = 10_000;
 
-/** Room kept free on the target beyond what a move needs. */
-const SPACE_MARGIN = 1.1;
-
 /** Marks the slot as receiving while `done` runs, so that an abort can stop the stream and wait for it. */
 async function receiving<T>(s: TargetSlot, stream: { cancel(): void }, done: Promise<T>): Promise<T> {
   s.receiving = { stop: () => stream.cancel(), done: done.catch(() => {}) };
@@ -95,17 +93,6 @@ async function receiving<T>(s: TargetSlot, stream: { cancel(): void }, done: Pro
   } finally {
     s.receiving = undefined;
   }
-}
-
-async function migrationsDir(stateDir: string): Promise<string> {
-  const dir = join(stateDir, 'migrations');
-  await mkdir(dir, { recursive: true });
-  return dir;
-}
-
-async function freeBytes(dir: string): Promise<number> {
-  const s = await statfs(dir);
-  return s.bavail * s.bsize;
 }
 
 /** Post-copy, from the restore until the last page: the page stream of a migration. */
@@ -263,7 +250,7 @@ export class TargetSlots {
           'move it to a host with the same or a newer CPU',
         );
     }
-    const free = await freeBytes(await migrationsDir(ctx.opts.stateDir));
+    const free = await freeBytes(ctx.work.disk);
     if (free < estimate * SPACE_MARGIN)
       refuse(
         ctx.opts.stateDir,
@@ -317,7 +304,7 @@ export class TargetSlots {
     ctx.containers.reserve(c.name, c.ip);
     try {
       // Where the images will go (a separate filesystem can be mounted there).
-      const free = await freeBytes(await migrationsDir(ctx.opts.stateDir));
+      const free = await freeBytes(ctx.work.disk);
       if (free < estimate * SPACE_MARGIN) {
         throw new TernError(
           'RESOURCE_EXHAUSTED',
@@ -328,7 +315,7 @@ export class TargetSlots {
       // give them refuses before the source freezes, and the restore only
       // places the tree in it.
       if (hasLimits(c.limits)) await ctx.host.cgroups.create(c.name, c.limits);
-      const workDir = workDirOf(ctx, id);
+      const workDir = await ctx.work.place(id, estimate);
       await rm(workDir, { recursive: true, force: true });
       await mkdir(join(workDir, 'images'), { recursive: true });
       const veth = await ctx.containers.freeVethName(c.name);
@@ -416,7 +403,7 @@ export class TargetSlots {
     if (s.receiving) throw precondition(`images of migration ${id} are already being received`);
     const { maxBytes } = limits;
     if (maxBytes > 0) {
-      const free = await freeBytes(await migrationsDir(this.ctx.opts.stateDir));
+      const free = await freeBytes(s.workDir);
       if (free < maxBytes * SPACE_MARGIN)
         throw new TernError(
           'RESOURCE_EXHAUSTED',

@@ -16,7 +16,8 @@ export interface InPlaceRun {
 
 /**
  * criu dump + criu restore of c (mib MiB of workload) on hostB, where the
- * plain case left it; dir is its work dir. The dump's page cache gets warm
+ * plain case left it; images and logs go to `dir` (on a tmpfs, as tern's
+ * and the plain case's). The dump's page cache gets warm
  * memory as tern's target does (kernel/warm.ts); the restore reuses what the
  * dumped tree freed.
  */

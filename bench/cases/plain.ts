@@ -4,7 +4,7 @@
 // /dev/tcp into a few-line node listener: Debian 12's busybox nc quits before
 // the stream ends), then criu restore under tern-shim. The in-place case
 // follows on the same container.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { inHost } from '../../deploy/testbed/driver.js';
@@ -32,6 +32,12 @@ export interface PlainRun {
 export interface PlainSetup {
   /** Work directory of the run; each container gets a dir below it. */
   work: string;
+  /**
+   * A tmpfs directory for images and CRIU's logs (or the work directory if
+   * there is none): tern's agents keep theirs on a tmpfs, and so does a
+   * script that wants speed.
+   */
+  fast: string;
   /** tern-shim wrappers per host (cases/container.ts shimWrappers). */
   wrappers: Record<string, string>;
   /** hostB's underlay address, where the images are sent. */
@@ -55,6 +61,7 @@ export async function plainRun(
   const { toAddress } = setup;
   const id = `bench-plain-${label}-${hex(2)}`;
   const dir = join(setup.work, id);
+  const fast = join(setup.fast, id);
   const c = new PlainContainer(id, dir, setup.wrappers, setup.rootfs);
   let warm: WarmHold[] = [];
   try {
@@ -67,6 +74,9 @@ export async function plainRun(
     const compress = kind === 'half';
     const port = freePort();
     await mkdir(join(dir, TO), { recursive: true });
+    // The images land on the tmpfs: tar follows this link (--keep-directory-symlink).
+    await mkdir(join(fast, TO, 'images'), { recursive: true });
+    await symlink(join(fast, TO, 'images'), join(dir, TO, 'images'));
     const rx = background(
       [
         'ip',
@@ -75,7 +85,7 @@ export async function plainRun(
         `tern-${TO}`,
         'sh',
         '-c',
-        `"$BENCH_NODE" -e "$BENCH_LISTENER" | ${compress ? 'lz4 -d -c |' : ''} tar -C ${dir}/${TO} -xpf -`,
+        `"$BENCH_NODE" -e "$BENCH_LISTENER" | ${compress ? 'lz4 -d -c |' : ''} tar -C ${dir}/${TO} --keep-directory-symlink -xpf -`,
       ],
       `receiver for ${id}`,
       {
@@ -95,13 +105,13 @@ export async function plainRun(
     await warm[0].release();
     const before = await readBeat(join(c.rootfs(FROM), 'tmp', 'hb'));
     const t0 = performance.now();
-    const dumpMs = await c.dump(join(dir, FROM, 'images'), join(dir, FROM, 'logs'));
+    const dumpMs = await c.dump(join(fast, FROM, 'images'), join(fast, FROM, 'logs'));
     const t1 = performance.now();
     await must(
       inHost(FROM, [
         'bash',
         '-c',
-        `tar --numeric-owner -C ${dir}/${FROM} -cf - images rootfs | ${compress ? 'lz4 -1 -c' : 'cat'} > /dev/tcp/${toAddress}/${port}`,
+        `tar --numeric-owner -C ${fast}/${FROM} -cf - images -C ${dir}/${FROM} rootfs | ${compress ? 'lz4 -1 -c' : 'cat'} > /dev/tcp/${toAddress}/${port}`,
       ]),
       'sending the images',
     );
@@ -110,7 +120,7 @@ export async function plainRun(
     await rx.stop();
     const copyMs = performance.now() - t1;
     await warm[1].release();
-    const restoreMs = await c.restore(TO, join(dir, TO, 'images'), join(dir, TO, 'logs'));
+    const restoreMs = await c.restore(TO, join(fast, TO, 'images'), join(fast, TO, 'logs'));
     const pipelineMs = performance.now() - t0;
     const wallDone = Date.now();
     const after = await beatAfter(join(c.rootfs(TO), 'tmp', 'hb'), wallDone);
@@ -120,11 +130,13 @@ export async function plainRun(
       dumpMs,
       copyMs,
       restoreMs,
-      imageBytes: await dirBytes(join(dir, TO, 'images')),
+      imageBytes: await dirBytes(join(fast, TO, 'images')),
     };
-    return { plain, inPlace: await inPlaceRun(c, dir, mib) };
+    return { plain, inPlace: await inPlaceRun(c, fast, mib) };
   } finally {
     for (const w of warm) await w.release();
     await c.stop();
+    // Images on the tmpfs are memory: they go with the run.
+    await rm(fast, { recursive: true, force: true });
   }
 }

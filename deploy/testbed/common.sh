@@ -52,6 +52,8 @@ LOGS="$TB/logs"
 PIDS="$TB/pids"
 CMDS="$TB/cmd"
 ENV_FILE="$TB/testbed.env"
+# A tmpfs for the agents' migration images (--fast-dir).
+FAST="$TB/fast"
 # The testbed's cluster CA and certificates (core/pki.ts; `tern ca`).
 PKI="$TB/pki"
 STATE_FILE="$TB/.up-complete"

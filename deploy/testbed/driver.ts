@@ -3,7 +3,7 @@
 // Privileged tests, the benchmark and the soak share it.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -115,6 +115,20 @@ export async function haLeader(): Promise<string | undefined> {
 
 export function hostDir(host: string): string {
   return join(TESTBED_DIR, 'hosts', host);
+}
+
+/** Where a testbed agent keeps migrations: on the testbed's tmpfs (--fast-dir), else in its state dir. */
+export function migrationBases(host: string): string[] {
+  return [join(TESTBED_DIR, 'fast', host), join(hostDir(host), 'migrations')];
+}
+
+/** The migration directories a testbed agent has, by full path. */
+export async function migrationDirs(host: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const base of migrationBases(host))
+    for (const e of await readdir(base).catch(() => [] as string[]))
+      if (e !== 'trash') out.push(join(base, e));
+  return out;
 }
 
 export type AgentRecord = ContainerRecord;

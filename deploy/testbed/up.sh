@@ -16,6 +16,7 @@ write_env() {
     printf 'TESTBED_LAN=%s\n' "$LAN_CIDR"
     printf 'TESTBED_HOSTS="%s"\n' "${HOSTS[*]}"
     printf 'TESTBED_HA=%s\n' "$HA"
+    printf 'TESTBED_FAST=%q\n' "$FAST"
     if [ "$HA" = 1 ]; then
       printf 'TESTBED_COORDINATORS="coordinator coordinator2"\n'
       printf 'TESTBED_COORD_NETNS_coordinator=%s\n' "$COORD_NS"
@@ -140,6 +141,10 @@ cmd_up() {
 
   mkdir -p "$LOGS" "$PIDS" "$CMDS" "$TB/coordinator" "$(dirname "$SOCK")"
   for h in "${HOSTS[@]}"; do mkdir -p "$TB/hosts/$h"; done
+  # The agents' tmpfs for migrations' images (--fast-dir; each agent uses FAST/<host>),
+  # inside the testbed dir so that down unmounts and removes it with the rest.
+  mkdir -p "$FAST"
+  mount -t tmpfs -o mode=0700 tern-testbed-fast "$FAST" || die "cannot mount a tmpfs on $FAST"
   setup_network "$n"
   [ "$HA" = 1 ] && setup_ha_network
   write_env "$n"
@@ -172,7 +177,7 @@ cmd_up() {
     h="${HOSTS[$i]}"
     write_cmd "$h" "tern-$h" "$TERN_NODE" "$TERN_ROOT/dist/bin/tern-agent.js" \
       --host "$h" --listen "$(host_underlay_ip "$i"):$AGENT_PORT" --coordinator "$(coordinator_list)" \
-      --bridge br0 --lan "$LAN_CIDR" --state-dir "$TB/hosts/$h" --criu "$TERN_CRIU" --pki "$PKI" --test-faults \
+      --bridge br0 --lan "$LAN_CIDR" --state-dir "$TB/hosts/$h" --fast-dir "$FAST" --criu "$TERN_CRIU" --pki "$PKI" --test-faults \
       --metrics-listen "$(host_underlay_ip "$i"):$METRICS_PORT" \
       --rootfs-base /opt/tern/rootfs --rootfs-base /var/lib/tern --rootfs-base "${TMPDIR:-/tmp}" \
       ${extra[@]+"${extra[@]}"}

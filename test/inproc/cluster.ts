@@ -120,6 +120,8 @@ export class Cluster {
         host: d,
         coordinator: this.coordinatorList(),
         stateDir: this.stateDir(d),
+        // Images in the state dir, where the leftover checks look.
+        fastDir: '',
         pki: this.pki,
         rootfsBases: [this.dir],
         orphanTimeoutSec: this.orphanTimeoutSec,

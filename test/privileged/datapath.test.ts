@@ -15,13 +15,14 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import {
   down,
   execIn,
   hostDir,
   memoryChecksums,
   migrate,
+  migrationDirs,
   ownsTestbed,
   record,
   runWorkload,
@@ -193,10 +194,9 @@ describe('the data path: page server, rootfs pre-copy and delta, data channel cr
       moving,
       'the source to hold its frozen tree',
       async () => {
-        const work = await readdir(join(hostDir('hostB'), 'migrations')).catch(() => []);
-        if (work.length !== 1 || !existsSync(join(hostDir('hostB'), 'migrations', work[0], 'hold.json')))
-          return undefined;
-        return (await record('hostB', MEM))?.state === 'frozen' ? work[0] : undefined;
+        const work = await migrationDirs('hostB');
+        if (work.length !== 1 || !existsSync(join(work[0], 'hold.json'))) return undefined;
+        return (await record('hostB', MEM))?.state === 'frozen' ? basename(work[0]) : undefined;
       },
       30_000,
     );
@@ -262,9 +262,8 @@ wait`,
       moving,
       'the pre-copy to be unpacked on hostB',
       async () => {
-        const work = await readdir(join(hostDir('hostB'), 'migrations')).catch(() => []);
-        if (work.length !== 1 || existsSync(join(hostDir('hostB'), 'migrations', work[0], 'rootfs-in')))
-          return undefined;
+        const work = await migrationDirs('hostB');
+        if (work.length !== 1 || existsSync(join(work[0], 'rootfs-in'))) return undefined;
         if (!existsSync(join(target, 'marker'))) return undefined;
         return churnIndexes(await readdir(join(target, 'churn')));
       },

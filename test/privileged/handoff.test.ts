@@ -4,7 +4,7 @@
 // get one clear error each and freeze nothing.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   background,
@@ -13,6 +13,7 @@ import {
   hostDir,
   inHost,
   migrate,
+  migrationDirs,
   ownsTestbed,
   ROOT,
   record,
@@ -41,8 +42,7 @@ async function assertRunningOn(name: string, host: string): Promise<void> {
 async function assertHostClean(host: string, name: string): Promise<void> {
   assert.equal(await record(host, name), undefined, `record of ${name} left on ${host}`);
   assert.ok(!existsSync(join(hostDir(host), 'containers', name)), `container dir left on ${host}`);
-  const migs = await readdir(join(hostDir(host), 'migrations')).catch(() => []);
-  assert.deepEqual(migs, [], `migration work dirs left on ${host}`);
+  assert.deepEqual(await migrationDirs(host), [], `migration work dirs left on ${host}`);
   const links = await inHost(host, ['ip', '-o', 'link', 'show']);
   assert.doesNotMatch(links.stdout, /tern[0-9a-f]{8}/, `veth left on ${host}:\n${links.stdout}`);
   const procs = await sh(['pgrep', '-f', `${hostDir(host)}/containers/${name}`]);

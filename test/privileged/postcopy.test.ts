@@ -15,6 +15,7 @@ import {
   inHost,
   memoryChecksums,
   migrate,
+  migrationDirs,
   ownsTestbed,
   precopyUnsupported,
   ROOT,
@@ -73,11 +74,6 @@ async function startMigrate(name: string) {
   const exited = new Promise<number | null>((resolve) => proc.on('close', resolve));
   const id = await waitFor('the migration id', async () => /^migration (\S+):/m.exec(child.out)?.[1]);
   return { child, id, exited };
-}
-
-/** Migration directories an agent still keeps. */
-async function migrationDirs(host: string): Promise<string[]> {
-  return readdir(join(hostDir(host), 'migrations')).catch(() => []);
 }
 
 describe('post-copy migration (privileged)', function () {

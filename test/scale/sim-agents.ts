@@ -96,6 +96,7 @@ async function startAgent(a: AgentSpec): Promise<void> {
     listen: '127.0.0.1:0',
     coordinator: c.coordinator,
     stateDir: join(c.dir, a.host),
+    fastDir: '',
     pki: c.pki,
     rootfsBases: [base],
     lan: c.lan,

@@ -19,6 +19,8 @@ function startAgent(criu: string, stateDir: string) {
       '127.0.0.1:1',
       '--state-dir',
       stateDir,
+      '--fast-dir',
+      '',
       '--criu',
       criu,
     ],

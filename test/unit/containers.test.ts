@@ -22,7 +22,14 @@ describe('agent container records', () => {
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'tern-containers-'));
     containers = new Containers(
-      { ...AGENT_DEFAULTS, host: 'unit', listen: '127.0.0.1:0', coordinator: '127.0.0.1:1', stateDir: dir },
+      {
+        ...AGENT_DEFAULTS,
+        host: 'unit',
+        listen: '127.0.0.1:0',
+        coordinator: '127.0.0.1:1',
+        stateDir: dir,
+        fastDir: '',
+      },
       new LinuxHost(),
       pino({ level: 'silent' }),
     );

@@ -11,6 +11,7 @@ import {
   execIn,
   hostDir,
   inHost,
+  migrationDirs,
   type Result,
   ROOT,
   record,
@@ -128,8 +129,7 @@ export async function assertRunsOn(name: string, host: string): Promise<void> {
 
 /** Nothing of any migration on `host`: no work dirs, no veth besides those of containers it runs. */
 export async function assertNoMigrationLeft(host: string): Promise<void> {
-  const migs = await readdir(join(hostDir(host), 'migrations')).catch(() => []);
-  assert.deepEqual(migs, [], `migration work dirs left on ${host}`);
+  assert.deepEqual(await migrationDirs(host), [], `migration work dirs left on ${host}`);
   const links = (await inHost(host, ['ip', '-o', 'link', 'show'])).stdout.match(/tern[0-9a-f]{8}/g) ?? [];
   const names: string[] = await readdir(join(hostDir(host), 'containers')).catch(() => []);
   const own: (string | undefined)[] = [];

@@ -12,6 +12,8 @@ import {
   haLeader,
   hostDir,
   inHost,
+  migrationBases,
+  migrationDirs,
   ROOT,
   record,
   runWorkload,
@@ -231,7 +233,7 @@ export function workloadGone(): void {
 export async function leftovers(home: string): Promise<string[]> {
   const found: string[] = [];
   for (const h of HOSTS) {
-    const migs = await readdir(join(hostDir(h), 'migrations')).catch(() => []);
+    const migs = await migrationDirs(h);
     if (migs.length > 0) found.push(`${h}: migration dirs ${migs.join(',')}`);
     const links = (await inHost(h, ['ip', '-o', 'link', 'show'])).stdout.match(/tern[0-9a-f]{8}/g) ?? [];
     const want = h === home ? [(await record(h, NAME))?.veth] : [];
@@ -265,12 +267,29 @@ export async function leftovers(home: string): Promise<string[]> {
  */
 export async function fillStateDir(host: string): Promise<() => Promise<void>> {
   const pid = String(await daemonPid(host));
-  const dir = join(hostDir(host), 'migrations');
-  const r = await sh(['nsenter', '-t', pid, '-m', 'mount', '-t', 'tmpfs', '-o', 'size=4m', 'tern-full', dir]);
-  assert.equal(r.code, 0, r.stderr);
+  // Both places a migration may keep its images: the tmpfs and the state dir.
+  const dirs = migrationBases(host);
+  for (const dir of dirs) {
+    const r = await sh([
+      'nsenter',
+      '-t',
+      pid,
+      '-m',
+      'mount',
+      '-t',
+      'tmpfs',
+      '-o',
+      'size=4m',
+      'tern-full',
+      dir,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+  }
   return async () => {
-    const u = await sh(['nsenter', '-t', pid, '-m', 'umount', dir]);
-    assert.equal(u.code, 0, u.stderr);
+    for (const dir of dirs) {
+      const u = await sh(['nsenter', '-t', pid, '-m', 'umount', dir]);
+      assert.equal(u.code, 0, u.stderr);
+    }
   };
 }
 
