@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 // tern-coordinator: the API users and tools talk to (see deploy/systemd/).
 import { coordinatorCerts, coordinatorOptions } from '../coordinator/config.js';
 import { EtcdStore } from '../coordinator/etcd-store.js';
@@ -14,7 +15,18 @@ import { daemonLogger } from './log.js';
 /** Exit status of a coordinator that lost the leadership (EX_TEMPFAIL: systemd starts it again, as a follower). */
 const EXIT_DEPOSED = 75;
 
+/**
+ * The JavaScript heap grows by a quarter at a time instead of V8's own factor
+ * (up to several times over): a coordinator of 1,000 agents with 50 moves in
+ * flight peaked at 298 MiB resident instead of 380, for 4 % more of a core
+ * (`npm run scale`). No hard limit: it still grows as far as it needs. V8
+ * reads the factor at every major collection, so setting it here, before the
+ * heap has grown, takes effect.
+ */
+const HEAP_GROWING_PERCENT = 25;
+
 async function main() {
+  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   // Files the daemon makes are its own (containers get 022 back in tern-shim).
   process.umask(0o077);
   const opts = coordinatorOptions(process.argv.slice(2));

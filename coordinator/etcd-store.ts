@@ -191,6 +191,12 @@ export class EtcdStore implements Store {
     return this.readAll<MigrationRecord>('migrations/');
   }
 
+  async migration(id: string): Promise<MigrationRecord | undefined> {
+    checkMigrationId(id);
+    const v = await this.client.get(this.key(`migrations/${id}`)).string();
+    return v ? (JSON.parse(v) as MigrationRecord) : undefined;
+  }
+
   async putHost(h: HostRecord): Promise<void> {
     validateName('host', h.name);
     await this.fenced(`hosts/${h.name}`, JSON.stringify(h));

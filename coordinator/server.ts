@@ -48,9 +48,16 @@ export { migrationToWire } from './wire.js';
 /** How long recovery waits for both agents of an interrupted migration to report in. */
 const RECOVERY_WAIT_MS = 60_000;
 
+/** Ended migrations kept in memory besides those under way (`tern migrations` lists these). */
+export const KEEP_ENDED = 1000;
+
 export class Coordinator implements Fleet {
   private readonly store: Store;
   private readonly hosts: HostRegistry;
+  /**
+   * Every migration under way, and the last KEEP_ENDED that ended, oldest
+   * first; the store has the rest (GetMigration finds them there).
+   */
   private readonly migrations = new Map<string, MigrationRecord>();
   /** Migrations not yet seen ended: what activeMigration looks through. */
   private readonly open = new Set<MigrationRecord>();
@@ -239,10 +246,30 @@ export class Coordinator implements Fleet {
     return found;
   }
 
-  /** Records a migration (new, or loaded from the store) here and among the open ones. */
+  /**
+   * Records a migration (new, or loaded from the store) here and among the
+   * open ones, and lets the oldest ended ones go once more than KEEP_ENDED
+   * have ended: a coordinator that runs for years keeps what is under way
+   * and recent in memory, not its whole history.
+   */
   private track(m: MigrationRecord): void {
     this.migrations.set(m.id, m);
     if (!TERMINAL.includes(m.phase)) this.open.add(m);
+    let over = this.migrations.size - this.open.size - KEEP_ENDED;
+    for (const [id, old] of this.migrations) {
+      if (over <= 0) break;
+      if (old === m || !TERMINAL.includes(old.phase)) continue;
+      this.migrations.delete(id);
+      this.relayed.delete(id);
+      over--;
+    }
+  }
+
+  /** A migration by id: in memory, or (ended long ago) in the store. */
+  private async find(id: string): Promise<MigrationRecord> {
+    const m = this.migrations.get(id) ?? (await this.store.migration(id));
+    if (!m) throw notFound(`no migration ${id}`);
+    return m;
   }
 
   private handlers(): CoordinatorHandlers {
@@ -392,9 +419,9 @@ export class Coordinator implements Fleet {
           rootfs_bytes: r.rootfsBytes,
         };
       }),
-      GetMigration: handleUnary(log, async (req) => migrationToWire(this.migration(req.id))),
+      GetMigration: handleUnary(log, async (req) => migrationToWire(await this.find(req.id))),
       CancelMigration: handleUnary(log, async (req) => {
-        const m = this.migration(req.id);
+        const m = await this.find(req.id);
         this.runner.cancel(m);
         return migrationToWire(m);
       }),
@@ -403,10 +430,12 @@ export class Coordinator implements Fleet {
           .sort((a, b) => a.startedMs - b.startedMs)
           .map(migrationToWire),
       })),
-      WatchMigration: (call) => {
-        const m = this.migrations.get(call.request.id);
-        if (!m) {
-          call.emit('error', toServiceError(notFound(`no migration ${call.request.id}`)));
+      WatchMigration: async (call) => {
+        let m: MigrationRecord;
+        try {
+          m = await this.find(call.request.id);
+        } catch (e) {
+          call.emit('error', toServiceError(e));
           return;
         }
         // Until the migration ends: past the commit point a failed step is
@@ -521,18 +550,12 @@ export class Coordinator implements Fleet {
           void this.runner.run(m, c);
           return m;
         },
-        ended: (id) => whenEnded((i, fn) => this.runner.watch(i, fn), this.migration(id)),
+        ended: async (id) => whenEnded((i, fn) => this.runner.watch(i, fn), await this.find(id)),
         parallel: this.opts.maxMigrationsPerHost,
       },
       send,
       stopped,
     );
-  }
-
-  private migration(id: string): MigrationRecord {
-    const m = this.migrations.get(id);
-    if (!m) throw notFound(`no migration ${id}`);
-    return m;
   }
 }
 

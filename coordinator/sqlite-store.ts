@@ -43,6 +43,20 @@ type Metrics = Pick<
   | 'roundBytes'
 >;
 
+/** A row of the migrations table. */
+interface MigrationRow {
+  id: string;
+  container: string;
+  src: string;
+  dst: string;
+  mode: Mode;
+  phase: Phase;
+  error: string | null;
+  started_ms: number;
+  finished_ms: number | null;
+  metrics: string;
+}
+
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
@@ -129,20 +143,18 @@ export class SqliteStore implements Store {
   }
 
   async migrations(): Promise<MigrationRecord[]> {
-    const rows = this.stmt('SELECT * FROM migrations ORDER BY started_ms').all() as {
-      id: string;
-      container: string;
-      src: string;
-      dst: string;
-      mode: Mode;
-      phase: Phase;
-      error: string | null;
-      started_ms: number;
-      finished_ms: number | null;
-      metrics: string;
-    }[];
+    const rows = this.stmt('SELECT * FROM migrations ORDER BY started_ms').all() as MigrationRow[];
+    return rows.map((r) => this.record(r));
+  }
+
+  async migration(id: string): Promise<MigrationRecord | undefined> {
+    const r = this.stmt('SELECT * FROM migrations WHERE id = ?').get(id) as MigrationRow | undefined;
+    return r && this.record(r);
+  }
+
+  private record(r: MigrationRow): MigrationRecord {
     const hist = this.stmt('SELECT phase, at_ms, detail FROM phase_history WHERE migration = ? ORDER BY seq');
-    return rows.map((r) => ({
+    return {
       id: r.id,
       container: r.container,
       from: r.src,
@@ -156,7 +168,7 @@ export class SqliteStore implements Store {
         (h): PhaseEntry => ({ phase: h.phase, atMs: h.at_ms, detail: h.detail ?? undefined }),
       ),
       ...(JSON.parse(r.metrics) as Metrics),
-    }));
+    };
   }
 
   async putHost(h: HostRecord): Promise<void> {

@@ -85,6 +85,8 @@ export interface Placement {
 export interface Store {
   putMigration(m: MigrationRecord): Promise<void>;
   migrations(): Promise<MigrationRecord[]>;
+  /** One migration by id, ended long ago or not (undefined if there is none). */
+  migration(id: string): Promise<MigrationRecord | undefined>;
   putHost(h: HostRecord): Promise<void>;
   hosts(): Promise<HostRecord[]>;
   putPlacement(p: Placement): Promise<void>;
@@ -126,6 +128,18 @@ export class FileStore implements Store {
       ...m,
       mode: m.mode ?? 'stop-and-copy',
     }));
+  }
+
+  async migration(id: string): Promise<MigrationRecord | undefined> {
+    checkMigrationId(id);
+    try {
+      const m = JSON.parse(
+        await readFile(join(this.dir, 'migrations', `${id}.json`), 'utf8'),
+      ) as MigrationRecord;
+      return { ...m, mode: m.mode ?? 'stop-and-copy' };
+    } catch {
+      return undefined;
+    }
   }
 
   putHost(h: HostRecord): Promise<void> {
@@ -180,6 +194,7 @@ export function faultyStore(store: Store, faults: Faults): Store {
       await store.putMigration(m);
     },
     migrations: () => store.migrations(),
+    migration: (id) => store.migration(id),
     putHost: (h) => store.putHost(h),
     hosts: () => store.hosts(),
     putPlacement: (p) => store.putPlacement(p),

@@ -93,6 +93,8 @@ describe('etcd store: records, leadership, fencing (real etcd on 127.0.0.1)', fu
       ['preflight', 'dumping'],
     );
     assert.equal(m.progressBytes, undefined, 'progress is for watchers, never stored');
+    assert.equal((await s.migration(m.id))?.phase, 'dumping', 'one migration by id');
+    assert.equal(await s.migration('mmnothere000001'), undefined);
     await assert.rejects(
       s.putHost({ name: '../x', address: 'a', lan: 'l', criuVersion: 'c', kernel: 'k', lastSeenMs: 0 }),
     );

@@ -24,6 +24,7 @@ const HOSTS = ['hostA', 'hostB', 'hostC', 'hostD'];
 const store: Store = {
   putMigration: async () => {},
   migrations: async () => [],
+  migration: async () => undefined,
   putHost: async () => {},
   hosts: async () => [],
   putPlacement: async () => {},

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { COORDINATOR_DEFAULTS } from '../../coordinator/config.js';
 import { Coordinator } from '../../coordinator/server.js';
 import { SqliteStore } from '../../coordinator/sqlite-store.js';
-import { FileStore } from '../../coordinator/store.js';
+import { FileStore, type Store } from '../../coordinator/store.js';
 import { type CoordinatorClient, coordinatorClient, type grpc } from '../../proto/index.js';
 import { testCert, testPkiDir } from './pki.js';
 
@@ -23,15 +23,22 @@ export interface TestCoordinator {
   stop(): Promise<void>;
 }
 
-export async function startCoordinator(store: 'sqlite' | 'file' = 'sqlite'): Promise<TestCoordinator> {
+/** `before` fills the store before the coordinator starts on it. */
+export async function startCoordinator(
+  store: 'sqlite' | 'file' = 'sqlite',
+  before?: (s: Store) => Promise<void>,
+): Promise<TestCoordinator> {
   const root = mkdtempSync(join(tmpdir(), 'tern-coord-'));
   const dir = join(root, 'state');
   const socket = join(root, 'coordinator.sock');
   const pki = await testPkiDir();
   await testCert({ role: 'coordinator', name: 'coordinator' });
+  const records: Store =
+    store === 'file' ? await new FileStore(dir).init() : new SqliteStore(join(root, 'tern.db'));
+  await before?.(records);
   const coord = new Coordinator(
     { ...COORDINATOR_DEFAULTS, listen: '127.0.0.1:0', socket, stateDir: dir, pki, store },
-    store === 'file' ? await new FileStore(dir).init() : new SqliteStore(join(root, 'tern.db')),
+    records,
     pino({ level: 'silent' }),
   );
   await coord.start();
