@@ -33,7 +33,7 @@ const USAGE = `usage: tern [--coordinator ADDR] COMMAND
   evacuate HOST [--json]                  cordon HOST and move every container off it, to the hosts with the
                                           most free memory; Ctrl-C stops starting new moves
   health [--json]                         the coordinator's gRPC health (exit 0 when SERVING)
-  migrations [--json]                     list migrations
+  migrations [--json]                     list migrations under way and the last 1000 ended
   migration <id> [--json]                 one migration with its phase timeline (--json: the record as it is now)
   migration cancel <id>                   abort a migration before its commit point
 ${CA_USAGE}

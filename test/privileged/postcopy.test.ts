@@ -236,7 +236,7 @@ describe('post-copy migration (privileged)', function () {
       60_000,
     );
     // The source's page server is the dump that now serves the pages.
-    const dumps = await pidsWith('criu', 'dump', `migrations/${id}/images`, '--lazy-pages');
+    const dumps = await pidsWith('criu', 'dump', `/${id}/images`, '--lazy-pages');
     assert.ok(dumps.length > 0, 'no serving dump found on the source');
     for (const p of dumps) process.kill(p, 'SIGKILL');
     assert.notEqual(await exited, 0, 'migrate reported success');
