@@ -1,27 +1,32 @@
-// Process-tree helpers over /proc.
-import { readdir, readFile } from 'node:fs/promises';
+// Process-tree helpers over /proc. Plain synchronous reads: a /proc file is
+// made by the kernel as it is read and never waits on a disk, while a round
+// trip through libuv's thread pool per read costs more than the read (a
+// resume or commit in the frozen window makes tens of them on a busy host).
+import { readdirSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
+
+/** A /proc file's text; '' if it cannot be read (the process is gone). */
+function readProc(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 /** True while pid exists and is not a zombie. */
 export async function alive(pid: number): Promise<boolean> {
   if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
+  const stat = readProc(`/proc/${pid}/stat`);
+  if (!stat) return false;
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== 'Z' && state !== 'X';
 }
 
 /** Start time of pid in clock ticks since boot: with the pid, identifies a process. */
 export async function startTime(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
+  const stat = readProc(`/proc/${pid}/stat`);
+  return stat ? stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] : undefined;
 }
 
 /** pid and every descendant (all threads' children), root first. */
@@ -34,12 +39,12 @@ export async function processTree(root: number): Promise<number[]> {
     seen.push(pid);
     let tids: string[] = [];
     try {
-      tids = await readdir(`/proc/${pid}/task`);
+      tids = readdirSync(`/proc/${pid}/task`);
     } catch {
       continue;
     }
     for (const tid of tids) {
-      const kids = await readFile(`/proc/${pid}/task/${tid}/children`, 'utf8').catch(() => '');
+      const kids = readProc(`/proc/${pid}/task/${tid}/children`);
       for (const k of kids.split(' ')) if (k.trim()) queue.push(Number(k));
     }
   }
@@ -48,7 +53,7 @@ export async function processTree(root: number): Promise<number[]> {
 
 /** The pid a process has in its innermost pid namespace (NSpid's last field). */
 export async function innerPid(pid: number): Promise<number | undefined> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const status = readProc(`/proc/${pid}/status`);
   const m = /^NSpid:\s+(.*)$/m.exec(status);
   const last = m?.[1].trim().split(/\s+/).pop();
   return last ? Number(last) : undefined;
@@ -111,7 +116,7 @@ const PF_EXITING = 0x4;
  * which a tracer (CRIU serving a post-copy dump's pages) can hold off.
  */
 export async function exiting(pid: number): Promise<boolean> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const stat = readProc(`/proc/${pid}/stat`);
   if (!stat) return true;
   const [state, , , , , , flags] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return state === 'Z' || state === 'X' || (Number(flags) & PF_EXITING) !== 0;
