@@ -60,7 +60,11 @@ export class WorkDirs {
       if (s.type !== TMPFS_MAGIC) {
         this.log.warn({ dir: fast }, 'fast dir is not on a tmpfs: images stay in the state dir');
         this.fast = undefined;
-      }
+      } else
+        this.log.info(
+          { dir: fast, free: s.bavail * s.bsize },
+          'migration images go on this tmpfs when they fit',
+        );
     } catch (e) {
       this.log.warn({ dir: fast, err: (e as Error).message }, 'no fast dir: images stay in the state dir');
       this.fast = undefined;
