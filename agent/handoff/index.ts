@@ -18,8 +18,9 @@ import type { ContainerRecord, Containers } from '../containers.js';
 import { type ChunkStream, type HandoffContext, workDirOf } from './context.js';
 import { Outcomes } from './outcomes.js';
 import { readopt } from './readopt.js';
+import type { ReceiveLimits } from './slot.js';
 import { type DumpOutcome, type RoundTarget, SourceHolds } from './source.js';
-import { type ReceiveLimits, TargetSlots } from './target.js';
+import { TargetSlots } from './target.js';
 import { WorkDirs } from './workdirs.js';
 
 export { ROOTFS_TAR } from './context.js';

@@ -8,8 +8,9 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkMigrationId } from '../../core/names.js';
 import type { HandoffContext } from './context.js';
+import { SLOT_FILE, type SlotFile } from './slot.js';
 import { HOLD_FILE, type HoldFile, type SourceHolds } from './source.js';
-import { SLOT_FILE, type SlotFile, type TargetSlots } from './target.js';
+import type { TargetSlots } from './target.js';
 
 async function readJson<T>(path: string): Promise<T | undefined> {
   try {

@@ -8,7 +8,7 @@ import { TernError } from '../../core/errors.js';
 import { ChunkReceiver, type EncodeStats } from '../../proto/chunks.js';
 import { type ChunkStream, type HandoffContext, ROOTFS_TAR } from './context.js';
 import { ROOTFS_DELTA, ROOTFS_DIRS } from './rootfs.js';
-import type { ReceiveLimits, TargetSlot } from './target.js';
+import type { ReceiveLimits, TargetSlot } from './slot.js';
 
 /** Feeds a stream into a receiver; a stream that stops moving for stallMs ends it. */
 export async function pump(stream: ChunkStream, rx: ChunkReceiver, stallMs: number): Promise<void> {

@@ -4,83 +4,18 @@ import { join } from 'node:path';
 import { notFound, precondition, TernError } from '../../core/errors.js';
 import { checkMigrationId, validateName } from '../../core/names.js';
 import { hasLimits } from '../../kernel/cgroups.js';
-import type { LazyPages, PageStream } from '../../kernel/engine.js';
+import type { LazyPages } from '../../kernel/engine.js';
 import type { Finding } from '../../kernel/leaks.js';
 import { imageChain, roundDirs } from '../../kernel/precopy.js';
-import { NO_WARMTH, type WarmHold } from '../../kernel/warm.js';
+import { NO_WARMTH } from '../../kernel/warm.js';
 import type { EncodeStats } from '../../proto/chunks.js';
 import { GO_TLS } from '../../proto/frames.js';
 import { agentCerts } from '../config.js';
 import type { ContainerRecord } from '../containers.js';
 import { type ChunkStream, credentialFile, type HandoffContext } from './context.js';
 import { writeImages, writeRootfs } from './receive.js';
+import { type ReceiveLimits, SLOT_FILE, type SlotFile, type TargetSlot } from './slot.js';
 import { freeBytes, SPACE_MARGIN } from './workdirs.js';
-
-/** What a target slot leaves on disk once its tree is restored. */
-export interface SlotFile {
-  id: string;
-  container: ContainerRecord;
-  received?: EncodeStats;
-  restored?: ContainerRecord;
-  /** Post-copy, once resumed: the tern-relay carrying the pages that still come. */
-  pagesPid?: number;
-}
-export const SLOT_FILE = 'slot.json';
-
-export interface TargetSlot {
-  id: string;
-  container: ContainerRecord;
-  workDir: string;
-  imagesDir: string;
-  received?: EncodeStats;
-  /** While images arrive: stops the stream, and settles when the receiver has stopped writing. */
-  receiving?: { stop: () => void; done: Promise<unknown> };
-  /** While the tree is restored: stops the restore, and settles when it has. */
-  restoring?: { stop: () => void; done: Promise<ContainerRecord> };
-  /** Why the restore failed, for the RestoreStopped that comes after it. */
-  restoreFailed?: Error;
-  restored?: ContainerRecord;
-  resumed?: boolean;
-  /** Presented to the source's data channel to fetch this migration's images. */
-  credential?: string;
-  /** The migration's source host: the only agent that may send its pages, and serves its images. */
-  sourceHost?: string;
-  /** Tasks that were stopped when dumped (by pid inside the container, with their signal): read while restoring. */
-  stopped?: Map<number, number | undefined>;
-  /** The rootfs arrived before the freeze (the pre-copy): the images bring only what changed. */
-  rootfsPrecopied?: boolean;
-  /**
-   * The images fetch, opened before the freeze (connected, TLS done): the
-   * source streams the images into it as soon as it holds the tree.
-   */
-  early?: { address: string; fetch: ChunkStream };
-  /** A page server receiving this migration's pages while the source dumps. */
-  pages?: { result: Promise<PageStream>; stop: () => void };
-  /** Pre-copy: the page server of each round (round 1 first), into its own images directory. */
-  rounds?: { result: Promise<PageStream>; stop: () => void }[];
-  /** Post-copy: pages come after the resume, through CRIU's lazy-pages daemon. */
-  postcopy?: boolean;
-  /** Post-copy: the page stream, held from the dump on until the restore starts its daemon. */
-  lazy?: LazyPages;
-  /**
-   * Memory warmed during the preflight (kernel/warm.ts): one hold for the
-   * dump's pages, let go when they start to arrive, one for the restored
-   * tree, let go when the restore starts.
-   */
-  warm?: { pages: WarmHold; restore: WarmHold };
-}
-
-/** How the receiver bounds a stream. */
-export interface ReceiveLimits {
-  /** Refuse a stream carrying more raw bytes than this (0: no limit beyond free space). */
-  maxBytes: number;
-  /** Give up when no chunk arrives for this long. */
-  stallMs: number;
-  /** The page stream as the source sent it during the dump, if it sent one. */
-  pages?: PageStream;
-  /** Pre-copy: each round's page stream as the source sent it (round 1 first). */
-  rounds?: PageStream[];
-}
 
 /** The preflight waits at most this long for the memory warm-up (the prepare call allows 30 s). */
 const WARM_WAIT_MS = 10_000;
