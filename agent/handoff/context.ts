@@ -29,11 +29,6 @@ export interface HandoffContext {
 /** Chunks arriving from a peer, and a way to stop them. */
 export type ChunkStream = AsyncIterable<ImageChunk__Output> & { cancel(): void };
 
-/** <fast or state dir>/migrations/<id>: images, logs and the hold or slot record of one migration. */
-export function workDirOf(ctx: HandoffContext, id: string): string {
-  return ctx.work.dirOf(id);
-}
-
 /** The rootfs travels as this file at the end of the image stream. */
 export const ROOTFS_TAR = 'rootfs.tar';
 

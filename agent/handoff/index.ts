@@ -15,7 +15,7 @@ import type { EncodeStats } from '../../proto/chunks.js';
 import type { ImageChunk } from '../../proto/index.js';
 import type { AgentOptions } from '../config.js';
 import type { ContainerRecord, Containers } from '../containers.js';
-import { type ChunkStream, type HandoffContext, workDirOf } from './context.js';
+import type { ChunkStream, HandoffContext } from './context.js';
 import { Outcomes } from './outcomes.js';
 import { readopt } from './readopt.js';
 import type { ReceiveLimits } from './slot.js';
@@ -94,7 +94,7 @@ export class Handoff {
 
   /** Bytes the page stream of this migration's dump (or pre-copy round) has sent so far. */
   sentPages(id: string): Promise<number> {
-    return this.ctx.engine.sentPages(workDirOf(this.ctx, checkMigrationId(id)));
+    return this.ctx.engine.sentPages(this.ctx.work.dirOf(checkMigrationId(id)));
   }
 
   /** Pre-copy: one round of the container's memory to the target while it runs. */

@@ -509,24 +509,31 @@ export class SourceHolds {
       });
       if (packed) return packed;
     }
-    const rootfs = ctx.containers.rootfs(h.name);
-    const { changed, dirs } = await ctx.host.rootfs.changes(rootfs, marker);
+    const { listing, changed } = await this.scanDelta(h.name, marker);
     return {
-      listing: dirs.length > 0 ? await ctx.host.rootfs.listing(rootfs, dirs) : undefined,
-      tar: changed.length > 0 ? ctx.host.rootfs.pack(rootfs, changed) : undefined,
+      listing,
+      tar: changed.length > 0 ? ctx.host.rootfs.pack(ctx.containers.rootfs(h.name), changed) : undefined,
     };
   }
 
   /** Finds the rootfs changes since the marker and packs them into a file of the migration's directory. */
   private async packDelta(name: string, marker: string, workDir: string): Promise<RootfsDelta> {
-    const { ctx } = this;
-    const rootfs = ctx.containers.rootfs(name);
-    const { changed, dirs } = await ctx.host.rootfs.changes(rootfs, marker);
-    const listing = dirs.length > 0 ? await ctx.host.rootfs.listing(rootfs, dirs) : undefined;
+    const { listing, changed } = await this.scanDelta(name, marker);
     if (changed.length === 0) return { listing };
     const tar = join(workDir, ROOTFS_DELTA);
-    await pipeline(Readable.from(ctx.host.rootfs.pack(rootfs, changed)), createWriteStream(tar));
+    await pipeline(
+      Readable.from(this.ctx.host.rootfs.pack(this.ctx.containers.rootfs(name), changed)),
+      createWriteStream(tar),
+    );
     return { listing, tar };
+  }
+
+  /** The paths of container `name`'s rootfs changed since the marker, and the listing of its changed directories. */
+  private async scanDelta(name: string, marker: string): Promise<{ changed: string[]; listing?: Buffer }> {
+    const { rootfs: archive } = this.ctx.host;
+    const rootfs = this.ctx.containers.rootfs(name);
+    const { changed, dirs } = await archive.changes(rootfs, marker);
+    return { changed, listing: dirs.length > 0 ? await archive.listing(rootfs, dirs) : undefined };
   }
 
   /**

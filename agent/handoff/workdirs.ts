@@ -87,12 +87,15 @@ export class WorkDirs {
 
   /** The directory of migration `id`: where it is, or where it would be on disk. */
   dirOf(id: string): string {
+    return this.existing(id) ?? join(this.disk, id);
+  }
+
+  /** Where migration `id`'s directory is, if it exists. */
+  private existing(id: string): string | undefined {
     checkMigrationId(id);
-    for (const base of this.bases()) {
-      const d = join(base, id);
-      if (existsSync(d)) return d;
-    }
-    return join(this.disk, id);
+    return this.bases()
+      .map((base) => join(base, id))
+      .find((d) => existsSync(d));
   }
 
   /**
@@ -101,8 +104,8 @@ export class WorkDirs {
    * in the log). An existing directory stays where it is.
    */
   async place(id: string, bytes: number): Promise<string> {
-    checkMigrationId(id);
-    for (const base of this.bases()) if (existsSync(join(base, id))) return join(base, id);
+    const known = this.existing(id);
+    if (known) return known;
     if (this.fast) {
       const [free, mem] = await Promise.all([freeBytes(this.fast), memoryInfo()]);
       if (fitsInMemory(bytes, free, mem)) return join(this.fast, id);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { AGENT_DEFAULTS, type AgentOptions } from '../../agent/config.js';
-import { fitsInMemory, WorkDirs } from '../../agent/handoff/workdirs.js';
+import { fitsInMemory, TMPFS_MAGIC, WorkDirs } from '../../agent/handoff/workdirs.js';
 import { Trash } from '../../agent/trash.js';
 
 const GiB = 1 << 30;
@@ -15,7 +15,7 @@ const ID = 'mmwzabcd1234567';
 /** A tmpfs to play the fast dir: /dev/shm where it is one. */
 async function tmpfsDir(): Promise<string | undefined> {
   const s = await statfs('/dev/shm').catch(() => undefined);
-  if (s?.type !== 0x01021994) return undefined;
+  if (s?.type !== TMPFS_MAGIC) return undefined;
   return mkdtemp('/dev/shm/tern-workdirs-test-');
 }
 
