@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,8 @@ export class Cluster {
   readonly rootfs = join(this.dir, 'rootfs');
   private readonly daemons = new Map<Daemon, { child: ChildProcess; exited: Promise<void>; dead: boolean }>();
   private coordPort = 0;
+  /** Each agent's gRPC port, as its current process reported it. */
+  private readonly agentPorts = new Map<Daemon, number>();
   private client?: CoordinatorClient;
   /** Coordinator settings: short timeouts so that failures show within seconds. */
   readonly coordinatorOpts = {
@@ -84,11 +86,17 @@ export class Cluster {
     await this.waitUp();
   }
 
-  /** Until the coordinator counts every host up (after a restart, agents report in again). */
+  /**
+   * Until the coordinator counts every host up at the address of its
+   * current process: an agent restarted a moment ago still counts as up at
+   * its old address until it registers again.
+   */
   async waitUp(): Promise<void> {
     await this.waitFor('every host up', async () => {
-      const r = await this.call('ListHosts', {});
-      return (r as { hosts: { up: boolean }[] }).hosts.filter((h) => h.up).length === HOSTS.length;
+      const r = await this.call<{ hosts: { name: string; address: string; up: boolean }[] }>('ListHosts', {});
+      return HOSTS.every((d) =>
+        r.hosts.some((h) => h.name === d && h.up && h.address === `127.0.0.1:${this.agentPorts.get(d)}`),
+      );
     });
   }
 
@@ -101,9 +109,30 @@ export class Cluster {
     return join(this.dir, d);
   }
 
+  /** Where a daemon's log goes (kept across its restarts). */
+  logFile(d: Daemon): string {
+    return join(this.dir, 'logs', `${d}.log`);
+  }
+
+  /** The last lines of every daemon's log, for the report of a failed case. */
+  logTails(lines = 40): string {
+    const out: string[] = [];
+    for (const d of this.daemons.keys()) {
+      let text = '';
+      try {
+        text = readFileSync(this.logFile(d), 'utf8');
+      } catch {
+        continue;
+      }
+      out.push(`--- ${d} (last ${lines} lines)`, ...text.trimEnd().split('\n').slice(-lines));
+    }
+    return out.join('\n');
+  }
+
   private spec(d: Daemon): DaemonSpec {
     if ((COORDINATORS as readonly string[]).includes(d))
       return {
+        logFile: this.logFile(d),
         kind: 'coordinator',
         ha: this.ha,
         opts: {
@@ -114,6 +143,7 @@ export class Cluster {
         },
       };
     return {
+      logFile: this.logFile(d),
       kind: 'agent',
       pageBytes: 1 << 20,
       opts: {
@@ -132,6 +162,7 @@ export class Cluster {
 
   private async startDaemon(d: Daemon): Promise<void> {
     mkdirSync(this.stateDir(d), { recursive: true });
+    mkdirSync(join(this.dir, 'logs'), { recursive: true });
     const child = fork(fileURLToPath(new URL('./daemon.js', import.meta.url)), [], {
       env: { ...process.env, TERN_INPROC_SPEC: JSON.stringify(this.spec(d)) },
       serialization: 'advanced',
@@ -166,6 +197,7 @@ export class Cluster {
     });
     if (!ready.ready) throw new Error(`${d} did not start: ${ready.error}`);
     if (d === 'coordinator' && !this.ha) this.coordPort = ready.port ?? 0;
+    if ((HOSTS as readonly string[]).includes(d)) this.agentPorts.set(d, ready.port ?? 0);
   }
 
   /** Kills a daemon at once, as SIGKILL would. */
@@ -177,11 +209,27 @@ export class Cluster {
     }
   }
 
-  /** Waits (without restarting anything) until a daemon has died. */
-  async waitDead(d: Daemon, timeoutMs = 20_000): Promise<void> {
+  /**
+   * Waits (without restarting anything) until a daemon has died, at a fault
+   * point armed for migration `id`: fails at once, with that migration's
+   * state, if it ends first.
+   */
+  async waitDead(d: Daemon, id?: string, timeoutMs = 20_000): Promise<void> {
     const until = Date.now() + timeoutMs;
+    let polled = 0;
     while (!this.daemons.get(d)?.dead) {
-      if (Date.now() > until) throw new Error(`${d} did not die within ${timeoutMs} ms`);
+      const late = Date.now() > until;
+      if (id && (late || Date.now() - polled > 250)) {
+        polled = Date.now();
+        const m = await this.migration(id).catch(() => undefined);
+        if (this.daemons.get(d)?.dead) return;
+        if (m && (late || m.phase === 'done' || m.phase === 'aborted'))
+          throw new Error(
+            `${d} did not die${late ? ` within ${timeoutMs} ms` : ''}: migration ${id} is ${m.phase}` +
+              `${m.error ? ` (${m.error})` : ''}, history ${m.history.map((h) => `${h.phase}${h.detail ? `: ${h.detail}` : ''}`).join('; ')}`,
+          );
+      }
+      if (late) throw new Error(`${d} did not die within ${timeoutMs} ms`);
       await sleep(10);
     }
   }

@@ -15,7 +15,7 @@ import type { HaOptions } from './cluster.js';
 import { SimEngine, SimHost, WorldLink } from './fakes.js';
 import type { Port } from './world.js';
 
-export type DaemonSpec =
+export type DaemonSpec = (
   | {
       kind: 'agent';
       opts: Partial<AgentOptions> & Pick<AgentOptions, 'host' | 'coordinator' | 'stateDir'>;
@@ -26,7 +26,8 @@ export type DaemonSpec =
       opts: Partial<CoordinatorOptions> & Pick<CoordinatorOptions, 'listen' | 'stateDir'>;
       /** On etcd, taking turns with other coordinators: ready while following, `leading` once it leads. */
       ha?: HaOptions;
-    };
+    }
+) & { logFile?: string };
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.env.TERN_INPROC_SPEC ?? '') as DaemonSpec;
@@ -34,7 +35,14 @@ async function main(): Promise<void> {
     on: (_event, listener) => process.on('message', listener as (m: unknown) => void),
     postMessage: (m) => process.send?.(m),
   };
-  const log = pino({ level: process.env.TERN_INPROC_LOG ?? 'silent' });
+  // Each daemon logs to a file of its own (written at once, so that a SIGKILL
+  // loses nothing), printed when a case fails; TERN_INPROC_LOG=LEVEL sends it
+  // to stderr instead.
+  const log = process.env.TERN_INPROC_LOG
+    ? pino({ level: process.env.TERN_INPROC_LOG })
+    : spec.logFile
+      ? pino({ level: 'info' }, pino.destination({ dest: spec.logFile, sync: true, append: true }))
+      : pino({ level: 'silent' });
   if (spec.kind === 'agent') {
     const w = new WorldLink(port, spec.opts.host);
     const opts: AgentOptions = {

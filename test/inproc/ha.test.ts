@@ -24,7 +24,8 @@ describe('in-process: coordinators taking over from each other on etcd', functio
     await c?.stop();
     await etcd?.stop();
   });
-  afterEach(async () => {
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed') process.stderr.write(`${c.logTails()}\n`);
     c.disarm();
     c.world.delays = { cpuinfoMs: 0, dumpMs: 0, restoreMs: 0 };
     c.autoRestart = true;
@@ -48,7 +49,7 @@ describe('in-process: coordinators taking over from each other on etcd', functio
       c.faults(leader, `${k.point}=crash`);
       const id = await c.migrate(name, 'hostB');
       c.autoRestart = false;
-      await c.waitDead(leader);
+      await c.waitDead(leader, id);
       c.faults(leader, '');
       // Nothing restarts the dead leader: the other coordinator must take over.
       await c.waitFor('another coordinator leading', async () => !!c.leader && c.leader !== leader, 15_000);

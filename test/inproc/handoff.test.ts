@@ -36,7 +36,8 @@ describe('in-process: coordinator and agents over a simulated host', function ()
     await c.start();
   });
   after(async () => c?.stop());
-  afterEach(async () => {
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed') process.stderr.write(`${c.logTails()}\n`);
     c.disarm();
     c.world.delays = { cpuinfoMs: 0, dumpMs: 0, restoreMs: 0 };
     await c.restartDead();
@@ -311,7 +312,7 @@ describe('in-process: coordinator and agents over a simulated host', function ()
         c.faults(k.daemon, `${k.point}=crash`);
         const id = await c.migrate(name, 'hostB');
         // The daemon dies at the point; disarm so that its successor runs normally.
-        await c.waitDead(k.daemon);
+        await c.waitDead(k.daemon, id);
         c.faults(k.daemon, '');
         await c.restartDead();
         const m = await c.waitEnd(id);
