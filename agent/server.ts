@@ -162,6 +162,7 @@ export class Agent {
       const info = await this.engineInfo();
       if (!info.ok) throw new TernError('FAILED_PRECONDITION', info.error ?? 'criu is not usable');
       this.log.info({ criu: info.version, kernel: info.kernel }, 'criu ok');
+      for (const n of info.notes ?? []) this.log[n.level](n.msg);
     }
     if (this.opts.testFaults) this.log.warn(FAULTS_WARNING);
     await privateDir(this.opts.stateDir);
@@ -353,15 +354,18 @@ export class Agent {
           throw new TernError('INVALID_ARGUMENT', 'ReceiveRootfs needs the source data channel');
         const stream = this.fetchFromSource(req.migration_id, req.source_data, 'rootfs');
         try {
-          const stats = await this.handoff.receiveRootfs(req.migration_id, stream, {
+          const limits = {
             maxBytes: Number(req.max_bytes),
             stallMs: req.stall_ms > 0 ? req.stall_ms : DEFAULT_STALL_MS,
-          });
-          // The images fetch opens now, while the container still runs: at
-          // the freeze the source streams at once, with the connection and
-          // its TLS handshake already made.
+          };
+          const stats = await this.handoff.receiveRootfs(req.migration_id, stream, limits);
+          // The images fetch opens now, while the container still runs, and
+          // is read from then on: at the freeze the source streams at once,
+          // with the connection and its TLS handshake already made, and the
+          // images are in before the coordinator asks for them.
           const early = this.fetchFromSource(req.migration_id, req.source_data, 'images');
-          if (this.handoff.openEarly(req.migration_id, req.source_data, early)) early.start();
+          if (this.handoff.openEarly(req.migration_id, req.source_data, early, limits)) early.start();
+          else early.cancel();
           return { raw_bytes: stats.rawBytes, wire_bytes: stats.wireBytes, files: stats.files };
         } finally {
           stream.cancel();
@@ -454,10 +458,11 @@ export class Agent {
           rounds: req.round_bytes.map((b) => ({ bytes: Number(b) })),
         };
         if (req.source_data) {
-          // Directly from the source agent, with the credential given at PrepareTarget.
-          const stream =
-            this.handoff.takeEarly(req.migration_id, req.source_data) ??
-            this.fetchFromSource(req.migration_id, req.source_data, 'images');
+          // Directly from the source agent, with the credential given at
+          // PrepareTarget: usually on the fetch opened at the pre-copy.
+          const early = await this.handoff.receiveEarly(req.migration_id, req.source_data, limits);
+          if (early) return { raw_bytes: early.rawBytes, wire_bytes: early.wireBytes, files: early.files };
+          const stream = this.fetchFromSource(req.migration_id, req.source_data, 'images');
           try {
             const stats = await this.handoff.receive(req.migration_id, stream, limits);
             return { raw_bytes: stats.rawBytes, wire_bytes: stats.wireBytes, files: stats.files };

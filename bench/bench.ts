@@ -37,7 +37,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TMPFS_MAGIC } from '../agent/handoff/workdirs.js';
+import { TMPFS_MAGIC } from '../core/files.js';
 import {
   CRIU,
   down,

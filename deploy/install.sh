@@ -20,6 +20,8 @@ CRIU_MIN="4.2.1"
 # The orig tarball sha256 we verified by hand; a newer unstable upload is accepted
 # when it verifies against its own .dsc (fetched over apt's signed index).
 CRIU_KNOWN_SHA256="29ec0ee09e296479fe7048c80980e8ef1d0684d0b0204c2b101dfea19f6725b9"
+# CRIU's RUNDIR (where it caches its kernel probes): kernel/kdat.ts's CRIU_RUNDIR.
+CRIU_RUNDIR="/run/tern/criu"
 
 # lz4: the command-line compressor of the plain CRIU pipeline that `npm run bench` compares against.
 # libssl-dev: OpenSSL for tern-relay's TLS on the page stream (kernel/native).
@@ -87,7 +89,9 @@ criu_ok() {
   [ -f "$PREFIX/criu/images/inventory.proto" ] || return 1
   local v
   v="$("$PREFIX/criu/criu" --version 2>/dev/null | sed -n 's/^Version: *//p')"
-  [ -n "$v" ] && version_ge "$v" "$CRIU_MIN"
+  [ -n "$v" ] && version_ge "$v" "$CRIU_MIN" || return 1
+  # Built to keep its kernel-feature cache in tern's own directory (kernel/kdat.ts).
+  grep -qaF "$CRIU_RUNDIR/criu.kdat" "$PREFIX/criu/criu"
 }
 
 install_criu() {
@@ -131,7 +135,9 @@ SRC
   rm -rf "criu-$ver"
   tar -xf "$orig"
   log "building criu $ver (about a minute)"
-  make -C "criu-$ver" -j"$(nproc)" criu >"$work/criu-build.log" 2>&1 \
+  # RUNDIR: where CRIU keeps criu.kdat, the cache of its kernel probes (25-50 ms
+  # a run without it); tern's agent keeps that directory on a tmpfs.
+  make -C "criu-$ver" -j"$(nproc)" RUNDIR="$CRIU_RUNDIR" criu >"$work/criu-build.log" 2>&1 \
     || die "criu build failed, see $work/criu-build.log"
   mkdir -p "$PREFIX/criu/images"
   install -m 0755 "criu-$ver/criu/criu" "$PREFIX/criu/criu"

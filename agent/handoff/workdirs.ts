@@ -10,12 +10,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { TMPFS_MAGIC } from '../../core/files.js';
 import { checkMigrationId } from '../../core/names.js';
 import { memoryInfo } from '../../kernel/warm.js';
 import { type AgentOptions, fastBase } from '../config.js';
 
-/** statfs f_type of a tmpfs. */
-export const TMPFS_MAGIC = 0x01021994;
 /** Room kept free beyond what a migration's images take. */
 export const SPACE_MARGIN = 1.1;
 /** Memory the host keeps for itself besides images on the tmpfs and the tree restored from them. */

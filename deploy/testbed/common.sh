@@ -54,6 +54,10 @@ CMDS="$TB/cmd"
 ENV_FILE="$TB/testbed.env"
 # A tmpfs for the agents' migration images (--fast-dir).
 FAST="$TB/fast"
+# Where tern's CRIU keeps its kernel-feature cache (kernel/kdat.ts; deploy/install.sh),
+# and the mark that up mounted a tmpfs there, which down then unmounts.
+CRIU_RUNDIR=/run/tern/criu
+KDAT_MOUNTED="$TB/.kdat-mounted"
 # The testbed's cluster CA and certificates (core/pki.ts; `tern ca`).
 PKI="$TB/pki"
 STATE_FILE="$TB/.up-complete"

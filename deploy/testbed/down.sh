@@ -138,6 +138,9 @@ cmd_down() {
   kill_criu
   remove_cgroups
   unmount_under_tb
+  if [ -f "$KDAT_MOUNTED" ]; then
+    if umount -l "$CRIU_RUNDIR" 2>/dev/null; then log "unmounted $CRIU_RUNDIR"; else log "warning: could not unmount $CRIU_RUNDIR"; fi
+  fi
   delete_netns
   rm -rf --one-file-system -- "$TB"
   [ -e "$TB" ] && log "warning: could not remove $TB completely"

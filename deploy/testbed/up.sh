@@ -145,6 +145,14 @@ cmd_up() {
   # inside the testbed dir so that down unmounts and removes it with the rest.
   mkdir -p "$FAST"
   mount -t tmpfs -o mode=0700 tern-testbed-fast "$FAST" || die "cannot mount a tmpfs on $FAST"
+  # CRIU's kernel-feature cache on a tmpfs in this mount namespace (the agent would
+  # mount one in its own): the agents and the benchmark's plain CRIU runs share it.
+  if [ "$(stat -f -c %T "$CRIU_RUNDIR" 2>/dev/null)" != tmpfs ]; then
+    mkdir -p -m 0700 "$CRIU_RUNDIR"
+    mount -t tmpfs -o size=1m,mode=0700,nosuid,nodev,noexec tern-criu "$CRIU_RUNDIR" \
+      || die "cannot mount a tmpfs on $CRIU_RUNDIR"
+    : >"$KDAT_MOUNTED"
+  fi
   setup_network "$n"
   [ "$HA" = 1 ] && setup_ha_network
   write_env "$n"

@@ -368,7 +368,8 @@ export async function fuzzAgent(runs: number, tally: Tally, seed?: number): Prom
     // Still answering, and nothing written outside the agents' state directories.
     const alive = await callOnce(asCoordinator, 'Check', {});
     if (alive) tally.crashes.push(`agent ${target.name} stopped answering: ${alive.details}`);
-    const known = new Set(['coordinator', ...HOSTS, 'rootfs']);
+    // logs: each daemon's log, which the cluster itself points there.
+    const known = new Set(['coordinator', ...HOSTS, 'rootfs', 'logs']);
     for (const p of walk(c.dir)) if (!known.has(p.split('/')[0])) tally.escapes.push(p);
     for (const p of walk(join(c.dir, 'rootfs')))
       if (p.split('/')[0] !== 'tern') tally.escapes.push(`rootfs/${p}`);

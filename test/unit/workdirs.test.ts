@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { AGENT_DEFAULTS, type AgentOptions } from '../../agent/config.js';
-import { fitsInMemory, TMPFS_MAGIC, WorkDirs } from '../../agent/handoff/workdirs.js';
+import { fitsInMemory, WorkDirs } from '../../agent/handoff/workdirs.js';
 import { Trash } from '../../agent/trash.js';
+import { TMPFS_MAGIC } from '../../core/files.js';
 
 const GiB = 1 << 30;
 const log = pino({ level: 'silent' });
