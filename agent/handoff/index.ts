@@ -131,13 +131,14 @@ export class Handoff {
     return this.target.receiveRootfs(checkMigrationId(id), stream, limits);
   }
 
-  /** Keeps the images fetch a target opens before the freeze (see TargetSlot.early). */
-  openEarly(id: string, address: string, fetch: ChunkStream): boolean {
-    return this.target.openEarly(checkMigrationId(id), address, fetch);
+  /** Starts reading the images fetch a target opens before the freeze (see TargetSlot.early). */
+  openEarly(id: string, address: string, fetch: ChunkStream, limits: ReceiveLimits): boolean {
+    return this.target.openEarly(checkMigrationId(id), address, fetch, limits);
   }
 
-  takeEarly(id: string, address: string): ChunkStream | undefined {
-    return this.target.takeEarly(checkMigrationId(id), address);
+  /** ReceiveImages on an early fetch: undefined when there was none. */
+  receiveEarly(id: string, address: string, limits: ReceiveLimits): Promise<EncodeStats | undefined> {
+    return this.target.receiveEarly(checkMigrationId(id), address, limits);
   }
 
   /** The credential the coordinator gave this target for fetching the images, and the source to fetch from. */

@@ -10,9 +10,20 @@ import { type ChunkStream, type HandoffContext, ROOTFS_TAR } from './context.js'
 import { ROOTFS_DELTA, ROOTFS_DIRS } from './rootfs.js';
 import type { ReceiveLimits, TargetSlot } from './slot.js';
 
-/** Feeds a stream into a receiver; a stream that stops moving for stallMs ends it. */
-export async function pump(stream: ChunkStream, rx: ChunkReceiver, stallMs: number): Promise<void> {
+/**
+ * Feeds a stream into a receiver; a stream that stops moving for stallMs
+ * ends it. With `from`, the stall clock starts only at the first chunk or
+ * when `from` settles, whichever comes first: a fetch opened before the
+ * freeze waits, without a deadline, for a source that has not frozen yet.
+ */
+export async function pump(
+  stream: ChunkStream,
+  rx: ChunkReceiver,
+  stallMs: number,
+  from?: Promise<unknown>,
+): Promise<void> {
   let stalled = false;
+  let over = false;
   let timer: NodeJS.Timeout | undefined;
   const arm = () => {
     clearTimeout(timer);
@@ -22,7 +33,11 @@ export async function pump(stream: ChunkStream, rx: ChunkReceiver, stallMs: numb
     }, stallMs);
   };
   try {
-    arm();
+    if (from)
+      void from.then(() => {
+        if (!over && !timer) arm();
+      });
+    else arm();
     for await (const chunk of stream) {
       arm();
       await rx.accept(chunk);
@@ -37,16 +52,24 @@ export async function pump(stream: ChunkStream, rx: ChunkReceiver, stallMs: numb
       );
     throw e;
   } finally {
+    over = true;
     clearTimeout(timer);
   }
 }
 
-/** Writes a pulled chunk stream into the slot, verifies it, unpacks the rootfs. */
+/**
+ * Writes a pulled chunk stream into the slot, verifies it, unpacks the
+ * rootfs. An `early` receive (the fetch opened before the freeze, read as
+ * soon as the source sends) leaves the page streams to be checked when the
+ * coordinator says what the source sent (checkPages), and starts its stall
+ * clock at the first chunk or when `early` settles.
+ */
 export async function writeImages(
   ctx: HandoffContext,
   s: TargetSlot,
   stream: ChunkStream,
   limits: ReceiveLimits,
+  early?: Promise<unknown>,
 ): Promise<EncodeStats> {
   // Pages a page server already wrote stay; anything else left from an earlier try goes.
   if (!s.pages) {
@@ -55,9 +78,9 @@ export async function writeImages(
   }
   const rx = new ChunkReceiver(s.imagesDir, limits.maxBytes > 0 ? { maxBytes: limits.maxBytes } : {});
   const t0 = Date.now();
-  await pump(stream, rx, limits.stallMs);
+  await pump(stream, rx, limits.stallMs, early);
   const t1 = Date.now();
-  await checkPages(s, limits);
+  if (!early) await checkPages(s, limits);
   const t2 = Date.now();
   const rootfs = ctx.containers.rootfs(s.container.name);
   if (rx.received.includes(ROOTFS_TAR)) {
@@ -79,14 +102,15 @@ export async function writeImages(
       streamMs: t1 - t0,
       pagesMs: t2 - t1,
       rootfsMs: Date.now() - t2,
+      early: !!early,
     },
-    'images received and checked',
+    early ? 'images received early' : 'images received and checked',
   );
   return rx.stats;
 }
 
 /** The pages the page servers received are, byte for byte, the ones the source sent. */
-async function checkPages(s: TargetSlot, limits: ReceiveLimits): Promise<void> {
+export async function checkPages(s: TargetSlot, limits: ReceiveLimits): Promise<void> {
   await checkRounds(s, limits);
   const sent = limits.pages;
   if (!s.pages) {

@@ -45,13 +45,24 @@ export interface TargetSlot {
    * The images fetch, opened before the freeze (connected, TLS done): the
    * source streams the images into it as soon as it holds the tree.
    */
-  early?: { address: string; fetch: ChunkStream };
+  early?: {
+    address: string;
+    fetch: ChunkStream;
+    /** Settles when the images are written and checked and the rootfs is up to date. */
+    done: Promise<EncodeStats>;
+    /** ReceiveImages came: from now on a stream that stops moving fails. */
+    go: () => void;
+  };
+  /** The images fetched early are in (not yet checked against what the source announced). */
+  imagesIn?: EncodeStats;
   /** A page server receiving this migration's pages while the source dumps. */
   pages?: { result: Promise<PageStream>; stop: () => void };
   /** Pre-copy: the page server of each round (round 1 first), into its own images directory. */
   rounds?: { result: Promise<PageStream>; stop: () => void }[];
   /** Post-copy: pages come after the resume, through CRIU's lazy-pages daemon. */
   postcopy?: boolean;
+  /** The preflight's estimate of the container's memory and rootfs, in bytes. */
+  estimate?: number;
   /** Post-copy: the page stream, held from the dump on until the restore starts its daemon. */
   lazy?: LazyPages;
   /**

@@ -13,7 +13,7 @@ import { GO_TLS } from '../../proto/frames.js';
 import { agentCerts } from '../config.js';
 import type { ContainerRecord } from '../containers.js';
 import { type ChunkStream, credentialFile, type HandoffContext } from './context.js';
-import { writeImages, writeRootfs } from './receive.js';
+import { checkPages, writeImages, writeRootfs } from './receive.js';
 import { type ReceiveLimits, SLOT_FILE, type SlotFile, type TargetSlot } from './slot.js';
 import { freeBytes, SPACE_MARGIN } from './workdirs.js';
 
@@ -68,23 +68,77 @@ export class TargetSlots {
     this.pull({ ...s, resumed: true }, s.restored);
   }
 
-  /** Keeps a fetch of the images from `address` opened before the freeze, for receive(). */
-  openEarly(id: string, address: string, fetch: ChunkStream): boolean {
+  /**
+   * The images fetch from `address`, opened before the freeze, is read at
+   * once: the source sends as soon as it holds the frozen tree, and the
+   * images are written, checked file by file and the rootfs brought up to
+   * date without waiting for the coordinator's ReceiveImages; once the page
+   * stream has ended too, the restore starts (a stopped tree, as always
+   * before the commit point). receiveEarly() then compares the page streams
+   * with what the source announced before ReceiveImages answers.
+   */
+  openEarly(id: string, address: string, fetch: ChunkStream, rootfsLimits: ReceiveLimits): boolean {
     const s = this.slots.get(id);
     if (!s || s.early || s.received || s.receiving) return false;
-    s.early = { address, fetch };
+    // Before the dump its real size is unknown: the images are bounded by
+    // the preflight's estimate of memory and rootfs, on top of what the
+    // rootfs pre-copy allowed for the rootfs changes.
+    const limits = {
+      ...rootfsLimits,
+      maxBytes: rootfsLimits.maxBytes > 0 ? rootfsLimits.maxBytes + (s.estimate ?? 0) : 0,
+    };
+    let go!: () => void;
+    const asked = new Promise<void>((resolve) => {
+      go = resolve;
+    });
+    const done = receiving(s, fetch, writeImages(this.ctx, s, fetch, limits, asked));
+    s.early = { address, fetch, done, go };
+    done.then(
+      (stats) => this.imagesIn(s, stats),
+      () => {},
+    );
     return true;
   }
 
-  /** The fetch opened before the freeze, if it is from `address`; it is the caller's from then on. */
-  takeEarly(id: string, address: string): ChunkStream | undefined {
-    const s = this.slots.get(id);
-    const e = s?.early;
-    if (!s || !e) return undefined;
-    s.early = undefined;
-    if (e.address === address) return e.fetch;
-    e.fetch.cancel();
-    return undefined;
+  /** The images arrived early: the restore's memory goes back and the restore (or post-copy daemon) starts. */
+  private imagesIn(s: TargetSlot, stats: EncodeStats): void {
+    if (this.slots.get(s.id) !== s) return;
+    s.imagesIn = stats;
+    void s.warm?.restore.release();
+    if (s.postcopy) void s.lazy?.start().catch(() => {});
+    else if (s.pages)
+      void s.pages.result.then(
+        () => this.restoreStopped(s.id).catch(() => {}),
+        () => {},
+      );
+  }
+
+  /**
+   * ReceiveImages for images fetched early from `address`: waits for them,
+   * then checks the page streams against what the source announced.
+   * Undefined when there was no early fetch.
+   */
+  async receiveEarly(id: string, address: string, limits: ReceiveLimits): Promise<EncodeStats | undefined> {
+    const s = this.slot(id);
+    if (s.received) return s.received;
+    const e = s.early;
+    if (!e) return undefined;
+    if (e.address !== address)
+      throw precondition(
+        `migration ${id}: its images come from ${e.address} on ${this.ctx.opts.host}, not ${address}`,
+      );
+    // Fault point: the target stalls or dies as the images are taken in.
+    this.ctx.faults.hit('receive');
+    e.go();
+    const stats = await e.done;
+    if (limits.maxBytes > 0 && stats.rawBytes > limits.maxBytes)
+      throw new TernError(
+        'RESOURCE_EXHAUSTED',
+        `the image stream carried ${stats.rawBytes} bytes, more than the ${limits.maxBytes} announced`,
+      );
+    await checkPages(s, limits);
+    s.received = stats;
+    return stats;
   }
 
   /** The credential of a migration this host receives, and the source it comes from. */
@@ -105,7 +159,8 @@ export class TargetSlots {
     const s = this.slots.get(id);
     if (!s?.credential || !s.sourceHost)
       throw new TernError('PERMISSION_DENIED', `no migration ${id} on ${ctx.opts.host} takes pages`);
-    if (s.pages || s.lazy || s.received || s.receiving)
+    // The early images fetch waits for the dump like this stream; images that arrived end it.
+    if (s.pages || s.lazy || s.received || s.imagesIn || (s.receiving && !s.early))
       throw precondition(`migration ${id} already has its pages on ${ctx.opts.host}`);
     // Pre-copy: round n comes right after round n-1; the final dump's stream after the last.
     s.rounds ??= [];
@@ -267,6 +322,7 @@ export class TargetSlots {
         credential,
         sourceHost,
         postcopy: postcopy || undefined,
+        estimate,
       };
       this.slots.set(id, slot);
       // Post-copy allocates the tree's memory after the resume, page by page:
@@ -373,7 +429,8 @@ export class TargetSlots {
     if (s.restoring) return s.restoring.done;
     // A restore that failed is not tried again: the migration aborts.
     if (s.restoreFailed) throw s.restoreFailed;
-    if (!s.received) throw precondition(`images of migration ${id} were not received on ${ctx.opts.host}`);
+    if (!s.received && !s.imagesIn)
+      throw precondition(`images of migration ${id} were not received on ${ctx.opts.host}`);
     // An abort stops a restore under way and waits for it, so that nothing
     // it created outlives the slot.
     const ctl = new AbortController();
@@ -455,7 +512,7 @@ export class TargetSlots {
     s.restored = rec;
     if (s.lazy) this.pull(s, rec);
     s.stopped = await stopped;
-    const sf: SlotFile = { id, container: s.container, received: s.received, restored: rec };
+    const sf: SlotFile = { id, container: s.container, received: s.received ?? s.imagesIn, restored: rec };
     await writeFile(join(s.workDir, SLOT_FILE), JSON.stringify(sf));
     ctx.faults.hit('after-restore');
     ctx.log.info(
