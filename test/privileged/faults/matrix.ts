@@ -91,10 +91,13 @@ export const MATRIX: Case[] = [
   { point: 'after-committed', kind: 'crash', role: 'coordinator', expect: 'target' },
   { point: 'resume', kind: 'fail', role: 'target', expect: 'target' },
   { point: 'resume', kind: 'crash', role: 'target', expect: 'target', fast: true },
-  // While the dump streams memory pages to the target's page server.
-  { point: 'mid-stream', kind: 'sigkill', role: 'source', expect: 'source' },
-  { point: 'mid-stream', kind: 'sigkill', role: 'target', expect: 'source' },
-  { point: 'mid-stream', kind: 'sigkill', role: 'coordinator', expect: 'source' },
+  // While the dump streams memory pages to the target's page server: 1 GiB,
+  // so that the dump lasts a few seconds and the kill, sent once the harness
+  // sees the dumping phase, lands in it (with the default size the whole
+  // move can pass its commit point first).
+  { point: 'mid-stream', kind: 'sigkill', role: 'source', expect: 'source', memMiB: LINK_MIB },
+  { point: 'mid-stream', kind: 'sigkill', role: 'target', expect: 'source', memMiB: LINK_MIB },
+  { point: 'mid-stream', kind: 'sigkill', role: 'coordinator', expect: 'source', memMiB: LINK_MIB },
   // The store itself refuses to record a phase. Up to and including
   // committing the refused record leaves the migration abortable: it aborts
   // and the container runs on the source. A refused committed or done is
