@@ -558,6 +558,9 @@ export class TargetSlots {
       rec.state = 'running';
       rec.migrationId = undefined;
       await ctx.containers.save(rec);
+      // The record holds the name from now on; a tree re-adopted by a
+      // restarted agent had it reserved, and only restoreInto() let go.
+      ctx.containers.unreserve(rec.name);
       s.resumed = true;
       // Recorded before the slot goes, so a repeated Resume is answered even
       // if the agent dies between the two.

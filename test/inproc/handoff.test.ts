@@ -287,6 +287,32 @@ describe('in-process: coordinator and agents over a simulated host', function ()
     }
   });
 
+  it('a target restarted with the tree restored resumes it, and the name is free again once the container stops', async () => {
+    const { name, memory } = await fresh();
+    c.faults('hostB', 'after-restore=crash');
+    const id = await c.migrate(name, 'hostB');
+    await c.waitDead('hostB', id);
+    c.faults('hostB', '');
+    await c.restartDead();
+    // The coordinator aborts (the target died before the commit point): the
+    // re-adopted tree is removed. Crash it at resume instead to see one resumed.
+    const m = await c.waitEnd(id);
+    assert.equal(m.phase, 'aborted', m.error);
+    await c.expectOnce(name, 'hostA', memory);
+    c.faults('hostB', 'resume=crash');
+    const id2 = await c.migrate(name, 'hostB');
+    await c.waitDead('hostB', id2);
+    c.faults('hostB', '');
+    await c.restartDead();
+    const m2 = await c.waitEnd(id2);
+    assert.equal(m2.phase, 'done', m2.error);
+    await c.expectOnce(name, 'hostB', memory);
+    // Stopped and started again under the same name, on the host that re-adopted it.
+    await c.call('StopContainer', { name });
+    await c.waitFor(`${name} gone`, async () => c.world.copies(name).every((p) => p.state !== 'running'));
+    await c.run(name, 'hostB');
+  });
+
   describe('a daemon dies in every phase and restarts', () => {
     const cases: { daemon: Daemon; point: string; expect: 'hostA' | 'hostB' }[] = [
       { daemon: 'coordinator', point: 'after-dumping', expect: 'hostA' },
