@@ -4,7 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import { constants as fsc, openSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { release } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -30,7 +30,7 @@ import { run, type Watched, watched } from './exec.js';
 import { decideOrphan, holdScript, sendVerdict } from './hold.js';
 import { loadImageTypes, readImage } from './images.js';
 import { drainInFlight, gate, gateScript, IFNAME, ungate } from './inflight.js';
-import { CRIU_RUNDIR, prepareKdatCache } from './kdat.js';
+import { CRIU_RUNDIR, keepsKdatIn, prepareKdatCache } from './kdat.js';
 import {
   defaultRelayPath,
   followLazyPages,
@@ -118,7 +118,10 @@ export class CriuEngine implements CheckpointEngine {
     }
     // Before the first run of this agent's CRIU, so that `criu check` saves the cache.
     const notes: EngineInfo['notes'] = [];
-    const cache = await prepareKdatCache(this.opts.kdatDir);
+    const kdatDir = this.opts.kdatDir ?? CRIU_RUNDIR;
+    const cache = (await keepsKdatIn(this.opts.criuPath, kdatDir))
+      ? await prepareKdatCache(kdatDir)
+      : { ok: false as const, why: `${this.opts.criuPath} was not built to keep it in ${kdatDir}` };
     if (!cache.ok)
       notes.push({
         level: 'warn',
@@ -127,7 +130,7 @@ export class CriuEngine implements CheckpointEngine {
     else if (cache.mounted)
       notes.push({
         level: 'info',
-        msg: `mounted a tmpfs on ${this.opts.kdatDir ?? CRIU_RUNDIR} for CRIU's kernel-feature cache (it is not on a tmpfs here)`,
+        msg: `mounted a tmpfs on ${kdatDir} for CRIU's kernel-feature cache (it is not on a tmpfs here)`,
       });
     const c = await run([this.opts.criuPath, 'check'], { timeoutMs: 60_000 });
     if (c.code !== 0) {
@@ -538,8 +541,9 @@ export class CriuEngine implements CheckpointEngine {
   }
 
   async cpuinfo(workDir: string): Promise<Buffer> {
-    const dir = join(workDir, `cpuinfo-${process.pid}`);
-    await mkdir(dir, { recursive: true });
+    // A directory of its own: two probes at once must not remove each other's files.
+    await mkdir(workDir, { recursive: true });
+    const dir = await mkdtemp(join(workDir, 'cpuinfo-'));
     try {
       const r = await run([this.opts.criuPath, 'cpuinfo', 'dump', '-D', dir, '-o', join(dir, 'log')]);
       if (r.code !== 0) throw new TernError('INTERNAL', 'criu cpuinfo dump failed');
@@ -551,8 +555,11 @@ export class CriuEngine implements CheckpointEngine {
 
   /** Checks another host's CPU description against this host (criu cpuinfo check). */
   async cpuinfoCompatible(workDir: string, other: Buffer): Promise<{ ok: boolean; detail: string }> {
-    const dir = join(workDir, `cpucheck-${process.pid}-${Date.now()}`);
-    await mkdir(dir, { recursive: true });
+    // A directory of its own: a check that named it after the pid and the
+    // millisecond shared it with one made at the same time (CheckTarget and
+    // PrepareTarget), whose clean-up then removed this one's image and log.
+    await mkdir(workDir, { recursive: true });
+    const dir = await mkdtemp(join(workDir, 'cpucheck-'));
     try {
       await writeFile(join(dir, 'cpuinfo.img'), other);
       const log = join(dir, 'log');

@@ -6,16 +6,21 @@ import { join } from 'node:path';
 
 /**
  * The post-dump action script. At network-lock (CRIU has just frozen the
- * tree and starts to dump it) it writes `frozen` to `ready`, without waiting
- * long for a reader: nothing in the tree can change the container's files
- * from then on, so the agent can look at them while CRIU dumps. At post-dump
- * it tells the agent every image is complete by writing `ready`, then blocks
- * reading `verdict`: "kill" exits 0 (CRIU
- * kills the tree), anything else, EOF or the hold timeout exits 1 (CRIU
+ * tree and starts to dump it) it writes `frozen` to `ready`: nothing in the
+ * tree can change the container's files from then on, so the agent can look
+ * at them while CRIU dumps. At post-dump it tells the agent every image is
+ * complete by writing `ready`, then blocks reading `verdict`: "kill" exits 0
+ * (CRIU kills the tree), anything else, EOF or the hold timeout exits 1 (CRIU
  * unfreezes the tree and it runs on here). On every way out it first lets new
  * connections in again (`ungate.nft`, see gateScript), so the gate is lifted
  * even when the agent that set it is gone; so does CRIU's network-unlock
  * action, which runs whenever a dump fails and the tree runs on here.
+ *
+ * Both announcements open `ready` for reading and writing, which never
+ * blocks on a fifo, and write with the shell's own echo: no process is
+ * started for them while the tree is frozen. The agent holds `ready` open
+ * from before CRIU starts, so it reads what is written; with no agent the
+ * line is lost and the verdict's timeout resumes the tree.
  */
 export function holdScript(dir: string, timeoutSec: number): string {
   return `#!/bin/sh
@@ -24,10 +29,10 @@ ungate() { [ -f "${dir}/ungate.nft" ] && PATH="$PATH:/usr/sbin:/sbin" nft -f "${
 case "$CRTOOLS_SCRIPT_ACTION" in
 post-dump) ;;
 network-unlock) ungate; exit 0 ;;
-network-lock) timeout 1 sh -c 'echo frozen > "${dir}/ready"'; exit 0 ;;
+network-lock) echo frozen 1<>"${dir}/ready"; exit 0 ;;
 *) exit 0 ;;
 esac
-timeout ${timeoutSec} sh -c 'echo ready > "${dir}/ready"' || { ungate; exit 1; }
+echo ready 1<>"${dir}/ready" || { ungate; exit 1; }
 v=$(timeout ${timeoutSec} head -n 1 "${dir}/verdict") || { ungate; exit 1; }
 # A tree about to be killed: CRIU's network lock keeps its connections out
 # until it is gone, so the gate is lifted alongside and the kill waits for nothing.
@@ -60,9 +65,10 @@ export async function sendVerdict(
 }
 
 /**
- * Delivers the verdict to a hold whose agent is gone. A script still
- * announcing `ready` to an agent that died before reading it (it blocks
- * opening that fifo) is let through to the verdict first.
+ * Delivers the verdict to a hold whose agent is gone. A script of an
+ * earlier tern still announcing `ready` to an agent that died before
+ * reading it (those blocked opening that fifo) is let through to the
+ * verdict first.
  */
 export async function decideOrphan(
   hookDir: string,

@@ -2,12 +2,13 @@
 // holds new connections off the container's veths, the script that lifts it,
 // and the count of in-flight connections read from /proc/PID/net/tcp{,6}.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, constants as fsc, openSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../kernel/exec.js';
-import { decideOrphan, holdScript } from '../../kernel/hold.js';
+import { decideOrphan, holdScript, sendVerdict } from '../../kernel/hold.js';
 import { gateScript, gateTable, inFlightConnections } from '../../kernel/inflight.js';
 
 const HEADER =
@@ -89,21 +90,50 @@ describe('in-flight connections', () => {
 
     afterEach(() => rm(dir, { recursive: true, force: true }));
 
+    /**
+     * Plays the agent's side of `ready` as kernel/criu.ts does: open for
+     * reading and writing before CRIU starts, then read lines from it.
+     */
+    function agentReady(): { lines: (n: number) => Promise<string[]>; close: () => void } {
+      const sock = new Socket({
+        fd: openSync(join(dir, 'ready'), fsc.O_RDWR | fsc.O_NONBLOCK),
+        readable: true,
+        writable: false,
+      });
+      let text = '';
+      sock.on('data', (b: Buffer) => {
+        text += b.toString();
+      });
+      sock.on('error', () => {});
+      return {
+        lines: async (n) => {
+          for (let i = 0; i < 500 && text.split('\n').length <= n; i++)
+            await new Promise((r) => setTimeout(r, 10));
+          return text.split('\n').slice(0, n);
+        },
+        close: () => sock.destroy(),
+      };
+    }
+
     /** Runs the hook as CRIU does at post-dump; `agent` plays the agent's side. */
-    async function hold(agent: string | undefined): Promise<{ code: number; nft: string }> {
+    async function hold(agent: 'kill' | 'resume' | undefined): Promise<{ code: number; nft: string }> {
       const env = {
         ...process.env,
         PATH: `${dir}/bin:${process.env.PATH}`,
         CRTOOLS_SCRIPT_ACTION: 'post-dump',
       };
-      const side = agent
-        ? run(['sh', '-c', `cat ${dir}/ready >/dev/null; echo ${agent} > ${dir}/verdict`], {
-            timeoutMs: 10_000,
-          })
-        : undefined;
-      const r = await run([join(dir, 'hook.sh')], { env, timeoutMs: 10_000 });
-      await side;
-      return { code: r.code, nft: await readFile(join(dir, 'nft.calls'), 'utf8').catch(() => '') };
+      const ready = agent ? agentReady() : undefined;
+      try {
+        const hook = run([join(dir, 'hook.sh')], { env, timeoutMs: 10_000 });
+        if (ready && agent) {
+          assert.deepEqual(await ready.lines(1), ['ready']);
+          assert.equal(await sendVerdict(dir, agent, 5000), true);
+        }
+        const r = await hook;
+        return { code: r.code, nft: await readFile(join(dir, 'nft.calls'), 'utf8').catch(() => '') };
+      } finally {
+        ready?.close();
+      }
     }
 
     it('kill: exits 0 (CRIU kills the tree) and lifts the gate alongside', async () => {
@@ -114,13 +144,13 @@ describe('in-flight connections', () => {
       assert.deepEqual(await hold('resume'), { code: 1, nft: `-f ${dir}/ungate.nft\n` });
     });
 
-    it('a restarted agent releases a hook still announcing ready to the agent that died', async () => {
+    it('a restarted agent reaches a hook whose agent died before reading ready', async () => {
       const env = {
         ...process.env,
         PATH: `${dir}/bin:${process.env.PATH}`,
         CRTOOLS_SCRIPT_ACTION: 'post-dump',
       };
-      // Nobody reads `ready`: the hook blocks there, as after its agent died.
+      // Nobody reads `ready`, as after its agent died: the hook waits for a verdict.
       const hook = run([join(dir, 'hook.sh')], { env, timeoutMs: 10_000 });
       await new Promise((r) => setTimeout(r, 200));
       const t0 = Date.now();
@@ -170,11 +200,31 @@ describe('in-flight connections', () => {
       });
 
     it('at network-lock tells the agent the tree is frozen, and lets the dump go on', async () => {
-      const heard = run(['cat', join(dir, 'ready')], { timeoutMs: 10_000 });
-      const r = await networkLock();
-      assert.equal(r.code, 0, 'a non-zero status would fail the dump');
-      assert.equal((await heard).stdout.toString(), 'frozen\n');
-      assert.ok(!existsSync(join(dir, 'nft.calls')), 'the gate stays until the hold ends');
+      const ready = agentReady();
+      try {
+        const r = await networkLock();
+        assert.equal(r.code, 0, 'a non-zero status would fail the dump');
+        assert.deepEqual(await ready.lines(1), ['frozen']);
+        assert.ok(!existsSync(join(dir, 'nft.calls')), 'the gate stays until the hold ends');
+      } finally {
+        ready.close();
+      }
+    });
+
+    it('frozen, then ready: the agent reads both lines in order', async () => {
+      const ready = agentReady();
+      try {
+        assert.equal((await networkLock()).code, 0);
+        const hook = run([join(dir, 'hook.sh')], {
+          env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}`, CRTOOLS_SCRIPT_ACTION: 'post-dump' },
+          timeoutMs: 10_000,
+        });
+        assert.deepEqual(await ready.lines(2), ['frozen', 'ready']);
+        assert.equal(await sendVerdict(dir, 'kill', 5000), true);
+        assert.equal((await hook).code, 0);
+      } finally {
+        ready.close();
+      }
     });
 
     it('at network-lock does not hold the dump up when no agent listens', async () => {

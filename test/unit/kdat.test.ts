@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { onTmpfs } from '../../core/files.js';
-import { prepareKdatCache } from '../../kernel/kdat.js';
+import { keepsKdatIn, prepareKdatCache } from '../../kernel/kdat.js';
 
 describe("CRIU's kernel-feature cache directory", () => {
   it('on a tmpfs: kept as it is, root-only, a stale criu.kdat.tmp removed and the cache left alone', async function () {
@@ -17,6 +17,22 @@ describe("CRIU's kernel-feature cache directory", () => {
       assert.equal(existsSync(join(dir, 'criu.kdat.tmp')), false);
       assert.equal(await readFile(join(dir, 'criu.kdat'), 'utf8'), 'cache');
       assert.equal((await stat(dir)).mode & 0o777, 0o700);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is prepared only for a CRIU built to keep its cache there', async () => {
+    const dir = await mkdtemp(join(process.cwd(), '.tern-kdat-test-'));
+    try {
+      await writeFile(
+        join(dir, 'criu'),
+        `#!/bin/sh\n# built with RUNDIR=${dir}/run\nKDAT=${dir}/run/criu.kdat\n`,
+      );
+      await writeFile(join(dir, 'stock'), '#!/bin/sh\n# /run/criu.kdat\n');
+      assert.equal(await keepsKdatIn(join(dir, 'criu'), join(dir, 'run')), true);
+      assert.equal(await keepsKdatIn(join(dir, 'stock'), join(dir, 'run')), false);
+      assert.equal(await keepsKdatIn(join(dir, 'missing'), join(dir, 'run')), false);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
