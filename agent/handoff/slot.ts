@@ -55,6 +55,8 @@ export interface TargetSlot {
   };
   /** The images fetched early are in (not yet checked against what the source announced). */
   imagesIn?: EncodeStats;
+  /** An abort is under way: nothing new (restore, daemon) starts in this slot. */
+  aborting?: boolean;
   /** A page server receiving this migration's pages while the source dumps. */
   pages?: { result: Promise<PageStream>; stop: () => void };
   /** Pre-copy: the page server of each round (round 1 first), into its own images directory. */

@@ -100,15 +100,22 @@ export class TargetSlots {
     return true;
   }
 
-  /** The images arrived early: the restore's memory goes back and the restore (or post-copy daemon) starts. */
+  /**
+   * The images arrived early: the restore's memory goes back and, in
+   * stop-and-copy, the restore starts (once the page stream has ended). A
+   * post-copy move starts its lazy-pages daemon only once ReceiveImages has
+   * checked the images (receiveEarly), as before: nothing runs for a move
+   * whose ReceiveImages failed. Nothing starts for a slot being aborted.
+   */
   private imagesIn(s: TargetSlot, stats: EncodeStats): void {
-    if (this.slots.get(s.id) !== s) return;
+    if (this.slots.get(s.id) !== s || s.aborting) return;
     s.imagesIn = stats;
     void s.warm?.restore.release();
-    if (s.postcopy) void s.lazy?.start().catch(() => {});
-    else if (s.pages)
+    if (!s.postcopy && s.pages)
       void s.pages.result.then(
-        () => this.restoreStopped(s.id).catch(() => {}),
+        () => {
+          if (!s.aborting) this.restoreStopped(s.id).catch(() => {});
+        },
         () => {},
       );
   }
@@ -138,6 +145,9 @@ export class TargetSlots {
       );
     await checkPages(s, limits);
     s.received = stats;
+    // Post-copy: the daemon that will serve the restore reads the images now,
+    // while the coordinator commits; the restore waits for it (start() again).
+    if (s.postcopy) void s.lazy?.start().catch(() => {});
     return stats;
   }
 
@@ -429,6 +439,7 @@ export class TargetSlots {
     if (s.restoring) return s.restoring.done;
     // A restore that failed is not tried again: the migration aborts.
     if (s.restoreFailed) throw s.restoreFailed;
+    if (s.aborting) throw new TernError('ABORTED', `migration ${id} is being aborted on ${ctx.opts.host}`);
     if (!s.received && !s.imagesIn)
       throw precondition(`images of migration ${id} were not received on ${ctx.opts.host}`);
     // An abort stops a restore under way and waits for it, so that nothing
@@ -674,6 +685,9 @@ export class TargetSlots {
     const s = this.slots.get(id);
     if (!s) return false;
     if (s.resumed) throw precondition(`migration ${id} already resumed on ${ctx.opts.host}`);
+    // From here on nothing new starts in this slot (an early receive that
+    // ends now starts no restore).
+    s.aborting = true;
     s.early?.fetch.cancel();
     s.receiving?.stop();
     await s.receiving?.done;
