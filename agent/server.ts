@@ -162,7 +162,6 @@ export class Agent {
       const info = await this.engineInfo();
       if (!info.ok) throw new TernError('FAILED_PRECONDITION', info.error ?? 'criu is not usable');
       this.log.info({ criu: info.version, kernel: info.kernel }, 'criu ok');
-      for (const n of info.notes ?? []) this.log[n.level](n.msg);
     }
     if (this.opts.testFaults) this.log.warn(FAULTS_WARNING);
     await privateDir(this.opts.stateDir);

@@ -117,21 +117,18 @@ export class CriuEngine implements CheckpointEngine {
       };
     }
     // Before the first run of this agent's CRIU, so that `criu check` saves the cache.
-    const notes: EngineInfo['notes'] = [];
     const kdatDir = this.opts.kdatDir ?? CRIU_RUNDIR;
     const cache = (await keepsKdatIn(this.opts.criuPath, kdatDir))
       ? await prepareKdatCache(kdatDir)
       : { ok: false as const, why: `${this.opts.criuPath} was not built to keep it in ${kdatDir}` };
     if (!cache.ok)
-      notes.push({
-        level: 'warn',
-        msg: `CRIU cannot keep its kernel-feature cache (${cache.why}): every dump and restore probes the kernel again, 25-50 ms more per move`,
-      });
+      this.opts.onNotice?.(
+        `CRIU cannot keep its kernel-feature cache (${cache.why}): every dump and restore probes the kernel again, 25-50 ms more per move`,
+      );
     else if (cache.mounted)
-      notes.push({
-        level: 'info',
-        msg: `mounted a tmpfs on ${kdatDir} for CRIU's kernel-feature cache (it is not on a tmpfs here)`,
-      });
+      this.opts.onNotice?.(
+        `mounted a tmpfs on ${kdatDir} for CRIU's kernel-feature cache (it is not on a tmpfs here)`,
+      );
     const c = await run([this.opts.criuPath, 'check'], { timeoutMs: 60_000 });
     if (c.code !== 0) {
       const why = (c.stderr.toString() + c.stdout.toString())
@@ -153,7 +150,7 @@ export class CriuEngine implements CheckpointEngine {
         error: `CRIU image definitions missing or unreadable in ${this.protoDir} (${(e as Error).message}): ${INSTALL_HINT}`,
       };
     }
-    return { ok: true, version, kernel, notes };
+    return { ok: true, version, kernel };
   }
 
   /**

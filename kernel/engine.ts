@@ -11,8 +11,6 @@ export interface EngineInfo {
   /** Why the engine cannot be used, with what to run to fix it. */
   error?: string;
   kernel: string;
-  /** What the engine set up or could not, for the agent's log (e.g. CRIU's kernel-feature cache). */
-  notes?: { level: 'info' | 'warn'; msg: string }[];
 }
 
 /**
