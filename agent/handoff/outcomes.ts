@@ -1,6 +1,7 @@
 // How each migration ended on this host, kept after its working directory is
 // gone, so that a command the coordinator repeats (Commit after a lost
 // answer, Resume after a coordinator restart) is answered as the first was.
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkMigrationId } from '../../core/names.js';
@@ -15,9 +16,21 @@ export class Outcomes {
     this.dir = join(stateDir, 'outcomes');
   }
 
+  /**
+   * Written before the answer that waits on it, at the commit point and the
+   * resume: a few bytes, written at once rather than queued behind whatever
+   * else the agent has in its thread pool at that moment (a tree's files
+   * going, images being read).
+   */
   async record(id: string, outcome: Outcome): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    await writeFile(join(this.dir, checkMigrationId(id)), outcome);
+    const file = join(this.dir, checkMigrationId(id));
+    try {
+      writeFileSync(file, outcome);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      mkdirSync(this.dir, { recursive: true });
+      writeFileSync(file, outcome);
+    }
   }
 
   async get(id: string): Promise<Outcome | undefined> {

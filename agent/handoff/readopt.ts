@@ -33,10 +33,14 @@ export async function readopt(ctx: HandoffContext, source: SourceHolds, target: 
     }
     const hold = await readJson<HoldFile>(join(workDir, HOLD_FILE));
     const slot = await readJson<SlotFile>(join(workDir, SLOT_FILE));
-    // Post-copy, past the commit point: the source's dump still serves pages
-    // on its own; its directory goes when it is done.
+    // Past the commit point on this source: the container has moved, and
+    // an earlier agent may have died before it removed its record. A
+    // post-copy dump still serves pages on its own; the directory goes when
+    // it is done.
     if (hold && (await ctx.outcomes.get(id)) === 'committed') {
-      log.warn({ migration: id }, 'a post-copy dump of an earlier agent still serves pages');
+      if (containers.find(hold.name)?.migrationId === id) await containers.remove(hold.name);
+      if (await host.alive(hold.criuPid))
+        log.warn({ migration: id }, 'a post-copy dump of an earlier agent still serves pages');
       void (async () => {
         while (await host.alive(hold.criuPid)) await new Promise((r) => setTimeout(r, 1000));
         await containers.trash.discard(workDir);

@@ -45,8 +45,8 @@ const REMAP_IMAGE = 'remap-fpath.img';
  */
 const SMALL_IMAGES = 64 << 20;
 
-/** How often a fetch opened before the freeze looks for the hold. */
-const HOLD_POLL_MS = 2;
+/** How often a fetch opened before the freeze looks for the hold, besides being woken when it changes. */
+const HOLD_POLL_MS = 100;
 
 export interface SourceHold {
   id: string;
@@ -145,6 +145,8 @@ interface Prepared {
 export class SourceHolds {
   private readonly holds = new Map<string, SourceHold>();
   private readonly prepared = new Map<string, Prepared>();
+  /** Image fetches waiting for their tree to be held (heldFor), woken when a hold changes. */
+  private readonly holdWaiters = new Set<() => void>();
 
   constructor(private readonly ctx: HandoffContext) {}
 
@@ -179,6 +181,7 @@ export class SourceHolds {
     const p = this.prepared.get(id);
     if (!p) return false;
     this.prepared.delete(id);
+    this.holdChanged();
     if (!this.holds.has(id)) await rm(p.workDir, { recursive: true, force: true });
     return true;
   }
@@ -415,6 +418,7 @@ export class SourceHolds {
     dump.then(
       (r) => {
         h.outcome = r.outcome;
+        this.holdChanged();
         log.info({ outcome: r.outcome, dumpMs: r.dumpMs }, 'dump finished');
         // Resumed without a verdict: the hold timed out (coordinator lost).
         if (r.outcome === 'resumed') void this.released(h);
@@ -429,14 +433,17 @@ export class SourceHolds {
     } catch (e) {
       pagesOut?.socket.destroy();
       this.holds.delete(id);
+      this.holdChanged();
       rec.migrationId = undefined;
       await ctx.containers.save(rec);
       await rm(workDir, { recursive: true, force: true });
       log.warn({ err: (e as Error).message }, 'dump failed; container keeps running');
       throw e;
     }
-    rec.state = 'frozen';
+    // The image files are complete: a fetch waiting for them goes on at once.
     h.frozen = true;
+    this.holdChanged();
+    rec.state = 'frozen';
     await ctx.containers.save(rec);
     ctx.faults.hit('after-dump');
     const { bytes, files } = dirSize(imagesDir);
@@ -580,9 +587,23 @@ export class SourceHolds {
       if (!known || h?.outcome || known.targetHost !== peer || !sameCredential(known.credential, credential))
         throw refused();
       if (h?.frozen) return h;
-      // Prepared, or dumping: the image files are complete once the tree is held.
-      await new Promise((r) => setTimeout(r, HOLD_POLL_MS));
+      // Prepared, or dumping: the image files are complete once the tree is
+      // held. Woken when a hold changes; the timer covers the rest (a hold
+      // that went away with its migration).
+      await new Promise<void>((r) => {
+        const wake = () => {
+          clearTimeout(timer);
+          this.holdWaiters.delete(wake);
+          r();
+        };
+        const timer = setTimeout(wake, HOLD_POLL_MS);
+        this.holdWaiters.add(wake);
+      });
     }
+  }
+
+  private holdChanged(): void {
+    for (const wake of [...this.holdWaiters]) wake();
   }
 
   /** Commit point on the source: the frozen tree is killed; returns once it can never run again. */
@@ -613,13 +634,18 @@ export class SourceHolds {
     if (!(await ctx.host.waitExiting(rec.pid, 10_000)))
       throw new TernError('INTERNAL', `source tree of ${h.name} is still alive`);
     // The tree is gone: record that first, so a retry is answered "committed"
-    // even if cleaning up below fails half way. The answer does not wait for
-    // the clean-up: the target's copy is waiting to run.
+    // even if cleaning up below fails half way. The answer waits for nothing
+    // else: the target's copy is waiting to run. The container's record
+    // leaves this host's list now (a restarted agent drops what is left of
+    // it on disk: readopt.ts); its files, the veth and the images go once
+    // the answer is out.
     await ctx.outcomes.record(id, 'committed');
     this.holds.delete(id);
     this.prepared.delete(id);
-    await ctx.containers.remove(h.name);
-    void (async () => {
+    const removed = ctx.containers.remove(h.name);
+    removed.catch(() => {});
+    const cleanUp = async () => {
+      await removed;
       await ctx.host.unwire(rec.veth);
       // Post-copy: the images directory stays until CRIU has served every page.
       if (h.lazy) {
@@ -629,10 +655,13 @@ export class SourceHolds {
         else ctx.log.info({ migration: id, container: h.name }, 'post-copy: every page served');
       }
       await ctx.containers.trash.discard(h.workDir);
-    })().catch((e) =>
-      ctx.log.warn(
-        { migration: id, container: h.name, err: (e as Error).message },
-        'committed, but cleaning up the source failed',
+    };
+    setImmediate(() =>
+      cleanUp().catch((e: Error) =>
+        ctx.log.warn(
+          { migration: id, container: h.name, err: e.message },
+          'committed, but cleaning up the source failed',
+        ),
       ),
     );
     ctx.log.info({ migration: id, container: h.name }, 'source tree gone (committed)');
@@ -669,6 +698,7 @@ export class SourceHolds {
       await ctx.containers.save(rec);
     }
     this.prepared.delete(h.id);
+    this.holdChanged();
     await rm(h.workDir, { recursive: true, force: true });
   }
 }

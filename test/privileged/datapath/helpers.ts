@@ -32,8 +32,13 @@ export const CHURN = 'dpchurn';
 export const WINDOW = 50;
 /** How long the coordinator stalls between the rootfs pre-copy and the dump (case 2). */
 export const PRECOPY_GAP_MS = 2000;
-/** How long the coordinator stalls between the dump and the transfer, the source holding its frozen tree (case 3). */
-export const HOLD_MS = 4000;
+/**
+ * How long the coordinator stalls between the dump and the transfer, the
+ * source holding its frozen tree (case 3). The stall blocks the coordinator,
+ * heartbeats included: with one every 2 s, a stall of 4 s could leave a host
+ * unheard for the 6 s after which it counts as down, and the move aborted.
+ */
+export const HOLD_MS = 3000;
 export const MIB = 1024 * 1024;
 
 export const HOSTS = ['hostA', 'hostB'];
