@@ -3,8 +3,9 @@
 // the migration's credential, and counts that stream. These helpers build
 // its command line and read the length it leaves.
 import { spawn } from 'node:child_process';
+import { type FSWatcher, watch } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { TernError } from '../core/errors.js';
 import { criuFailure } from './criu-log.js';
 import type { LazyPages, PageServerRequest, PageStream, PageStreamTls } from './engine.js';
@@ -62,20 +63,55 @@ export function parseLength(text: string): PageStream {
   return { bytes: Number(m[1]) };
 }
 
-/** Waits for the relay's length file (written when the page stream has ended whole). */
+/**
+ * Waits for the relay's length file (written when the page stream has ended
+ * whole). The source's dump waits on it at post-dump, its tree frozen: woken
+ * by inotify when tern-relay renames the file into place, with a slower
+ * look now and then in case the watch misses it.
+ */
 export async function readLength(file: string, timeoutMs: number): Promise<PageStream> {
   const until = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await readFile(file, 'utf8').catch(() => undefined);
-    if (text !== undefined) return parseLength(text);
-    if (Date.now() > until)
-      throw new TernError(
-        'DATA_LOSS',
-        `the page stream did not end within ${Math.round(timeoutMs / 1000)} s`,
-      );
-    await new Promise((r) => setTimeout(r, 5));
+  let wake: (() => void) | undefined;
+  // Set by the watch, so that a rename between a read and the wait is not missed.
+  let pinged = false;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(dirname(file), (_event, name) => {
+      if (name !== basename(file)) return;
+      pinged = true;
+      wake?.();
+    });
+    watcher.on('error', () => {});
+  } catch {
+    // No watch (the directory is gone, or no inotify): the timer alone.
+  }
+  try {
+    for (;;) {
+      pinged = false;
+      const text = await readFile(file, 'utf8').catch(() => undefined);
+      if (text !== undefined) return parseLength(text);
+      if (Date.now() > until)
+        throw new TernError(
+          'DATA_LOSS',
+          `the page stream did not end within ${Math.round(timeoutMs / 1000)} s`,
+        );
+      if (pinged) continue;
+      await new Promise<void>((r) => {
+        const timer = setTimeout(r, LENGTH_POLL_MS);
+        wake = () => {
+          clearTimeout(timer);
+          r();
+        };
+      });
+      wake = undefined;
+    }
+  } finally {
+    watcher?.close();
   }
 }
+
+/** How often readLength looks for the length file besides being woken. */
+const LENGTH_POLL_MS = 25;
 
 /**
  * The receiving end of a page stream: tern-relay on the authenticated

@@ -12,8 +12,10 @@
 // directory that did not change lost no entries. A container that changed
 // nothing sends nothing for its rootfs while frozen.
 import { spawn } from 'node:child_process';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { TernError } from '../core/errors.js';
 import { run, runOk } from './exec.js';
 
@@ -29,6 +31,19 @@ export interface RootfsArchive {
   unpack(rootfs: string, tarFile: string): Promise<void>;
   /** Brings a pre-copied rootfs up to date from a delta tar and a listing of changed directories. */
   applyDelta(rootfs: string, deltaTar?: string, dirsFile?: string): Promise<void>;
+  /**
+   * applyDelta made ready ahead: started before the freeze, it waits for
+   * the delta, so that none of its set-up falls in the frozen window.
+   */
+  startDelta(rootfs: string): DeltaUnpacker;
+}
+
+/** A delta unpacker waiting for its delta (RootfsArchive.startDelta). */
+export interface DeltaUnpacker {
+  /** applyDelta, once; the unpacker is spent afterwards. */
+  apply(deltaTar?: string, dirsFile?: string): Promise<void>;
+  /** Lets go of what it holds unless apply() has finished: no-op after. */
+  cancel(): void;
 }
 
 /** RootfsArchive with GNU tar and find. */
@@ -38,6 +53,7 @@ export class TarArchive implements RootfsArchive {
   readonly listing = dirListing;
   readonly unpack = unpackRootfs;
   readonly applyDelta = applyDelta;
+  readonly startDelta = startDelta;
 }
 
 const TAR_FLAGS = ['--numeric-owner', '--xattrs', '--sparse'];
@@ -132,10 +148,65 @@ async function unpackRootfs(rootfs: string, tarFile: string): Promise<void> {
  */
 async function applyDelta(rootfs: string, deltaTar?: string, dirsFile?: string): Promise<void> {
   if (deltaTar) {
-    const r = await run(['tar', '-C', rootfs, ...TAR_FLAGS, '--overwrite', '-xpf', deltaTar]);
+    const r = await run(['tar', '-C', rootfs, ...DELTA_FLAGS, deltaTar]);
     if (r.code !== 0)
       throw new TernError('INTERNAL', `applying the rootfs changes failed: ${r.stderr.toString().trim()}`);
   }
+  await removeUnlisted(rootfs, dirsFile);
+}
+
+const DELTA_FLAGS = [...TAR_FLAGS, '--overwrite', '-xpf'];
+
+/** A delta up to this size is read in one go. */
+const SMALL_DELTA = 8 << 20;
+
+/**
+ * applyDelta with its tar already running, reading the delta from its
+ * stdin: a fork of the agent costs milliseconds on a loaded host, and the
+ * target applies the delta while the source is frozen. Without a delta the
+ * waiting tar is ended unused.
+ */
+function startDelta(rootfs: string): DeltaUnpacker {
+  const tar = spawn('tar', ['-C', rootfs, ...DELTA_FLAGS, '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let err = '';
+  tar.stderr.on('data', (b: Buffer) => {
+    if (err.length < 4096) err += b.toString();
+  });
+  tar.stdin.on('error', () => {});
+  const exited = new Promise<number | null>((resolve) => {
+    tar.on('close', resolve);
+    tar.on('error', (e) => {
+      err ||= e.message;
+      resolve(null);
+    });
+  });
+  let applied = false;
+  const cancel = () => {
+    if (!applied && tar.exitCode === null && tar.signalCode === null) tar.kill('SIGKILL');
+  };
+  return {
+    cancel,
+    async apply(deltaTar, dirsFile) {
+      if (deltaTar) {
+        // A small delta in one synchronous read: through a read stream it
+        // queues in the thread pool behind whatever else the agent does.
+        if (statSync(deltaTar).size <= SMALL_DELTA) tar.stdin.end(readFileSync(deltaTar));
+        else await pipeline(createReadStream(deltaTar), tar.stdin).catch(() => {});
+        const code = await exited;
+        if (code !== 0)
+          throw new TernError(
+            'INTERNAL',
+            `applying the rootfs changes failed: ${err.trim() || `tar ended with ${code ?? tar.signalCode}`}`,
+          );
+      } else cancel();
+      applied = true;
+      await removeUnlisted(rootfs, dirsFile);
+    },
+  };
+}
+
+/** In every directory the listing names, removes what it does not list. */
+async function removeUnlisted(rootfs: string, dirsFile?: string): Promise<void> {
   if (!dirsFile) return;
   for (const [dir, keep] of parseListing(await readFile(dirsFile, 'utf8'))) {
     // Only plain relative paths inside the rootfs.

@@ -77,22 +77,32 @@ export async function writeImages(
     await mkdir(s.imagesDir, { recursive: true });
   }
   const rx = new ChunkReceiver(s.imagesDir, limits.maxBytes > 0 ? { maxBytes: limits.maxBytes } : {});
-  const t0 = Date.now();
-  await pump(stream, rx, limits.stallMs, early);
-  const t1 = Date.now();
-  if (!early) await checkPages(s, limits);
-  const t2 = Date.now();
   const rootfs = ctx.containers.rootfs(s.container.name);
-  if (rx.received.includes(ROOTFS_TAR)) {
-    await replaceRootfs(ctx, rootfs, join(s.imagesDir, ROOTFS_TAR));
-  } else if (s.rootfsPrecopied) {
-    // Only what changed since the pre-copy (nothing at all if nothing did).
-    const delta = rx.received.includes(ROOTFS_DELTA) ? join(s.imagesDir, ROOTFS_DELTA) : undefined;
-    const dirs = rx.received.includes(ROOTFS_DIRS) ? join(s.imagesDir, ROOTFS_DIRS) : undefined;
-    await ctx.host.rootfs.applyDelta(rootfs, delta, dirs);
-    for (const f of [delta, dirs]) if (f) await rm(f);
-  } else {
-    throw new TernError('DATA_LOSS', 'image stream carried no rootfs');
+  // After a pre-copy, what unpacks the rootfs changes is started now: an
+  // early receive begins before the freeze.
+  const unpacker = s.rootfsPrecopied ? ctx.host.rootfs.startDelta(rootfs) : undefined;
+  const t0 = Date.now();
+  let t1 = t0;
+  let t2 = t0;
+  try {
+    await pump(stream, rx, limits.stallMs, early);
+    t1 = Date.now();
+    if (!early) await checkPages(s, limits);
+    t2 = Date.now();
+    if (rx.received.includes(ROOTFS_TAR)) {
+      unpacker?.cancel();
+      await replaceRootfs(ctx, rootfs, join(s.imagesDir, ROOTFS_TAR));
+    } else if (unpacker) {
+      // Only what changed since the pre-copy (nothing at all if nothing did).
+      const delta = rx.received.includes(ROOTFS_DELTA) ? join(s.imagesDir, ROOTFS_DELTA) : undefined;
+      const dirs = rx.received.includes(ROOTFS_DIRS) ? join(s.imagesDir, ROOTFS_DIRS) : undefined;
+      await unpacker.apply(delta, dirs);
+      for (const f of [delta, dirs]) if (f) await rm(f);
+    } else {
+      throw new TernError('DATA_LOSS', 'image stream carried no rootfs');
+    }
+  } finally {
+    unpacker?.cancel();
   }
   ctx.log.info(
     {

@@ -18,7 +18,7 @@ import { randomMac } from '../../agent/policy.js';
 import { TernError } from '../../core/errors.js';
 import { validateAddress } from '../../core/net.js';
 import type { HostRuntime } from '../../kernel/host.js';
-import { type RootfsArchive, TarArchive } from '../../kernel/rootfs-archive.js';
+import { type DeltaUnpacker, type RootfsArchive, TarArchive } from '../../kernel/rootfs-archive.js';
 import { SimEngine, SimHost, WorldLink } from '../../test/inproc/fakes.js';
 import { World } from '../../test/inproc/world.js';
 
@@ -98,6 +98,9 @@ export class SimRootfsArchive implements RootfsArchive {
 
   async applyDelta(rootfs: string, deltaTar?: string, dirsFile?: string): Promise<void> {
     if (deltaTar || dirsFile) await this.real.applyDelta(rootfs, deltaTar, dirsFile);
+  }
+  startDelta(rootfs: string): DeltaUnpacker {
+    return { apply: (deltaTar, dirsFile) => this.applyDelta(rootfs, deltaTar, dirsFile), cancel: () => {} };
   }
 }
 

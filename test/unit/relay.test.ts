@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TernError } from '../../core/errors.js';
 import { initCa, issue } from '../../core/pki.js';
-import { defaultRelayPath, PS_FD, parseLength, REFUSED, relayArgs } from '../../kernel/relay.js';
+import { defaultRelayPath, PS_FD, parseLength, REFUSED, readLength, relayArgs } from '../../kernel/relay.js';
 import { testCert } from '../lib/pki.js';
 
 interface End {
@@ -139,5 +140,39 @@ describe('tern-relay: the page stream inside TLS', function () {
     } finally {
       await rm(foreign, { recursive: true, force: true });
     }
+  });
+});
+
+describe("readLength: the relay's length file, waited for", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tern-length-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('returns the length once tern-relay renames the file into place, as it does', async () => {
+    const file = join(dir, 'pages.sent');
+    const waiting = readLength(file, 10_000);
+    await new Promise((r) => setTimeout(r, 50));
+    await writeFile(`${file}.tmp`, '1234\n');
+    await rename(`${file}.tmp`, file);
+    assert.deepEqual(await waiting, { bytes: 1234 });
+  });
+
+  it('returns at once when the file is already there, and refuses an unreadable one', async () => {
+    await writeFile(join(dir, 'a'), '77\n');
+    assert.deepEqual(await readLength(join(dir, 'a'), 1000), { bytes: 77 });
+    await writeFile(join(dir, 'b'), 'seventy\n');
+    await assert.rejects(readLength(join(dir, 'b'), 1000), /page stream length unreadable/);
+  });
+
+  it('gives up after its deadline when the stream never ended (DATA_LOSS), also without a directory to watch', async () => {
+    await assert.rejects(readLength(join(dir, 'never'), 100), (e: TernError) => e.code === 'DATA_LOSS');
+    await assert.rejects(
+      readLength(join(dir, 'gone', 'never'), 100),
+      (e: TernError) => e.code === 'DATA_LOSS',
+    );
   });
 });
