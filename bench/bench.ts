@@ -105,7 +105,6 @@ async function useTestbed(): Promise<boolean> {
   return false;
 }
 
-/** The runs of one case; a failed run is recorded and the others go on. */
 /**
  * A tmpfs directory for the baselines' images and logs, as tern's agents keep
  * theirs (the testbed's --fast-dir); inside the work dir if /dev/shm is none.
@@ -120,6 +119,7 @@ async function fastDir(work: string): Promise<string> {
   return dir;
 }
 
+/** The runs of one case; a failed run is recorded and the others go on. */
 async function runCase(mib: number, kind: string, setup: PlainSetup): Promise<CaseResult> {
   const c: CaseResult = { mib, kind, mode: 'stop-and-copy', runs: [], failures: [] };
   const runs = runsFor(mib);
@@ -220,8 +220,9 @@ async function main(): Promise<void> {
   const addresses = { from: fromAddress, to: toAddress };
   for (let i = 0; i < Math.max(RUNS, 1); i++) {
     checkStop();
-    channelRuns.push(await channelNode('bulk', addresses, image, work, TCP_MIB));
-    imageChannelRuns.push(await channelNode('images', addresses, image, work, TCP_MIB));
+    // Written where an agent writes a move's images: its tmpfs.
+    channelRuns.push(await channelNode('bulk', addresses, image, fast, TCP_MIB));
+    imageChannelRuns.push(await channelNode('images', addresses, image, fast, TCP_MIB));
   }
   await rm(image, { force: true });
   log(

@@ -24,16 +24,18 @@ export async function channelImage(file: string, mib: number): Promise<void> {
  * MiB/s of one large image moved hostA -> hostB through tern's channel code:
  * `bulk` is the path memory pages take (the page stream through tern-relay,
  * hashed on both sides), `images` the chunk stream of the other images.
+ * The target writes into a directory under `dir` (the bench gives it a
+ * tmpfs, where an agent keeps a move's images).
  */
 export async function channelNode(
   kind: 'bulk' | 'images',
   addresses: { from: string; to: string },
   image: string,
-  work: string,
+  dir: string,
   mib: number,
 ): Promise<number> {
   const port = freePort();
-  const into = join(work, `channel-${port}`);
+  const into = join(dir, `channel-${port}`);
   await mkdir(into, { recursive: true });
   // The image stream is served by the source and fetched by the target; the
   // page stream is opened by the source towards the target.
