@@ -24,6 +24,7 @@ import {
   parseCredential,
   parseHello,
   readFrames,
+  type Want,
 } from '../proto/frames.js';
 import type { ImageChunk, ImageChunk__Output } from '../proto/index.js';
 import { checkPeer, identityOf, secureContextOf } from '../proto/tls.js';
@@ -37,14 +38,15 @@ const HELLO_MS = 5000;
 export const MAX_CONNECTIONS = 64;
 
 /**
- * Serves `images` (a held dump's) or `rootfs` (the pre-copy) of a migration
- * to `peer` (the agent that fetches, as its certificate names it) if it is
- * the migration's target and presents its credential.
+ * Serves `images` (a held dump's; `images-held`: and then says when the
+ * source's tree is gone) or `rootfs` (the pre-copy) of a migration to `peer`
+ * (the agent that fetches, as its certificate names it) if it is the
+ * migration's target and presents its credential.
  */
 export type ImageSource = (
   migration: string,
   credential: string,
-  want: 'images' | 'rootfs',
+  want: 'images' | 'images-held' | 'rootfs',
   peer: string,
 ) => AsyncGenerator<ImageChunk>;
 
@@ -276,12 +278,7 @@ export interface PeerTls {
  * with the plaintext socket once the peer answers that TLS follows. An error
  * frame instead says why the peer refused.
  */
-async function dial(
-  address: string,
-  migration: string,
-  want: 'images' | 'pages' | 'rootfs',
-  round?: number,
-): Promise<Socket> {
+async function dial(address: string, migration: string, want: Want, round?: number): Promise<Socket> {
   const [host, port] = splitAddress(address);
   const sock = connect({ host, port });
   sock.setKeepAlive(true, 5000);
@@ -363,14 +360,16 @@ export interface Fetch extends AsyncIterable<ImageChunk__Output> {
  * Fetches a migration's images (or the rootfs pre-copy) from the source
  * agent's data channel, inside TLS with the source's agent certificate, as
  * a stream of checked-later chunks. It connects when first read, or at
- * start().
+ * start(). `images-held` asks the source to keep the stream open after the
+ * images until its tree is gone (ImageChunk.source_gone); a source that
+ * does not know it (an older agent) is asked for plain `images` instead.
  */
 export function fetchImages(
   address: string,
   migration: string,
   credential: string,
   peer: PeerTls,
-  want: 'images' | 'rootfs' = 'images',
+  want: 'images' | 'images-held' | 'rootfs' = 'images',
 ): Fetch {
   let plain: Socket | undefined;
   let secure: TLSSocket | undefined;
@@ -378,7 +377,11 @@ export function fetchImages(
   let opened: Promise<TLSSocket> | undefined;
   const open = () => {
     opened ??= (async () => {
-      plain = await dial(address, migration, want);
+      plain = await dial(address, migration, want).catch((e) => {
+        if (want === 'images-held' && e instanceof TernError && e.code === 'INVALID_ARGUMENT')
+          return dial(address, migration, 'images');
+        throw e;
+      });
       if (cancelled) plain.destroy();
       const t = tlsConnect({
         socket: plain,

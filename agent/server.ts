@@ -123,7 +123,13 @@ export class Agent {
       (id, credential, want, peer) =>
         want === 'rootfs'
           ? this.handoff.fetchRootfs(id, credential, peer, { rawBytes: 0, wireBytes: 0, files: 0 })
-          : this.handoff.fetchImages(id, credential, peer, { rawBytes: 0, wireBytes: 0, files: 0 }),
+          : this.handoff.fetchImages(
+              id,
+              credential,
+              peer,
+              { rawBytes: 0, wireBytes: 0, files: 0 },
+              want === 'images-held',
+            ),
       (id, sock, round) => this.handoff.acceptPages(id, sock, round),
       agentCerts(opts),
       log,
@@ -131,7 +137,7 @@ export class Agent {
   }
 
   /** A fetch from the source's data channel, with the credential and source host given at PrepareTarget. */
-  private fetchFromSource(id: string, address: string, want: 'images' | 'rootfs'): Fetch {
+  private fetchFromSource(id: string, address: string, want: 'images' | 'images-held' | 'rootfs'): Fetch {
     const peer = this.handoff.peerFor(id);
     if (!peer)
       throw new TernError(
@@ -362,7 +368,9 @@ export class Agent {
           // is read from then on: at the freeze the source streams at once,
           // with the connection and its TLS handshake already made, and the
           // images are in before the coordinator asks for them.
-          const early = this.fetchFromSource(req.migration_id, req.source_data, 'images');
+          // Held: the source also says on it when its tree is gone, and
+          // the target's copy runs then (TargetService.watchGone).
+          const early = this.fetchFromSource(req.migration_id, req.source_data, 'images-held');
           if (this.handoff.openEarly(req.migration_id, req.source_data, early, limits)) early.start();
           else early.cancel();
           return { raw_bytes: stats.rawBytes, wire_bytes: stats.wireBytes, files: stats.files };

@@ -162,6 +162,8 @@ export class ChunkReceiver {
 
   async accept(chunk: ImageChunk__Output): Promise<void> {
     if (this.ended) throw new TernError('INVALID_ARGUMENT', 'image chunk after the end of the stream');
+    // Only after the end of a held stream, which its reader takes apart (pump).
+    if (chunk.source_gone) throw new TernError('INVALID_ARGUMENT', 'source_gone inside an image stream');
     if (chunk.end) {
       if (this.current) {
         throw new TernError('DATA_LOSS', `image stream ended in the middle of ${this.current.name}`);

@@ -27,12 +27,14 @@ const HEADER = 5;
 const MAX_FRAME = MAX_CHUNK + 64 * 1024;
 /**
  * The opening line: `TERN-DATA 2 <migration> <want>`: `images` fetches a
- * held dump's images from a source; `rootfs` fetches the rootfs of a
- * container about to move (the pre-copy); `pages` opens a page stream to a
- * target's page server.
+ * held dump's images from a source; `images-held` too, and the stream then
+ * stays open after its end until the source's tree is gone, which one more
+ * message says (`source_gone`), or the move aborts; `rootfs` fetches the
+ * rootfs of a container about to move (the pre-copy); `pages` opens a page
+ * stream to a target's page server.
  */
-const HELLO = /^TERN-DATA 2 ([A-Za-z0-9_-]{1,64}) (images|rootfs|pages(?: ([1-9][0-9]?))?)$/;
-export type Want = 'images' | 'pages' | 'rootfs';
+const HELLO = /^TERN-DATA 2 ([A-Za-z0-9_-]{1,64}) (images-held|images|rootfs|pages(?: ([1-9][0-9]?))?)$/;
+export type Want = 'images' | 'images-held' | 'pages' | 'rootfs';
 /** The answer to an opening line the server takes: TLS follows. */
 export const GO_TLS = 'TLS\n';
 const MAX_HELLO = 256;

@@ -21,6 +21,10 @@ import { readopt } from './readopt.js';
 import type { ReceiveLimits } from './slot.js';
 import { type DumpOutcome, type RoundTarget, SourceHolds } from './source.js';
 import { TargetSlots } from './target.js';
+
+/** SourceHolds.fetchImages after the migration id. */
+type FetchRest = Parameters<SourceHolds['fetchImages']> extends [string, ...infer R] ? R : never;
+
 import { WorkDirs } from './workdirs.js';
 
 export { ROOTFS_TAR } from './context.js';
@@ -113,9 +117,12 @@ export class Handoff {
     return this.target.acceptPages(checkMigrationId(id), sock, round);
   }
 
-  /** A held dump's images, for the agent `peer` (as its certificate names it) with the credential. */
-  fetchImages(id: string, credential: string, peer: string, stats: EncodeStats): AsyncGenerator<ImageChunk> {
-    return this.source.fetchImages(checkMigrationId(id), credential, peer, stats);
+  /**
+   * A held dump's images, for the agent `peer` (as its certificate names it)
+   * with the credential; `held`: then the word that the tree is gone.
+   */
+  fetchImages(id: string, ...rest: FetchRest): AsyncGenerator<ImageChunk> {
+    return this.source.fetchImages(checkMigrationId(id), ...rest);
   }
 
   prepareSource(id: string, name: string, credential: string, targetHost: string): Promise<void> {

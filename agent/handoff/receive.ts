@@ -21,7 +21,10 @@ export async function pump(
   rx: ChunkReceiver,
   stallMs: number,
   from?: Promise<unknown>,
+  /** Returns at the end message, leaving the rest of the stream unread (a held fetch: TargetService.watchGone). */
+  stopAtEnd = false,
 ): Promise<void> {
+  const it = stream[Symbol.asyncIterator]();
   let stalled = false;
   let over = false;
   let timer: NodeJS.Timeout | undefined;
@@ -38,12 +41,17 @@ export async function pump(
         if (!over && !timer) arm();
       });
     else arm();
-    for await (const chunk of stream) {
+    for (;;) {
+      const r = await it.next();
+      if (r.done) break;
       arm();
-      await rx.accept(chunk);
+      await rx.accept(r.value);
+      if (stopAtEnd && r.value.end) break;
     }
     rx.finish();
   } catch (e) {
+    // As a for-await loop would: the stream's source gets to clean up.
+    it.return?.(undefined).catch(() => {});
     await rx.discard();
     if (stalled)
       throw new TernError(
@@ -85,7 +93,7 @@ export async function writeImages(
   let t1 = t0;
   let t2 = t0;
   try {
-    await pump(stream, rx, limits.stallMs, early);
+    await pump(stream, rx, limits.stallMs, early, !!early);
     t1 = Date.now();
     if (!early) await checkPages(s, limits);
     t2 = Date.now();

@@ -80,6 +80,12 @@ export interface SourceHold {
    * done: undefined when every page went out, else why not.
    */
   lazy?: { served: Promise<string | undefined> };
+  /**
+   * How the hold ended, for an `images-held` fetch: true once the tree is
+   * gone (committed, said before the coordinator hears it), false if it runs
+   * on here. Settled once.
+   */
+  gone?: { promise: Promise<boolean>; settle(gone: boolean): void };
 }
 
 export interface DumpOutcome {
@@ -90,6 +96,15 @@ export interface DumpOutcome {
   imageFiles: number;
   frozenAtMs: number;
   dumpMs: number;
+}
+
+/** A hold's `gone`, settled by whichever end comes first. */
+function fate(): NonNullable<SourceHold['gone']> {
+  let settle!: (gone: boolean) => void;
+  const promise = new Promise<boolean>((r) => {
+    settle = r;
+  });
+  return { promise, settle };
 }
 
 function deferred() {
@@ -405,6 +420,7 @@ export class SourceHolds {
         return r?.outcome ?? 'resumed';
       },
       delivered: sent,
+      gone: fate(),
       lazy: postcopy
         ? {
             served: dump.then(
@@ -558,6 +574,7 @@ export class SourceHolds {
     credential: string,
     peer: string,
     stats: EncodeStats,
+    held = false,
   ): AsyncGenerator<ImageChunk> {
     const h = await this.heldFor(id, credential, peer);
     if (h.fetching) throw precondition(`images of migration ${id} are already being fetched`);
@@ -567,6 +584,9 @@ export class SourceHolds {
     } finally {
       h.fetching = false;
     }
+    // Held: the target's copy may run as soon as this tree is gone; it
+    // hears it here, a round trip through the coordinator sooner.
+    if (held && (await h.gone?.promise)) yield { source_gone: true };
   }
 
   /**
@@ -640,6 +660,7 @@ export class SourceHolds {
     // it on disk: readopt.ts); its files, the veth and the images go once
     // the answer is out.
     await ctx.outcomes.record(id, 'committed');
+    h.gone?.settle(true);
     this.holds.delete(id);
     this.prepared.delete(id);
     const removed = ctx.containers.remove(h.name);
@@ -690,6 +711,7 @@ export class SourceHolds {
   private async released(h: SourceHold): Promise<void> {
     const { ctx } = this;
     if (!this.holds.has(h.id)) return;
+    h.gone?.settle(false);
     this.holds.delete(h.id);
     const rec = ctx.containers.find(h.name);
     if (rec && rec.migrationId === h.id) {

@@ -94,10 +94,37 @@ export class TargetSlots {
     const done = receiving(s, fetch, writeImages(this.ctx, s, fetch, limits, asked));
     s.early = { address, fetch, done, go };
     done.then(
-      (stats) => this.imagesIn(s, stats),
+      (stats) => {
+        this.imagesIn(s, stats);
+        void this.watchGone(s, fetch);
+      },
       () => {},
     );
     return true;
+  }
+
+  /**
+   * Stop-and-copy, on the early fetch (held): after the images, the source
+   * says on it when its frozen tree is gone, which it does only once the
+   * coordinator has recorded the commit and told it to kill. That is all a
+   * resume waits for, so the restored tree runs then, without waiting for
+   * the coordinator to hear it, record it and say so; its Resume then finds
+   * the tree running. A stream that ends otherwise (an abort, an older
+   * source, the connection lost) changes nothing: the coordinator decides.
+   */
+  private async watchGone(s: TargetSlot, fetch: ChunkStream): Promise<void> {
+    const r = await fetch[Symbol.asyncIterator]()
+      .next()
+      .catch(() => undefined);
+    if (!r || r.done || !r.value.source_gone) return;
+    if (this.slots.get(s.id) !== s || s.aborting || !s.restored || s.postcopy) return;
+    this.ctx.log.info({ migration: s.id, container: s.container.name }, 'source tree gone: resuming');
+    await this.resume(s.id).catch((e: Error) =>
+      this.ctx.log.warn(
+        { migration: s.id, err: e.message },
+        'resuming when the source said its tree is gone failed; the coordinator resumes',
+      ),
+    );
   }
 
   /**
@@ -554,6 +581,18 @@ export class TargetSlots {
     }
     const rec = s.restored;
     if (!rec) throw precondition(`migration ${id} has no restored tree on ${ctx.opts.host}`);
+    // Once at a time: the source's word (watchGone) and the coordinator's Resume may cross.
+    // A resume that failed may be asked again.
+    s.resuming ??= this.resumeSlot(s, rec).catch((e) => {
+      s.resuming = undefined;
+      throw e;
+    });
+    return s.resuming;
+  }
+
+  private async resumeSlot(s: TargetSlot, rec: ContainerRecord): Promise<ContainerRecord> {
+    const { ctx } = this;
+    const id = s.id;
     if (!s.resumed) {
       ctx.faults.hit('resume');
       // Post-copy: a tree whose pages can no longer come must not run (a

@@ -90,6 +90,7 @@ const chunk = fc
       sha256: r.goodEof ? createHash('sha256').update(raw).digest('hex') : 'f'.repeat(64),
       end: r.end,
       file_count: r.fileCount,
+      source_gone: false,
     };
   });
 

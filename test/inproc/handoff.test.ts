@@ -7,7 +7,7 @@
 // the protocol says, with its memory intact, and nothing is left over.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -64,6 +64,29 @@ describe('in-process: coordinator and agents over a simulated host', function ()
     assert.match(
       m.history.find((h) => h.phase === 'restoring')?.detail ?? '',
       /direct from 127\.0\.0\.1:\d+/,
+    );
+    await c.expectOnce(name, 'hostB', memory);
+  });
+
+  it("the target's copy runs once the source says its tree is gone, before the coordinator records the commit", async () => {
+    const { name, memory } = await fresh();
+    // The coordinator stalls after the source's Commit answer, before it
+    // records `committed` (and so before it asks the target to resume).
+    c.faults('coordinator', 'before-committed=delay:800');
+    const m = await c.waitEnd(await c.migrate(name, 'hostB'));
+    assert.equal(m.phase, 'done', m.error);
+    const said = readFileSync(c.logFile('hostB'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(m.id) && l.includes('source tree gone: resuming'))
+      .at(-1);
+    assert.ok(said, "the target did not resume on the source's word");
+    // pino's time: epoch milliseconds here.
+    const resumedAt = Number(JSON.parse(said).time);
+    const committedAt = Number(m.history.find((h) => h.phase === 'committed')?.at_ms);
+    const committingAt = Number(m.history.find((h) => h.phase === 'committing')?.at_ms);
+    assert.ok(
+      committingAt <= resumedAt && resumedAt < committedAt,
+      `resumed at ${resumedAt}, committing recorded at ${committingAt}, committed at ${committedAt}`,
     );
     await c.expectOnce(name, 'hostB', memory);
   });

@@ -18,6 +18,7 @@ export function toOutput(c: ImageChunk): ImageChunk__Output {
     sha256: c.sha256 ?? '',
     end: c.end ?? false,
     file_count: c.file_count ?? 0,
+    source_gone: c.source_gone ?? false,
   };
 }
 

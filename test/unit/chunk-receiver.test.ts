@@ -268,6 +268,16 @@ describe('chunks', () => {
         );
       });
 
+      it('the source-gone message inside the stream (it comes only after the end of a held fetch)', async () => {
+        const rx = receiver(out);
+        await rejects(
+          rx.accept(toOutput({ source_gone: true })),
+          'INVALID_ARGUMENT',
+          /^source_gone inside an image stream$/,
+        );
+        assert.deepEqual(await readdir(out), []);
+      });
+
       it('more bytes than maxBytes', async () => {
         const rx = receiver(out, { maxBytes: 2500 });
         await rejects(feed(rx, chunks), 'RESOURCE_EXHAUSTED', /^image set exceeds the 2500 bytes allowed$/);

@@ -14,6 +14,7 @@ export interface ImageChunk {
   'sha256'?: (string);
   'end'?: (boolean);
   'file_count'?: (number);
+  'source_gone'?: (boolean);
 }
 
 export interface ImageChunk__Output {
@@ -28,4 +29,5 @@ export interface ImageChunk__Output {
   'sha256': (string);
   'end': (boolean);
   'file_count': (number);
+  'source_gone': (boolean);
 }
