@@ -88,6 +88,7 @@ export async function readopt(ctx: HandoffContext, source: SourceHolds, target: 
         workDir,
         imagesDir: join(workDir, 'images'),
         received: slot.received,
+        uncheckedRestore: !slot.received,
         restored: slot.restored,
       });
       containers.reserve(slot.container.name, slot.container.ip, true);

@@ -39,6 +39,8 @@ export interface TargetSlot {
   sourceHost?: string;
   /** Tasks that were stopped when dumped (by pid inside the container, with their signal): read while restoring. */
   stopped?: Map<number, number | undefined>;
+  /** Taken over by a restarted agent, restored from images ReceiveImages never checked: refused. */
+  uncheckedRestore?: boolean;
   /** The resume under way or done (TargetService.resume). */
   resuming?: Promise<ContainerRecord>;
   /** The rootfs arrived before the freeze (the pre-copy): the images bring only what changed. */

@@ -20,6 +20,19 @@ import { freeBytes, SPACE_MARGIN } from './workdirs.js';
 /** The preflight waits at most this long for the memory warm-up (the prepare call allows 30 s). */
 const WARM_WAIT_MS = 10_000;
 
+/**
+ * A slot a restarted agent took over with its tree restored from images that
+ * arrived early, before ReceiveImages compared the page stream with what the
+ * source announced: the page server that could say so died with the earlier
+ * agent, so those images can never be checked, and the move must abort.
+ */
+function refuseUnchecked(s: TargetSlot, host: string): void {
+  if (s.uncheckedRestore)
+    throw precondition(
+      `migration ${s.id}: the agent on ${host} restarted after restoring from images not yet checked against the source's page stream; the move cannot go on`,
+    );
+}
+
 /** Marks the slot as receiving while `done` runs, so that an abort can stop the stream and wait for it. */
 async function receiving<T>(s: TargetSlot, stream: { cancel(): void }, done: Promise<T>): Promise<T> {
   s.receiving = { stop: () => stream.cancel(), done: done.catch(() => {}) };
@@ -155,6 +168,7 @@ export class TargetSlots {
   async receiveEarly(id: string, address: string, limits: ReceiveLimits): Promise<EncodeStats | undefined> {
     const s = this.slot(id);
     if (s.received) return s.received;
+    refuseUnchecked(s, this.ctx.opts.host);
     const e = s.early;
     if (!e) return undefined;
     if (e.address !== address)
@@ -432,6 +446,7 @@ export class TargetSlots {
   async receive(id: string, stream: ChunkStream, limits: ReceiveLimits): Promise<EncodeStats> {
     const s = this.slot(id);
     if (s.received) return s.received;
+    refuseUnchecked(s, this.ctx.opts.host);
     if (s.receiving) throw precondition(`images of migration ${id} are already being received`);
     const { maxBytes } = limits;
     if (maxBytes > 0) {
@@ -550,7 +565,9 @@ export class TargetSlots {
     s.restored = rec;
     if (s.lazy) this.pull(s, rec);
     s.stopped = await stopped;
-    const sf: SlotFile = { id, container: s.container, received: s.received ?? s.imagesIn, restored: rec };
+    // Only images ReceiveImages has checked count as received for a
+    // restarted agent: those of an early restore may still fail the check.
+    const sf: SlotFile = { id, container: s.container, received: s.received, restored: rec };
     await writeFile(join(s.workDir, SLOT_FILE), JSON.stringify(sf));
     ctx.faults.hit('after-restore');
     ctx.log.info(

@@ -329,7 +329,13 @@ describe('in-process: coordinator and agents over a simulated host', function ()
   });
 
   describe('a daemon dies in every phase and restarts', () => {
-    const cases: { daemon: Daemon; point: string; expect: 'hostA' | 'hostB' }[] = [
+    // 'either': where the protocol allows both ends, each exactly once. A
+    // target that dies right after its early restore aborts the move when
+    // the coordinator asks for the images after its restart (they were never
+    // checked), or when the call in flight breaks; if it died only after
+    // ReceiveImages answered, the restarted agent takes its restored tree
+    // over and the move completes.
+    const cases: { daemon: Daemon; point: string; expect: 'hostA' | 'hostB' | 'either' }[] = [
       { daemon: 'coordinator', point: 'after-dumping', expect: 'hostA' },
       { daemon: 'coordinator', point: 'after-transferring', expect: 'hostA' },
       { daemon: 'coordinator', point: 'after-restoring', expect: 'hostA' },
@@ -341,7 +347,7 @@ describe('in-process: coordinator and agents over a simulated host', function ()
       { daemon: 'hostA', point: 'after-dump', expect: 'hostA' },
       { daemon: 'hostA', point: 'transfer', expect: 'hostA' },
       { daemon: 'hostB', point: 'restore', expect: 'hostA' },
-      { daemon: 'hostB', point: 'after-restore', expect: 'hostA' },
+      { daemon: 'hostB', point: 'after-restore', expect: 'either' },
       { daemon: 'hostA', point: 'commit', expect: 'hostB' },
       { daemon: 'hostB', point: 'resume', expect: 'hostB' },
     ];
@@ -357,8 +363,9 @@ describe('in-process: coordinator and agents over a simulated host', function ()
         c.faults(k.daemon, '');
         await c.restartDead();
         const m = await c.waitEnd(id);
-        assert.equal(m.phase, k.expect === 'hostA' ? 'aborted' : 'done', m.error);
-        await c.expectOnce(name, k.expect, memory);
+        const where = k.expect === 'either' ? (m.phase === 'done' ? 'hostB' : 'hostA') : k.expect;
+        assert.equal(m.phase, where === 'hostA' ? 'aborted' : 'done', m.error);
+        await c.expectOnce(name, where, memory);
       });
     }
   });
