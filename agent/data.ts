@@ -18,6 +18,7 @@ import {
   chunkFrame,
   credentialLine,
   errorFrame,
+  type FetchWant,
   GO_TLS,
   helloLine,
   MAX_HELLO,
@@ -46,7 +47,7 @@ export const MAX_CONNECTIONS = 64;
 export type ImageSource = (
   migration: string,
   credential: string,
-  want: 'images' | 'images-held' | 'rootfs',
+  want: FetchWant,
   peer: string,
 ) => AsyncGenerator<ImageChunk>;
 
@@ -369,7 +370,7 @@ export function fetchImages(
   migration: string,
   credential: string,
   peer: PeerTls,
-  want: 'images' | 'images-held' | 'rootfs' = 'images',
+  want: FetchWant = 'images',
 ): Fetch {
   let plain: Socket | undefined;
   let secure: TLSSocket | undefined;

@@ -14,6 +14,7 @@ import type { HostRuntime } from '../kernel/host.js';
 import { LinuxHost } from '../kernel/linux-host.js';
 import { notifyReady } from '../kernel/systemd.js';
 import { memoryInfo } from '../kernel/warm.js';
+import type { FetchWant } from '../proto/frames.js';
 import { Health } from '../proto/health.js';
 import {
   type AgentHandlers,
@@ -137,7 +138,7 @@ export class Agent {
   }
 
   /** A fetch from the source's data channel, with the credential and source host given at PrepareTarget. */
-  private fetchFromSource(id: string, address: string, want: 'images' | 'images-held' | 'rootfs'): Fetch {
+  private fetchFromSource(id: string, address: string, want: FetchWant): Fetch {
     const peer = this.handoff.peerFor(id);
     if (!peer)
       throw new TernError(

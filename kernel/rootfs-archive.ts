@@ -17,7 +17,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { TernError } from '../core/errors.js';
-import { run, runOk } from './exec.js';
+import { runOk } from './exec.js';
 
 /** What the handoff does to rootfs directories; tar and find on a real host (TarArchive). */
 export interface RootfsArchive {
@@ -25,22 +25,25 @@ export interface RootfsArchive {
   pack(rootfs: string, paths?: string[], live?: boolean): AsyncGenerator<Buffer>;
   /** The paths changed since the marker file was made, and which of them are directories. */
   changes(rootfs: string, marker: string): Promise<{ changed: string[]; dirs: string[] }>;
-  /** What each of these directories holds now, in the form applyDelta reads (dirListing). */
+  /** What each of these directories holds now, in the form a DeltaUnpacker reads (dirListing). */
   listing(rootfs: string, dirs: string[]): Promise<Buffer>;
   /** Unpacks a full rootfs tar into an empty directory. */
   unpack(rootfs: string, tarFile: string): Promise<void>;
-  /** Brings a pre-copied rootfs up to date from a delta tar and a listing of changed directories. */
-  applyDelta(rootfs: string, deltaTar?: string, dirsFile?: string): Promise<void>;
   /**
-   * applyDelta made ready ahead: started before the freeze, it waits for
-   * the delta, so that none of its set-up falls in the frozen window.
+   * What brings a pre-copied rootfs up to date, made ready ahead: started
+   * before the freeze, it waits for the delta, so that none of its set-up
+   * falls in the frozen window.
    */
   startDelta(rootfs: string): DeltaUnpacker;
 }
 
 /** A delta unpacker waiting for its delta (RootfsArchive.startDelta). */
 export interface DeltaUnpacker {
-  /** applyDelta, once; the unpacker is spent afterwards. */
+  /**
+   * Once: unpacks the changed paths over the rootfs (when any changed),
+   * then, in every directory that changed, removes what the source's
+   * listing of it does not have. The unpacker is spent afterwards.
+   */
   apply(deltaTar?: string, dirsFile?: string): Promise<void>;
   /** Lets go of what it holds unless apply() has finished: no-op after. */
   cancel(): void;
@@ -52,7 +55,6 @@ export class TarArchive implements RootfsArchive {
   readonly changes = scanChanges;
   readonly listing = dirListing;
   readonly unpack = unpackRootfs;
-  readonly applyDelta = applyDelta;
   readonly startDelta = startDelta;
 }
 
@@ -141,29 +143,15 @@ async function unpackRootfs(rootfs: string, tarFile: string): Promise<void> {
   });
 }
 
-/**
- * Brings a pre-copied rootfs up to date: unpacks the changed paths over it
- * (when any changed), then, in every directory that changed, removes what
- * the source's listing of it does not have.
- */
-async function applyDelta(rootfs: string, deltaTar?: string, dirsFile?: string): Promise<void> {
-  if (deltaTar) {
-    const r = await run(['tar', '-C', rootfs, ...DELTA_FLAGS, deltaTar]);
-    if (r.code !== 0)
-      throw new TernError('INTERNAL', `applying the rootfs changes failed: ${r.stderr.toString().trim()}`);
-  }
-  await removeUnlisted(rootfs, dirsFile);
-}
-
 const DELTA_FLAGS = [...TAR_FLAGS, '--overwrite', '-xpf'];
 
 /** A delta up to this size is read in one go. */
 const SMALL_DELTA = 8 << 20;
 
 /**
- * applyDelta with its tar already running, reading the delta from its
- * stdin: a fork of the agent costs milliseconds on a loaded host, and the
- * target applies the delta while the source is frozen. Without a delta the
+ * The delta unpacker: its tar already running, reading the delta from its
+ * stdin (a fork of the agent costs milliseconds on a loaded host, and the
+ * target applies the delta while the source is frozen). Without a delta the
  * waiting tar is ended unused.
  */
 function startDelta(rootfs: string): DeltaUnpacker {

@@ -35,6 +35,8 @@ const MAX_FRAME = MAX_CHUNK + 64 * 1024;
  */
 const HELLO = /^TERN-DATA 2 ([A-Za-z0-9_-]{1,64}) (images-held|images|rootfs|pages(?: ([1-9][0-9]?))?)$/;
 export type Want = 'images' | 'images-held' | 'pages' | 'rootfs';
+/** What a target fetches from a source (the rest is a page stream, which a source opens). */
+export type FetchWant = Exclude<Want, 'pages'>;
 /** The answer to an opening line the server takes: TLS follows. */
 export const GO_TLS = 'TLS\n';
 const MAX_HELLO = 256;

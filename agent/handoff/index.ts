@@ -22,12 +22,12 @@ import type { ReceiveLimits } from './slot.js';
 import { type DumpOutcome, type RoundTarget, SourceHolds } from './source.js';
 import { TargetSlots } from './target.js';
 
-/** SourceHolds.fetchImages after the migration id. */
-type FetchRest = Parameters<SourceHolds['fetchImages']> extends [string, ...infer R] ? R : never;
-
 import { WorkDirs } from './workdirs.js';
 
 export { ROOTFS_TAR } from './context.js';
+
+/** SourceHolds.fetchImages after the migration id. */
+type FetchRest = Parameters<SourceHolds['fetchImages']> extends [string, ...infer R] ? R : never;
 
 export class Handoff {
   private readonly ctx: HandoffContext;

@@ -98,7 +98,6 @@ export async function writeImages(
     if (!early) await checkPages(s, limits);
     t2 = Date.now();
     if (rx.received.includes(ROOTFS_TAR)) {
-      unpacker?.cancel();
       await replaceRootfs(ctx, rootfs, join(s.imagesDir, ROOTFS_TAR));
     } else if (unpacker) {
       // Only what changed since the pre-copy (nothing at all if nothing did).

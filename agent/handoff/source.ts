@@ -85,7 +85,7 @@ export interface SourceHold {
    * gone (committed, said before the coordinator hears it), false if it runs
    * on here. Settled once.
    */
-  gone?: { promise: Promise<boolean>; settle(gone: boolean): void };
+  gone?: Deferred<boolean>;
 }
 
 export interface DumpOutcome {
@@ -98,19 +98,16 @@ export interface DumpOutcome {
   dumpMs: number;
 }
 
-/** A hold's `gone`, settled by whichever end comes first. */
-function fate(): NonNullable<SourceHold['gone']> {
-  let settle!: (gone: boolean) => void;
-  const promise = new Promise<boolean>((r) => {
-    settle = r;
-  });
-  return { promise, settle };
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(v: T): void;
+  reject(e: unknown): void;
 }
 
-function deferred() {
-  let resolve!: () => void;
+function deferred<T = void>(): Deferred<T> {
+  let resolve!: (v: T) => void;
   let reject!: (e: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
+  const promise = new Promise<T>((res, rej) => {
     resolve = res;
     reject = rej;
   });
@@ -420,7 +417,7 @@ export class SourceHolds {
         return r?.outcome ?? 'resumed';
       },
       delivered: sent,
-      gone: fate(),
+      gone: deferred<boolean>(),
       lazy: postcopy
         ? {
             served: dump.then(
@@ -660,7 +657,7 @@ export class SourceHolds {
     // it on disk: readopt.ts); its files, the veth and the images go once
     // the answer is out.
     await ctx.outcomes.record(id, 'committed');
-    h.gone?.settle(true);
+    h.gone?.resolve(true);
     this.holds.delete(id);
     this.prepared.delete(id);
     const removed = ctx.containers.remove(h.name);
@@ -711,7 +708,7 @@ export class SourceHolds {
   private async released(h: SourceHold): Promise<void> {
     const { ctx } = this;
     if (!this.holds.has(h.id)) return;
-    h.gone?.settle(false);
+    h.gone?.resolve(false);
     this.holds.delete(h.id);
     const rec = ctx.containers.find(h.name);
     if (rec && rec.migrationId === h.id) {

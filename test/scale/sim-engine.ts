@@ -96,11 +96,14 @@ export class SimRootfsArchive implements RootfsArchive {
     await cp(this.base, rootfs, { recursive: true });
   }
 
-  async applyDelta(rootfs: string, deltaTar?: string, dirsFile?: string): Promise<void> {
-    if (deltaTar || dirsFile) await this.real.applyDelta(rootfs, deltaTar, dirsFile);
-  }
+  /** No tar waits unless there is something to apply (never, as the simulated containers write nothing). */
   startDelta(rootfs: string): DeltaUnpacker {
-    return { apply: (deltaTar, dirsFile) => this.applyDelta(rootfs, deltaTar, dirsFile), cancel: () => {} };
+    return {
+      apply: async (deltaTar, dirsFile) => {
+        if (deltaTar || dirsFile) await this.real.startDelta(rootfs).apply(deltaTar, dirsFile);
+      },
+      cancel: () => {},
+    };
   }
 }
 
