@@ -324,14 +324,16 @@ export class Containers {
 
   /**
    * Forgets a container and takes its directory away at once (deleted in the
-   * background), and its cgroup once the last of its tasks has exited.
+   * background), and its cgroup once the last of its tasks has exited (unless
+   * keepCgroup: the caller removes it once its tree is gone).
    */
-  async remove(name: string): Promise<void> {
+  async remove(name: string, opts: { keepCgroup?: boolean } = {}): Promise<void> {
     const dir = this.dir(name);
     await this.serialized(name, async () => {
       this.records.delete(name);
       await this.trash.discard(dir);
     });
+    if (opts.keepCgroup) return;
     void this.host.cgroups.remove(name).catch((e: Error) => {
       this.log.warn({ container: name, err: e.message }, 'cannot remove the container cgroup');
     });

@@ -86,6 +86,13 @@ export interface HostRuntime {
   /** SIGKILL, ignoring a process that is already gone. */
   kill(pid: number): void;
   /**
+   * SIGSTOP to every process of the tree rooted at pid. A tree that CRIU
+   * holds frozen stays as it is, and stops (runs none of its code) the moment
+   * CRIU lets it go; nothing of it is written meanwhile, unlike a kill,
+   * whose exiting threads write their memory (see SourceHolds.commit).
+   */
+  stopTree(root: number): Promise<void>;
+  /**
    * Lets a tree restored stopped run again, except the tasks (by pid inside
    * the container) that were stopped when dumped: they stay stopped by the
    * signal that stopped them.

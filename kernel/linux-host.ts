@@ -6,7 +6,7 @@ import { LinuxCgroups } from './cgroups.js';
 import { run, runError, runOk } from './exec.js';
 import type { ContainerLaunch, ContainerNet, ExecConfinement, ExecResult, HostRuntime } from './host.js';
 import { type Finding, findLeaks } from './leaks.js';
-import { alive, exiting, processTree, resumeTree, startTime, waitGone } from './proc.js';
+import { alive, exiting, processTree, resumeTree, startTime, stopTree, waitGone } from './proc.js';
 import { TarArchive } from './rootfs-archive.js';
 import { launchContainer } from './shim.js';
 import { type WarmHold, warmMemory } from './warm.js';
@@ -110,6 +110,10 @@ export class LinuxHost implements HostRuntime {
     } catch {
       // already gone
     }
+  }
+
+  stopTree(root: number): Promise<void> {
+    return stopTree(root);
   }
 
   async resumeTree(root: number, keepStopped: ReadonlyMap<number, number | undefined>): Promise<void> {

@@ -92,6 +92,17 @@ export async function resumeTree(
   return n;
 }
 
+/** SIGSTOP to every process of the tree rooted at root (a process gone meanwhile is skipped). */
+export async function stopTree(root: number): Promise<void> {
+  for (const pid of await processTree(root)) {
+    try {
+      process.kill(pid, 'SIGSTOP');
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
 /** Waits until pid is gone (or a zombie) or the timeout passes; returns whether it is gone. */
 export async function waitGone(
   pid: number,

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { notFound, precondition, TernError } from '../../core/errors.js';
 import { checkMigrationId } from '../../core/names.js';
+import { hasLimits } from '../../kernel/cgroups.js';
 import type { PageStream, PreDumpResult } from '../../kernel/engine.js';
 import { PARENT_LINK, roundDirs } from '../../kernel/precopy.js';
 import { type EncodeStats, encodeFiles, type SourceFile } from '../../proto/chunks.js';
@@ -20,6 +21,9 @@ export interface HoldFile {
   id: string;
   name: string;
   criuPid: number;
+  /** The frozen tree's init and its start time (a post-copy tree outlives the commit, stopped). */
+  treePid?: number;
+  treeStart?: string;
 }
 export const HOLD_FILE = 'hold.json';
 
@@ -389,7 +393,7 @@ export class SourceHolds {
         verdictSent: (_verdict, delivered) => verdictSent(delivered),
         postDump: async ({ frozenAtMs, criuPid, pages: sent }) => {
           pages = sent;
-          const hf: HoldFile = { id, name, criuPid };
+          const hf: HoldFile = { id, name, criuPid, treePid: rec.pid, treeStart: rec.startTime };
           await writeFile(join(workDir, HOLD_FILE), JSON.stringify(hf));
           frozen(frozenAtMs);
           return hold.promise;
@@ -623,7 +627,21 @@ export class SourceHolds {
     for (const wake of [...this.holdWaiters]) wake();
   }
 
-  /** Commit point on the source: the frozen tree is killed; returns once it can never run again. */
+  /**
+   * After a post-copy dump has ended: the tree it served from goes (CRIU
+   * killed it after the last page; not if its serving failed and it let the
+   * stopped tree go). pid with its start time, so that no process that took
+   * the pid since is hit.
+   */
+  async endStoppedTree(pid: number, startTime: string | undefined): Promise<void> {
+    const { host } = this.ctx;
+    if (startTime === undefined || (await host.startTime(pid)) !== startTime) return;
+    host.kill(pid);
+    if (!(await host.waitGone(pid, 10_000)))
+      throw new TernError('INTERNAL', `stopped source tree (pid ${pid}) did not die`);
+  }
+
+  /** Commit point on the source: the frozen tree is killed (post-copy: stopped until served); returns once it can never run again. */
   async commit(id: string): Promise<boolean> {
     const { ctx } = this;
     // A repeated commit after success is answered from the outcome record.
@@ -637,8 +655,6 @@ export class SourceHolds {
     // rather than after CRIU wakes up to do it: the target's copy waits on
     // this. A task that has begun to exit never runs again; the pid namespace
     // dies with its init, and CRIU finishes and exits in the background.
-    // Post-copy needs this too: CRIU would keep the frozen tree until the last
-    // page is served.
     const decided = h.decide('kill');
     const delivered = h.delivered ?? decided.then((o) => o === 'killed');
     if (!(await delivered) && (await decided) !== 'killed') {
@@ -646,10 +662,25 @@ export class SourceHolds {
       throw new TernError('ABORTED', `the frozen tree of ${h.name} resumed instead of dying`);
     }
     // The same process, not one that took its pid after CRIU killed it.
-    if ((await ctx.host.startTime(rec.pid)) === rec.startTime) ctx.host.kill(rec.pid);
-    // Its pid namespace's last tasks are reaped only once CRIU lets them go.
-    if (!(await ctx.host.waitExiting(rec.pid, 10_000)))
-      throw new TernError('INTERNAL', `source tree of ${h.name} is still alive`);
+    const same = (await ctx.host.startTime(rec.pid)) === rec.startTime;
+    if (h.lazy) {
+      // Post-copy: CRIU serves the pages from the tree's own memory (its
+      // pipes hold the tree's pages, not copies), so the tree must not change
+      // until the last page is out, and a kill changes it: each exiting
+      // thread clears its thread id in memory (CLONE_CHILD_CLEARTID), and the
+      // restored program then takes live threads for ended ones (a join
+      // returns, their stacks are unmapped under them). The tree is stopped
+      // instead: CRIU holds it frozen while it serves, and should CRIU let it
+      // go without killing it (it resumes a tree whose serving failed), it
+      // stops before running any of its code. CRIU kills it after the last
+      // page; tern kills it when the serving has ended either way.
+      if (same) await ctx.host.stopTree(rec.pid);
+    } else {
+      if (same) ctx.host.kill(rec.pid);
+      // Its pid namespace's last tasks are reaped only once CRIU lets them go.
+      if (!(await ctx.host.waitExiting(rec.pid, 10_000)))
+        throw new TernError('INTERNAL', `source tree of ${h.name} is still alive`);
+    }
     // The tree is gone: record that first, so a retry is answered "committed"
     // even if cleaning up below fails half way. The answer waits for nothing
     // else: the target's copy is waiting to run. The container's record
@@ -660,17 +691,20 @@ export class SourceHolds {
     h.gone?.resolve(true);
     this.holds.delete(id);
     this.prepared.delete(id);
-    const removed = ctx.containers.remove(h.name);
+    const removed = ctx.containers.remove(h.name, { keepCgroup: !!h.lazy });
     removed.catch(() => {});
     const cleanUp = async () => {
       await removed;
       await ctx.host.unwire(rec.veth);
-      // Post-copy: the images directory stays until CRIU has served every page.
+      // Post-copy: the images directory and the stopped tree stay until CRIU
+      // has served every page.
       if (h.lazy) {
         const why = await h.lazy.served;
         if (why)
           ctx.log.error({ migration: id, container: h.name, err: why }, 'post-copy: serving pages failed');
         else ctx.log.info({ migration: id, container: h.name }, 'post-copy: every page served');
+        await this.endStoppedTree(rec.pid, rec.startTime);
+        if (hasLimits(rec.limits)) await ctx.host.cgroups.remove(h.name);
       }
       await ctx.containers.trash.discard(h.workDir);
     };

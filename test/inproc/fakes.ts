@@ -319,6 +319,10 @@ export class SimHost implements HostRuntime {
     void this.w.call('kill', pid);
   }
 
+  stopTree(root: number): Promise<void> {
+    return this.w.call('stopTree', root);
+  }
+
   resumeTree(root: number): Promise<void> {
     return this.w.call('resumeTree', root);
   }

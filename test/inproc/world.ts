@@ -128,6 +128,11 @@ export class World {
     if (p) p.state = 'dead';
   }
 
+  stopTree(pid: number): void {
+    const p = this.live(pid);
+    if (p && p.state !== 'frozen') p.state = 'stopped';
+  }
+
   resumeTree(pid: number): void {
     const p = this.live(pid);
     if (p && p.state === 'stopped') p.state = 'running';

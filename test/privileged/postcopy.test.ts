@@ -36,6 +36,7 @@ const NAME = 'pc-mem';
 const LOST = 'pc-lost';
 const RESTART = 'pc-restart';
 const CUT = 'pc-cut';
+const THREADS = 'pc-threads';
 /** A cut well under tern-relay's 30 s bound on an unacknowledged stream. */
 const CUT_MS = 2000;
 const MIB = 1024 * 1024;
@@ -92,7 +93,8 @@ describe('post-copy migration (privileged)', function () {
   });
 
   after(async () => {
-    if (ownsTestbed()) for (const n of [NAME, LOST, RESTART, CUT]) await tern('stop', n).catch(() => {});
+    if (ownsTestbed())
+      for (const n of [NAME, LOST, RESTART, CUT, THREADS]) await tern('stop', n).catch(() => {});
     for (const h of ['hostA', 'hostB']) await inHost(h, ['ip', 'link', 'set', 'ul', 'up']).catch(() => {});
     await down().catch(() => {});
     await cleanupRootfs?.();
@@ -137,6 +139,28 @@ describe('post-copy migration (privileged)', function () {
       for (const h of ['hostA', 'hostB']) if ((await migrationDirs(h)).includes(m.id)) return undefined;
       return true;
     });
+  });
+
+  it('keeps threads that wait on a mutex intact: each goes through it once, each join waits for its thread', async () => {
+    // The source's tree must not change while its pages are still served:
+    // killed at the commit, its exiting threads would clear their thread ids
+    // in the memory the target then receives.
+    const n = 16;
+    await runWorkload('hostA', THREADS, rootfs, `exec /bin/workload threads ${n} /tmp/th`, '/tmp/th');
+    const r = await migrate('--from', 'hostA', '--to', 'hostB', '--mode', 'postcopy', THREADS);
+    assert.equal(r.code, 0, r.stderr);
+    const [m] = (await migrationsOf(THREADS)).slice(-1);
+    assert.equal(m.phase, 'done', m.error);
+    const usr1 = await tern('exec', THREADS, '--', '/bin/sh', '-c', 'kill -USR1 $(pidof workload)');
+    assert.equal(usr1.code, 0, usr1.stderr);
+    const verdict = await waitFor('the threads workload to write its verdict', async () => {
+      const v = await tern('exec', THREADS, '--', 'cat', '/tmp/th.verify');
+      return v.code === 0 ? v.stdout.trim() : undefined;
+    });
+    assert.equal(verdict, `passed ${n} joined ${n}`);
+    const alive = await tern('exec', THREADS, '--', 'pidof', 'workload');
+    assert.equal(alive.code, 0, 'the threads workload died after the post-copy move');
+    await tern('stop', THREADS);
   });
 
   it('refuses a mode it does not know, naming the ones it does', async () => {
