@@ -3,7 +3,13 @@
 // the container, no other run may be given the same address.
 import { TernError } from '../core/errors.js';
 import { pickFreeAddress, validateAddress } from '../core/net.js';
-import type { Container__Output } from '../proto/index.js';
+
+/** A container that holds an address: where it runs, or where it moves. */
+export interface AddressUser {
+  name: string;
+  host: string;
+  ip: string;
+}
 
 export class AddressBook {
   /** Address → container, while a RunContainer that was given it is under way. */
@@ -11,14 +17,15 @@ export class AddressBook {
 
   /**
    * Reserves `wanted` (or a free address when empty) on `lan` for
-   * `container`, given the live containers; returns it with its prefix and
-   * the release to call once the agent answered.
+   * `container`, given the containers that hold addresses (live ones, and
+   * those moving); returns it with its prefix and the release to call once
+   * the agent answered.
    */
   take(
     container: string,
     wanted: string,
     lan: string,
-    live: Container__Output[],
+    live: AddressUser[],
   ): { ip: string; release: () => void } {
     let ip: string;
     if (wanted) {

@@ -151,6 +151,7 @@ export class MigrationRunner {
     to: string,
     mode: Mode,
     modeReason?: string,
+    ip?: string,
   ): Promise<MigrationRecord> {
     stepsFor(mode);
     const now = Date.now();
@@ -161,6 +162,7 @@ export class MigrationRunner {
       to,
       mode,
       modeReason,
+      ip: ip || undefined,
       phase: 'preflight',
       history: [
         { phase: 'preflight', atMs: now, detail: modeReason ? `mode ${mode}: ${modeReason}` : undefined },

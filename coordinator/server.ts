@@ -27,7 +27,7 @@ import {
 import { COORDINATOR_POLICY } from '../proto/roles.js';
 import { handleUnary, toServiceError, unary } from '../proto/rpc.js';
 import { callerOf, describe } from '../proto/tls.js';
-import { AddressBook } from './addresses.js';
+import { AddressBook, type AddressUser } from './addresses.js';
 import { type CoordinatorOptions, coordinatorCerts } from './config.js';
 import { dryRun } from './dryrun.js';
 import { evacuate, whenEnded } from './evacuate.js';
@@ -246,6 +246,11 @@ export class Coordinator implements Fleet {
     return found;
   }
 
+  /** The migrations not yet ended, each of its container. */
+  private movingContainers(): MigrationRecord[] {
+    return [...this.open].filter((m) => !TERMINAL.includes(m.phase));
+  }
+
   /**
    * Records a migration (new, or loaded from the store) here and among the
    * open ones, and lets the oldest ended ones go once more than KEEP_ENDED
@@ -346,9 +351,19 @@ export class Coordinator implements Fleet {
         validateName('container', req.name);
         this.hosts.checkOpen(req.host, 'new containers');
         const agent = this.agent(req.host);
-        const live = (await this.hosts.containers()).filter((c) => c.state !== 'exited');
+        const live: AddressUser[] = (await this.hosts.containers()).filter((c) => c.state !== 'exited');
         if (live.some((c) => c.name === req.name))
           throw new TernError('ALREADY_EXISTS', `a container named ${req.name} already exists`);
+        // A moving container keeps its name and address even where no host
+        // lists it (a post-copy move, from the commit until the restore).
+        for (const m of this.movingContainers()) {
+          if (m.container === req.name)
+            throw new TernError(
+              'ALREADY_EXISTS',
+              `a container named ${req.name} is moving (migration ${m.id})`,
+            );
+          if (m.ip) live.push({ name: m.container, host: `${m.from} -> ${m.to}`, ip: m.ip });
+        }
         const lan = this.hosts.get(req.host)?.lan || '10.78.0.0/24';
         const { ip, release } = this.addresses.take(req.name, req.ip, lan, live);
         try {
@@ -398,7 +413,7 @@ export class Coordinator implements Fleet {
       }),
       StartMigration: handleUnary(log, async (req) => {
         const { c, mode, reason } = await this.resolveMove(req, true);
-        const m = await this.runner.create(c.name, c.host, req.to, mode, reason);
+        const m = await this.runner.create(c.name, c.host, req.to, mode, reason, c.ip);
         this.track(m);
         void this.runner.run(m, c);
         return migrationToWire(m);
@@ -545,7 +560,7 @@ export class Coordinator implements Fleet {
           if (c.host !== host) throw precondition(`container ${container} is on ${c.host} now`);
           const busy = this.activeMigration(c.name);
           if (busy) throw precondition(`container ${c.name} is already being migrated (${busy.id})`);
-          const m = await this.runner.create(c.name, c.host, to, 'stop-and-copy', `evacuating ${host}`);
+          const m = await this.runner.create(c.name, c.host, to, 'stop-and-copy', `evacuating ${host}`, c.ip);
           this.track(m);
           void this.runner.run(m, c);
           return m;

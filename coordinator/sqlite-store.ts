@@ -41,6 +41,7 @@ type Metrics = Pick<
   | 'coordinatorBytes'
   | 'pagesBytes'
   | 'roundBytes'
+  | 'ip'
 >;
 
 /** A row of the migrations table. */
@@ -111,6 +112,7 @@ export class SqliteStore implements Store {
       coordinatorBytes: m.coordinatorBytes,
       pagesBytes: m.pagesBytes,
       roundBytes: m.roundBytes,
+      ip: m.ip,
     };
     const upsert = this.stmt(
       `INSERT INTO migrations (id, container, src, dst, mode, phase, error, started_ms, finished_ms, metrics)

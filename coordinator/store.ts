@@ -20,6 +20,12 @@ export interface MigrationRecord {
   to: string;
   /** How memory moves; chooses the step table the migration walks. */
   mode: Mode;
+  /**
+   * The container's address (CIDR) as the move began. Taken while it moves:
+   * in a post-copy move neither host lists the container between the commit
+   * and the restore.
+   */
+  ip?: string;
   /** With `migrate --mode auto`: why this mode was chosen. */
   modeReason?: string;
   phase: Phase;
