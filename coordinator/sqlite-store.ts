@@ -25,23 +25,20 @@ CREATE INDEX IF NOT EXISTS migrations_open ON migrations(phase);
 `;
 
 /** Numbers kept in one JSON column: they only ever travel with the record. */
-type Metrics = Pick<
+/** What of a migration is kept as JSON beside its columns: every field that has no column of its own. */
+type Metrics = Omit<
   MigrationRecord,
-  | 'downtimeMs'
-  | 'rawBytes'
-  | 'wireBytes'
-  | 'dumpMs'
-  | 'transferMs'
-  | 'restoreMs'
-  | 'frozenAtMs'
-  | 'memoryBytes'
-  | 'rootfsBytes'
-  | 'imageBytes'
-  | 'holdUntilMs'
-  | 'coordinatorBytes'
-  | 'pagesBytes'
-  | 'roundBytes'
-  | 'ip'
+  | 'id'
+  | 'container'
+  | 'from'
+  | 'to'
+  | 'mode'
+  | 'phase'
+  | 'error'
+  | 'history'
+  | 'startedMs'
+  | 'finishedMs'
+  | 'progressBytes'
 >;
 
 /** A row of the migrations table. */
@@ -97,23 +94,21 @@ export class SqliteStore implements Store {
   }
 
   async putMigration(m: MigrationRecord): Promise<void> {
-    const metrics: Metrics = {
-      downtimeMs: m.downtimeMs,
-      rawBytes: m.rawBytes,
-      wireBytes: m.wireBytes,
-      dumpMs: m.dumpMs,
-      transferMs: m.transferMs,
-      restoreMs: m.restoreMs,
-      frozenAtMs: m.frozenAtMs,
-      memoryBytes: m.memoryBytes,
-      rootfsBytes: m.rootfsBytes,
-      imageBytes: m.imageBytes,
-      holdUntilMs: m.holdUntilMs,
-      coordinatorBytes: m.coordinatorBytes,
-      pagesBytes: m.pagesBytes,
-      roundBytes: m.roundBytes,
-      ip: m.ip,
-    };
+    // Watchers' progress is never persisted; everything else without a column goes in the JSON.
+    const {
+      id: _id,
+      container: _c,
+      from: _f,
+      to: _t,
+      mode: _m,
+      phase: _p,
+      error: _e,
+      history: _h,
+      startedMs: _s,
+      finishedMs: _fi,
+      progressBytes: _pb,
+      ...metrics
+    } = m;
     const upsert = this.stmt(
       `INSERT INTO migrations (id, container, src, dst, mode, phase, error, started_ms, finished_ms, metrics)
        VALUES (@id, @container, @src, @dst, @mode, @phase, @error, @started, @finished, @metrics)

@@ -125,7 +125,9 @@ export class FileStore implements Store {
 
   putMigration(m: MigrationRecord): Promise<void> {
     checkMigrationId(m.id);
-    return writeAtomic(join(this.dir, 'migrations', `${m.id}.json`), JSON.stringify(m));
+    // progressBytes is for watchers only, never persisted.
+    const { progressBytes: _, ...rec } = m;
+    return writeAtomic(join(this.dir, 'migrations', `${m.id}.json`), JSON.stringify(rec));
   }
 
   async migrations(): Promise<MigrationRecord[]> {

@@ -65,6 +65,28 @@ for (const [kind, open] of kinds) {
       again.close();
     });
 
+    it("keeps a migration's mode reason, address and post-copy figures across a reopen, not its live progress", async () => {
+      const s = await open(dir);
+      const m: MigrationRecord = {
+        ...migration('m2'),
+        mode: 'postcopy',
+        modeReason: 'allowed by --allow-postcopy',
+        ip: '10.78.0.12/24',
+        phase: 'done',
+        resumedAtMs: 1500,
+        pagesMovedBytes: 268435456,
+        pagesDoneMs: 480,
+        roundBytes: [4096],
+        progressBytes: 123,
+      };
+      await s.putMigration(m);
+      s.close();
+      const [back] = await (await open(dir)).migrations();
+      const { progressBytes: _, ...kept } = m;
+      const plain = (o: object) => JSON.parse(JSON.stringify(o));
+      assert.deepEqual(plain(back), plain(kept));
+    });
+
     it('keeps hosts, updated in place', async () => {
       const s = await open(dir);
       const h = {
