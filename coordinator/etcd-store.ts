@@ -17,7 +17,7 @@ import { Etcd3, type IOptions, type Lease } from 'etcd3';
 import { TernError } from '../core/errors.js';
 import { checkMigrationId, validateName } from '../core/names.js';
 import type { CertFiles } from '../core/pki.js';
-import type { HostRecord, MigrationRecord, Placement, Store } from './store.js';
+import { type HostRecord, type MigrationRecord, type Placement, persisted, type Store } from './store.js';
 
 export interface EtcdStoreOptions {
   /** etcd client URLs (http:// or https://). */
@@ -211,9 +211,7 @@ export class EtcdStore implements Store {
 
   async putMigration(m: MigrationRecord): Promise<void> {
     checkMigrationId(m.id);
-    // progressBytes is for watchers only, never persisted.
-    const { progressBytes: _, ...rec } = m;
-    await this.fenced(`migrations/${m.id}`, JSON.stringify(rec));
+    await this.fenced(`migrations/${m.id}`, JSON.stringify(persisted(m)));
   }
 
   async migrations(): Promise<MigrationRecord[]> {

@@ -5,7 +5,14 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Mode, Phase } from './phases.js';
-import type { HostRecord, MigrationRecord, PhaseEntry, Placement, Store } from './store.js';
+import {
+  type HostRecord,
+  type MigrationRecord,
+  type PhaseEntry,
+  type Placement,
+  persisted,
+  type Store,
+} from './store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hosts (
@@ -24,22 +31,22 @@ CREATE TABLE IF NOT EXISTS phase_history (
 CREATE INDEX IF NOT EXISTS migrations_open ON migrations(phase);
 `;
 
-/** Numbers kept in one JSON column: they only ever travel with the record. */
-/** What of a migration is kept as JSON beside its columns: every field that has no column of its own. */
-type Metrics = Omit<
-  MigrationRecord,
-  | 'id'
-  | 'container'
-  | 'from'
-  | 'to'
-  | 'mode'
-  | 'phase'
-  | 'error'
-  | 'history'
-  | 'startedMs'
-  | 'finishedMs'
-  | 'progressBytes'
->;
+/** The fields of a migration that have columns of their own. */
+const COLUMNS = [
+  'id',
+  'container',
+  'from',
+  'to',
+  'mode',
+  'phase',
+  'error',
+  'history',
+  'startedMs',
+  'finishedMs',
+] as const;
+
+/** What of a migration is kept as JSON beside its columns: every other persisted field. */
+type Metrics = Omit<ReturnType<typeof persisted>, (typeof COLUMNS)[number]>;
 
 /** A row of the migrations table. */
 interface MigrationRow {
@@ -94,21 +101,9 @@ export class SqliteStore implements Store {
   }
 
   async putMigration(m: MigrationRecord): Promise<void> {
-    // Watchers' progress is never persisted; everything else without a column goes in the JSON.
-    const {
-      id: _id,
-      container: _c,
-      from: _f,
-      to: _t,
-      mode: _m,
-      phase: _p,
-      error: _e,
-      history: _h,
-      startedMs: _s,
-      finishedMs: _fi,
-      progressBytes: _pb,
-      ...metrics
-    } = m;
+    const metrics = Object.fromEntries(
+      Object.entries(persisted(m)).filter(([k]) => !(COLUMNS as readonly string[]).includes(k)),
+    ) as Metrics;
     const upsert = this.stmt(
       `INSERT INTO migrations (id, container, src, dst, mode, phase, error, started_ms, finished_ms, metrics)
        VALUES (@id, @container, @src, @dst, @mode, @phase, @error, @started, @finished, @metrics)

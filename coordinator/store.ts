@@ -63,6 +63,12 @@ export interface MigrationRecord {
   progressBytes?: number;
 }
 
+/** A migration as every store keeps it: without what is shown to watchers only (progressBytes). */
+export function persisted(m: MigrationRecord): Omit<MigrationRecord, 'progressBytes'> {
+  const { progressBytes: _, ...rec } = m;
+  return rec;
+}
+
 export interface HostRecord {
   name: string;
   address: string;
@@ -125,9 +131,7 @@ export class FileStore implements Store {
 
   putMigration(m: MigrationRecord): Promise<void> {
     checkMigrationId(m.id);
-    // progressBytes is for watchers only, never persisted.
-    const { progressBytes: _, ...rec } = m;
-    return writeAtomic(join(this.dir, 'migrations', `${m.id}.json`), JSON.stringify(rec));
+    return writeAtomic(join(this.dir, 'migrations', `${m.id}.json`), JSON.stringify(persisted(m)));
   }
 
   async migrations(): Promise<MigrationRecord[]> {

@@ -38,14 +38,16 @@ export async function readopt(ctx: HandoffContext, source: SourceHolds, target: 
     // post-copy dump still serves pages on its own; the directory goes when
     // it is done.
     if (hold && (await ctx.outcomes.get(id)) === 'committed') {
-      const rec = containers.find(hold.name);
-      if (rec?.migrationId === id) await containers.remove(hold.name);
+      if (containers.find(hold.name)?.migrationId === id)
+        await containers.remove(hold.name, { keepCgroup: true });
       if (await host.alive(hold.criuPid))
         log.warn({ migration: id }, 'a post-copy dump of an earlier agent still serves pages');
       void (async () => {
         while (await host.alive(hold.criuPid)) await new Promise((r) => setTimeout(r, 1000));
         // A post-copy tree waits stopped for its dump to end (SourceHolds.commit).
         if (hold.treePid) await source.endStoppedTree(hold.treePid, hold.treeStart);
+        // Its cgroup too, unless a container of that name lives here again.
+        if (!containers.find(hold.name)) await host.cgroups.remove(hold.name);
         await containers.trash.discard(workDir);
       })().catch((e: Error) =>
         log.warn({ migration: id, err: e.message }, 'cleaning up a committed hold failed'),

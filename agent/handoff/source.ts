@@ -5,7 +5,6 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { notFound, precondition, TernError } from '../../core/errors.js';
 import { checkMigrationId } from '../../core/names.js';
-import { hasLimits } from '../../kernel/cgroups.js';
 import type { PageStream, PreDumpResult } from '../../kernel/engine.js';
 import { PARENT_LINK, roundDirs } from '../../kernel/precopy.js';
 import { type EncodeStats, encodeFiles, type SourceFile } from '../../proto/chunks.js';
@@ -704,7 +703,7 @@ export class SourceHolds {
           ctx.log.error({ migration: id, container: h.name, err: why }, 'post-copy: serving pages failed');
         else ctx.log.info({ migration: id, container: h.name }, 'post-copy: every page served');
         await this.endStoppedTree(rec.pid, rec.startTime);
-        if (hasLimits(rec.limits)) await ctx.host.cgroups.remove(h.name);
+        await ctx.host.cgroups.remove(h.name);
       }
       await ctx.containers.trash.discard(h.workDir);
     };
