@@ -117,27 +117,38 @@ export class TargetSlots {
   }
 
   /**
-   * Stop-and-copy, on the early fetch (held): after the images, the source
-   * says on it when its frozen tree is gone, which it does only once the
-   * coordinator has recorded the commit and told it to kill. That is all a
-   * resume waits for, so the restored tree runs then, without waiting for
-   * the coordinator to hear it, record it and say so; its Resume then finds
-   * the tree running. A stream that ends otherwise (an abort, an older
-   * source, the connection lost) changes nothing: the coordinator decides.
+   * On the early fetch (held): after the images, the source says on it when
+   * its frozen tree is gone, which it does only once the coordinator has
+   * recorded the commit and told it so. That is all the rest waits for, so
+   * the target goes on at once, without waiting for the coordinator to hear
+   * it, record it and say so: a stop-and-copy tree, restored already, runs;
+   * a post-copy move, whose images ReceiveImages has checked, restores its
+   * tree and runs it (its pages served from now on). The coordinator's
+   * RestoreStopped and Resume then find that done or under way. A stream
+   * that ends otherwise (an abort, an older source, the connection lost)
+   * changes nothing: the coordinator decides.
    */
   private async watchGone(s: TargetSlot, fetch: ChunkStream): Promise<void> {
     const r = await fetch[Symbol.asyncIterator]()
       .next()
       .catch(() => undefined);
     if (!r || r.done || !r.value.source_gone) return;
-    if (this.slots.get(s.id) !== s || s.aborting || !s.restored || s.postcopy) return;
-    this.ctx.log.info({ migration: s.id, container: s.container.name }, 'source tree gone: resuming');
-    await this.resume(s.id).catch((e: Error) =>
-      this.ctx.log.warn(
-        { migration: s.id, err: e.message },
-        'resuming when the source said its tree is gone failed; the coordinator resumes',
-      ),
+    if (this.slots.get(s.id) !== s || s.aborting) return;
+    if (s.postcopy ? !s.received : !s.restored) return;
+    const { log } = this.ctx;
+    log.info(
+      { migration: s.id, container: s.container.name },
+      s.postcopy ? 'source tree gone: restoring and resuming' : 'source tree gone: resuming',
     );
+    try {
+      if (s.postcopy) await this.restoreStopped(s.id);
+      await this.resume(s.id);
+    } catch (e) {
+      log.warn(
+        { migration: s.id, err: (e as Error).message },
+        'going on when the source said its tree is gone failed; the coordinator decides',
+      );
+    }
   }
 
   /**
@@ -476,6 +487,8 @@ export class TargetSlots {
 
   async restoreStopped(id: string, signal?: AbortSignal): Promise<ContainerRecord> {
     const { ctx } = this;
+    // Post-copy: the source's word (watchGone) may have restored and resumed the tree already.
+    if (!this.slots.has(checkMigrationId(id))) return this.settled(id, 'was not prepared');
     const s = this.slot(id);
     if (s.restored) return s.restored;
     if (s.restoring) return s.restoring.done;
@@ -487,7 +500,20 @@ export class TargetSlots {
     // An abort stops a restore under way and waits for it, so that nothing
     // it created outlives the slot.
     const ctl = new AbortController();
-    const done = this.restoreInto(s, signal ? AbortSignal.any([signal, ctl.signal]) : ctl.signal);
+    const done = this.restoreInto(s, signal ? AbortSignal.any([signal, ctl.signal]) : ctl.signal).catch(
+      async (e: Error) => {
+        s.restoreFailed = e;
+        // Post-copy restores past the commit point: the source's tree is gone,
+        // so a failed restore loses the container (whoever asked for it hears so).
+        if (s.postcopy && !(e instanceof TernError && e.code === 'CANCELLED')) {
+          this.slots.delete(id);
+          s.lazy?.stop();
+          await this.lose(s, s.restored, e.message);
+          throw lostError(id, e.message);
+        }
+        throw e;
+      },
+    );
     s.restoring = {
       stop: () => ctl.abort(new TernError('ABORTED', `migration ${id} aborted during the restore`)),
       done,
@@ -495,18 +521,6 @@ export class TargetSlots {
     done.catch(() => {});
     try {
       return await done;
-    } catch (e) {
-      s.restoreFailed = e as Error;
-      // Post-copy restores past the commit point: the source's tree is gone,
-      // so a failed restore loses the container.
-      if (s.postcopy && !(e instanceof TernError && e.code === 'CANCELLED')) {
-        const why = (e as Error).message;
-        this.slots.delete(id);
-        s.lazy?.stop();
-        await this.lose(s, s.restored, why);
-        throw lostError(id, why);
-      }
-      throw e;
     } finally {
       s.restoring = undefined;
     }
@@ -585,17 +599,24 @@ export class TargetSlots {
     return new Map(tree.filter((p) => p.stopped).map((p) => [p.pid, p.stopSigno]));
   }
 
+  /**
+   * A migration whose slot is gone: its tree resumed here (the container's
+   * record), or, post-copy, lost (DATA_LOSS); else not found, `why`.
+   */
+  private async settled(id: string, why: string): Promise<ContainerRecord> {
+    const { ctx } = this;
+    const pages = await ctx.outcomes.pages(id);
+    if (pages?.startsWith('lost ')) throw lostError(id, pages.slice(5));
+    const done = await ctx.outcomes.get(id);
+    if (done?.startsWith('resumed ')) return ctx.containers.get(done.slice('resumed '.length));
+    throw notFound(`migration ${id} ${why} on ${ctx.opts.host}`);
+  }
+
   /** After the source confirmed its tree is gone: let the restored tree run. */
   async resume(id: string): Promise<ContainerRecord> {
     const { ctx } = this;
     const s = this.slots.get(checkMigrationId(id));
-    if (!s) {
-      const pages = await ctx.outcomes.pages(id);
-      if (pages?.startsWith('lost ')) throw lostError(id, pages.slice(5));
-      const done = await ctx.outcomes.get(id);
-      if (done?.startsWith('resumed ')) return ctx.containers.get(done.slice('resumed '.length));
-      throw notFound(`migration ${id} has nothing to resume on ${ctx.opts.host}`);
-    }
+    if (!s) return this.settled(id, 'has nothing to resume');
     const rec = s.restored;
     if (!rec) throw precondition(`migration ${id} has no restored tree on ${ctx.opts.host}`);
     // Once at a time: the source's word (watchGone) and the coordinator's Resume may cross.

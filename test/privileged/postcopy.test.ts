@@ -116,6 +116,12 @@ describe('post-copy migration (privileged)', function () {
     assert.match(logs.join(''), /raised \/proc\/sys\/fs\/pipe-max-size from 1048576 to 4194304/);
 
     const [m] = (await migrationsOf(NAME)).slice(-1);
+    // The target restored and ran the tree as soon as the source said its
+    // tree was gone, without waiting for the coordinator to ask.
+    const going = logs[1]
+      .split('\n')
+      .find((l) => l.includes(m.id) && l.includes('source tree gone: restoring and resuming'));
+    assert.ok(going, `hostB did not go on from the source's word for ${m.id}`);
     assert.equal(m.mode, 'postcopy');
     assert.equal(m.phase, 'done', m.error);
     // Committed before the restore; the tree ran on the target while its pages still came.

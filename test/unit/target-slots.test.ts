@@ -62,3 +62,49 @@ describe('target slots taken over by a restarted agent', () => {
     assert.deepEqual(await t.receive('mabc123', never, limits), received);
   });
 });
+
+describe('target slots answering for a move already settled here', () => {
+  // Post-copy: the target restores and resumes its tree on the source's word
+  // (watchGone), so the coordinator's RestoreStopped and Resume may come
+  // after the slot is gone; they are answered from the outcome records.
+  const settled = (outcome?: string, pages?: string) =>
+    new TargetSlots({
+      opts: { host: 'hostB' },
+      outcomes: {
+        get: async (id: string) => (id === 'mabc123' ? outcome : undefined),
+        pages: async (id: string) => (id === 'mabc123' ? pages : undefined),
+      },
+      containers: {
+        get: (name: string) => {
+          if (name !== 'web') throw new Error(`no container ${name}`);
+          return { ...record, state: 'running', migrationId: undefined };
+        },
+      },
+    } as unknown as HandoffContext);
+
+  it('answers RestoreStopped and Resume with the container its tree became', async () => {
+    const t = settled('resumed web', 'done 4096');
+    for (const rec of [await t.restoreStopped('mabc123'), await t.resume('mabc123')]) {
+      assert.equal(rec.name, 'web');
+      assert.equal(rec.state, 'running');
+    }
+  });
+
+  it('says the container is lost (DATA_LOSS) when its pages could not arrive', async () => {
+    const t = settled(undefined, 'lost the page server died');
+    for (const call of [() => t.restoreStopped('mabc123'), () => t.resume('mabc123')])
+      await assert.rejects(
+        call(),
+        (e: TernError) => e.code === 'DATA_LOSS' && /the page server died/.test(e.message),
+      );
+  });
+
+  it('says a move it never saw was not prepared here', async () => {
+    const t = settled();
+    await assert.rejects(
+      t.restoreStopped('mzzz999'),
+      (e: TernError) =>
+        e.code === 'NOT_FOUND' && /migration mzzz999 was not prepared on hostB/.test(e.message),
+    );
+  });
+});
