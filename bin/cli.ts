@@ -133,6 +133,7 @@ export function summary(m: Migration__Output): string {
     `(dump ${m.dump_ms} ms, transfer ${m.transfer_ms} ms, restore ${m.restore_ms} ms)` +
     (m.mode === 'postcopy'
       ? `; memory ${mib(Number(m.pages_moved_bytes))} followed in ${m.pages_done_ms} ms after the resume`
-      : '')
+      : '') +
+    (m.ip ? `; address ${m.ip.split('/')[0]} kept` : '')
   );
 }

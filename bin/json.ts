@@ -45,6 +45,7 @@ export function migrationJson(m: Migration__Output) {
     container: m.container,
     from: m.from,
     to: m.to,
+    ip: m.ip || undefined,
     mode: m.mode,
     modeReason: m.mode_reason || undefined,
     phase: m.phase,

@@ -31,5 +31,6 @@ export function migrationToWire(m: MigrationRecord): Migration {
     progress_bytes: m.phase === 'dumping' || m.phase === 'precopying' ? (m.progressBytes ?? 0) : 0,
     precopy_rounds: m.roundBytes?.length ?? 0,
     precopy_bytes: (m.roundBytes ?? []).reduce((a, b) => a + b, 0),
+    ip: m.ip ?? '',
   };
 }

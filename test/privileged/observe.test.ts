@@ -229,6 +229,8 @@ describe('observing tern: JSON, metrics, health (privileged)', function () {
     const plain = await migrate('--to', 'hostA', BIG);
     assert.equal(plain.code, 0, plain.stderr);
     assert.doesNotMatch(plain.stdout, /MiB\/s/);
+    // The closing line names the address the container kept.
+    assert.match(plain.stdout, /^migrated obs-bar hostB -> hostA in .*; address 10\.78\.0\.\d+ kept$/m);
   });
 
   it('every daemon answers the gRPC health check SERVING', async () => {

@@ -31,6 +31,7 @@ export interface Migration {
   'precopy_rounds'?: (number);
   'precopy_bytes'?: (number | string | Long);
   'progress_bytes'?: (number | string | Long);
+  'ip'?: (string);
 }
 
 export interface Migration__Output {
@@ -61,4 +62,5 @@ export interface Migration__Output {
   'precopy_rounds': (number);
   'precopy_bytes': (string);
   'progress_bytes': (string);
+  'ip': (string);
 }
