@@ -13,7 +13,6 @@ import type { CheckpointEngine, EngineInfo } from '../kernel/engine.js';
 import type { HostRuntime } from '../kernel/host.js';
 import { LinuxHost } from '../kernel/linux-host.js';
 import { notifyReady } from '../kernel/systemd.js';
-import { memoryInfo } from '../kernel/warm.js';
 import type { FetchWant } from '../proto/frames.js';
 import { Health } from '../proto/health.js';
 import {
@@ -220,7 +219,7 @@ export class Agent {
       try {
         const containers = (await this.containers.list()).map((r) => toWire(this.opts.host, r));
         // Free memory, for the coordinator's choice of targets (tern evacuate).
-        const mem = (await memoryInfo().catch(() => ({ available: 0 }))).available;
+        const mem = (await this.host.memory().catch(() => ({ available: 0 }))).available;
         if (!this.registered) {
           const info = await this.engineInfo();
           const r = await unary(

@@ -100,6 +100,8 @@ export interface HostRuntime {
   resumeTree(root: number, keepStopped: ReadonlyMap<number, number | undefined>): Promise<void>;
   /** Resident memory of pid and all its descendants, in bytes. */
   treeMemory(pid: number): Promise<number>;
+  /** The host's memory: MemAvailable and MemTotal, in bytes. */
+  memory(): Promise<{ available: number; total: number }>;
   /** Bytes allocated under dir (a rootfs), as du counts them (holes of sparse files excluded). */
   diskUsage(dir: string): Promise<number>;
   /** What of the tree rooted at pid CRIU would refuse to dump, or leave behind (kernel/leaks.ts). */

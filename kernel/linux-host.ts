@@ -9,7 +9,7 @@ import { type Finding, findLeaks } from './leaks.js';
 import { alive, exiting, processTree, resumeTree, startTime, stopTree, waitGone } from './proc.js';
 import { TarArchive } from './rootfs-archive.js';
 import { launchContainer } from './shim.js';
-import { type WarmHold, warmMemory } from './warm.js';
+import { memoryInfo, type WarmHold, warmMemory } from './warm.js';
 
 const NSENTER = '/usr/bin/nsenter';
 
@@ -156,5 +156,9 @@ export class LinuxHost implements HostRuntime {
 
   warmMemory(bytes: number): Promise<WarmHold> {
     return warmMemory(bytes);
+  }
+
+  memory(): Promise<{ available: number; total: number }> {
+    return memoryInfo();
   }
 }

@@ -346,4 +346,9 @@ export class SimHost implements HostRuntime {
   async warmMemory(): Promise<WarmHold> {
     return NO_WARMTH;
   }
+
+  /** A simulated host of 64 GiB with 48 GiB available, whatever this machine has. */
+  async memory(): Promise<{ available: number; total: number }> {
+    return { available: 48 * 2 ** 30, total: 64 * 2 ** 30 };
+  }
 }
