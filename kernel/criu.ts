@@ -31,6 +31,7 @@ import { decideOrphan, holdScript, sendVerdict } from './hold.js';
 import { loadImageTypes, readImage } from './images.js';
 import { drainInFlight, gate, gateScript, IFNAME, ungate } from './inflight.js';
 import { CRIU_RUNDIR, keepsKdatIn, prepareKdatCache } from './kdat.js';
+import { writeWiringScript } from './netwire.js';
 import {
   defaultRelayPath,
   followLazyPages,
@@ -233,7 +234,9 @@ export class CriuEngine implements CheckpointEngine {
       '--skip-in-flight',
     ];
     if (req.tcpEstablished) argv.push('--tcp-established');
-    for (const v of req.externalVeths) argv.push('--external', `veth[${v}]`);
+    // A namespace tern alone configures is not dumped (netwire.ts): its veth neither.
+    if (req.emptyNet) argv.push('--empty-ns', 'net');
+    else for (const v of req.externalVeths) argv.push('--external', `veth[${v}]`);
     // Pre-copy: only what changed since the last round, linked to its images.
     if (req.parent) argv.push('--track-mem', '--prev-images-dir', req.parent);
 
@@ -495,7 +498,9 @@ export class CriuEngine implements CheckpointEngine {
     ];
     if (req.tcpEstablished) argv.push('--tcp-established');
     if (req.lazy) argv.push('--lazy-pages');
-    for (const v of req.veths) argv.push('--external', `veth[${v.inner}]:${v.outer}@${v.bridge}`);
+    if (req.wire)
+      argv.push('--empty-ns', 'net', '--action-script', await writeWiringScript(req.workDir, req.wire));
+    else for (const v of req.veths) argv.push('--external', `veth[${v.inner}]:${v.outer}@${v.bridge}`);
     // The source's cgroup paths become this host's; CRIU finds the cgroup
     // made with the limits and only moves the tasks in ("soft" mode).
     for (const r of req.cgroupRoots ?? [])

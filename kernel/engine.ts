@@ -4,6 +4,7 @@
 import type { Socket } from 'node:net';
 import type { CertFiles } from '../core/pki.js';
 import type { CgroupRoot } from './cgroups.js';
+import type { NetWiring } from './netwire.js';
 
 export interface EngineInfo {
   ok: boolean;
@@ -35,6 +36,12 @@ export interface DumpRequest {
   externalVeths: string[];
   /** Keep established TCP connections (repaired on restore). */
   tcpEstablished: boolean;
+  /**
+   * The container cannot change its network namespace (netwire.ts): CRIU
+   * dumps none of its properties (--empty-ns net), and the restore wires it
+   * as a launch does (RestoreRequest.wire).
+   */
+  emptyNet?: boolean;
   /**
    * How long the frozen tree waits at post-dump for a verdict before the hook
    * gives up and the tree resumes here (the agent or coordinator is gone).
@@ -135,6 +142,12 @@ export interface RestoreRequest {
   rootfs: string;
   /** Inner veth name -> outer name and bridge to attach it to on this host. */
   veths: { inner: string; outer: string; bridge: string }[];
+  /**
+   * Images dumped with `emptyNet`: CRIU makes an empty network namespace
+   * (--empty-ns net) and this wiring goes into it (netwire.ts) in place of
+   * `veths`, before any socket is restored.
+   */
+  wire?: NetWiring;
   tcpEstablished: boolean;
   /** Written by the reaper shim with the tree's exit status. */
   exitFile?: string;

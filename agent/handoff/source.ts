@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { notFound, precondition, TernError } from '../../core/errors.js';
 import { checkMigrationId } from '../../core/names.js';
 import type { PageStream, PreDumpResult } from '../../kernel/engine.js';
+import { changesItsNetwork } from '../../kernel/netwire.js';
 import { PARENT_LINK, roundDirs } from '../../kernel/precopy.js';
 import { type EncodeStats, encodeFiles, type SourceFile } from '../../proto/chunks.js';
 import type { ImageChunk } from '../../proto/index.js';
@@ -375,6 +376,7 @@ export class SourceHolds {
         workDir,
         externalVeths: [rec.veth],
         tcpEstablished: true,
+        emptyNet: !changesItsNetwork(rec.capAdd),
         holdTimeoutSec: ctx.opts.orphanTimeoutSec,
         pages: pagesOut,
         lazy: postcopy,

@@ -6,6 +6,7 @@ import { checkMigrationId, validateName } from '../../core/names.js';
 import { hasLimits } from '../../kernel/cgroups.js';
 import type { LazyPages } from '../../kernel/engine.js';
 import type { Finding } from '../../kernel/leaks.js';
+import { changesItsNetwork } from '../../kernel/netwire.js';
 import { imageChain, roundDirs } from '../../kernel/precopy.js';
 import { NO_WARMTH } from '../../kernel/warm.js';
 import type { EncodeStats } from '../../proto/chunks.js';
@@ -559,6 +560,10 @@ export class TargetSlots {
         workDir: s.workDir,
         rootfs: ctx.containers.rootfs(c.name),
         veths: [{ inner: 'eth0', outer: c.veth, bridge: ctx.opts.bridge }],
+        // The source dumped no network namespace for a container that cannot change its own.
+        wire: changesItsNetwork(c.capAdd)
+          ? undefined
+          : { veth: c.veth, bridge: ctx.opts.bridge, mac: c.mac, ip: c.ip },
         tcpEstablished: true,
         exitFile: join(dir, 'exit'),
         cgroupRoots: hasLimits(c.limits) ? ctx.host.cgroups.roots(c.name) : undefined,

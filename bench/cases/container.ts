@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { CONSOLE } from '../../agent/containers.js';
 import { randomMac } from '../../agent/policy.js';
 import { CRIU, inHost, sh } from '../../deploy/testbed/driver.js';
+import { writeWiringScript } from '../../kernel/netwire.js';
 import { alive, startTime, waitGone } from '../../kernel/proc.js';
 import { launchContainer, restoreUnderShim } from '../../kernel/shim.js';
 import { onCleanup } from '../cleanup.js';
@@ -38,6 +39,8 @@ export class PlainContainer {
   start = '';
   host = FROM;
   veth = '';
+  mac = '';
+  ip = '';
   private readonly shims: { pid: number; start: string }[] = [];
   private readonly veths: { host: string; name: string }[] = [];
   readonly stop: () => Promise<void>;
@@ -74,6 +77,8 @@ export class PlainContainer {
     await must(sh(['cp', '-a', `${this.workloadDir}/.`, `${rootfs}/`]), 'copying the rootfs');
     const veth = this.newVeth(FROM);
     const mac = randomMac();
+    this.mac = mac;
+    this.ip = ip;
     const launched = await launchContainer(
       this.shimWrappers[FROM],
       {
@@ -115,7 +120,11 @@ export class PlainContainer {
     await waitReady(rootfs, this.id);
   }
 
-  /** criu dump with the flags tern uses (docs/design.md); the tree is killed once dumped. */
+  /**
+   * criu dump with the flags tern uses (docs/design.md), the network
+   * namespace not dumped as tern does for a container without NET_ADMIN
+   * (kernel/netwire.ts); the tree is killed once dumped.
+   */
   async dump(images: string, logs: string): Promise<number> {
     await mkdir(images, { recursive: true });
     await mkdir(logs, { recursive: true });
@@ -136,18 +145,22 @@ export class PlainContainer {
         '--tcp-established',
         '--network-lock',
         'nftables',
-        '--external',
-        `veth[${this.veth}]`,
+        '--empty-ns',
+        'net',
       ],
       `criu dump of ${this.id} on ${this.host}`,
     );
   }
 
-  /** criu restore -d under tern-shim (the reaper of the restored tree), running at once. */
+  /**
+   * criu restore -d under tern-shim (the reaper of the restored tree), running
+   * at once; its network namespace wired as tern's target does (kernel/netwire.ts).
+   */
   async restore(host: string, images: string, logs: string): Promise<number> {
     await mkdir(logs, { recursive: true });
     const veth = this.newVeth(host);
     const tag = hex(2);
+    const wire = await writeWiringScript(logs, { veth, bridge: 'br0', mac: this.mac, ip: this.ip });
     const pidfile = join(logs, `restore-${tag}.pid`);
     const rlog = join(logs, `restore-${tag}.log`);
     const t0 = performance.now();
@@ -165,8 +178,10 @@ export class PlainContainer {
         'nftables',
         '--root',
         this.rootfs(host),
-        '--external',
-        `veth[eth0]:${veth}@br0`,
+        '--empty-ns',
+        'net',
+        '--action-script',
+        wire,
         '-d',
         '--pidfile',
         pidfile,

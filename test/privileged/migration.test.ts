@@ -24,6 +24,7 @@ import {
 import { requirePrivileges } from '../lib/privileges.js';
 
 const NAME = 'mover';
+const NETADMIN = 'netadmin';
 
 interface Snapshot {
   procs: string[];
@@ -105,12 +106,14 @@ async function move(from: string, to: string, before: Snapshot): Promise<void> {
 describe('migration of a running container (privileged)', function () {
   this.timeout(600_000);
   let cleanupRootfs: (() => Promise<void>) | undefined;
+  let rootfsDir = '';
 
   before(async function () {
     requirePrivileges(this);
     await up(2);
     const rootfs = await workloadRootfs();
     cleanupRootfs = rootfs.cleanup;
+    rootfsDir = rootfs.dir;
     await runWorkload(
       'hostA',
       NAME,
@@ -123,6 +126,7 @@ describe('migration of a running container (privileged)', function () {
   after(async () => {
     if (ownsTestbed()) {
       await tern('stop', NAME).catch(() => {});
+      await tern('stop', NETADMIN).catch(() => {});
     }
     await down().catch(() => {});
     await cleanupRootfs?.();
@@ -137,5 +141,39 @@ describe('migration of a running container (privileged)', function () {
   it('moves back hostB -> hostA the same way', async () => {
     const before = await snapshot();
     await move('hostB', 'hostA', before);
+  });
+
+  it('keeps the network settings a container with NET_ADMIN made itself', async () => {
+    // A container without NET_ADMIN cannot change its network namespace, and
+    // its target wires it as a launch does (kernel/netwire.ts); one with it
+    // has CRIU dump and restore the namespace whole.
+    const r = await tern(
+      'run',
+      '--host',
+      'hostA',
+      '--name',
+      NETADMIN,
+      '--rootfs',
+      rootfsDir,
+      '--cap-add',
+      'NET_ADMIN',
+      '--',
+      '/bin/workload',
+      'heartbeat',
+      '/tmp/hb',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    await waitFor(
+      'its heartbeat',
+      async () => (await tern('exec', NETADMIN, '--', 'cat', '/tmp/hb')).code === 0 || undefined,
+    );
+    await execIn(NETADMIN, 'ip', 'addr', 'add', '192.168.77.1/32', 'dev', 'lo');
+    await execIn(NETADMIN, 'ip', 'route', 'add', '192.168.78.0/24', 'dev', 'eth0');
+    const m = await migrate('--from', 'hostA', '--to', 'hostB', NETADMIN);
+    assert.equal(m.code, 0, `migrate failed: ${m.stdout}\n${m.stderr}`);
+    assert.equal((await record('hostB', NETADMIN))?.state, 'running');
+    assert.match(await execIn(NETADMIN, 'ip', '-o', 'addr', 'show', 'dev', 'lo'), /192\.168\.77\.1\/32/);
+    assert.match(await execIn(NETADMIN, 'ip', 'route'), /192\.168\.78\.0\/24 dev eth0/);
+    await tern('stop', NETADMIN);
   });
 });
