@@ -8,7 +8,7 @@
 // netns), nor make a second netns without CAP_SYS_ADMIN. For such a
 // container CRIU need not dump the namespace's properties, nor restore them:
 // `--empty-ns net` skips both (the `ip ... save` and `iptables-save` runs of
-// the dump, their `restore` twins on the target, about 40 ms of the frozen
+// the dump, their `restore` twins on the target, 20-30 ms of the frozen
 // window here), and the restore's `setup-namespaces` action, which CRIU runs
 // once the namespaces exist and before any socket is restored, wires the new
 // netns as a launch does. CRIU still dumps and restores the sockets and the
