@@ -296,6 +296,7 @@ export class Agent {
           postcopy_error: postcopy ?? '',
           precopy_error: precopy ?? '',
           tern_version: TERN_VERSION,
+          wires_netns: true,
         };
       }),
       ListContainers: handleUnary(log, async () => ({
@@ -395,6 +396,7 @@ export class Agent {
           req.target_host || undefined,
           req.postcopy,
           req.precopy_rounds,
+          req.empty_net,
         );
         return {
           container: toWire(host, r.container),
@@ -454,6 +456,7 @@ export class Agent {
           checkCredential(req.credential),
           req.source_host || undefined,
           req.postcopy,
+          req.empty_net,
         );
         return { veth };
       }),

@@ -114,6 +114,9 @@ const preflight = (mode: Mode): Step => ({
     }
     const memoryBytes = Number(est.memory_bytes);
     const rootfsBytes = Number(est.rootfs_bytes);
+    // The source may leave the network namespace out of its dump only if the
+    // target knows to wire it (an older agent on either side: the whole dump).
+    const emptyNet = sc.wires_netns && dc.wires_netns;
     const prep = await unary(
       dst,
       dst.PrepareTarget,
@@ -125,6 +128,7 @@ const preflight = (mode: Mode): Step => ({
         credential: credential ?? '',
         source_host: m.from,
         postcopy,
+        empty_net: emptyNet,
       },
       { timeoutMs: T.prepare, what: m.to, signal },
     );
@@ -156,7 +160,7 @@ const preflight = (mode: Mode): Step => ({
     log.info({ veth: prep.veth, memoryBytes, rootfsBytes, precopy: !!rootfsNote }, 'preflight ok');
     return {
       to: mode === 'precopy' ? 'precopying' : 'dumping',
-      patch: { memoryBytes, rootfsBytes },
+      patch: { memoryBytes, rootfsBytes, emptyNet: emptyNet || undefined },
       detail: `memory ${memoryBytes} bytes, rootfs ${rootfsBytes} bytes${rootfsNote}`,
     };
   },
@@ -212,6 +216,7 @@ const dumping = (postcopy: boolean): Step => ({
           target_host: m.to,
           postcopy,
           precopy_rounds: m.roundBytes?.length ?? 0,
+          empty_net: !!m.emptyNet,
         },
         { timeoutMs: T.dump, what: m.from, signal },
       ),

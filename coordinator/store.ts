@@ -49,6 +49,11 @@ export interface MigrationRecord {
   holdUntilMs?: number;
   /** Length of the page stream the source sent to the target's page server during the dump. */
   pagesBytes?: number;
+  /**
+   * Both agents wire a network namespace the source did not dump (a container
+   * that cannot change its own): the dump leaves it out (kernel/netwire.ts).
+   */
+  emptyNet?: boolean;
   /** Image bytes the coordinator itself relayed (0 when the agents used their data channel). */
   coordinatorBytes?: number;
   /** Post-copy: page stream bytes that arrived on the target after the resume (so far, while pulling). */

@@ -82,6 +82,7 @@ export class Handoff {
     targetHost?: string,
     postcopy = false,
     precopyRounds = 0,
+    emptyNet = false,
   ): Promise<DumpOutcome> {
     if (targetHost) validateName('host', targetHost);
     return this.source.dumpAndHold(
@@ -93,6 +94,7 @@ export class Handoff {
       targetHost,
       postcopy,
       precopyRounds,
+      emptyNet,
     );
   }
 
@@ -169,8 +171,18 @@ export class Handoff {
     credential?: string,
     sourceHost?: string,
     postcopy = false,
+    emptyNet = false,
   ): Promise<string> {
-    return this.target.prepare(this.fresh(id), c, estimate, sourceCpuinfo, credential, sourceHost, postcopy);
+    return this.target.prepare(
+      this.fresh(id),
+      c,
+      estimate,
+      sourceCpuinfo,
+      credential,
+      sourceHost,
+      postcopy,
+      emptyNet,
+    );
   }
 
   /** A dry run's target checks (reserves nothing). */

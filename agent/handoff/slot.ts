@@ -67,6 +67,8 @@ export interface TargetSlot {
   rounds?: { result: Promise<PageStream>; stop: () => void }[];
   /** Post-copy: pages come after the resume, through CRIU's lazy-pages daemon. */
   postcopy?: boolean;
+  /** The source dumps no network namespace of a container that cannot change its own: the restore wires it. */
+  emptyNet?: boolean;
   /** The preflight's estimate of the container's memory and rootfs, in bytes. */
   estimate?: number;
   /** Post-copy: the page stream, held from the dump on until the restore starts its daemon. */

@@ -303,6 +303,8 @@ export class SourceHolds {
     targetHost?: string,
     postcopy = false,
     precopyRounds = 0,
+    /** The target wires the network namespace of a container that cannot change its own (netwire.ts). */
+    emptyNet = false,
   ): Promise<DumpOutcome> {
     const { ctx } = this;
     const existing = this.holds.get(id);
@@ -376,7 +378,7 @@ export class SourceHolds {
         workDir,
         externalVeths: [rec.veth],
         tcpEstablished: true,
-        emptyNet: !changesItsNetwork(rec.capAdd),
+        emptyNet: emptyNet && !changesItsNetwork(rec.capAdd),
         holdTimeoutSec: ctx.opts.orphanTimeoutSec,
         pages: pagesOut,
         lazy: postcopy,

@@ -339,6 +339,7 @@ export class TargetSlots {
     credential?: string,
     sourceHost?: string,
     postcopy = false,
+    emptyNet = false,
   ): Promise<string> {
     const { ctx } = this;
     const known = this.slots.get(id);
@@ -385,6 +386,7 @@ export class TargetSlots {
         credential,
         sourceHost,
         postcopy: postcopy || undefined,
+        emptyNet: emptyNet || undefined,
         estimate,
       };
       this.slots.set(id, slot);
@@ -561,9 +563,10 @@ export class TargetSlots {
         rootfs: ctx.containers.rootfs(c.name),
         veths: [{ inner: 'eth0', outer: c.veth, bridge: ctx.opts.bridge }],
         // The source dumped no network namespace for a container that cannot change its own.
-        wire: changesItsNetwork(c.capAdd)
-          ? undefined
-          : { veth: c.veth, bridge: ctx.opts.bridge, mac: c.mac, ip: c.ip },
+        wire:
+          s.emptyNet && !changesItsNetwork(c.capAdd)
+            ? { veth: c.veth, bridge: ctx.opts.bridge, mac: c.mac, ip: c.ip }
+            : undefined,
         tcpEstablished: true,
         exitFile: join(dir, 'exit'),
         cgroupRoots: hasLimits(c.limits) ? ctx.host.cgroups.roots(c.name) : undefined,

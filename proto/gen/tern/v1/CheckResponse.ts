@@ -14,6 +14,7 @@ export interface CheckResponse {
   'postcopy_error'?: (string);
   'precopy_error'?: (string);
   'tern_version'?: (string);
+  'wires_netns'?: (boolean);
 }
 
 export interface CheckResponse__Output {
@@ -28,4 +29,5 @@ export interface CheckResponse__Output {
   'postcopy_error': (string);
   'precopy_error': (string);
   'tern_version': (string);
+  'wires_netns': (boolean);
 }

@@ -9,6 +9,7 @@ export interface DumpRequest {
   'target_host'?: (string);
   'postcopy'?: (boolean);
   'precopy_rounds'?: (number);
+  'empty_net'?: (boolean);
 }
 
 export interface DumpRequest__Output {
@@ -19,4 +20,5 @@ export interface DumpRequest__Output {
   'target_host': (string);
   'postcopy': (boolean);
   'precopy_rounds': (number);
+  'empty_net': (boolean);
 }

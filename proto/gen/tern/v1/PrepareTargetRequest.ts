@@ -11,6 +11,7 @@ export interface PrepareTargetRequest {
   'credential'?: (string);
   'source_host'?: (string);
   'postcopy'?: (boolean);
+  'empty_net'?: (boolean);
 }
 
 export interface PrepareTargetRequest__Output {
@@ -21,4 +22,5 @@ export interface PrepareTargetRequest__Output {
   'credential': (string);
   'source_host': (string);
   'postcopy': (boolean);
+  'empty_net': (boolean);
 }
