@@ -4,7 +4,7 @@
 import type { Socket } from 'node:net';
 import type { CertFiles } from '../core/pki.js';
 import type { CgroupRoot } from './cgroups.js';
-import type { NetWiring } from './netwire.js';
+import type { ContainerNet } from './host.js';
 
 export interface EngineInfo {
   ok: boolean;
@@ -147,7 +147,7 @@ export interface RestoreRequest {
    * (--empty-ns net) and this wiring goes into it (netwire.ts) in place of
    * `veths`, before any socket is restored.
    */
-  wire?: NetWiring;
+  wire?: ContainerNet;
   tcpEstablished: boolean;
   /** Written by the reaper shim with the tree's exit status. */
   exitFile?: string;

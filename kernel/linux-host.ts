@@ -6,6 +6,7 @@ import { LinuxCgroups } from './cgroups.js';
 import { run, runError, runOk } from './exec.js';
 import type { ContainerLaunch, ContainerNet, ExecConfinement, ExecResult, HostRuntime } from './host.js';
 import { type Finding, findLeaks } from './leaks.js';
+import { wiringEnv, wiringScript } from './netwire.js';
 import { alive, exiting, processTree, resumeTree, startTime, stopTree, waitGone } from './proc.js';
 import { TarArchive } from './rootfs-archive.js';
 import { launchContainer } from './shim.js';
@@ -24,32 +25,12 @@ export class LinuxHost implements HostRuntime {
     });
   }
 
-  /** Creates the veth pair: outer end on the bridge, inner end eth0 in the container. */
+  /**
+   * Creates the veth pair: outer end on the bridge, inner end eth0 in the
+   * container, as a restore that does not get the netns from CRIU does (netwire.ts).
+   */
   private async wire(pid: number, net: ContainerNet): Promise<void> {
-    await runOk([
-      'ip',
-      'link',
-      'add',
-      net.veth,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'eth0',
-      'netns',
-      String(pid),
-    ]);
-    try {
-      await runOk(['ip', 'link', 'set', net.veth, 'master', net.bridge, 'up']);
-      const inNs = (args: string[]) => runOk([NSENTER, '-t', String(pid), '-n', ...args]);
-      await inNs(['ip', 'link', 'set', 'lo', 'up']);
-      await inNs(['ip', 'link', 'set', 'eth0', 'address', net.mac]);
-      await inNs(['ip', 'addr', 'add', net.ip, 'dev', 'eth0']);
-      await inNs(['ip', 'link', 'set', 'eth0', 'up']);
-    } catch (e) {
-      await run(['ip', 'link', 'del', net.veth]);
-      throw e;
-    }
+    await runOk(['sh', '-c', wiringScript(net)], { env: { ...process.env, ...wiringEnv(pid) } });
   }
 
   async unwire(veth: string): Promise<void> {

@@ -2,7 +2,7 @@
 //
 // What tern puts in a container's netns is fixed: a veth pair whose outer
 // end is on the host's bridge and whose inner end is eth0 with the
-// container's MAC and address, and lo up (LinuxHost.wire). A container
+// container's MAC and address, and lo up (wiringScript, at every launch). A container
 // without CAP_NET_ADMIN cannot change any of it (addresses, routes, rules,
 // iptables and nftables, net sysctls all need that capability in the
 // netns), nor make a second netns without CAP_SYS_ADMIN. For such a
@@ -15,7 +15,9 @@
 // conntrack table, and puts its network lock back itself.
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { checkCaps } from '../core/caps.js';
 import { invalid } from '../core/errors.js';
+import type { ContainerNet } from './host.js';
 import { IFNAME } from './inflight.js';
 
 /** Capabilities that let a container change its network namespace or make another. */
@@ -23,41 +25,33 @@ const NET_CHANGING_CAPS = ['NET_ADMIN', 'SYS_ADMIN'];
 
 /** Whether a container with these added capabilities can change its netns (then CRIU dumps it whole). */
 export function changesItsNetwork(capAdd: readonly string[] | undefined): boolean {
-  return (capAdd ?? []).some((c) => NET_CHANGING_CAPS.includes(c.toUpperCase().replace(/^CAP_/, '')));
-}
-
-/** How a launch wired the container: what the restore wires again. */
-export interface NetWiring {
-  /** Outer end of the veth pair, on `bridge`. */
-  veth: string;
-  bridge: string;
-  mac: string;
-  /** a.b.c.d/prefix of eth0. */
-  ip: string;
+  return checkCaps(capAdd ?? []).some((c) => NET_CHANGING_CAPS.includes(c));
 }
 
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 const CIDR = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
 
 /**
- * The action script for `criu restore --empty-ns net`: at setup-namespaces it
- * creates the veth pair with eth0 in the restored root's netns
- * (CRTOOLS_INIT_PID), puts the outer end on the bridge, and inside sets lo
- * up and eth0's MAC and address, as LinuxHost.wire does at launch. Every
- * other action passes. A failure fails the restore, and the restored
- * namespace takes the pair with it.
+ * The script that wires a container's network namespace, at its launch
+ * (run with wiringEnv) and as the action script of `criu restore --empty-ns
+ * net`: at setup-namespaces it creates the veth pair with eth0 in the netns of
+ * CRTOOLS_INIT_PID, puts the outer end on the bridge, and inside sets lo up
+ * and eth0's MAC and address. Every other action passes. A failure fails the
+ * launch or the restore, and deletes the pair if it made it.
  */
-export function wiringScript(net: NetWiring): string {
+export function wiringScript(net: ContainerNet): string {
   if (!IFNAME.test(net.veth) || !IFNAME.test(net.bridge))
     throw invalid(`bad interface name ${JSON.stringify(net.veth)} or bridge ${JSON.stringify(net.bridge)}`);
   if (!MAC.test(net.mac)) throw invalid(`bad MAC address ${JSON.stringify(net.mac)}`);
   if (!CIDR.test(net.ip)) throw invalid(`bad address ${JSON.stringify(net.ip)} (a.b.c.d/prefix)`);
   return `#!/bin/sh
-# tern: wires the restored container's network namespace as a launch does.
+# tern: wires a container's network namespace (its launch, or a restore without it).
 [ "$CRTOOLS_SCRIPT_ACTION" = setup-namespaces ] || exit 0
 set -e
 PATH="$PATH:/usr/sbin:/sbin"
 ip link add '${net.veth}' type veth peer name eth0 netns "$CRTOOLS_INIT_PID"
+# The pair made here goes again if a later step fails.
+trap "ip link del '${net.veth}'" EXIT
 ip link set '${net.veth}' master '${net.bridge}' up
 nsenter -t "$CRTOOLS_INIT_PID" -n ip -batch - <<EOF
 link set lo up
@@ -65,11 +59,17 @@ link set eth0 address ${net.mac}
 addr add ${net.ip} dev eth0
 link set eth0 up
 EOF
+trap - EXIT
 `;
 }
 
-/** Writes the wiring script into dir; returns its path. */
-export async function writeWiringScript(dir: string, net: NetWiring): Promise<string> {
+/** What the wiring script needs to wire the netns of `pid` now, as CRIU gives it at a restore. */
+export function wiringEnv(pid: number): Record<string, string> {
+  return { CRTOOLS_SCRIPT_ACTION: 'setup-namespaces', CRTOOLS_INIT_PID: String(pid) };
+}
+
+/** Writes the wiring script into dir, for CRIU's --action-script; returns its path. */
+export async function writeWiringScript(dir: string, net: ContainerNet): Promise<string> {
   const path = join(dir, 'wire-net.sh');
   await writeFile(path, wiringScript(net));
   await chmod(path, 0o700);

@@ -490,9 +490,9 @@ export class TargetSlots {
 
   async restoreStopped(id: string, signal?: AbortSignal): Promise<ContainerRecord> {
     const { ctx } = this;
+    const s = this.slots.get(checkMigrationId(id));
     // Post-copy: the source's word (watchGone) may have restored and resumed the tree already.
-    if (!this.slots.has(checkMigrationId(id))) return this.settled(id, 'was not prepared');
-    const s = this.slot(id);
+    if (!s) return this.settled(id, 'was not prepared');
     if (s.restored) return s.restored;
     if (s.restoring) return s.restoring.done;
     // A restore that failed is not tried again: the migration aborts.

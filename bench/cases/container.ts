@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { CONSOLE } from '../../agent/containers.js';
 import { randomMac } from '../../agent/policy.js';
 import { CRIU, inHost, sh } from '../../deploy/testbed/driver.js';
-import { writeWiringScript } from '../../kernel/netwire.js';
+import { wiringEnv, wiringScript, writeWiringScript } from '../../kernel/netwire.js';
 import { alive, startTime, waitGone } from '../../kernel/proc.js';
 import { launchContainer, restoreUnderShim } from '../../kernel/shim.js';
 import { onCleanup } from '../cleanup.js';
@@ -89,30 +89,11 @@ export class PlainContainer {
         command: ['/bin/sh', '-c', script],
         exitFile: join(this.dir, FROM, 'exit'),
       },
+      // Wired as tern's agent wires a container (kernel/netwire.ts), in hostA's netns.
       async (pid) => {
-        await must(
-          inHost(FROM, [
-            'ip',
-            'link',
-            'add',
-            veth,
-            'type',
-            'veth',
-            'peer',
-            'name',
-            'eth0',
-            'netns',
-            String(pid),
-          ]),
-          'ip link add',
-        );
-        await must(inHost(FROM, ['ip', 'link', 'set', veth, 'master', 'br0', 'up']), 'ip link set master');
-        const inNs = (args: string[]) =>
-          must(sh(['nsenter', '-t', String(pid), '-n', ...args]), args.join(' '));
-        await inNs(['ip', 'link', 'set', 'lo', 'up']);
-        await inNs(['ip', 'link', 'set', 'eth0', 'address', mac]);
-        await inNs(['ip', 'addr', 'add', ip, 'dev', 'eth0']);
-        await inNs(['ip', 'link', 'set', 'eth0', 'up']);
+        const env = Object.entries(wiringEnv(pid)).map(([k, v]) => `${k}=${v}`);
+        const script = wiringScript({ veth, bridge: 'br0', mac, ip });
+        await must(inHost(FROM, ['env', ...env, 'sh', '-c', script]), 'wiring the container');
       },
     );
     await this.track(launched.pid, launched.shimPid);

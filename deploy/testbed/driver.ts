@@ -223,6 +223,7 @@ export async function runWorkload(
   rootfs: string,
   script: string,
   readyFile: string,
+  capAdd: string[] = [],
 ): Promise<void> {
   const r = await tern(
     'run',
@@ -232,6 +233,7 @@ export async function runWorkload(
     name,
     '--rootfs',
     rootfs,
+    ...capAdd.flatMap((c) => ['--cap-add', c]),
     '--',
     '/bin/sh',
     '-c',

@@ -147,26 +147,9 @@ describe('migration of a running container (privileged)', function () {
     // A container without NET_ADMIN cannot change its network namespace, and
     // its target wires it as a launch does (kernel/netwire.ts); one with it
     // has CRIU dump and restore the namespace whole.
-    const r = await tern(
-      'run',
-      '--host',
-      'hostA',
-      '--name',
-      NETADMIN,
-      '--rootfs',
-      rootfsDir,
-      '--cap-add',
+    await runWorkload('hostA', NETADMIN, rootfsDir, 'exec /bin/workload heartbeat /tmp/hb', '/tmp/hb', [
       'NET_ADMIN',
-      '--',
-      '/bin/workload',
-      'heartbeat',
-      '/tmp/hb',
-    );
-    assert.equal(r.code, 0, r.stderr);
-    await waitFor(
-      'its heartbeat',
-      async () => (await tern('exec', NETADMIN, '--', 'cat', '/tmp/hb')).code === 0 || undefined,
-    );
+    ]);
     await execIn(NETADMIN, 'ip', 'addr', 'add', '192.168.77.1/32', 'dev', 'lo');
     await execIn(NETADMIN, 'ip', 'route', 'add', '192.168.78.0/24', 'dev', 'eth0');
     const m = await migrate('--from', 'hostA', '--to', 'hostB', NETADMIN);
