@@ -22,13 +22,15 @@ CRIU_MIN="4.2.1"
 CRIU_KNOWN_SHA256="29ec0ee09e296479fe7048c80980e8ef1d0684d0b0204c2b101dfea19f6725b9"
 # CRIU's RUNDIR (where it caches its kernel probes): kernel/kdat.ts's CRIU_RUNDIR.
 CRIU_RUNDIR="/run/tern/criu"
+# Fixes tern carries for CRIU until a release has them, applied before the build.
+CRIU_PATCHES=("$HERE"/criu-patches/*.patch)
 
 # lz4: the command-line compressor of the plain CRIU pipeline that `npm run bench` compares against.
 # libssl-dev: OpenSSL for tern-relay's TLS on the page stream (kernel/native).
 RUNTIME_DEBS=(iproute2 nftables iptables busybox-static procps util-linux tar gcc libc6-dev make lz4 libssl-dev)
 BUILD_DEBS=(libbsd-dev libcap-dev libgnutls28-dev libnet1-dev libnftables-dev libnl-3-dev
   libprotobuf-c-dev libprotobuf-dev pkgconf protobuf-c-compiler protobuf-compiler
-  uuid-dev python3-protobuf dpkg-dev xz-utils)
+  uuid-dev python3-protobuf dpkg-dev xz-utils patch)
 # CRIU's zdtm tests, which the compatibility harness builds from the same source.
 COMPAT_DEBS=(libaio-dev libcap-dev)
 # What the tests drive: a headless browser for the coordinator's web view, curl to
@@ -82,6 +84,9 @@ install_etcd() {
   fi
 }
 
+# Names the patch set a build carries, so that a changed set rebuilds CRIU.
+criu_patch_stamp() { cat "${CRIU_PATCHES[@]}" | sha256sum | cut -d' ' -f1; }
+
 version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
 
 criu_ok() {
@@ -90,8 +95,27 @@ criu_ok() {
   local v
   v="$("$PREFIX/criu/criu" --version 2>/dev/null | sed -n 's/^Version: *//p')"
   [ -n "$v" ] && version_ge "$v" "$CRIU_MIN" || return 1
+  [ "$(cat "$PREFIX/criu/patches" 2>/dev/null)" = "$(criu_patch_stamp)" ] || return 1
   # Built to keep its kernel-feature cache in tern's own directory (kernel/kdat.ts).
   grep -qaF "$CRIU_RUNDIR/criu.kdat" "$PREFIX/criu/criu"
+}
+
+# Applies deploy/criu-patches/ to the source tree in $1. A patch that a newer
+# CRIU already has is skipped; one that no longer applies is left out with a
+# warning (each fixes a bug that costs time, not one tern depends on).
+patch_criu() {
+  local p name
+  for p in "${CRIU_PATCHES[@]}"; do
+    name="$(basename "$p")"
+    if patch -s -p1 -d "$1" --dry-run <"$p" >/dev/null 2>&1; then
+      patch -s -p1 -d "$1" <"$p" >/dev/null
+      log "criu: applied $name"
+    elif patch -s -p1 -R -d "$1" --dry-run <"$p" >/dev/null 2>&1; then
+      log "criu: this version already has $name"
+    else
+      log "warning: $name does not apply to this criu; building without it"
+    fi
+  done
 }
 
 install_criu() {
@@ -134,6 +158,7 @@ SRC
   log "criu $ver source verified (sha256 $got)"
   rm -rf "criu-$ver"
   tar -xf "$orig"
+  patch_criu "criu-$ver"
   log "building criu $ver (about a minute)"
   # RUNDIR: where CRIU keeps criu.kdat, the cache of its kernel probes (25-50 ms
   # a run without it); tern's agent keeps that directory on a tmpfs.
@@ -142,6 +167,7 @@ SRC
   mkdir -p "$PREFIX/criu/images"
   install -m 0755 "criu-$ver/criu/criu" "$PREFIX/criu/criu"
   cp "criu-$ver"/images/*.proto "$PREFIX/criu/images/"
+  criu_patch_stamp >"$PREFIX/criu/patches"
   # Keep the extracted tree: the compatibility harness builds CRIU's zdtm tests from it.
   ln -sfn "$work/criu-$ver" "$PREFIX/criu/source"
   criu_ok || die "installed criu does not report a version >= $CRIU_MIN"
