@@ -373,27 +373,28 @@ export class CriuEngine implements CheckpointEngine {
     return followLazyPages(workDir, pid);
   }
 
-  private postcopy?: Promise<string | undefined>;
+  private uffd?: Promise<string | undefined>;
 
   /**
    * Post-copy needs userfaultfd (CRIU's uffd-noncoop feature) and, for a
    * process without CAP_SYS_RESOURCE, a pipe size limit of at least 4 MiB:
    * CRIU's lazy page transfer grows its pipes to that size and, when it
-   * cannot, fails later splicing into a pipe it never made. Such a host
-   * gets the limit raised (fs.pipe-max-size), once, with a log line.
+   * cannot, fails later splicing into a pipe it never made (on the source,
+   * once the tree already runs on the target: the container is lost). Such
+   * a host gets the limit raised (fs.pipe-max-size) with a log line. The
+   * limit is read again at every move, not once: an operator or a sysctl
+   * reload may lower it while the agent runs.
    */
-  postcopyReady(): Promise<string | undefined> {
-    this.postcopy ??= (async () => {
-      const missing = await this.missingFeature('uffd-noncoop');
-      if (missing) return `this kernel lacks what CRIU's lazy pages need (${missing})`;
-      return raisePipeLimit(this.opts.onNotice);
-    })();
-    const p = this.postcopy;
-    // A limit that could not be raised may be raised by the operator later: ask again next time.
-    void p.then((why) => {
-      if (why && this.postcopy === p) this.postcopy = undefined;
-    });
-    return p;
+  async postcopyReady(): Promise<string | undefined> {
+    this.uffd ??= this.missingFeature('uffd-noncoop');
+    const p = this.uffd;
+    const missing = await p;
+    if (missing) {
+      // A kernel feature does not come back within a boot, but a failed probe may: ask again next time.
+      if (this.uffd === p) this.uffd = undefined;
+      return `this kernel lacks what CRIU's lazy pages need (${missing})`;
+    }
+    return raisePipeLimit(this.opts.onNotice);
   }
 
   private precopy?: Promise<string | undefined>;

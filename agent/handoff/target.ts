@@ -1,7 +1,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { notFound, precondition, TernError } from '../../core/errors.js';
+import { errorMessage, notFound, precondition, TernError } from '../../core/errors.js';
 import { checkMigrationId, validateName } from '../../core/names.js';
 import { hasLimits } from '../../kernel/cgroups.js';
 import type { LazyPages } from '../../kernel/engine.js';
@@ -533,7 +533,6 @@ export class TargetSlots {
     const { ctx } = this;
     const id = s.id;
     const c = s.container;
-    const dir = ctx.containers.dir(c.name);
     ctx.faults.hit('restore');
     if (ctx.faults.armed('criu-restore')) {
       // Makes CRIU itself fail: a file the tree holds open is missing.
@@ -556,24 +555,29 @@ export class TargetSlots {
         );
       await s.lazy.start();
     }
-    const r = await ctx.engine.restore(
-      {
-        imagesDir: s.imagesDir,
-        workDir: s.workDir,
-        rootfs: ctx.containers.rootfs(c.name),
-        veths: [{ inner: 'eth0', outer: c.veth, bridge: ctx.opts.bridge }],
-        // The source dumped no network namespace for a container that cannot change its own.
-        wire:
-          s.emptyNet && !changesItsNetwork(c.capAdd)
-            ? { veth: c.veth, bridge: ctx.opts.bridge, mac: c.mac, ip: c.ip }
-            : undefined,
-        tcpEstablished: true,
-        exitFile: join(dir, 'exit'),
-        cgroupRoots: hasLimits(c.limits) ? ctx.host.cgroups.roots(c.name) : undefined,
-        lazy: s.postcopy,
-      },
-      signal,
-    );
+    // Post-copy: once the lazy-pages daemon has ended without every page (its
+    // stream from the source broke), the restore cannot hand the tree over,
+    // and CRIU 4.2 can then wait forever in its own error path (its traced
+    // tasks never reaped). The restore is stopped at once: the container is
+    // lost either way, and is reported so now rather than at the timeout.
+    let pagesGone: Error | undefined;
+    let restoreSignal = signal;
+    if (s.postcopy && s.lazy) {
+      const gone = new AbortController();
+      s.lazy.done.catch((e: Error) => {
+        pagesGone = e;
+        gone.abort(e);
+      });
+      restoreSignal = AbortSignal.any([signal, gone.signal]);
+    }
+    const r = await this.restoreWith(s, restoreSignal).catch((e: Error) => {
+      if (pagesGone && !signal.aborted)
+        throw new TernError(
+          'DATA_LOSS',
+          `the page stream ended before the restore did (${errorMessage(pagesGone)}); the restore was stopped`,
+        );
+      throw e;
+    });
     const rec: ContainerRecord = {
       ...c,
       pid: r.pid,
@@ -597,6 +601,31 @@ export class TargetSlots {
       'restored stopped',
     );
     return rec;
+  }
+
+  /** CRIU's restore of a slot's images into its container. */
+  private restoreWith(s: TargetSlot, signal: AbortSignal) {
+    const { ctx } = this;
+    const c = s.container;
+    const dir = ctx.containers.dir(c.name);
+    return ctx.engine.restore(
+      {
+        imagesDir: s.imagesDir,
+        workDir: s.workDir,
+        rootfs: ctx.containers.rootfs(c.name),
+        veths: [{ inner: 'eth0', outer: c.veth, bridge: ctx.opts.bridge }],
+        // The source dumped no network namespace for a container that cannot change its own.
+        wire:
+          s.emptyNet && !changesItsNetwork(c.capAdd)
+            ? { veth: c.veth, bridge: ctx.opts.bridge, mac: c.mac, ip: c.ip }
+            : undefined,
+        tcpEstablished: true,
+        exitFile: join(dir, 'exit'),
+        cgroupRoots: hasLimits(c.limits) ? ctx.host.cgroups.roots(c.name) : undefined,
+        lazy: s.postcopy,
+      },
+      signal,
+    );
   }
 
   private async stoppedTasks(s: TargetSlot): Promise<Map<number, number | undefined>> {

@@ -153,8 +153,13 @@ describe('post-copy migration (privileged)', function () {
     // in the memory the target then receives.
     const n = 16;
     await runWorkload('hostA', THREADS, rootfs, `exec /bin/workload threads ${n} /tmp/th`, '/tmp/th');
+    // The pipe size limit lowered again while the agents run (an operator, a
+    // sysctl reload): the next move raises it again rather than lose its
+    // container to CRIU's lazy transfer.
+    await writeFile(PIPE_MAX, String(MIB));
     const r = await migrate('--from', 'hostA', '--to', 'hostB', '--mode', 'postcopy', THREADS);
     assert.equal(r.code, 0, r.stderr);
+    assert.ok(Number(await readFile(PIPE_MAX, 'utf8')) >= 4 * MIB, 'fs.pipe-max-size was not raised again');
     const [m] = (await migrationsOf(THREADS)).slice(-1);
     assert.equal(m.phase, 'done', m.error);
     const usr1 = await tern('exec', THREADS, '--', '/bin/sh', '-c', 'kill -USR1 $(pidof workload)');

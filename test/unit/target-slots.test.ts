@@ -108,3 +108,69 @@ describe('target slots answering for a move already settled here', () => {
     );
   });
 });
+
+describe('a post-copy restore whose page stream breaks', () => {
+  // Past the commit point the pages come only through the lazy-pages daemon;
+  // once it has ended without them the restore cannot finish (CRIU 4.2 can
+  // wait forever in its error path), so it is stopped and the container is
+  // lost, at once rather than at the restore's timeout.
+  it('stops the restore and reports the container lost as soon as the daemon ends without every page', async () => {
+    let fail: (e: Error) => void = () => {};
+    const done = new Promise<never>((_, reject) => {
+      fail = reject;
+    });
+    done.catch(() => {});
+    let restoreAborted: unknown;
+    const lost: string[] = [];
+    const ctx = {
+      opts: { host: 'hostB', bridge: 'br0' },
+      faults: { hit: () => {}, armed: () => false },
+      engine: {
+        processTree: async () => [],
+        restore: (_req: unknown, signal: AbortSignal) =>
+          new Promise((_, reject) => {
+            signal.addEventListener('abort', () => {
+              restoreAborted = signal.reason;
+              reject(new TernError('CANCELLED', 'restore cancelled'));
+            });
+          }),
+      },
+      outcomes: { recordPages: async (_id: string, what: string) => void lost.push(what) },
+      host: { startTime: async () => undefined, kill: () => {}, waitGone: async () => {} },
+      containers: {
+        dir: (n: string) => `/nonexistent/${n}`,
+        rootfs: (n: string) => `/nonexistent/${n}/rootfs`,
+        remove: async () => {},
+        unreserve: () => {},
+        trash: { discard: async () => {} },
+      },
+      log: { error: () => {}, info: () => {}, warn: () => {} },
+    } as unknown as HandoffContext;
+    const t = new TargetSlots(ctx);
+    const lazy = { start: async () => {}, moved: async () => 0, done, stop: () => {}, pid: 1 };
+    t.adopt({
+      id: 'mabc123',
+      container: record,
+      workDir: '/nonexistent',
+      imagesDir: '/nonexistent/images',
+      received: { rawBytes: 10, wireBytes: 5, files: 1 },
+      postcopy: true,
+      lazy,
+    });
+    const restoring = t.restoreStopped('mabc123');
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(restoreAborted, undefined, 'the restore was stopped while its pages could still come');
+    fail(new TernError('DATA_LOSS', 'page-xfer: Remote side closed connection'));
+    await assert.rejects(
+      restoring,
+      (e: TernError) =>
+        e.code === 'DATA_LOSS' &&
+        /the page stream ended before the restore did \(page-xfer: Remote side closed connection\)/.test(
+          e.message,
+        ),
+    );
+    assert.ok(restoreAborted, 'the restore was not stopped');
+    assert.equal(lost.length, 1);
+    assert.match(lost[0], /^lost /);
+  });
+});
