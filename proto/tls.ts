@@ -10,7 +10,7 @@
 // connections within REFRESH_MS, without restarting anything.
 import { constants, readFileSync, statSync } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
+import { createSecureContext, type PeerCertificate, type SecureContext, TLSSocket } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { invalid } from '../core/errors.js';
 import { type CertFiles, type Identity, ROLES, type Role } from '../core/pki.js';
@@ -41,9 +41,46 @@ export function callerOf(
   call: { getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null },
   local = false,
 ): Caller | undefined {
-  const id = identityOf(call.getAuthContext()?.sslPeerCertificate);
+  const sock = tlsSocketOf(call);
+  const id = sock ? connectionIdentity(sock) : identityOf(call.getAuthContext()?.sslPeerCertificate);
   if (id) return id;
   return local ? { role: 'local', name: 'unix socket' } : undefined;
+}
+
+/**
+ * The identity in each TLS connection's client certificate. grpc-js builds
+ * the peer certificate object (every field, fingerprints and all) on every
+ * call that asks for its auth context, and every call to a tern server asks
+ * once or twice: about 8 % of a busy coordinator's CPU. A connection's
+ * certificate cannot change while it lasts (TLS 1.3, no renegotiation), so
+ * it is read once per connection; the entry goes with the socket.
+ */
+const identities = new WeakMap<TLSSocket, Identity | undefined>();
+
+function connectionIdentity(sock: TLSSocket): Identity | undefined {
+  // As grpc-js: a connection whose certificate did not verify has no identity.
+  if (!sock.authorized) return undefined;
+  if (!identities.has(sock)) identities.set(sock, identityOf(sock.getPeerCertificate()));
+  return identities.get(sock);
+}
+
+/**
+ * The TLS socket a grpc-js server call came in on, found through the
+ * call objects grpc-js wraps around it (an interceptor's call, a handler's
+ * call); undefined where it is not found (another grpc-js, the local unix
+ * socket), and callerOf then asks the call's auth context as grpc-js offers it.
+ */
+function tlsSocketOf(call: unknown): TLSSocket | undefined {
+  let c = call as
+    | { stream?: { session?: { socket?: unknown } }; nextCall?: unknown; call?: unknown }
+    | undefined;
+  for (let depth = 0; c && depth < 8; depth++) {
+    const sock = c.stream?.session?.socket;
+    if (sock instanceof TLSSocket) return sock;
+    if (sock) return undefined;
+    c = (c.nextCall ?? c.call) as typeof c;
+  }
+  return undefined;
 }
 
 export function describe(c: Caller | undefined): string {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TLSSocket } from 'node:tls';
 import { type CertFiles, initCa, issue } from '../../core/pki.js';
 import { bindServer, type CoordinatorClient, coordinatorClient, grpc, ternProto } from '../../proto/index.js';
 import { channelCredentials, tlsReady } from '../../proto/tls.js';
@@ -38,6 +39,30 @@ describe('mutual TLS and roles (coordinator)', function () {
       hosts: unknown[];
     };
     assert.deepEqual(r.hosts, []);
+  });
+
+  it("reads a connection's client certificate once, not at every call", async () => {
+    const c = as(await testCert({ role: 'operator', name: 'carol' }));
+    await call(c, 'ListHosts', {});
+    const proto = TLSSocket.prototype as unknown as { getPeerCertificate: (detailed?: boolean) => unknown };
+    const read = proto.getPeerCertificate;
+    let reads = 0;
+    proto.getPeerCertificate = function (this: TLSSocket, detailed?: boolean) {
+      reads++;
+      return read.call(this, detailed);
+    };
+    try {
+      for (let i = 0; i < 5; i++) await call(c, 'ListHosts', {});
+      await call(c, 'ListMigrations', {});
+    } finally {
+      proto.getPeerCertificate = read;
+    }
+    assert.equal(reads, 0, `the certificate was read ${reads} times for 6 calls on one connection`);
+    // And the identity still decides: the same connection's role is checked at every call.
+    await assert.rejects(
+      call(c, 'RegisterHost', { name: 'x' }),
+      /RegisterHost is not allowed for operator carol/,
+    );
   });
 
   it('serves the local socket without a certificate, and the socket is root-only', async () => {
