@@ -570,6 +570,8 @@ export class TargetSlots {
       });
       restoreSignal = AbortSignal.any([signal, gone.signal]);
     }
+    // Fault point: the page stream breaks while CRIU restores.
+    if (s.postcopy && ctx.faults.armed('kill-lazy-pages')) setTimeout(() => s.lazy?.stop(), 5);
     const r = await this.restoreWith(s, restoreSignal).catch((e: Error) => {
       if (pagesGone && !signal.aborted)
         throw new TernError(

@@ -176,11 +176,16 @@ async function runCase(c: Case, rootfs: string, ha = false): Promise<void> {
     await migration;
   } else {
     // Past the commit point the coordinator retries; let the fault fire, then disarm.
+    // A post-copy move may already have failed there (its container lost) when first seen.
     await waitFor(
       'the commit to start',
       async () => {
         const m = await latestMigration();
-        return m && ['committing', 'committed', 'done'].includes(m.phase) ? true : undefined;
+        return m &&
+          m.id !== prev &&
+          ['committing', 'committed', 'pulling', 'done', 'failed'].includes(m.phase)
+          ? true
+          : undefined;
       },
       90_000,
     );
@@ -210,6 +215,10 @@ async function runCase(c: Case, rootfs: string, ha = false): Promise<void> {
       problems.push(`${ledBy} still leads: the other coordinator did not take over`);
     await restartDead();
   }
+  if (c.withinMs && Date.now() - t0 > c.withinMs)
+    problems.push(
+      `the migration ended ${secs(Date.now() - t0)} after it started, not within ${secs(c.withinMs)}`,
+    );
   const expectHost = c.expect === 'source' ? from : c.expect === 'target' ? to : '';
   const settled = await waitFor(
     'hosts to settle',
@@ -325,7 +334,7 @@ describe(`fault matrix (privileged, ${FULL ? 'full' : 'fast subset'})`, function
       process.stdout.write(
         `faults: ${tally.injected} injected, ${tally.recovered} recovered, ${tally.lost} lost, ${tally.duplicated} duplicated, ${tally.leftovers} leftovers` +
           (tally.failed
-            ? ` (${tally.failed} post-copy move failed past the resume, its container lost and reported so, as designed)`
+            ? ` (${tally.failed} post-copy ${tally.failed === 1 ? 'move' : 'moves'} failed past the commit point, the container lost and reported so, as designed)`
             : '') +
           '\n',
       );

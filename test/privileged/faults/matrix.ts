@@ -43,6 +43,8 @@ export interface Case {
   beforeStart?: boolean;
   /** MiB the workload holds (default WORKLOAD_MIB); more makes the transfer last longer. */
   memMiB?: number;
+  /** The migration must have ended within this many ms of its start (a failure reported late is a failure). */
+  withinMs?: number;
 }
 
 /** A cut well under the stall deadline: the stream picks up again and the move finishes. */
@@ -175,6 +177,17 @@ export const MATRIX: Case[] = [
     expect: 'lost',
     mode: 'postcopy',
     memMiB: PULL_MIB,
+  },
+  // The page stream ends while the target's CRIU restores (its lazy-pages
+  // daemon killed as the restore starts): CRIU cannot finish that restore
+  // and may wait forever; the restore is stopped and the loss reported at once.
+  {
+    point: 'kill-lazy-pages',
+    kind: 'kill',
+    role: 'target',
+    expect: 'lost',
+    mode: 'postcopy',
+    withinMs: 60_000,
   },
 ];
 
