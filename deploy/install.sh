@@ -5,7 +5,8 @@
 #   deploy/install.sh --no-node  skip npm install/build (used by CI images that prebuilt)
 #
 # Installs under $TERN_PREFIX (default /opt/tern):
-#   $TERN_PREFIX/criu/criu          CRIU >= 4.2.1 built from Debian unstable's source
+#   $TERN_PREFIX/criu/criu          CRIU >= 4.2.1 built from Debian unstable's source,
+#                                   with deploy/criu-patches/ applied (the set in criu/patches)
 #   $TERN_PREFIX/criu/images/*.proto  CRIU's image definitions, loaded by kernel/
 #   $TERN_PREFIX/rootfs/busybox     the default container rootfs (static busybox)
 #   $TERN_PREFIX/app                the build and its production dependencies, root-owned
