@@ -582,11 +582,15 @@ export class CriuEngine implements CheckpointEngine {
 const LAZY_PIPE_BYTES = 4 << 20;
 const PIPE_MAX = '/proc/sys/fs/pipe-max-size';
 
-/** CAP_SYS_RESOURCE lets a process grow a pipe past fs.pipe-max-size. */
-async function hasSysResource(): Promise<boolean> {
-  const status = await readFile('/proc/self/status', 'utf8');
-  const eff = BigInt(`0x${/^CapEff:\s+([0-9a-f]+)/m.exec(status)?.[1] ?? '0'}`);
-  return ((eff >> 24n) & 1n) === 1n;
+let sysResource: Promise<boolean> | undefined;
+
+/** CAP_SYS_RESOURCE lets a process grow a pipe past fs.pipe-max-size (read once: it does not change). */
+function hasSysResource(): Promise<boolean> {
+  sysResource ??= readFile('/proc/self/status', 'utf8').then((status) => {
+    const eff = BigInt(`0x${/^CapEff:\s+([0-9a-f]+)/m.exec(status)?.[1] ?? '0'}`);
+    return ((eff >> 24n) & 1n) === 1n;
+  });
+  return sysResource;
 }
 
 /** Raises fs.pipe-max-size to what lazy pages need, where that is needed; returns why it cannot. */

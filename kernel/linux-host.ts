@@ -6,7 +6,7 @@ import { LinuxCgroups } from './cgroups.js';
 import { run, runError, runOk } from './exec.js';
 import type { ContainerLaunch, ContainerNet, ExecConfinement, ExecResult, HostRuntime } from './host.js';
 import { type Finding, findLeaks } from './leaks.js';
-import { wiringEnv, wiringScript } from './netwire.js';
+import { wiringCommand } from './netwire.js';
 import { alive, exiting, processTree, resumeTree, startTime, stopTree, waitGone } from './proc.js';
 import { TarArchive } from './rootfs-archive.js';
 import { launchContainer } from './shim.js';
@@ -30,7 +30,7 @@ export class LinuxHost implements HostRuntime {
    * container, as a restore that does not get the netns from CRIU does (netwire.ts).
    */
   private async wire(pid: number, net: ContainerNet): Promise<void> {
-    await runOk(['sh', '-c', wiringScript(net)], { env: { ...process.env, ...wiringEnv(pid) } });
+    await runOk(wiringCommand(pid, net));
   }
 
   async unwire(veth: string): Promise<void> {

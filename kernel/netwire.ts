@@ -33,7 +33,7 @@ const CIDR = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
 
 /**
  * The script that wires a container's network namespace, at its launch
- * (run with wiringEnv) and as the action script of `criu restore --empty-ns
+ * (wiringCommand) and as the action script of `criu restore --empty-ns
  * net`: at setup-namespaces it creates the veth pair with eth0 in the netns of
  * CRTOOLS_INIT_PID, puts the outer end on the bridge, and inside sets lo up
  * and eth0's MAC and address. Every other action passes. A failure fails the
@@ -63,9 +63,19 @@ trap - EXIT
 `;
 }
 
-/** What the wiring script needs to wire the netns of `pid` now, as CRIU gives it at a restore. */
-export function wiringEnv(pid: number): Record<string, string> {
-  return { CRTOOLS_SCRIPT_ACTION: 'setup-namespaces', CRTOOLS_INIT_PID: String(pid) };
+/**
+ * The command that wires the netns of `pid` now (a launch): the wiring
+ * script, given what CRIU gives it at a restore.
+ */
+export function wiringCommand(pid: number, net: ContainerNet): string[] {
+  return [
+    'env',
+    'CRTOOLS_SCRIPT_ACTION=setup-namespaces',
+    `CRTOOLS_INIT_PID=${pid}`,
+    'sh',
+    '-c',
+    wiringScript(net),
+  ];
 }
 
 /** Writes the wiring script into dir, for CRIU's --action-script; returns its path. */

@@ -560,23 +560,15 @@ export class TargetSlots {
     // and CRIU 4.2 can then wait forever in its own error path (its traced
     // tasks never reaped). The restore is stopped at once: the container is
     // lost either way, and is reported so now rather than at the timeout.
-    let pagesGone: Error | undefined;
-    let restoreSignal = signal;
-    if (s.postcopy && s.lazy) {
-      const gone = new AbortController();
-      s.lazy.done.catch((e: Error) => {
-        pagesGone = e;
-        gone.abort(e);
-      });
-      restoreSignal = AbortSignal.any([signal, gone.signal]);
-    }
+    const pagesGone = new AbortController();
+    s.lazy?.done.catch((e: Error) => pagesGone.abort(e));
     // Fault point: the page stream breaks while CRIU restores.
-    if (s.postcopy && ctx.faults.armed('kill-lazy-pages')) setTimeout(() => s.lazy?.stop(), 5);
-    const r = await this.restoreWith(s, restoreSignal).catch((e: Error) => {
-      if (pagesGone && !signal.aborted)
+    if (s.lazy && ctx.faults.armed('kill-lazy-pages')) setTimeout(() => s.lazy?.stop(), 5);
+    const r = await this.restoreWith(s, AbortSignal.any([signal, pagesGone.signal])).catch((e: Error) => {
+      if (pagesGone.signal.aborted && !signal.aborted)
         throw new TernError(
           'DATA_LOSS',
-          `the page stream ended before the restore did (${errorMessage(pagesGone)}); the restore was stopped`,
+          `the page stream ended before the restore did (${errorMessage(pagesGone.signal.reason)}); the restore was stopped`,
         );
       throw e;
     });

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { CONSOLE } from '../../agent/containers.js';
 import { randomMac } from '../../agent/policy.js';
 import { CRIU, inHost, sh } from '../../deploy/testbed/driver.js';
-import { wiringEnv, wiringScript, writeWiringScript } from '../../kernel/netwire.js';
+import { wiringCommand, writeWiringScript } from '../../kernel/netwire.js';
 import { alive, startTime, waitGone } from '../../kernel/proc.js';
 import { launchContainer, restoreUnderShim } from '../../kernel/shim.js';
 import { onCleanup } from '../cleanup.js';
@@ -91,9 +91,10 @@ export class PlainContainer {
       },
       // Wired as tern's agent wires a container (kernel/netwire.ts), in hostA's netns.
       async (pid) => {
-        const env = Object.entries(wiringEnv(pid)).map(([k, v]) => `${k}=${v}`);
-        const script = wiringScript({ veth, bridge: 'br0', mac, ip });
-        await must(inHost(FROM, ['env', ...env, 'sh', '-c', script]), 'wiring the container');
+        await must(
+          inHost(FROM, wiringCommand(pid, { veth, bridge: 'br0', mac, ip })),
+          'wiring the container',
+        );
       },
     );
     await this.track(launched.pid, launched.shimPid);
