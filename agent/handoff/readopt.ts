@@ -68,6 +68,22 @@ export async function readopt(ctx: HandoffContext, source: SourceHolds, target: 
       log.warn({ migration: id, container: slot.container.name }, 'following the pages of a post-copy move');
       continue;
     }
+    // Post-copy, restored but not resumed: its pages came through the earlier
+    // agent's stream, which no one follows now, and a missing page would read
+    // as zeros. The tree never runs: before the commit point the move aborts
+    // and the source's runs on; past it the container is lost, and said so.
+    if (slot?.restored && slot.postcopy) {
+      const why = 'the target agent restarted before the restored tree ran; its page stream is gone';
+      if (slot.restored.startTime === (await host.startTime(slot.restored.pid))) {
+        host.kill(slot.restored.pid);
+        await host.waitGone(slot.restored.pid, 10_000);
+      }
+      await ctx.outcomes.recordPages(id, `lost ${why}`);
+      await containers.remove(slot.container.name).catch(() => {});
+      log.warn({ migration: id, container: slot.container.name }, `post-copy: ${why}`);
+      await rm(workDir, { recursive: true, force: true });
+      continue;
+    }
     if (hold && (await host.alive(hold.criuPid))) {
       source.adopt({
         id,

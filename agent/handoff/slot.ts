@@ -16,6 +16,8 @@ export interface SlotFile {
   restored?: ContainerRecord;
   /** Post-copy, once resumed: the tern-relay carrying the pages that still come. */
   pagesPid?: number;
+  /** A post-copy restore: its tree cannot run without the page stream of the agent that wrote this. */
+  postcopy?: boolean;
 }
 export const SLOT_FILE = 'slot.json';
 

@@ -153,20 +153,26 @@ export class TargetSlots {
   }
 
   /**
-   * The images arrived early: the restore's memory goes back and, in
-   * stop-and-copy, the restore starts (once the page stream has ended). A
-   * post-copy move starts its lazy-pages daemon only once ReceiveImages has
-   * checked the images (receiveEarly), as before: nothing runs for a move
-   * whose ReceiveImages failed. Nothing starts for a slot being aborted.
+   * The images arrived early: the restore's memory goes back and the restore
+   * starts, in stop-and-copy once the page stream has ended. A post-copy
+   * restore starts at once too, with its lazy-pages daemon: it goes as far
+   * as the first page its tasks need (CRIU's restorer touches a few, e.g.
+   * where the kernel writes a thread's rseq area) and waits there until the
+   * source serves pages, which it does only once it has let its tree go, past
+   * the commit point (after a declined hold, tern's CRIU serves none). So
+   * the restore runs while the coordinator commits, not after. Either way the
+   * tree stays stopped until the commit, and an abort kills it. Nothing
+   * starts for a slot being aborted.
    */
   private imagesIn(s: TargetSlot, stats: EncodeStats): void {
     if (this.slots.get(s.id) !== s || s.aborting) return;
     s.imagesIn = stats;
     void s.warm?.restore.release();
-    if (!s.postcopy && s.pages)
+    if (s.postcopy && s.lazy) void this.startRestore(s).catch(() => {});
+    else if (!s.postcopy && s.pages)
       void s.pages.result.then(
         () => {
-          if (!s.aborting) this.restoreStopped(s.id).catch(() => {});
+          if (!s.aborting) this.startRestore(s).catch(() => {});
         },
         () => {},
       );
@@ -197,10 +203,16 @@ export class TargetSlots {
         `the image stream carried ${stats.rawBytes} bytes, more than the ${limits.maxBytes} announced`,
       );
     await checkPages(s, limits);
+    // Post-copy: a restore that already failed (e.g. its page stream ended)
+    // fails the move here, before the commit point, with the source's tree
+    // still there to resume. One that fails later, past it, loses the container.
+    if (s.postcopy && s.restoreFailed)
+      throw new TernError(
+        'INTERNAL',
+        `migration ${id}: the restore on ${this.ctx.opts.host} failed before the commit point: ${s.restoreFailed.message}`,
+      );
     s.received = stats;
-    // Post-copy: the daemon that will serve the restore reads the images now,
-    // while the coordinator commits; the restore waits for it (start() again).
-    if (s.postcopy) void s.lazy?.start().catch(() => {});
+    if (s.postcopy && !s.restoring && !s.restored) void this.startRestore(s).catch(() => {});
     return stats;
   }
 
@@ -478,55 +490,74 @@ export class TargetSlots {
     // The restore comes next: its warm memory starts going back now, so that
     // freeing it is over, or nearly, when the restore starts.
     void s.warm?.restore.release();
-    // Post-copy: the daemon that will serve the restore reads the images now,
-    // while the coordinator commits; the restore waits for it (start() again).
-    if (s.postcopy) void s.lazy?.start().catch(() => {});
-    // Stop-and-copy: the restore needs nothing more and starts now, while the
-    // coordinator records the transfer; its RestoreStopped waits for this one.
-    // A stopped tree is all it makes: an abort kills it, as any restore's.
-    else void this.restoreStopped(id).catch(() => {});
+    // The restore needs nothing more and starts now, while the coordinator
+    // records the transfer (stop-and-copy) or commits (post-copy: it waits at
+    // its first page for the source, see imagesIn); RestoreStopped waits for
+    // this one. A stopped tree is all it makes: an abort kills it, as any restore's.
+    void this.startRestore(s).catch(() => {});
     return s.received;
   }
 
+  /**
+   * RestoreStopped. A post-copy move asks only past the commit point, and
+   * its source's tree is gone by then: a restore that failed, before or
+   * now, loses the container (whoever asked hears so, DATA_LOSS).
+   */
   async restoreStopped(id: string, signal?: AbortSignal): Promise<ContainerRecord> {
-    const { ctx } = this;
     const s = this.slots.get(checkMigrationId(id));
     // Post-copy: the source's word (watchGone) may have restored and resumed the tree already.
     if (!s) return this.settled(id, 'was not prepared');
-    if (s.restored) return s.restored;
+    // Fault point: past the commit point, the page stream breaks before the
+    // restore has its first pages.
+    if (s.postcopy && this.ctx.faults.armed('kill-lazy-pages')) s.lazy?.stop();
+    try {
+      return await this.startRestore(s, signal);
+    } catch (e) {
+      const err = e as Error;
+      if (!s.postcopy || s.aborting || (e instanceof TernError && e.code === 'CANCELLED')) throw e;
+      if (this.slots.get(id) === s) {
+        this.slots.delete(id);
+        s.lazy?.stop();
+        await this.lose(s, s.restored, err.message);
+      }
+      throw lostError(id, err.message);
+    }
+  }
+
+  /** The restore of a slot's images, started once; later calls share it (or its result). */
+  private startRestore(s: TargetSlot, signal?: AbortSignal): Promise<ContainerRecord> {
+    const id = s.id;
+    if (s.restored) return Promise.resolve(s.restored);
     if (s.restoring) return s.restoring.done;
     // A restore that failed is not tried again: the migration aborts.
-    if (s.restoreFailed) throw s.restoreFailed;
-    if (s.aborting) throw new TernError('ABORTED', `migration ${id} is being aborted on ${ctx.opts.host}`);
+    if (s.restoreFailed) return Promise.reject(s.restoreFailed);
+    if (s.aborting)
+      return Promise.reject(
+        new TernError('ABORTED', `migration ${id} is being aborted on ${this.ctx.opts.host}`),
+      );
     if (!s.received && !s.imagesIn)
-      throw precondition(`images of migration ${id} were not received on ${ctx.opts.host}`);
+      return Promise.reject(
+        precondition(`images of migration ${id} were not received on ${this.ctx.opts.host}`),
+      );
     // An abort stops a restore under way and waits for it, so that nothing
     // it created outlives the slot.
     const ctl = new AbortController();
     const done = this.restoreInto(s, signal ? AbortSignal.any([signal, ctl.signal]) : ctl.signal).catch(
-      async (e: Error) => {
+      (e: Error) => {
         s.restoreFailed = e;
-        // Post-copy restores past the commit point: the source's tree is gone,
-        // so a failed restore loses the container (whoever asked for it hears so).
-        if (s.postcopy && !(e instanceof TernError && e.code === 'CANCELLED')) {
-          this.slots.delete(id);
-          s.lazy?.stop();
-          await this.lose(s, s.restored, e.message);
-          throw lostError(id, e.message);
-        }
         throw e;
       },
     );
-    s.restoring = {
+    const restoring = {
       stop: () => ctl.abort(new TernError('ABORTED', `migration ${id} aborted during the restore`)),
       done,
     };
-    done.catch(() => {});
-    try {
-      return await done;
-    } finally {
-      s.restoring = undefined;
-    }
+    s.restoring = restoring;
+    const over = () => {
+      if (s.restoring === restoring) s.restoring = undefined;
+    };
+    done.then(over, over);
+    return done;
   }
 
   private async restoreInto(s: TargetSlot, signal: AbortSignal): Promise<ContainerRecord> {
@@ -562,8 +593,6 @@ export class TargetSlots {
     // lost either way, and is reported so now rather than at the timeout.
     const pagesGone = new AbortController();
     s.lazy?.done.catch((e: Error) => pagesGone.abort(e));
-    // Fault point: the page stream breaks while CRIU restores.
-    if (s.lazy && ctx.faults.armed('kill-lazy-pages')) setTimeout(() => s.lazy?.stop(), 5);
     const r = await this.restoreWith(s, AbortSignal.any([signal, pagesGone.signal])).catch((e: Error) => {
       if (pagesGone.signal.aborted && !signal.aborted)
         throw new TernError(
@@ -587,7 +616,13 @@ export class TargetSlots {
     s.stopped = await stopped;
     // Only images ReceiveImages has checked count as received for a
     // restarted agent: those of an early restore may still fail the check.
-    const sf: SlotFile = { id, container: s.container, received: s.received, restored: rec };
+    const sf: SlotFile = {
+      id,
+      container: s.container,
+      received: s.received,
+      restored: rec,
+      postcopy: s.postcopy || undefined,
+    };
     await writeFile(join(s.workDir, SLOT_FILE), JSON.stringify(sf));
     ctx.faults.hit('after-restore');
     ctx.log.info(

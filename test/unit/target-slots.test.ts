@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import type { ContainerRecord } from '../../agent/containers.js';
 import type { HandoffContext } from '../../agent/handoff/context.js';
+import type { TargetSlot } from '../../agent/handoff/slot.js';
 import { TargetSlots } from '../../agent/handoff/target.js';
 import { TernError } from '../../core/errors.js';
 import type { EncodeStats } from '../../proto/chunks.js';
@@ -172,5 +173,47 @@ describe('a post-copy restore whose page stream breaks', () => {
     assert.ok(restoreAborted, 'the restore was not stopped');
     assert.equal(lost.length, 1);
     assert.match(lost[0], /^lost /);
+  });
+});
+
+describe('a post-copy restore started before the commit point', () => {
+  // The restore starts as soon as the images are in, before the coordinator
+  // commits. One that has failed by the time ReceiveImages is answered fails
+  // that call: the coordinator aborts and the source's tree runs on, so the
+  // container is not lost.
+  it('fails ReceiveImages when the restore failed already, and records no loss', async () => {
+    const lost: string[] = [];
+    const ctx = {
+      opts: { host: 'hostB' },
+      faults: { hit: () => {}, armed: () => false },
+      outcomes: { recordPages: async (_id: string, what: string) => void lost.push(what) },
+      log: { error: () => {}, info: () => {}, warn: () => {} },
+    } as unknown as HandoffContext;
+    const t = new TargetSlots(ctx);
+    const stats = { rawBytes: 10, wireBytes: 5, files: 1 };
+    t.adopt({
+      id: 'mabc123',
+      container: record,
+      workDir: '/nonexistent',
+      imagesDir: '/nonexistent/images',
+      postcopy: true,
+      early: {
+        address: '10.77.0.11:7702',
+        fetch: { [Symbol.asyncIterator]: () => ({ next: () => new Promise(() => {}) }), cancel: () => {} },
+        done: Promise.resolve(stats),
+        go: () => {},
+      } as unknown as TargetSlot['early'],
+      restoreFailed: new TernError('DATA_LOSS', 'the page stream ended before the restore did (refused)'),
+    });
+    await assert.rejects(
+      t.receiveEarly('mabc123', '10.77.0.11:7702', { maxBytes: 0, stallMs: 1000 }),
+      (e: TernError) =>
+        e.code === 'INTERNAL' &&
+        /the restore on hostB failed before the commit point: the page stream ended before the restore did/.test(
+          e.message,
+        ),
+    );
+    assert.deepEqual(lost, []);
+    assert.deepEqual(t.ids(), ['mabc123'], 'the slot is left for the abort');
   });
 });

@@ -160,6 +160,10 @@ export const MATRIX: Case[] = [
   // can never arrive, and the migration must end failed with the container
   // lost, said so, and nothing left behind anywhere.
   { point: 'receive', kind: 'fail', role: 'target', expect: 'source', mode: 'postcopy' },
+  // The target's restore has started (it waits for its first pages) when the
+  // coordinator fails to record the commit: the move aborts, the half-done
+  // restore is killed, and the source's tree runs on without serving a page.
+  { point: 'before-committing', kind: 'fail', role: 'coordinator', expect: 'source', mode: 'postcopy' },
   { point: 'pulling', kind: 'sigkill', role: 'target', expect: 'target', mode: 'postcopy', memMiB: PULL_MIB },
   {
     point: 'pulling',
@@ -178,9 +182,11 @@ export const MATRIX: Case[] = [
     mode: 'postcopy',
     memMiB: PULL_MIB,
   },
-  // The page stream ends while the target's CRIU restores (its lazy-pages
-  // daemon killed as the restore starts): CRIU cannot finish that restore
-  // and may wait forever; the restore is stopped and the loss reported at once.
+  // The page stream ends past the commit point while the target's CRIU
+  // restores (its lazy-pages daemon killed when the restore is asked for,
+  // the restore waiting for its first pages): CRIU cannot finish that
+  // restore and may wait forever; the restore is stopped and the loss
+  // reported at once.
   {
     point: 'kill-lazy-pages',
     kind: 'kill',
