@@ -144,7 +144,7 @@ export function printReport(r: Results): void {
   const chS = spread(r.channelRuns);
   const imS = spread(r.imageChannelRuns);
   process.stdout.write(
-    `tern data channel ${FROM} -> ${TO}, the same size of random image: bulk (memory pages: page stream inside TLS, tern-relay on both sides) ${cell(chS, 0)} MiB/s = ${ratio(chS)} x raw TCP; ` +
+    `tern data channel ${FROM} -> ${TO}, the same size of random image: bulk (memory pages: page stream in AES-GCM frames keyed from mutual TLS, tern-relay on both sides) ${cell(chS, 0)} MiB/s = ${ratio(chS)} x raw TCP; ` +
       `images (chunk stream, crc32 + SHA-256, written) ${cell(imS, 0)} MiB/s = ${ratio(imS)} x raw TCP\n`,
   );
   for (const l of r.leftovers) process.stdout.write(`leftover in tern: ${l}\n`);

@@ -19,12 +19,21 @@
 // tern-relay makes the socket blocking (CRIU needs that for its end),
 // creates a socket pair, runs the command with one end as LOCAL_FD, and
 // copies bytes between the other end and the TLS stream in both directions.
-// TLS 1.3 authenticates every record (AES-GCM): the receiver passes on only
-// bytes the sender's relay sent, in order. When the direction that carries
-// pages (CRIU -> network when sending, network -> CRIU when receiving) has
-// ended with TLS's closing alert, its length is written to LENGTH_FILE as
-// `<bytes>\n`; the agents compare the two ends' lengths, so a stream cut
-// short is caught too. tern-relay exits with the command's status; SIGTERM
+// TLS 1.3 authenticates the peers, the credential and, between relays of
+// this version, a switch to tern's own frames for the stream itself (ALPN
+// "tern-frames-1"; a peer that does not offer or accept it gets TLS records
+// as before). A frame is a 4-byte length, that many bytes encrypted and a
+// 16-byte tag (AES-128-GCM under a key of each direction exported from the
+// TLS session, the nonce counting frames, the length authenticated too), up
+// to 1 MiB: the cipher of TLS, without its 16 KiB records and their copies
+// through TLS's buffers. A frame of length 0 ends a direction. Either way
+// the receiver passes on only bytes the sender's relay sent, in order. When
+// the direction that carries pages (CRIU -> network when sending, network
+// -> CRIU when receiving) has ended with TLS's closing alert or the end
+// frame, its length is written to LENGTH_FILE as `<bytes>\n`; the agents
+// compare the two ends' lengths, so a stream cut short is caught too.
+// TERN_RELAY_TLS_RECORDS=1 keeps a relay to TLS records (what an older
+// relay does). tern-relay exits with the command's status; SIGTERM
 // and SIGINT are passed on to it.
 //
 // With TERN_RELAY_PROGRESS=FILE the counted bytes so far go to FILE as the
@@ -42,6 +51,7 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <poll.h>
@@ -62,6 +72,11 @@
 #define ANSWER_MAX 512
 #define REFUSED 3
 #define HANDSHAKE_SEC 10
+#define FRAME_HDR 4
+#define FRAME_TAG 16
+/* ALPN protocol list (length-prefixed): tern's frames inside TLS. */
+static const unsigned char ALPN_FRAMES[] = "\x0dtern-frames-1";
+#define ALPN_FRAMES_LEN (sizeof(ALPN_FRAMES) - 1)
 
 static pid_t child = -1;
 
@@ -141,6 +156,18 @@ static void check_peer(const char *peer) {
 	X509_free(cert);
 }
 
+/* The server takes tern's frames when the client offers them. */
+static int select_frames(SSL *s, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+                         unsigned int inlen, void *arg) {
+	(void)s;
+	(void)arg;
+	unsigned char *sel;
+	if (SSL_select_next_proto(&sel, outlen, ALPN_FRAMES, ALPN_FRAMES_LEN, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
 static void tls_setup(int net, int server, const char *ca, const char *cert, const char *key) {
 	SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
 	if (!ctx) tls_die("TLS context");
@@ -157,6 +184,11 @@ static void tls_setup(int net, int server, const char *ca, const char *cert, con
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_default_read_buffer_len(ctx, 256 * 1024);
+	const char *records = getenv("TERN_RELAY_TLS_RECORDS");
+	if (!records || !*records) {
+		if (server) SSL_CTX_set_alpn_select_cb(ctx, select_frames, NULL);
+		else if (SSL_CTX_set_alpn_protos(ctx, ALPN_FRAMES, ALPN_FRAMES_LEN) != 0) tls_die("ALPN");
+	}
 	ssl = SSL_new(ctx);
 	if (!ssl) tls_die("TLS session");
 	/* Records are 16 KiB: written one by one, each would be its own send
@@ -254,6 +286,84 @@ static void admit(const char *cred) {
 	tls_write_all("OK\n", 3);
 }
 
+/* ------------------------------------------------------------- frames */
+
+/* Both relays took tern's frames (ALPN) for the stream after the opening exchange. */
+static int framed;
+
+struct aead {
+	EVP_CIPHER_CTX *ctx;
+	unsigned char iv[12];
+	unsigned long long seq;
+};
+static struct aead seal_key, open_key;
+
+static int frames_negotiated(void) {
+	const unsigned char *p;
+	unsigned int n;
+	SSL_get0_alpn_selected(ssl, &p, &n);
+	return n == ALPN_FRAMES_LEN - 1 && memcmp(p, ALPN_FRAMES + 1, n) == 0;
+}
+
+static void aead_init(struct aead *a, const unsigned char *key, const unsigned char *iv, int sealing) {
+	a->ctx = EVP_CIPHER_CTX_new();
+	if (!a->ctx) tls_die("cipher");
+	int ok = sealing ? EVP_EncryptInit_ex(a->ctx, EVP_aes_128_gcm(), NULL, key, NULL)
+	                 : EVP_DecryptInit_ex(a->ctx, EVP_aes_128_gcm(), NULL, key, NULL);
+	if (ok != 1) tls_die("cipher");
+	memcpy(a->iv, iv, sizeof a->iv);
+	a->seq = 0;
+}
+
+/* The sender's direction and the receiver's, each a key and an IV, from the TLS session. */
+static void frames_keys(int sending) {
+	static const char label[] = "EXPORTER-tern-page-stream";
+	unsigned char km[2 * (16 + 12)];
+	if (SSL_export_keying_material(ssl, km, sizeof km, label, sizeof label - 1, NULL, 0, 0) != 1)
+		tls_die("frame keys");
+	const unsigned char *fwd = km, *back = km + 28;
+	aead_init(&seal_key, sending ? fwd : back, (sending ? fwd : back) + 16, 1);
+	aead_init(&open_key, sending ? back : fwd, (sending ? back : fwd) + 16, 0);
+	OPENSSL_cleanse(km, sizeof km);
+}
+
+/* TLS 1.3's nonce: the IV with the frame's number in its last 8 bytes. */
+static void nonce_of(struct aead *a, unsigned char n[12]) {
+	memcpy(n, a->iv, 12);
+	for (int i = 0; i < 8; i++) n[11 - i] ^= (unsigned char)(a->seq >> (8 * i));
+	a->seq++;
+}
+
+/* frame = length, then `len` bytes of data (encrypted in place), then the tag. */
+static void seal(unsigned char *frame, size_t len) {
+	unsigned char n[12];
+	int outl;
+	nonce_of(&seal_key, n);
+	frame[0] = (unsigned char)(len >> 24);
+	frame[1] = (unsigned char)(len >> 16);
+	frame[2] = (unsigned char)(len >> 8);
+	frame[3] = (unsigned char)len;
+	EVP_CIPHER_CTX *c = seal_key.ctx;
+	if (EVP_EncryptInit_ex(c, NULL, NULL, NULL, n) != 1 || EVP_EncryptUpdate(c, NULL, &outl, frame, FRAME_HDR) != 1 ||
+	    (len && EVP_EncryptUpdate(c, frame + FRAME_HDR, &outl, frame + FRAME_HDR, (int)len) != 1) ||
+	    EVP_EncryptFinal_ex(c, frame + FRAME_HDR + len, &outl) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, FRAME_TAG, frame + FRAME_HDR + len) != 1)
+		tls_die("frame seal");
+}
+
+/* Decrypts `len` bytes of body in place; 0 unless the tag proves header and body whole. */
+static int open_frame(const unsigned char hdr[FRAME_HDR], unsigned char *body, size_t len) {
+	unsigned char n[12], end[16];
+	int outl;
+	nonce_of(&open_key, n);
+	EVP_CIPHER_CTX *c = open_key.ctx;
+	if (EVP_DecryptInit_ex(c, NULL, NULL, NULL, n) != 1 || EVP_DecryptUpdate(c, NULL, &outl, hdr, FRAME_HDR) != 1 ||
+	    (len && EVP_DecryptUpdate(c, body, &outl, body, (int)len) != 1) ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, FRAME_TAG, body + len) != 1)
+		tls_die("frame open");
+	return EVP_DecryptFinal_ex(c, end, &outl) == 1;
+}
+
 /* ---------------------------------------------------------------- pump */
 
 struct pipe_dir {
@@ -263,6 +373,9 @@ struct pipe_dir {
 	int tls_from;   /* reads come from the TLS stream */
 	size_t have, off;
 	char *buf;
+	/* Reading frames: the header so far, then the body and tag so far. */
+	unsigned char hdr[FRAME_HDR];
+	size_t hdr_got, body_len, body_got;
 };
 
 static unsigned long long counted_bytes;
@@ -329,25 +442,81 @@ static ssize_t tls_read_some(char *buf, size_t max) {
 
 static void end_direction(struct pipe_dir *p, const char *length) {
 	if (p->tls_from) shutdown(p->to, SHUT_WR);
-	else {
+	else if (framed) {
+		unsigned char end[FRAME_HDR + FRAME_TAG];
+		seal(end, 0);
+		if (write(p->to, end, sizeof end) != (ssize_t)sizeof end && p->counted) die("write the end frame");
+	} else {
 		SSL_shutdown(ssl);
 		flush();
 	}
-	/* Pages cut off without the sender's closing alert are no whole stream: no length. */
+	/* Pages cut off without the sender's closing alert (or end frame) are no whole stream: no length. */
 	report_progress(1);
 	if (p->counted && (!p->tls_from || tls_closed)) write_length(length);
-	else if (p->counted) fprintf(stderr, "tern-relay: the page stream ended without TLS's closing alert\n");
+	else if (p->counted)
+		fprintf(stderr, "tern-relay: the page stream ended without %s\n",
+		        framed ? "its end frame" : "TLS's closing alert");
 	p->open = 0;
+}
+
+/*
+ * Reads from the network toward the next frame; once one is whole and
+ * authentic its data is p->buf[0, have). Returns -1 while it is incomplete,
+ * 0 at the stream's end (the end frame: tls_closed; the connection gone:
+ * not), else the frame's length.
+ */
+static ssize_t frame_read(struct pipe_dir *p) {
+	ssize_t r;
+	if (p->hdr_got < FRAME_HDR) {
+		r = read(p->from, p->hdr + p->hdr_got, FRAME_HDR - p->hdr_got);
+	} else {
+		r = read(p->from, p->buf + p->body_got, p->body_len + FRAME_TAG - p->body_got);
+	}
+	if (r < 0) {
+		if (errno == EINTR || errno == EAGAIN) return -1;
+		if (errno != ECONNRESET) die("read");
+		r = 0;
+	}
+	if (r == 0) {
+		if (p->hdr_got || p->body_got) fprintf(stderr, "tern-relay: the stream ended inside a frame\n");
+		return 0;
+	}
+	if (p->hdr_got < FRAME_HDR) {
+		p->hdr_got += (size_t)r;
+		if (p->hdr_got < FRAME_HDR) return -1;
+		p->body_len = (size_t)p->hdr[0] << 24 | (size_t)p->hdr[1] << 16 | (size_t)p->hdr[2] << 8 | p->hdr[3];
+		if (p->body_len > BUF) {
+			errno = EPROTO;
+			die("a frame longer than 1 MiB");
+		}
+		p->body_got = 0;
+		return -1;
+	}
+	p->body_got += (size_t)r;
+	if (p->body_got < p->body_len + FRAME_TAG) return -1;
+	if (!open_frame(p->hdr, (unsigned char *)p->buf, p->body_len)) {
+		errno = EBADMSG;
+		die("a frame of the stream failed authentication");
+	}
+	size_t len = p->body_len;
+	p->hdr_got = 0;
+	p->body_got = 0;
+	if (len == 0) tls_closed = 1;
+	return (ssize_t)len;
 }
 
 /* Copies what is ready on one direction; returns 0 when it has ended. */
 static int pump(struct pipe_dir *p, const char *length) {
 	if (p->have == p->off) {
 		ssize_t r;
-		if (p->tls_from) {
+		if (p->tls_from && framed) {
+			r = frame_read(p);
+			if (r < 0) return 1;
+		} else if (p->tls_from) {
 			r = tls_read_some(p->buf, BUF);
 		} else {
-			r = read(p->from, p->buf, BUF);
+			/* Framed, the data goes right behind the header: sealed in place. */
+			r = read(p->from, p->buf + (framed ? FRAME_HDR : 0), BUF);
 			if (r < 0) {
 				if (errno == EINTR || errno == EAGAIN) return 1;
 				if (errno != ECONNRESET) die("read");
@@ -364,11 +533,23 @@ static int pump(struct pipe_dir *p, const char *length) {
 		}
 		p->have = (size_t)r;
 		p->off = 0;
+		if (framed && !p->tls_from) {
+			seal((unsigned char *)p->buf, (size_t)r);
+			p->have += FRAME_HDR + FRAME_TAG;
+		}
 	}
 	if (!p->tls_from) {
-		/* To the network: SSL_write returns once all of it is sent. */
-		int w = SSL_write(ssl, p->buf + p->off, (int)(p->have - p->off));
-		if (w > 0 && !flush()) w = -1;
+		/* To the network: the sealed frame in one write (a blocking socket:
+		 * all of it, or the peer is gone), or SSL_write, which returns once
+		 * all of it is sent. */
+		ssize_t w;
+		if (framed) {
+			w = write(p->to, p->buf + p->off, p->have - p->off);
+			if (w < 0 && errno == EINTR) return 1;
+		} else {
+			w = SSL_write(ssl, p->buf + p->off, (int)(p->have - p->off));
+			if (w > 0 && !flush()) w = -1;
+		}
 		if (w <= 0) {
 			p->open = 0;
 			if (p->counted) {
@@ -439,8 +620,19 @@ int main(int argc, char **argv) {
 	tls_setup(net, !sending, argv[5], argv[6], argv[7]);
 	answer_refusals = !sending;
 	check_peer(argv[8]);
+	framed = frames_negotiated();
+	/* Framed, the bytes after the answer are frames, not TLS records: TLS
+	 * must not read ahead into them. */
+	if (framed) SSL_set_read_ahead(ssl, 0);
 	if (sending) present(cred);
 	else admit(cred);
+	if (framed) {
+		if (early_len > 0) {
+			errno = EPROTO;
+			die("stream bytes inside TLS after the answer");
+		}
+		frames_keys(sending);
+	}
 	no_timeouts(net);
 	const char *progress = getenv("TERN_RELAY_PROGRESS");
 	if (progress && *progress) {
@@ -487,8 +679,9 @@ int main(int argc, char **argv) {
 	}
 	sigprocmask(SIG_SETMASK, &before, NULL);
 	close(sv[1]);
-	struct pipe_dir out = {sv[0], net, 1, sending, 0, 0, 0, malloc(BUF)};
-	struct pipe_dir in = {net, sv[0], 1, !sending, 1, 0, 0, malloc(BUF)};
+	/* Room for a frame's header and tag around its data. */
+	struct pipe_dir out = {sv[0], net, 1, sending, 0, 0, 0, malloc(BUF + 64), {0}, 0, 0, 0};
+	struct pipe_dir in = {net, sv[0], 1, !sending, 1, 0, 0, malloc(BUF + 64), {0}, 0, 0, 0};
 	if (!out.buf || !in.buf) die("malloc");
 	/* Stream bytes that came with the answer line go first. */
 	if (early_len > 0) {
@@ -508,7 +701,7 @@ int main(int argc, char **argv) {
 		int n = 0;
 		struct pipe_dir *dirs[2];
 		/* Decrypted or buffered TLS bytes do not show on the socket. */
-		int ready = in.open && in.have == in.off && (tls_eof || SSL_has_pending(ssl));
+		int ready = !framed && in.open && in.have == in.off && (tls_eof || SSL_has_pending(ssl));
 		if (out.open) {
 			fds[n] = (struct pollfd){out.have == out.off ? out.from : out.to, out.have == out.off ? POLLIN : POLLOUT, 0};
 			dirs[n++] = &out;

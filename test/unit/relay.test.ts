@@ -1,7 +1,9 @@
 // tern-relay (kernel/native/tern-relay.c), the real binary, on both ends of
-// a connected socket pair: the page stream runs inside mutual TLS, reaches
-// the command only from the expected agent with the migration's credential,
-// and both ends count the same length. The commands stand in for CRIU (cat).
+// a connected socket pair: the page stream runs inside mutual TLS (tern's
+// frames, or TLS records with a relay that keeps to them), reaches the
+// command only from the expected agent with the migration's credential, and
+// both ends count the same length; a byte changed on the way, or a stream cut
+// short, gives no length. The commands stand in for CRIU (cat).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -21,14 +23,43 @@ interface End {
 }
 
 /** Runs the relay on one end of a connection, with fd 3 the network socket. */
-function relay(sock: Socket, args: string[]): Promise<End> {
-  const child = spawn(defaultRelayPath(), args, { stdio: ['ignore', 'ignore', 'pipe', sock] });
+function relay(sock: Socket, args: string[], env?: NodeJS.ProcessEnv): Promise<End> {
+  const child = spawn(defaultRelayPath(), args, {
+    stdio: ['ignore', 'ignore', 'pipe', sock],
+    env: { ...process.env, ...env },
+  });
   sock.destroy();
   let stderr = '';
   child.stderr?.on('data', (b: Buffer) => {
     stderr += b.toString();
   });
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })));
+}
+
+/**
+ * A connected TCP pair on loopback through a relay of bytes in between,
+ * which `meddle` may change or cut: it sees each chunk going from the
+ * first end to the second with the count of bytes before it, and returns
+ * the chunk to pass on, or null to cut the connection there.
+ */
+async function meddledPair(meddle: (chunk: Buffer, at: number) => Buffer | null): Promise<[Socket, Socket]> {
+  const [a, a2] = await pair();
+  const [b2, b] = await pair();
+  let at = 0;
+  a2.on('data', (chunk: Buffer) => {
+    const out = meddle(chunk, at);
+    at += chunk.length;
+    if (out === null) {
+      a2.destroy();
+      b2.destroy();
+    } else b2.write(out);
+  });
+  b2.on('data', (chunk: Buffer) => a2.write(chunk));
+  a2.on('end', () => b2.end());
+  b2.on('end', () => a2.end());
+  a2.on('error', () => b2.destroy());
+  b2.on('error', () => a2.destroy());
+  return [a, b];
 }
 
 /** A connected TCP pair on loopback. */
@@ -67,11 +98,14 @@ describe('tern-relay: the page stream inside TLS', function () {
     senderCred?: string;
     receiverCred?: string;
     senderCerts?: { ca: string; cert: string; key: string };
+    senderEnv?: NodeJS.ProcessEnv;
+    receiverEnv?: NodeJS.ProcessEnv;
+    meddle?: (chunk: Buffer, at: number) => Buffer | null;
   }): Promise<{ tx: End; rx: End; out: string }> {
     const out = join(dir, `out-${randomBytes(4).toString('hex')}`);
     const a = o.senderCerts ?? (await testCert({ role: 'agent', name: o.sender ?? 'hostA' }));
     const b = await testCert({ role: 'agent', name: 'hostB' });
-    const [c, s] = await pair();
+    const [c, s] = o.meddle ? await meddledPair(o.meddle) : await pair();
     const rx = relay(
       s,
       relayArgs(
@@ -80,6 +114,7 @@ describe('tern-relay: the page stream inside TLS', function () {
         { ...b, peer: o.receiverExpects ?? 'hostA', credentialFile: join(dir, o.receiverCred ?? 'cred') },
         ['sh', '-c', `cat <&${PS_FD} > "$1"`, 'sink', out],
       ),
+      o.receiverEnv,
     );
     const tx = relay(
       c,
@@ -89,6 +124,7 @@ describe('tern-relay: the page stream inside TLS', function () {
         { ...a, peer: o.senderExpects ?? 'hostB', credentialFile: join(dir, o.senderCred ?? 'cred') },
         ['sh', '-c', `cat "$1" >&${PS_FD}`, 'source', join(dir, 'pages')],
       ),
+      o.senderEnv,
     );
     return { tx: await tx, rx: await rx, out };
   }
@@ -100,6 +136,44 @@ describe('tern-relay: the page stream inside TLS', function () {
     assert.ok((await readFile(out)).equals(data), 'the bytes that arrived differ');
     assert.deepEqual(parseLength(await readFile(`${out}.sent`, 'utf8')), { bytes: data.length });
     assert.deepEqual(parseLength(await readFile(`${out}.len`, 'utf8')), { bytes: data.length });
+  });
+
+  for (const [which, env] of [
+    ['sender', { senderEnv: { TERN_RELAY_TLS_RECORDS: '1' } }],
+    ['receiver', { receiverEnv: { TERN_RELAY_TLS_RECORDS: '1' } }],
+  ] as const)
+    it(`carries the stream in TLS records when the ${which} keeps to them (an older relay), lengths equal`, async () => {
+      const { tx, rx, out } = await stream(env);
+      assert.equal(tx.code, 0, tx.stderr);
+      assert.equal(rx.code, 0, rx.stderr);
+      assert.ok((await readFile(out)).equals(data), 'the bytes that arrived differ');
+      assert.deepEqual(parseLength(await readFile(`${out}.len`, 'utf8')), { bytes: data.length });
+    });
+
+  // Past the handshake (a few KiB), one byte of the stream is changed on the
+  // way: the receiver passes on nothing of that frame and writes no length.
+  it('refuses a stream with one byte changed on the way: no length, the frame not passed on', async () => {
+    const flipAt = 512 * 1024;
+    const { rx, out } = await stream({
+      meddle: (chunk, at) => {
+        if (at > flipAt || at + chunk.length <= flipAt) return chunk;
+        const c = Buffer.from(chunk);
+        c[flipAt - at] ^= 0x40;
+        return c;
+      },
+    });
+    assert.notEqual(rx.code, 0);
+    assert.match(rx.stderr, /a frame of the stream failed authentication/);
+    assert.equal(existsSync(`${out}.len`), false, 'a length was written for a changed stream');
+    const got = await readFile(out);
+    assert.ok(got.length < flipAt, `${got.length} bytes passed on, the changed frame among them`);
+    assert.ok(got.equals(data.subarray(0, got.length)), 'what was passed on differs from what was sent');
+  });
+
+  it('writes no length for a stream cut short between frames or inside one', async () => {
+    const { rx, out } = await stream({ meddle: (chunk, at) => (at > 2 * 1024 * 1024 ? null : chunk) });
+    assert.equal(existsSync(`${out}.len`), false, 'a length was written for a stream cut short');
+    assert.match(rx.stderr, /ended (inside a frame|without its end frame)/);
   });
 
   it("refuses a credential that is not the migration's: the command never runs on either end", async () => {
