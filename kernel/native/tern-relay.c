@@ -463,46 +463,49 @@ static void end_direction(struct pipe_dir *p, const char *length) {
  * Reads from the network toward the next frame; once one is whole and
  * authentic its data is p->buf[0, have). Returns -1 while it is incomplete,
  * 0 at the stream's end (the end frame: tls_closed; the connection gone:
- * not), else the frame's length.
+ * not), else the frame's length. The first read waits (poll said there is
+ * something); the ones after it take only what has arrived, so a frame that
+ * came whole costs no further poll.
  */
 static ssize_t frame_read(struct pipe_dir *p) {
-	ssize_t r;
-	if (p->hdr_got < FRAME_HDR) {
-		r = read(p->from, p->hdr + p->hdr_got, FRAME_HDR - p->hdr_got);
-	} else {
-		r = read(p->from, p->buf + p->body_got, p->body_len + FRAME_TAG - p->body_got);
-	}
-	if (r < 0) {
-		if (errno == EINTR || errno == EAGAIN) return -1;
-		if (errno != ECONNRESET) die("read");
-		r = 0;
-	}
-	if (r == 0) {
-		if (p->hdr_got || p->body_got) fprintf(stderr, "tern-relay: the stream ended inside a frame\n");
-		return 0;
-	}
-	if (p->hdr_got < FRAME_HDR) {
-		p->hdr_got += (size_t)r;
-		if (p->hdr_got < FRAME_HDR) return -1;
-		p->body_len = (size_t)p->hdr[0] << 24 | (size_t)p->hdr[1] << 16 | (size_t)p->hdr[2] << 8 | p->hdr[3];
-		if (p->body_len > BUF) {
-			errno = EPROTO;
-			die("a frame longer than 1 MiB");
+	for (int flags = 0;; flags = MSG_DONTWAIT) {
+		ssize_t r;
+		if (p->hdr_got < FRAME_HDR)
+			r = recv(p->from, p->hdr + p->hdr_got, FRAME_HDR - p->hdr_got, flags);
+		else
+			r = recv(p->from, p->buf + p->body_got, p->body_len + FRAME_TAG - p->body_got, flags);
+		if (r < 0) {
+			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) return -1;
+			if (errno != ECONNRESET) die("read");
+			r = 0;
 		}
+		if (r == 0) {
+			if (p->hdr_got || p->body_got) fprintf(stderr, "tern-relay: the stream ended inside a frame\n");
+			return 0;
+		}
+		if (p->hdr_got < FRAME_HDR) {
+			p->hdr_got += (size_t)r;
+			if (p->hdr_got < FRAME_HDR) continue;
+			p->body_len = (size_t)p->hdr[0] << 24 | (size_t)p->hdr[1] << 16 | (size_t)p->hdr[2] << 8 | p->hdr[3];
+			if (p->body_len > BUF) {
+				errno = EPROTO;
+				die("a frame longer than 1 MiB");
+			}
+			p->body_got = 0;
+			continue;
+		}
+		p->body_got += (size_t)r;
+		if (p->body_got < p->body_len + FRAME_TAG) continue;
+		if (!open_frame(p->hdr, (unsigned char *)p->buf, p->body_len)) {
+			errno = EBADMSG;
+			die("a frame of the stream failed authentication");
+		}
+		size_t len = p->body_len;
+		p->hdr_got = 0;
 		p->body_got = 0;
-		return -1;
+		if (len == 0) tls_closed = 1;
+		return (ssize_t)len;
 	}
-	p->body_got += (size_t)r;
-	if (p->body_got < p->body_len + FRAME_TAG) return -1;
-	if (!open_frame(p->hdr, (unsigned char *)p->buf, p->body_len)) {
-		errno = EBADMSG;
-		die("a frame of the stream failed authentication");
-	}
-	size_t len = p->body_len;
-	p->hdr_got = 0;
-	p->body_got = 0;
-	if (len == 0) tls_closed = 1;
-	return (ssize_t)len;
 }
 
 /* Copies what is ready on one direction; returns 0 when it has ended. */
