@@ -68,12 +68,14 @@ export async function readopt(ctx: HandoffContext, source: SourceHolds, target: 
       log.warn({ migration: id, container: slot.container.name }, 'following the pages of a post-copy move');
       continue;
     }
-    // Post-copy, restored but not resumed: its pages came through the earlier
-    // agent's stream, which no one follows now, and a missing page would read
-    // as zeros. The tree never runs: before the commit point the move aborts
-    // and the source's runs on; past it the container is lost, and said so.
+    // Post-copy, restored but not resumed: its page stream was the earlier
+    // agent's, and what it had recorded does not let this one follow it (a
+    // tree run without it would read missing pages as zeros). The tree never
+    // runs: before the commit point the move aborts and the source's runs on;
+    // past it the container is lost, and said so.
     if (slot?.restored && slot.postcopy) {
-      const why = 'the target agent restarted before the restored tree ran; its page stream is gone';
+      const why =
+        'the target agent restarted between the restore and the resume; the tree does not run without its page stream followed';
       if (slot.restored.startTime === (await host.startTime(slot.restored.pid))) {
         host.kill(slot.restored.pid);
         await host.waitGone(slot.restored.pid, 10_000);
