@@ -74,16 +74,11 @@ export async function readopt(ctx: HandoffContext, source: SourceHolds, target: 
     // runs: before the commit point the move aborts and the source's runs on;
     // past it the container is lost, and said so.
     if (slot?.restored && slot.postcopy) {
-      const why =
-        'the target agent restarted between the restore and the resume; the tree does not run without its page stream followed';
-      if (slot.restored.startTime === (await host.startTime(slot.restored.pid))) {
-        host.kill(slot.restored.pid);
-        await host.waitGone(slot.restored.pid, 10_000);
-      }
-      await ctx.outcomes.recordPages(id, `lost ${why}`);
-      await containers.remove(slot.container.name).catch(() => {});
-      log.warn({ migration: id, container: slot.container.name }, `post-copy: ${why}`);
-      await rm(workDir, { recursive: true, force: true });
+      await target.lose(
+        { id, container: slot.container, workDir, imagesDir: join(workDir, 'images'), postcopy: true },
+        slot.restored,
+        'the target agent restarted between the restore and the resume; the tree does not run without its page stream followed',
+      );
       continue;
     }
     if (hold && (await host.alive(hold.criuPid))) {

@@ -212,7 +212,8 @@ export class TargetSlots {
         `migration ${id}: the restore on ${this.ctx.opts.host} failed before the commit point: ${s.restoreFailed.message}`,
       );
     s.received = stats;
-    if (s.postcopy && !s.restoring && !s.restored) void this.startRestore(s).catch(() => {});
+    // Post-copy: the restore, if the early images did not start it already.
+    if (s.postcopy) void this.startRestore(s).catch(() => {});
     return stats;
   }
 
@@ -777,11 +778,13 @@ export class TargetSlots {
   }
 
   /**
-   * Post-copy, past the commit point: the tree cannot have its memory (the
-   * restore failed, or pages cannot come any more). Kills what was restored
-   * and forgets the container here.
+   * Post-copy: the tree cannot have its memory (the restore failed, or pages
+   * cannot come any more, or a restarted agent cannot follow them). Kills
+   * what was restored, records the pages lost and forgets the container
+   * here. Past the commit point that is the container lost; before it the
+   * move aborts and the source's tree runs on.
    */
-  private async lose(s: TargetSlot, rec: ContainerRecord | undefined, why: string): Promise<void> {
+  async lose(s: TargetSlot, rec: ContainerRecord | undefined, why: string): Promise<void> {
     const { ctx } = this;
     await ctx.outcomes.recordPages(s.id, `lost ${why}`);
     this.pulling.delete(s.id);
