@@ -194,8 +194,9 @@ export interface PageServerRequest {
 export interface LazyPages {
   /**
    * Starts the daemon once the images are complete (it reads them) and
-   * resolves when a lazy restore can connect to it. Calling it again
-   * returns the same promise.
+   * resolves when a lazy restore can start: at once if the restore waits
+   * for the daemon to listen (tern's CRIU), else once it listens. Calling
+   * it again returns the same promise.
    */
   start(): Promise<void>;
   /** Bytes of the page stream that arrived so far. */

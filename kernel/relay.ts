@@ -211,6 +211,7 @@ export async function runPageServer(
  * page has arrived, or fails when the stream breaks.
  */
 export function runLazyPages(criuPath: string, relayPath: string, req: PageServerRequest): LazyPages {
+  const restoreWaits = waitsForLazyDaemon(criuPath);
   const length = join(req.workDir, 'pages.received');
   const progress = join(req.workDir, 'pages.progress');
   const log = join(req.workDir, 'lazy-pages.log');
@@ -247,7 +248,9 @@ export function runLazyPages(criuPath: string, relayPath: string, req: PageServe
   let started: Promise<void> | undefined;
   const start = async () => {
     child.stdin?.end('go\n');
-    // A lazy restore connects to the daemon's socket in the images directory.
+    // The restore can start with the daemon when it waits for the daemon
+    // itself; else only once the daemon listens on its socket in the images directory.
+    if (await restoreWaits) return;
     const socket = join(req.imagesDir, 'lazy-pages.socket');
     const until = Date.now() + 10_000;
     while (!(await stat(socket).catch(() => undefined))) {
@@ -268,6 +271,28 @@ export function runLazyPages(criuPath: string, relayPath: string, req: PageServe
     },
     pid: child.pid ?? 0,
   };
+}
+
+/** What tern's CRIU logs when its lazy restore waits for the lazy-pages daemon (deploy/criu-patches/0005). */
+const WAITS_FOR_DAEMON = 'Waiting for the lazy-pages daemon to listen';
+const waitsFor = new Map<string, Promise<boolean>>();
+
+/**
+ * Whether the CRIU at criuPath has a lazy restore wait for its lazy-pages
+ * daemon to listen, so that both can start at once (read from the binary,
+ * once per path). A stock CRIU tries once and fails if the daemon is not
+ * listening yet: tern then starts the restore only when it is.
+ */
+export function waitsForLazyDaemon(criuPath: string): Promise<boolean> {
+  let waits = waitsFor.get(criuPath);
+  if (!waits) {
+    waits = readFile(criuPath).then(
+      (bin) => bin.includes(WAITS_FOR_DAEMON),
+      () => false,
+    );
+    waitsFor.set(criuPath, waits);
+  }
+  return waits;
 }
 
 /**

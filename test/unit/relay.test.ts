@@ -14,7 +14,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TernError } from '../../core/errors.js';
 import { initCa, issue } from '../../core/pki.js';
-import { defaultRelayPath, PS_FD, parseLength, REFUSED, readLength, relayArgs } from '../../kernel/relay.js';
+import {
+  defaultRelayPath,
+  PS_FD,
+  parseLength,
+  REFUSED,
+  readLength,
+  relayArgs,
+  waitsForLazyDaemon,
+} from '../../kernel/relay.js';
 import { testCert } from '../lib/pki.js';
 
 interface End {
@@ -248,5 +256,20 @@ describe("readLength: the relay's length file, waited for", () => {
       readLength(join(dir, 'gone', 'never'), 100),
       (e: TernError) => e.code === 'DATA_LOSS',
     );
+  });
+});
+
+describe('waitsForLazyDaemon: whether a lazy restore may start with its daemon', () => {
+  it("says yes for a CRIU that logs waiting for the daemon (tern's patch 0005), no for another or none", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tern-lazywait-'));
+    try {
+      await writeFile(join(dir, 'patched'), 'ELF...Waiting for the lazy-pages daemon to listen on %s\n...');
+      await writeFile(join(dir, 'stock'), 'ELF...connect to %s failed...');
+      assert.equal(await waitsForLazyDaemon(join(dir, 'patched')), true);
+      assert.equal(await waitsForLazyDaemon(join(dir, 'stock')), false);
+      assert.equal(await waitsForLazyDaemon(join(dir, 'missing')), false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
