@@ -9,6 +9,7 @@ import { Socket } from 'node:net';
 import { release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { TernError } from '../core/errors.js';
+import { criuHas, JOINS_EMPTY_NETNS } from './criu-features.js';
 import { criuFailure } from './criu-log.js';
 import type {
   CheckpointEngine,
@@ -31,7 +32,7 @@ import { decideOrphan, holdScript, sendVerdict } from './hold.js';
 import { loadImageTypes, readImage } from './images.js';
 import { drainInFlight, gate, gateScript, IFNAME, ungate } from './inflight.js';
 import { CRIU_RUNDIR, keepsKdatIn, prepareKdatCache } from './kdat.js';
-import { writeWiringScript } from './netwire.js';
+import { writeUpScript, writeWiringScript } from './netwire.js';
 import {
   defaultRelayPath,
   followLazyPages,
@@ -499,7 +500,16 @@ export class CriuEngine implements CheckpointEngine {
     ];
     if (req.tcpEstablished) argv.push('--tcp-established');
     if (req.lazy) argv.push('--lazy-pages');
-    if (req.wire)
+    if (req.wire && req.netns)
+      argv.push(
+        '--empty-ns',
+        'net',
+        '--join-ns',
+        `net:${req.netns}`,
+        '--action-script',
+        await writeUpScript(req.workDir, req.wire.veth),
+      );
+    else if (req.wire)
       argv.push('--empty-ns', 'net', '--action-script', await writeWiringScript(req.workDir, req.wire));
     else for (const v of req.veths) argv.push('--external', `veth[${v.inner}]:${v.outer}@${v.bridge}`);
     // The source's cgroup paths become this host's; CRIU finds the cgroup
@@ -521,6 +531,10 @@ export class CriuEngine implements CheckpointEngine {
       throw new TernError('INTERNAL', criuFailure('restore', m ? Number(m[1]) : null, text || r.failure));
     }
     return { pid: r.pid, shimPid: r.shimPid, restoreMs: Date.now() - started };
+  }
+
+  joinsNetns(): Promise<boolean> {
+    return criuHas(this.opts.criuPath, JOINS_EMPTY_NETNS);
   }
 
   async processTree(imagesDir: string): Promise<ImageProcess[]> {

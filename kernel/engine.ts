@@ -148,6 +148,13 @@ export interface RestoreRequest {
    * `veths`, before any socket is restored.
    */
   wire?: ContainerNet;
+  /**
+   * With `wire`: a namespace made and wired before the freeze
+   * (HostRuntime.prewire), which the restore goes into instead of an empty
+   * one; the wiring then only sets the outer veth end up. Only where
+   * `joinsNetns` says this CRIU can.
+   */
+  netns?: string;
   tcpEstablished: boolean;
   /** Written by the reaper shim with the tree's exit status. */
   exitFile?: string;
@@ -262,6 +269,8 @@ export interface CheckpointEngine {
   liftGates(veths: string[]): Promise<void>;
   /** Restores detached and stopped: tasks exist, none runs until resumed. */
   restore(req: RestoreRequest, signal?: AbortSignal): Promise<RestoreResult>;
+  /** Whether a restore can go into a namespace made beforehand (RestoreRequest.netns). */
+  joinsNetns?(): Promise<boolean>;
   /** The process tree recorded in an image set (pids as seen inside). */
   processTree(imagesDir: string): Promise<ImageProcess[]>;
   /** This host's CPU description, to compare with another host's. */

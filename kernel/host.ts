@@ -66,6 +66,19 @@ export interface HostRuntime {
   launch(spec: ContainerLaunch, net: ContainerNet): Promise<{ pid: number; shimPid: number }>;
   /** Removes an outer veth end if it is still there (it usually dies with the netns). */
   unwire(veth: string): Promise<void>;
+  /**
+   * Makes the named network namespace `name` for a restore, wired with its
+   * outer veth end down (netwire.ts prewiringScript); returns its path. A
+   * host without it restores into a namespace CRIU makes.
+   */
+  prewire?(name: string, net: ContainerNet): Promise<string>;
+  /**
+   * Removes the name of a namespace prewire made: the namespace goes with
+   * it, and its veth pair, unless a restored tree is in it. Idempotent.
+   */
+  unprewire?(name: string): Promise<void>;
+  /** The names of the namespaces prewire made that are still there. */
+  prewired?(): Promise<string[]>;
   /** Interface names present on this host. */
   linkNames(): Promise<Set<string>>;
   /** Tells the LAN that the container's address now lives here (gratuitous ARP). */

@@ -1,18 +1,22 @@
 // The real host: tern-shim launches containers, /proc answers for processes,
 // iproute2 and nsenter wire and enter network namespaces.
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { LinuxCgroups } from './cgroups.js';
 import { run, runError, runOk } from './exec.js';
 import type { ContainerLaunch, ContainerNet, ExecConfinement, ExecResult, HostRuntime } from './host.js';
 import { type Finding, findLeaks } from './leaks.js';
-import { wiringCommand } from './netwire.js';
+import { PREWIRED_PREFIX, prewiringScript, wiringCommand } from './netwire.js';
 import { alive, exiting, processTree, resumeTree, startTime, stopTree, waitGone } from './proc.js';
 import { TarArchive } from './rootfs-archive.js';
 import { launchContainer } from './shim.js';
 import { memoryInfo, type WarmHold, warmMemory } from './warm.js';
 
 const NSENTER = '/usr/bin/nsenter';
+/** Where `ip netns` keeps named network namespaces. */
+const NETNS_DIR = '/run/netns';
 
 export class LinuxHost implements HostRuntime {
   readonly cgroups = new LinuxCgroups();
@@ -35,6 +39,20 @@ export class LinuxHost implements HostRuntime {
 
   async unwire(veth: string): Promise<void> {
     await run(['ip', 'link', 'del', veth]);
+  }
+
+  async prewire(name: string, net: ContainerNet): Promise<string> {
+    await runOk(['sh', '-c', prewiringScript(name, net)]);
+    return join(NETNS_DIR, name);
+  }
+
+  async unprewire(name: string): Promise<void> {
+    if (existsSync(join(NETNS_DIR, name))) await run(['ip', 'netns', 'del', name]);
+  }
+
+  async prewired(): Promise<string[]> {
+    const names = await readdir(NETNS_DIR).catch(() => [] as string[]);
+    return names.filter((n) => n.startsWith(PREWIRED_PREFIX));
   }
 
   async linkNames(): Promise<Set<string>> {

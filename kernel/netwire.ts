@@ -54,13 +54,92 @@ ip link add '${net.veth}' type veth peer name eth0 netns "$CRTOOLS_INIT_PID"
 trap "ip link del '${net.veth}'" EXIT
 ip link set '${net.veth}' master '${net.bridge}' up
 nsenter -t "$CRTOOLS_INIT_PID" -n ip -batch - <<EOF
-link set lo up
-link set eth0 address ${net.mac}
-addr add ${net.ip} dev eth0
-link set eth0 up
+${inside(net)}
 EOF
 trap - EXIT
 `;
+}
+
+/**
+ * The named network namespaces tern makes ahead of restores (`ip netns`),
+ * one per migration and target host: `tern-restore-ID@HOST` (agents that
+ * share a mount namespace, as the testbed's, share /run/netns).
+ */
+export const PREWIRED_PREFIX = 'tern-restore-';
+const PREWIRED = /^tern-restore-[A-Za-z0-9_-]{1,64}@[a-z0-9][a-z0-9_.-]{0,62}$/i;
+
+/** The namespace made on `host` ahead of the restore of migration `id`. */
+export function prewiredName(id: string, host: string): string {
+  const name = `${PREWIRED_PREFIX}${id}@${host}`;
+  if (!PREWIRED.test(name))
+    throw invalid(
+      `bad migration id ${JSON.stringify(id)} or host ${JSON.stringify(host)} for a network namespace`,
+    );
+  return name;
+}
+
+/** Whether `name` is one prewiredName gave for `host`. */
+export function prewiredFor(name: string, host: string): boolean {
+  return PREWIRED.test(name) && name.endsWith(`@${host}`);
+}
+
+/**
+ * The script that makes, before the freeze, the network namespace a
+ * restore will go into (`criu restore --empty-ns net --join-ns net:...`):
+ * named `name` (ip netns), wired as wiringScript wires a launch's, except
+ * that the outer veth end stays down, so that the container's address is
+ * not on the bridge twice while its tree still runs on the source. A
+ * failure removes the namespace, and the pair with it.
+ */
+export function prewiringScript(name: string, net: ContainerNet): string {
+  if (!PREWIRED.test(name)) throw invalid(`bad network namespace name ${JSON.stringify(name)}`);
+  wiringScript(net);
+  return `#!/bin/sh
+# tern: a container's network namespace, made before its restore.
+set -e
+PATH="$PATH:/usr/sbin:/sbin"
+ip netns add '${name}'
+trap "ip netns del '${name}'" EXIT
+ip link add '${net.veth}' type veth peer name eth0 netns '${name}'
+ip link set '${net.veth}' master '${net.bridge}'
+ip -n '${name}' -batch - <<EOF
+${inside(net)}
+EOF
+trap - EXIT
+`;
+}
+
+/**
+ * The action script of a restore into a prewired namespace: at
+ * setup-namespaces, once CRIU is in it and before any socket is restored
+ * (where wiringScript makes the pair), the outer end goes up.
+ */
+export function upScript(veth: string): string {
+  if (!IFNAME.test(veth)) throw invalid(`bad interface name ${JSON.stringify(veth)}`);
+  return `#!/bin/sh
+# tern: brings a prewired container network up during its restore.
+[ "$CRTOOLS_SCRIPT_ACTION" = setup-namespaces ] || exit 0
+PATH="$PATH:/usr/sbin:/sbin"
+exec ip link set '${veth}' up
+`;
+}
+
+/** Writes upScript into dir, for CRIU's --action-script; returns its path. */
+export async function writeUpScript(dir: string, veth: string): Promise<string> {
+  const path = join(dir, 'veth-up.sh');
+  await writeFile(path, upScript(veth));
+  await chmod(path, 0o700);
+  return path;
+}
+
+/** What `ip -batch` sets inside a container's namespace: lo, eth0's MAC and address. */
+function inside(net: ContainerNet): string {
+  return [
+    'link set lo up',
+    `link set eth0 address ${net.mac}`,
+    `addr add ${net.ip} dev eth0`,
+    'link set eth0 up',
+  ].join('\n');
 }
 
 /**

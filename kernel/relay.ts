@@ -7,6 +7,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { TernError } from '../core/errors.js';
+import { criuHas, WAITS_FOR_LAZY_DAEMON } from './criu-features.js';
 import { criuFailure } from './criu-log.js';
 import type { LazyPages, PageServerRequest, PageStream, PageStreamTls } from './engine.js';
 import { watched } from './exec.js';
@@ -273,26 +274,14 @@ export function runLazyPages(criuPath: string, relayPath: string, req: PageServe
   };
 }
 
-/** What tern's CRIU logs when its lazy restore waits for the lazy-pages daemon (deploy/criu-patches/0005). */
-const WAITS_FOR_DAEMON = 'Waiting for the lazy-pages daemon to listen';
-const waitsFor = new Map<string, Promise<boolean>>();
-
 /**
  * Whether the CRIU at criuPath has a lazy restore wait for its lazy-pages
- * daemon to listen, so that both can start at once (read from the binary,
- * once per path). A stock CRIU tries once and fails if the daemon is not
- * listening yet: tern then starts the restore only when it is.
+ * daemon to listen, so that both can start at once. A stock CRIU tries once
+ * and fails if the daemon is not listening yet: tern then starts the
+ * restore only when it is.
  */
 export function waitsForLazyDaemon(criuPath: string): Promise<boolean> {
-  let waits = waitsFor.get(criuPath);
-  if (!waits) {
-    waits = readFile(criuPath).then(
-      (bin) => bin.includes(WAITS_FOR_DAEMON),
-      () => false,
-    );
-    waitsFor.set(criuPath, waits);
-  }
-  return waits;
+  return criuHas(criuPath, WAITS_FOR_LAZY_DAEMON);
 }
 
 /**

@@ -66,6 +66,7 @@ export class Handoff {
   async load(): Promise<void> {
     await this.ctx.work.open();
     await readopt(this.ctx, this.source, this.target);
+    await this.target.sweepPrewired();
   }
 
   /** Migration ids this agent is part of right now (reported on registration). */

@@ -71,6 +71,11 @@ export interface TargetSlot {
   postcopy?: boolean;
   /** The source dumps no network namespace of a container that cannot change its own: the restore wires it. */
   emptyNet?: boolean;
+  /**
+   * The network namespace made for the restore before the freeze (its name
+   * and path, HostRuntime.prewire); the name goes once the restore is in it.
+   */
+  netns?: { name: string; path: string };
   /** The preflight's estimate of the container's memory and rootfs, in bytes. */
   estimate?: number;
   /** Post-copy: the page stream, held from the dump on until the restore starts its daemon. */

@@ -239,6 +239,13 @@ export async function leftovers(home: string): Promise<string[]> {
     const want = h === home ? [(await record(h, NAME))?.veth] : [];
     const extra = links.filter((l) => !want.includes(l));
     if (extra.length > 0) found.push(`${h}: veths ${extra.join(',')}`);
+    // Network namespaces made for a restore (in the agent's mount namespace).
+    const pid = await daemonPid(h).catch(() => 0);
+    if (pid) {
+      const ns = await sh(['nsenter', '-t', String(pid), '-m', 'ls', '/run/netns']);
+      const made = ns.stdout.split('\n').filter((n) => n.startsWith('tern-restore-'));
+      if (made.length > 0) found.push(`${h}: network namespaces ${made.join(',')}`);
+    }
     const dirs: string[] = await readdir(join(hostDir(h), 'containers')).catch(() => []);
     if (h !== home && (dirs as string[]).includes(NAME)) found.push(`${h}: container dir`);
   }
