@@ -89,19 +89,23 @@ export function prewiredFor(name: string, host: string): boolean {
  * named `name` (ip netns), wired as wiringScript wires a launch's, except
  * that the outer veth end stays down, so that the container's address is
  * not on the bridge twice while its tree still runs on the source. A
- * failure removes the namespace, and the pair with it.
+ * failure removes the namespace, and the pair with it. The outer end goes
+ * into the netns the script runs in, or into the named one `outer`.
  */
-export function prewiringScript(name: string, net: ContainerNet): string {
+export function prewiringScript(name: string, net: ContainerNet, outer?: string): string {
   if (!PREWIRED.test(name)) throw invalid(`bad network namespace name ${JSON.stringify(name)}`);
+  if (outer !== undefined && !IFNAME.test(outer))
+    throw invalid(`bad network namespace name ${JSON.stringify(outer)}`);
   wiringScript(net);
+  const at = outer ? ` -n '${outer}'` : '';
   return `#!/bin/sh
 # tern: a container's network namespace, made before its restore.
 set -e
 PATH="$PATH:/usr/sbin:/sbin"
 ip netns add '${name}'
 trap "ip netns del '${name}'" EXIT
-ip link add '${net.veth}' type veth peer name eth0 netns '${name}'
-ip link set '${net.veth}' master '${net.bridge}'
+ip${at} link add '${net.veth}' type veth peer name eth0 netns '${name}'
+ip${at} link set '${net.veth}' master '${net.bridge}'
 ip -n '${name}' -batch - <<EOF
 ${inside(net)}
 EOF

@@ -9,7 +9,14 @@ import { performance } from 'node:perf_hooks';
 import { CONSOLE } from '../../agent/containers.js';
 import { randomMac } from '../../agent/policy.js';
 import { CRIU, inHost, sh } from '../../deploy/testbed/driver.js';
-import { wiringCommand, writeWiringScript } from '../../kernel/netwire.js';
+import { criuHas, JOINS_EMPTY_NETNS } from '../../kernel/criu-features.js';
+import {
+  prewiredName,
+  prewiringScript,
+  wiringCommand,
+  writeUpScript,
+  writeWiringScript,
+} from '../../kernel/netwire.js';
 import { alive, startTime, waitGone } from '../../kernel/proc.js';
 import { launchContainer, restoreUnderShim } from '../../kernel/shim.js';
 import { onCleanup } from '../cleanup.js';
@@ -43,6 +50,9 @@ export class PlainContainer {
   ip = '';
   private readonly shims: { pid: number; start: string }[] = [];
   private readonly veths: { host: string; name: string }[] = [];
+  /** Namespaces prewire made (ip netns names), removed once restored into or at the end. */
+  private readonly netns: string[] = [];
+  private prewired?: { host: string; name: string; veth: string };
   readonly stop: () => Promise<void>;
 
   constructor(
@@ -63,6 +73,21 @@ export class PlainContainer {
     this.pid = pid;
     this.start = (await startTime(pid)) ?? '';
     this.shims.push({ pid: shimPid, start: (await startTime(shimPid)) ?? '' });
+  }
+
+  /**
+   * The network namespace the next restore on `host` goes into, made before
+   * the dump as tern's target makes its own (kernel/netwire.ts): a script
+   * with tern's CRIU can do the same, so the baselines do too.
+   */
+  async prewire(host: string): Promise<void> {
+    if (!(await criuHas(CRIU, JOINS_EMPTY_NETNS))) return;
+    const veth = this.newVeth(host);
+    const name = prewiredName(`bench${hex(4)}`, host);
+    this.netns.push(name);
+    const net = { veth, bridge: 'br0', mac: this.mac, ip: this.ip };
+    await must(sh(['sh', '-c', prewiringScript(name, net, `tern-${host}`)]), 'making the network namespace');
+    this.prewired = { host, name, veth };
   }
 
   private newVeth(host: string): string {
@@ -140,9 +165,16 @@ export class PlainContainer {
    */
   async restore(host: string, images: string, logs: string): Promise<number> {
     await mkdir(logs, { recursive: true });
-    const veth = this.newVeth(host);
+    const pre = this.prewired?.host === host ? this.prewired : undefined;
+    this.prewired = undefined;
+    const veth = pre?.veth ?? this.newVeth(host);
     const tag = hex(2);
-    const wire = await writeWiringScript(logs, { veth, bridge: 'br0', mac: this.mac, ip: this.ip });
+    const net = pre
+      ? ['--join-ns', `net:/run/netns/${pre.name}`, '--action-script', await writeUpScript(logs, veth)]
+      : [
+          '--action-script',
+          await writeWiringScript(logs, { veth, bridge: 'br0', mac: this.mac, ip: this.ip }),
+        ];
     const pidfile = join(logs, `restore-${tag}.pid`);
     const rlog = join(logs, `restore-${tag}.log`);
     const t0 = performance.now();
@@ -162,8 +194,7 @@ export class PlainContainer {
         this.rootfs(host),
         '--empty-ns',
         'net',
-        '--action-script',
-        wire,
+        ...net,
         '-d',
         '--pidfile',
         pidfile,
@@ -185,6 +216,7 @@ export class PlainContainer {
       throw new Error(`criu restore of ${this.id} on ${host} failed: ${r.failure}${tail ? `: ${tail}` : ''}`);
     }
     await this.track(r.pid, r.shimPid);
+    if (pre) await sh(['ip', 'netns', 'del', pre.name]);
     this.host = host;
     this.veth = veth;
     return ms;
@@ -204,6 +236,7 @@ export class PlainContainer {
       if (!(await waitGone(s.pid, 3000)) && (await startTime(s.pid)) === s.start)
         process.kill(s.pid, 'SIGKILL');
     }
+    for (const n of this.netns) await sh(['ip', 'netns', 'del', n]);
     for (const v of this.veths) await inHost(v.host, ['ip', 'link', 'del', v.name]);
     await rm(this.dir, { recursive: true, force: true });
   }

@@ -24,6 +24,7 @@ export interface InPlaceRun {
 export async function inPlaceRun(c: PlainContainer, dir: string, mib: number): Promise<InPlaceRun> {
   await settle();
   checkStop();
+  await c.prewire(TO);
   const warm = await warmMemory(mib << 20);
   await warm.ready;
   await warm.release();

@@ -100,6 +100,7 @@ export async function plainRun(
     // The memory the frozen window allocates (the images' page cache, then
     // the restored tree) is warmed first and let go when needed, as tern's
     // target does (kernel/warm.ts): a script could do the same.
+    await c.prewire(TO);
     warm = [await warmMemory(mib << 20), await warmMemory(mib << 20)];
     await Promise.all(warm.map((w) => w.ready));
     await warm[0].release();
