@@ -373,6 +373,7 @@ export class TargetSlots {
         throw precondition(`CPU of the source is not compatible with ${ctx.opts.host}: ${cpu.detail}`);
     }
     ctx.containers.reserve(c.name, c.ip);
+    let netns: TargetSlot['netns'];
     try {
       // Where the images will go (a separate filesystem can be mounted there).
       const free = await freeBytes(ctx.work.disk);
@@ -391,7 +392,7 @@ export class TargetSlots {
       await mkdir(join(workDir, 'images'), { recursive: true });
       const veth = await ctx.containers.freeVethName(c.name);
       await ctx.engine.liftGates([veth]);
-      const netns = await this.prewire(id, { ...c, veth }, emptyNet);
+      netns = await this.prewire(id, { ...c, veth }, emptyNet);
       const slot: TargetSlot = {
         id,
         container: { ...c, veth },
@@ -413,7 +414,7 @@ export class TargetSlots {
     } catch (e) {
       ctx.containers.unreserve(c.name);
       if (hasLimits(c.limits)) await ctx.host.cgroups.remove(c.name).catch(() => {});
-      await ctx.host.unprewire?.(prewiredName(id, ctx.opts.host)).catch(() => {});
+      if (netns) await ctx.host.unprewire?.(netns.name).catch(() => {});
       throw e;
     }
   }
