@@ -9,14 +9,22 @@ export const WAITS_FOR_LAZY_DAEMON = 'Waiting for the lazy-pages daemon to liste
 /** `--empty-ns net` with `--join-ns net:PATH` restores into that namespace (patch 0007). */
 export const JOINS_EMPTY_NETNS = '(--empty-ns net, --join-ns)';
 
-const binaries = new Map<string, Promise<Buffer | undefined>>();
+const answers = new Map<string, Promise<boolean>>();
 
-/** Whether the CRIU binary at criuPath carries `text` (read once per path; a missing one does not). */
-export async function criuHas(criuPath: string, text: string): Promise<boolean> {
-  let bin = binaries.get(criuPath);
-  if (!bin) {
-    bin = readFile(criuPath).catch(() => undefined);
-    binaries.set(criuPath, bin);
+/**
+ * Whether the CRIU binary at criuPath carries `text` (a missing one does
+ * not). Each question is answered once per path, and the binary (some 6 MiB)
+ * is not kept.
+ */
+export function criuHas(criuPath: string, text: string): Promise<boolean> {
+  const key = `${criuPath}\0${text}`;
+  let answer = answers.get(key);
+  if (!answer) {
+    answer = readFile(criuPath).then(
+      (bin) => bin.includes(text),
+      () => false,
+    );
+    answers.set(key, answer);
   }
-  return (await bin)?.includes(text) ?? false;
+  return answer;
 }

@@ -10,9 +10,10 @@
 // of /run: a directory of tern's own, root's alone. On most hosts /run is a
 // tmpfs and nothing more is needed; where it is not, the agent mounts a
 // small tmpfs there. Without either, CRIU still works, probing every time.
-import { readFile, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { onTmpfs, privateDir } from '../core/files.js';
+import { criuHas } from './criu-features.js';
 import { run } from './exec.js';
 
 /** Where tern's CRIU keeps `criu.kdat` (its build's RUNDIR). */
@@ -22,9 +23,8 @@ export const CRIU_RUNDIR = '/run/tern/criu';
  * Whether the CRIU binary at `criuPath` keeps its cache in `dir` (was built
  * with that RUNDIR): only then is the directory worth preparing.
  */
-export async function keepsKdatIn(criuPath: string, dir = CRIU_RUNDIR): Promise<boolean> {
-  const bin = await readFile(criuPath).catch(() => undefined);
-  return !!bin && bin.includes(`${dir}/criu.kdat`);
+export function keepsKdatIn(criuPath: string, dir = CRIU_RUNDIR): Promise<boolean> {
+  return criuHas(criuPath, `${dir}/criu.kdat`);
 }
 
 /** How the cache directory was found or made, or why CRIU cannot keep its cache there. */

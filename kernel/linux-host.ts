@@ -1,8 +1,7 @@
 // The real host: tern-shim launches containers, /proc answers for processes,
 // iproute2 and nsenter wire and enter network namespaces.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LinuxCgroups } from './cgroups.js';
 import { run, runError, runOk } from './exec.js';
@@ -47,7 +46,8 @@ export class LinuxHost implements HostRuntime {
   }
 
   async unprewire(name: string): Promise<void> {
-    if (existsSync(join(NETNS_DIR, name))) await run(['ip', 'netns', 'del', name]);
+    // Most calls find none: no process is spawned for them.
+    if (await stat(join(NETNS_DIR, name)).catch(() => undefined)) await run(['ip', 'netns', 'del', name]);
   }
 
   async prewired(): Promise<string[]> {

@@ -5,6 +5,7 @@ import { errorMessage, notFound, precondition, TernError } from '../../core/erro
 import { checkMigrationId, validateName } from '../../core/names.js';
 import { hasLimits } from '../../kernel/cgroups.js';
 import type { LazyPages } from '../../kernel/engine.js';
+import type { ContainerNet } from '../../kernel/host.js';
 import type { Finding } from '../../kernel/leaks.js';
 import { changesItsNetwork, prewiredFor, prewiredName } from '../../kernel/netwire.js';
 import { imageChain, roundDirs } from '../../kernel/precopy.js';
@@ -433,18 +434,21 @@ export class TargetSlots {
     emptyNet: boolean,
   ): Promise<{ name: string; path: string } | undefined> {
     const { ctx } = this;
-    if (!emptyNet || changesItsNetwork(c.capAdd) || !ctx.host.prewire) return undefined;
-    if (!(await ctx.engine.joinsNetns?.())) return undefined;
+    const net = this.wiredNet(c, emptyNet);
+    if (!net || !ctx.host.prewire || !(await ctx.engine.joinsNetns?.())) return undefined;
     const name = prewiredName(id, ctx.opts.host);
     // One left by a move of the same id that ended badly goes first.
     await ctx.host.unprewire?.(name);
-    const path = await ctx.host.prewire(name, {
-      veth: c.veth,
-      bridge: ctx.opts.bridge,
-      mac: c.mac,
-      ip: c.ip,
-    });
-    return { name, path };
+    return { name, path: await ctx.host.prewire(name, net) };
+  }
+
+  /**
+   * The network tern wires for a restore of `c` here: only when the source
+   * dumped no namespace (`emptyNet`), for a container that cannot change it.
+   */
+  private wiredNet(c: ContainerRecord, emptyNet: boolean | undefined): ContainerNet | undefined {
+    if (!emptyNet || changesItsNetwork(c.capAdd)) return undefined;
+    return { veth: c.veth, bridge: this.ctx.opts.bridge, mac: c.mac, ip: c.ip };
   }
 
   /** Removes the name of the slot's prewired namespace (the namespace too, if no tree is in it). */
@@ -703,10 +707,7 @@ export class TargetSlots {
         rootfs: ctx.containers.rootfs(c.name),
         veths: [{ inner: 'eth0', outer: c.veth, bridge: ctx.opts.bridge }],
         // The source dumped no network namespace for a container that cannot change its own.
-        wire:
-          s.emptyNet && !changesItsNetwork(c.capAdd)
-            ? { veth: c.veth, bridge: ctx.opts.bridge, mac: c.mac, ip: c.ip }
-            : undefined,
+        wire: this.wiredNet(c, s.emptyNet),
         netns: s.netns?.path,
         tcpEstablished: true,
         exitFile: join(dir, 'exit'),
